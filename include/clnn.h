@@ -1,0 +1,324 @@
+/* clnn.h — the whole public API of clnn, a portable OpenCL deep-learning library in C.
+ *
+ * Overview
+ *   clnn_ctx      one OpenCL device, its command queue, compiled programs (cached on disk) and the
+ *                 last detailed error message.
+ *   clnn_tensor   an f32 array of up to 6 dimensions (NCHW convention) on the device. A tensor made
+ *                 with clnn_tensor_create() is owned by the caller; a tensor returned by a graph
+ *                 builder belongs to its graph and dies with it.
+ *   clnn_graph    operations added by builder calls (clnn_add, clnn_matmul, ...). Builders return a
+ *                 tensor so calls chain; on error they return NULL and accept NULL inputs, and the
+ *                 first error sticks to the graph (clnn_graph_status). clnn_graph_backward() appends
+ *                 the gradient operations; clnn_graph_run() plans device memory once (buffers whose
+ *                 lifetimes do not overlap are shared) and enqueues every node with no host
+ *                 synchronisation until a value is read.
+ *
+ * Example: y = relu(x W), its gradient, and reading it back
+ *
+ *   clnn_ctx *ctx;  clnn_graph *g;
+ *   if (clnn_ctx_create(&ctx, NULL) != CLNN_OK) { puts(clnn_ctx_last_error(ctx)); ... }
+ *   clnn_graph_create(ctx, &g);
+ *   clnn_tensor *x = clnn_input(g, "x", 2, (int64_t[]){4, 3});
+ *   clnn_tensor *w = clnn_param(g, "w", 2, (int64_t[]){3, 5});
+ *   clnn_tensor *loss = clnn_mean(g, clnn_relu(g, clnn_matmul(g, x, w, 0, 0)), 0, NULL, 0);
+ *   clnn_graph_backward(g, loss);                // also reports any error of the builders above
+ *   clnn_tensor_write(x, xs, sizeof xs);  clnn_tensor_write(w, ws, sizeof ws);
+ *   clnn_graph_run(g);
+ *   clnn_tensor_read(clnn_tensor_grad(w), dw, sizeof dw);
+ *   clnn_graph_destroy(g);  clnn_ctx_destroy(ctx);
+ *
+ * Errors: every fallible call returns clnn_status (CLNN_OK = 0, errors < 0). The context keeps a
+ * message saying what was expected, what was given and where: clnn_ctx_last_error(). The library
+ * never aborts, exits or prints on a user error or a device failure; diagnostics go to the log
+ * callback of clnn_ctx_options.
+ *
+ * Threads: a context and everything made from it (tensors, graphs) must be used by one thread at a
+ * time. Different contexts may be used from different threads at once. The free functions that take
+ * no handle (clnn_version, clnn_status_*, clnn_devices_list, clnn_ctx_options_init) are thread-safe.
+ * Using an object after its context was destroyed is undefined.
+ *
+ * Environment: CLNN_DEVICE (gpu, cpu, P:D or a name substring), CLNN_CACHE_DIR, CLNN_NO_CACHE=1,
+ * CLNN_KERNEL_DIR (read the kernels/ files from disk instead of the embedded copies), CLNN_PROFILE=1.
+ */
+#ifndef CLNN_H
+#define CLNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(CLNN_BUILDING_DLL)
+#define CLNN_API __declspec(dllexport)
+#elif defined(__GNUC__) || defined(__clang__)
+#define CLNN_API __attribute__((visibility("default")))
+#else
+#define CLNN_API
+#endif
+
+/* ---- Version ------------------------------------------------------------------------------- */
+#define CLNN_VERSION_MAJOR 0
+#define CLNN_VERSION_MINOR 1
+#define CLNN_VERSION_PATCH 0
+#define CLNN_VERSION_STRING "0.1.0"
+#define CLNN_VERSION_NUMBER (CLNN_VERSION_MAJOR * 10000 + CLNN_VERSION_MINOR * 100 + CLNN_VERSION_PATCH)
+
+/* The version of the library linked at run time, e.g. "0.1.0", and as a number (see above). */
+CLNN_API const char *clnn_version(void);
+CLNN_API int clnn_version_number(void);
+
+/* ---- Status codes -------------------------------------------------------------------------- */
+/* X(name, value, text): the one list that makes the enum, clnn_status_name and clnn_status_text. */
+#define CLNN_STATUS_LIST(X)                                                                        \
+    X(OK, 0, "success")                                                                            \
+    X(ERR_INVALID, -1, "invalid argument")                                                         \
+    X(ERR_SHAPE, -2, "shape mismatch")                                                             \
+    X(ERR_NOMEM, -3, "out of host memory")                                                         \
+    X(ERR_DEVICE_MEMORY, -4, "out of device memory")                                               \
+    X(ERR_NO_PLATFORM, -5,                                                                         \
+      "no OpenCL platform found: install an OpenCL driver, e.g. 'apt-get install "               \
+      "pocl-opencl-icd' for CPUs or your GPU vendor's OpenCL driver")                              \
+    X(ERR_NO_DEVICE, -6, "no OpenCL device matches the selection")                                 \
+    X(ERR_BUILD, -7, "an OpenCL program failed to build")                                          \
+    X(ERR_OPENCL, -8, "an OpenCL call failed")                                                     \
+    X(ERR_CLBLAST, -9, "a CLBlast call failed")                                                    \
+    X(ERR_IO, -10, "file input/output failed")                                                     \
+    X(ERR_FORMAT, -11, "malformed or unsupported file contents")                                   \
+    X(ERR_STATE, -12, "the object is not in a state that allows this call")                        \
+    X(ERR_UNSUPPORTED, -13, "not supported on this device or in this version")
+
+typedef enum clnn_status {
+#define CLNN_X_ENUM(name, value, text) CLNN_##name = value,
+    CLNN_STATUS_LIST(CLNN_X_ENUM)
+#undef CLNN_X_ENUM
+} clnn_status;
+
+/* "CLNN_ERR_SHAPE" for CLNN_ERR_SHAPE; "CLNN_UNKNOWN" for a value not in the list. */
+CLNN_API const char *clnn_status_name(clnn_status status);
+/* A one-line description of the status (not the detailed message: see clnn_ctx_last_error). */
+CLNN_API const char *clnn_status_text(clnn_status status);
+
+/* ---- Devices ------------------------------------------------------------------------------- */
+typedef enum clnn_device_type {
+    CLNN_DEVICE_OTHER = 0,
+    CLNN_DEVICE_CPU = 1,
+    CLNN_DEVICE_GPU = 2,
+    CLNN_DEVICE_ACCELERATOR = 3
+} clnn_device_type;
+
+typedef struct clnn_device_info {
+    int platform_index;             /* P of "P:D" */
+    int device_index;               /* D of "P:D" */
+    clnn_device_type type;
+    char platform_name[128];
+    char name[128];
+    char vendor[128];
+    char driver_version[64];
+    char device_version[128];       /* CL_DEVICE_VERSION, e.g. "OpenCL 3.0 PoCL ..." */
+    char opencl_c_version[64];      /* CL_DEVICE_OPENCL_C_VERSION, e.g. "OpenCL C 1.2 PoCL" */
+    int opencl_c_major, opencl_c_minor;
+    unsigned compute_units;
+    unsigned max_clock_mhz;
+    uint64_t global_mem_bytes;
+    uint64_t local_mem_bytes;
+    uint64_t max_alloc_bytes;
+    size_t max_work_group_size;
+    int has_fp16;
+    int has_fp64;
+} clnn_device_info;
+
+/* Lists every device of every platform into infos[0 .. capacity-1] and sets *count to the number
+ * found (which may exceed capacity; infos may be NULL when capacity is 0).
+ * CLNN_ERR_NO_PLATFORM when no OpenCL platform is installed. */
+CLNN_API clnn_status clnn_devices_list(clnn_device_info *infos, size_t capacity, size_t *count);
+
+/* ---- Context ------------------------------------------------------------------------------- */
+typedef struct clnn_ctx clnn_ctx;
+
+typedef enum clnn_log_level {
+    CLNN_LOG_DEBUG = 0,
+    CLNN_LOG_INFO = 1,
+    CLNN_LOG_WARN = 2,
+    CLNN_LOG_ERROR = 3
+} clnn_log_level;
+
+typedef void (*clnn_log_fn)(void *user, clnn_log_level level, const char *message);
+
+typedef struct clnn_ctx_options {
+    const char *device;     /* NULL: $CLNN_DEVICE, else the first GPU, else a CPU device.
+                             * "gpu", "cpu", "P:D" (platform:device indexes) or a case-insensitive
+                             * substring of the device name. */
+    const char *cache_dir;  /* NULL: $CLNN_CACHE_DIR, else $XDG_CACHE_HOME/clnn, else ~/.cache/clnn */
+    int no_cache;           /* 1: no on-disk program cache (also $CLNN_NO_CACHE=1) */
+    const char *kernel_dir; /* NULL: $CLNN_KERNEL_DIR, else the kernels embedded in the library */
+    int profile;            /* 1: time every op with OpenCL events (also $CLNN_PROFILE=1) */
+    clnn_log_fn log;        /* NULL: no log, except the CLNN_PROFILE=1 report on stderr */
+    void *log_user;
+    clnn_log_level log_level; /* messages below this level are not passed to log */
+} clnn_ctx_options;
+
+/* Fills the defaults described above. */
+CLNN_API void clnn_ctx_options_init(clnn_ctx_options *options);
+
+/* Creates a context on the selected device (options may be NULL for the defaults).
+ * As in sqlite3_open, on any failure but CLNN_ERR_NOMEM *out still receives a context that holds
+ * the detailed message (clnn_ctx_last_error) and must be destroyed; it cannot run anything. */
+CLNN_API clnn_status clnn_ctx_create(clnn_ctx **out, const clnn_ctx_options *options);
+CLNN_API void clnn_ctx_destroy(clnn_ctx *ctx); /* NULL is a no-op */
+
+/* The detailed message of the last failed call on this context or its objects ("" if none). */
+CLNN_API const char *clnn_ctx_last_error(const clnn_ctx *ctx);
+/* The status of the last failed call, and the raw OpenCL or CLBlast code behind it (0 if none). */
+CLNN_API clnn_status clnn_ctx_last_status(const clnn_ctx *ctx);
+CLNN_API int clnn_ctx_last_raw_code(const clnn_ctx *ctx);
+CLNN_API void clnn_ctx_clear_error(clnn_ctx *ctx);
+
+CLNN_API clnn_status clnn_ctx_device_info(const clnn_ctx *ctx, clnn_device_info *info);
+/* Waits until every command enqueued on the context has finished. */
+CLNN_API clnn_status clnn_ctx_finish(clnn_ctx *ctx);
+
+/* Counters of the program cache, for tools and tests. */
+typedef struct clnn_ctx_stats {
+    unsigned programs_from_source;   /* built from OpenCL C source */
+    unsigned programs_from_cache;    /* loaded from a binary in the on-disk cache */
+    unsigned cache_entries_rejected; /* corrupt or stale cache files that were rebuilt */
+    unsigned cache_writes;           /* binaries written to the cache */
+    uint64_t device_bytes_allocated; /* device memory held now by tensors and graphs */
+} clnn_ctx_stats;
+CLNN_API clnn_status clnn_ctx_stats_get(const clnn_ctx *ctx, clnn_ctx_stats *stats);
+
+/* Builds (or loads from the caches) the program of every kernel file, so later calls do not pay
+ * for compilation. Useful to measure start-up and for tests that every kernel compiles. */
+CLNN_API clnn_status clnn_ctx_build_all(clnn_ctx *ctx);
+
+/* ---- Per-op profiling (options.profile or CLNN_PROFILE=1) ---------------------------------- */
+typedef struct clnn_profile_entry {
+    const char *op;   /* op name, e.g. "matmul" */
+    uint64_t calls;
+    double total_ms;  /* device time from OpenCL events */
+    double flops;     /* floating-point operations over all calls */
+    double bytes;     /* bytes read + written over all calls */
+} clnn_profile_entry;
+
+/* Copies up to capacity entries (sorted by total time, largest first) and sets *count. Waits for
+ * the enqueued work. CLNN_ERR_STATE when profiling is off. */
+CLNN_API clnn_status clnn_profile_get(clnn_ctx *ctx, clnn_profile_entry *entries, size_t capacity,
+                                      size_t *count);
+/* Writes a table (op, calls, total ms, GFLOP/s or GB/s) into buf (always NUL-terminated). */
+CLNN_API clnn_status clnn_profile_report(clnn_ctx *ctx, char *buf, size_t size);
+CLNN_API void clnn_profile_reset(clnn_ctx *ctx);
+
+/* ---- Tensors ------------------------------------------------------------------------------- */
+#define CLNN_MAX_DIMS 6
+
+typedef enum clnn_dtype { CLNN_F32 = 0, CLNN_F16 = 1, CLNN_I32 = 2 } clnn_dtype;
+
+typedef struct clnn_tensor clnn_tensor;
+
+/* A device tensor owned by the caller, contents undefined until written or filled.
+ * dtype CLNN_F32 or CLNN_I32 (CLNN_F16 is reserved: CLNN_ERR_UNSUPPORTED). */
+CLNN_API clnn_status clnn_tensor_create(clnn_ctx *ctx, clnn_dtype dtype, int ndim,
+                                        const int64_t *shape, clnn_tensor **out);
+/* Destroys a caller-owned tensor (views keep the storage alive). NULL and graph tensors: no-op. */
+CLNN_API void clnn_tensor_destroy(clnn_tensor *t);
+/* A caller-owned tensor of another shape with the same number of elements that shares t's
+ * storage (no copy). One dimension may be -1 (inferred). */
+CLNN_API clnn_status clnn_tensor_view(clnn_tensor *t, int ndim, const int64_t *shape,
+                                      clnn_tensor **out);
+
+/* bytes must equal the tensor's size in bytes. Write and fill are enqueued (the host data is
+ * copied before write returns); read waits for all work that produces the value. */
+CLNN_API clnn_status clnn_tensor_write(clnn_tensor *t, const void *data, size_t bytes);
+CLNN_API clnn_status clnn_tensor_read(clnn_tensor *t, void *data, size_t bytes);
+CLNN_API clnn_status clnn_tensor_fill(clnn_tensor *t, float value);
+/* Copies src into dst; they must have the same dtype and number of elements. */
+CLNN_API clnn_status clnn_tensor_copy(clnn_tensor *dst, clnn_tensor *src);
+
+CLNN_API int clnn_tensor_ndim(const clnn_tensor *t);
+CLNN_API int64_t clnn_tensor_dim(const clnn_tensor *t, int axis); /* axis < 0 counts from the end */
+CLNN_API int64_t clnn_tensor_numel(const clnn_tensor *t);
+CLNN_API size_t clnn_tensor_bytes(const clnn_tensor *t);
+CLNN_API clnn_dtype clnn_tensor_dtype(const clnn_tensor *t);
+CLNN_API const char *clnn_tensor_name(const clnn_tensor *t);
+/* Writes "(4, 3)" into buf. */
+CLNN_API const char *clnn_tensor_shape_str(const clnn_tensor *t, char *buf, size_t size);
+
+/* ---- Graphs -------------------------------------------------------------------------------- */
+typedef struct clnn_graph clnn_graph;
+
+CLNN_API clnn_status clnn_graph_create(clnn_ctx *ctx, clnn_graph **out);
+CLNN_API void clnn_graph_destroy(clnn_graph *g); /* NULL is a no-op */
+
+/* The first error of a builder call, kept until clnn_graph_clear_error(); CLNN_OK if none. */
+CLNN_API clnn_status clnn_graph_status(const clnn_graph *g);
+CLNN_API const char *clnn_graph_last_error(const clnn_graph *g);
+CLNN_API void clnn_graph_clear_error(clnn_graph *g);
+
+/* Leaves. An input is written by the caller before each run; a parameter also receives a gradient
+ * from clnn_graph_backward; a constant is filled with one value. clnn_graph_bind() uses a
+ * caller-owned tensor's storage as a leaf (shared between graphs, e.g. weights used by a training
+ * and an inference graph). */
+CLNN_API clnn_tensor *clnn_input(clnn_graph *g, const char *name, int ndim, const int64_t *shape);
+CLNN_API clnn_tensor *clnn_input_i32(clnn_graph *g, const char *name, int ndim,
+                                     const int64_t *shape);
+CLNN_API clnn_tensor *clnn_param(clnn_graph *g, const char *name, int ndim, const int64_t *shape);
+CLNN_API clnn_tensor *clnn_constant(clnn_graph *g, float value, int ndim, const int64_t *shape);
+CLNN_API clnn_tensor *clnn_graph_bind(clnn_graph *g, clnn_tensor *external, int requires_grad);
+
+/* Names a tensor (for error messages and profiles); returns t. */
+CLNN_API clnn_tensor *clnn_tensor_set_name(clnn_tensor *t, const char *name);
+/* Keeps t's value readable after clnn_graph_run (its buffer is never reused). Leaves, the loss,
+ * gradients of leaves and tensors without consumers are kept automatically. Returns t. */
+CLNN_API clnn_tensor *clnn_graph_keep(clnn_graph *g, clnn_tensor *t);
+
+/* Ops. Binary ops broadcast as NumPy and PyTorch do (trailing dimensions aligned, size 1
+ * stretched). Axes may be negative (counted from the end). */
+CLNN_API clnn_tensor *clnn_add(clnn_graph *g, clnn_tensor *a, clnn_tensor *b);   /* a + b */
+CLNN_API clnn_tensor *clnn_sub(clnn_graph *g, clnn_tensor *a, clnn_tensor *b);   /* a - b */
+CLNN_API clnn_tensor *clnn_mul(clnn_graph *g, clnn_tensor *a, clnn_tensor *b);   /* a * b */
+CLNN_API clnn_tensor *clnn_scale(clnn_graph *g, clnn_tensor *x, float alpha);    /* alpha * x */
+CLNN_API clnn_tensor *clnn_relu(clnn_graph *g, clnn_tensor *x);                  /* max(x, 0) */
+CLNN_API clnn_tensor *clnn_sigmoid(clnn_graph *g, clnn_tensor *x);               /* 1/(1+e^-x) */
+CLNN_API clnn_tensor *clnn_tanh(clnn_graph *g, clnn_tensor *x);
+/* Sum or mean over the listed axes (naxes = 0: over all axes); keepdim keeps them as size 1. */
+CLNN_API clnn_tensor *clnn_sum(clnn_graph *g, clnn_tensor *x, int naxes, const int *axes,
+                               int keepdim);
+CLNN_API clnn_tensor *clnn_mean(clnn_graph *g, clnn_tensor *x, int naxes, const int *axes,
+                                int keepdim);
+/* Broadcasts x to shape (the inverse of sum over the stretched axes). */
+CLNN_API clnn_tensor *clnn_expand(clnn_graph *g, clnn_tensor *x, int ndim, const int64_t *shape);
+/* op(a) @ op(b), op = transpose of the last two axes when trans_* is 1. a: (..., M, K),
+ * b: (..., K, N) or (K, N) -> (..., M, N). Runs on CLBlast. */
+CLNN_API clnn_tensor *clnn_matmul(clnn_graph *g, clnn_tensor *a, clnn_tensor *b, int trans_a,
+                                  int trans_b);
+/* Swaps two axes (a copy); clnn_transpose(g, x, -2, -1) for a matrix transpose. */
+CLNN_API clnn_tensor *clnn_transpose(clnn_graph *g, clnn_tensor *x, int axis0, int axis1);
+/* Same data, another shape (no copy); one dimension may be -1. */
+CLNN_API clnn_tensor *clnn_reshape(clnn_graph *g, clnn_tensor *x, int ndim, const int64_t *shape);
+
+/* Appends the gradient ops of the scalar loss; afterwards clnn_tensor_grad(t) is d loss / d t for
+ * every parameter, and every other tensor the loss depends on through differentiable ops.
+ * Gradients are recomputed (not accumulated) by every run. May be called once per graph. */
+CLNN_API clnn_status clnn_graph_backward(clnn_graph *g, clnn_tensor *loss);
+CLNN_API clnn_tensor *clnn_tensor_grad(const clnn_tensor *t); /* NULL if t has no gradient */
+
+/* Plans device memory (done by the first run; call it to see the plan or catch errors early). */
+CLNN_API clnn_status clnn_graph_plan(clnn_graph *g);
+/* Enqueues every node; returns without waiting for the device. */
+CLNN_API clnn_status clnn_graph_run(clnn_graph *g);
+
+typedef struct clnn_graph_info {
+    size_t nodes;             /* all nodes, leaves included */
+    size_t ops;               /* nodes that enqueue work */
+    uint64_t planned_bytes;   /* device memory of the intermediate buffers after reuse */
+    uint64_t unshared_bytes;  /* what the same intermediates would take without reuse */
+    uint64_t leaf_bytes;      /* inputs, parameters, constants and their gradients */
+} clnn_graph_info;
+CLNN_API clnn_status clnn_graph_info_get(const clnn_graph *g, clnn_graph_info *info);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CLNN_H */

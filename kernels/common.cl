@@ -1,0 +1,30 @@
+// common.cl — prepended to every kernel file when clnn builds a program (see src/core/program.c):
+// tunables with defaults and the strided-index helper of broadcasting and layout kernels.
+// Plain OpenCL C 1.2: no 2.0 features, no float atomics.
+
+#ifndef CLNN_MAX_DIMS
+#define CLNN_MAX_DIMS 6
+#endif
+
+// Layout of the int table ("meta") that strided kernels receive:
+//   meta[0]                      ndim (<= CLNN_MAX_DIMS)
+//   meta[1 .. 1+ndim)            output shape
+//   meta[1+CLNN_MAX_DIMS*(k+1)]  strides (in elements) of operand k in output index space,
+//                                0 along broadcast axes
+#define CLNN_META_SHAPE(meta) ((meta) + 1)
+#define CLNN_META_STRIDES(meta, k) ((meta) + 1 + CLNN_MAX_DIMS * ((k) + 1))
+
+// Element offset of operand k for the linear output index i.
+inline int clnn_strided_offset(int i, __global const int *meta, int k)
+{
+    const int ndim = meta[0];
+    __global const int *shape = CLNN_META_SHAPE(meta);
+    __global const int *strides = CLNN_META_STRIDES(meta, k);
+    int off = 0;
+    for (int d = ndim - 1; d >= 0; d--) {
+        const int n = shape[d];
+        off += (i % n) * strides[d];
+        i /= n;
+    }
+    return off;
+}

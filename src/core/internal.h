@@ -1,0 +1,260 @@
+/* internal.h — the structures behind the public handles and the helpers every part of the library
+ * shares: error reporting (status.c), programs and kernels (program.c), device buffers (tensor.c),
+ * the op registry (src/ops/registry.c), graph nodes (graph.c), planning (plan.c), enqueueing
+ * (queue.c) and GEMMs (gemm.c). Nothing here is exported: internal symbols start with clnn__. */
+#ifndef CLNN_INTERNAL_H
+#define CLNN_INTERNAL_H
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+
+#include "clnn.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CLNN__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define CLNN__PRINTF(f, a)
+#endif
+
+/* ---- context (context.c) -------------------------------------------------------------------- */
+typedef struct clnn__program {
+    char *file;    /* kernel file name without ".cl", e.g. "binary" */
+    char *options; /* extra build options of this variant ("" for none) */
+    cl_program program;
+} clnn__program;
+
+typedef struct clnn__prof_row {
+    const char *op;
+    uint64_t calls;
+    double ns, flops, bytes;
+} clnn__prof_row;
+
+typedef struct clnn__prof_pending {
+    cl_event event;
+    int row;
+} clnn__prof_pending;
+
+struct clnn_ctx {
+    /* last error */
+    clnn_status last_status;
+    int last_raw;
+    char *last_error; /* heap; NULL means "" */
+    /* options, resolved */
+    char *cache_dir;  /* NULL when the disk cache is off */
+    char *kernel_dir; /* NULL: embedded kernels */
+    int profile;
+    clnn_log_fn log;
+    void *log_user;
+    clnn_log_level log_level;
+    int usable; /* 0 for a context returned by a failed clnn_ctx_create */
+    /* OpenCL */
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context context;
+    cl_command_queue queue;
+    clnn_device_info info;
+    char build_options[96]; /* -cl-std=... and device defines, decided once (device_quirks) */
+    /* programs built so far */
+    clnn__program *programs;
+    size_t nprograms, programs_cap;
+    clnn_ctx_stats stats;
+    /* profiling */
+    clnn__prof_row *prof;
+    size_t nprof, prof_cap;
+    clnn__prof_pending *pending;
+    size_t npending, pending_cap;
+    /* CLBlast keeps its own per-device state; see gemm.c */
+    int gemm_ready;
+};
+
+/* ---- errors (status.c) ---------------------------------------------------------------------- */
+/* Records status and a printf-style message as the context's last error; returns status. */
+clnn_status clnn__fail(clnn_ctx *ctx, clnn_status status, const char *fmt, ...) CLNN__PRINTF(3, 4);
+clnn_status clnn__failv(clnn_ctx *ctx, clnn_status status, const char *fmt, va_list ap);
+/* Maps an OpenCL error code: allocation failures -> CLNN_ERR_DEVICE_MEMORY, else CLNN_ERR_OPENCL;
+ * the raw code is kept and the message names the call and the code. */
+clnn_status clnn__cl_fail(clnn_ctx *ctx, cl_int err, const char *fmt, ...) CLNN__PRINTF(3, 4);
+/* The same for CLBlast status codes (which reuse OpenCL's values where the meaning is shared). */
+clnn_status clnn__clblast_fail(clnn_ctx *ctx, int code, const char *what);
+const char *clnn__cl_error_name(cl_int err);
+void clnn__log(clnn_ctx *ctx, clnn_log_level level, const char *fmt, ...) CLNN__PRINTF(3, 4);
+
+/* ---- small utilities (util.c) --------------------------------------------------------------- */
+char *clnn__strdup(const char *s);
+uint64_t clnn__fnv1a(uint64_t h, const void *data, size_t n);
+#define CLNN__FNV_INIT 0xcbf29ce484222325ull
+/* Grows *arr (of elem bytes each) so that it holds at least need elements. 0 on success. */
+int clnn__grow(void **arr, size_t *cap, size_t need, size_t elem);
+
+/* ---- programs and kernels (program.c, kernels_embedded.c) ------------------------------------ */
+typedef struct clnn__kernel_source {
+    const char *name; /* file name without ".cl" */
+    const unsigned char *data;
+    size_t size;
+} clnn__kernel_source;
+extern const clnn__kernel_source clnn__kernel_sources[];
+extern const size_t clnn__kernel_source_count;
+
+/* Returns the program of kernels/<file>.cl built with extra options (NULL = none): from memory,
+ * else from the disk cache, else from source (then cached). */
+clnn_status clnn__program_get(clnn_ctx *ctx, const char *file, const char *options,
+                              cl_program *out);
+/* clCreateKernel on that program; the caller releases the kernel. */
+clnn_status clnn__kernel_create(clnn_ctx *ctx, const char *file, const char *options,
+                                const char *kernel, cl_kernel *out);
+void clnn__programs_release(clnn_ctx *ctx);
+
+/* ---- device storage and tensors (tensor.c) -------------------------------------------------- */
+typedef struct clnn__storage {
+    clnn_ctx *ctx;
+    cl_mem mem;
+    size_t bytes;
+    int refs;
+} clnn__storage;
+
+clnn_status clnn__storage_create(clnn_ctx *ctx, size_t bytes, clnn__storage **out);
+void clnn__storage_retain(clnn__storage *s);
+void clnn__storage_release(clnn__storage *s);
+
+typedef enum clnn__kind {
+    CLNN__OWNED = 0, /* caller-owned tensor from clnn_tensor_create / clnn_tensor_view */
+    CLNN__INPUT,
+    CLNN__PARAM,
+    CLNN__CONST,
+    CLNN__BOUND, /* leaf using a caller-owned tensor's storage */
+    CLNN__OP     /* result of an op */
+} clnn__kind;
+
+#define CLNN__MAX_SRC 4
+#define CLNN__PARAMS_BYTES 96
+#define CLNN__MAX_KERNELS 3
+
+struct clnn_tensor {
+    clnn_ctx *ctx;
+    clnn_graph *graph; /* NULL for caller-owned tensors */
+    clnn__kind kind;
+    clnn_dtype dtype;
+    int ndim;
+    int64_t shape[CLNN_MAX_DIMS];
+    int64_t numel;
+    clnn__storage *storage; /* NULL until planned (op nodes) */
+    size_t offset;          /* in elements, into storage */
+    char name[48];
+    /* graph node */
+    int op; /* index into the op registry for CLNN__OP */
+    int nsrc;
+    clnn_tensor *src[CLNN__MAX_SRC];
+    _Alignas(8) unsigned char params[CLNN__PARAMS_BYTES];
+    size_t index;          /* position in the graph */
+    bool requires_grad;
+    bool keep;
+    bool is_view;          /* shares src[0]'s storage (reshape) */
+    clnn_tensor *grad;
+    clnn_tensor *external; /* CLNN__BOUND: the caller's tensor */
+    float fill;            /* CLNN__CONST */
+    /* emit state, made on first emit after planning */
+    cl_kernel kernels[CLNN__MAX_KERNELS];
+    cl_mem aux; /* e.g. shape and stride tables */
+};
+
+size_t clnn__dtype_size(clnn_dtype dtype);
+int64_t clnn__numel(int ndim, const int64_t *shape);
+/* "(4, 3)" */
+const char *clnn__shape_str(int ndim, const int64_t *shape, char *buf, size_t size);
+/* cl_mem + byte offset of a tensor's first element */
+static inline size_t clnn__byte_offset(const clnn_tensor *t)
+{
+    return t->offset * clnn__dtype_size(t->dtype);
+}
+/* Fills count floats of mem from element offset with value (kernel "fill"). */
+clnn_status clnn__fill(clnn_ctx *ctx, cl_mem mem, size_t offset, size_t count, float value,
+                       const char *op);
+
+/* ---- the op registry (src/ops/) ------------------------------------------------------------ */
+typedef struct clnn__op_def {
+    const char *name;
+    int n_inputs;
+    /* Fills out's dtype/ndim/shape from out->src and out->params; on a bad shape or parameter it
+     * returns clnn__graph_fail(...). */
+    clnn_status (*infer)(clnn_graph *g, clnn_tensor *out);
+    /* Enqueues the node's work (kernels through clnn__enqueue, GEMMs through clnn__gemm). */
+    clnn_status (*emit)(clnn_tensor *node);
+    /* Adds the gradient of each input that requires one: clnn__grad_accum(g, node->src[i], d). */
+    clnn_status (*backward)(clnn_graph *g, clnn_tensor *node, clnn_tensor *grad_out);
+    /* Floating-point operations and bytes moved by one run (for profiles); NULL: bytes only. */
+    void (*cost)(const clnn_tensor *node, double *flops, double *bytes);
+} clnn__op_def;
+
+enum {
+#define CLNN_OP(ID, name) CLNN_OP_##ID,
+#include "../ops/ops.def"
+#undef CLNN_OP
+    CLNN_OP_COUNT
+};
+extern const clnn__op_def *const clnn__ops[CLNN_OP_COUNT];
+
+/* ---- graphs (graph.c, plan.c, queue.c) ------------------------------------------------------ */
+struct clnn_graph {
+    clnn_ctx *ctx;
+    clnn_tensor **nodes;
+    size_t nnodes, nodes_cap;
+    clnn_status status; /* first builder error, sticky */
+    char *error;
+    bool planned;
+    bool has_backward;
+    clnn__storage **pool; /* intermediate buffers made by the plan */
+    size_t npool;
+    clnn_graph_info info;
+};
+
+/* Records the graph's first error (and the context's last error); returns status. */
+clnn_status clnn__graph_fail(clnn_graph *g, clnn_status status, const char *fmt, ...)
+    CLNN__PRINTF(3, 4);
+/* Adds an op node: checks inputs (NULL or a sticky error -> NULL), copies params, runs infer. */
+clnn_tensor *clnn__node(clnn_graph *g, int op, int nsrc, clnn_tensor *const *src,
+                        const void *params, size_t params_size);
+#define CLNN__PARAMS(node, type) ((type *)(void *)(node)->params)
+/* d loss / d t += d (d is reduced over broadcast axes first when its shape differs from t). */
+clnn_status clnn__grad_accum(clnn_graph *g, clnn_tensor *t, clnn_tensor *d);
+/* Sums x over the axes where it was broadcast from shape (ndim, shape); x if no reduction. */
+clnn_tensor *clnn__sum_to(clnn_graph *g, clnn_tensor *x, int ndim, const int64_t *shape);
+int clnn__norm_axis(int axis, int ndim); /* -1 if out of range */
+
+void clnn__plan_release(clnn_graph *g);
+
+/* Enqueues kernel over a 1-D range of n work-items (rounded up to a multiple of local, local 0 =
+ * let the runtime choose), recording the event for node's op when profiling. */
+clnn_status clnn__enqueue(clnn_tensor *node, cl_kernel kernel, cl_uint dims, const size_t *global,
+                          const size_t *local);
+/* Makes kernel number i of a node (cached in node->kernels[i]) from kernels/<file>.cl. *fresh is
+ * set to 1 when it was just created (so its arguments must be set). */
+clnn_status clnn__node_kernel(clnn_tensor *node, int i, const char *file, const char *kernel,
+                              cl_kernel *out, int *fresh);
+/* Profiling: remember ev (retained) as one call of node's op. */
+void clnn__prof_record(clnn_ctx *ctx, const clnn_tensor *node, cl_event ev);
+clnn_status clnn__prof_collect(clnn_ctx *ctx);
+void clnn__prof_free(clnn_ctx *ctx);
+/* Sets a kernel's arguments in order: CLNN__ARG(value) pairs of (size, pointer). */
+clnn_status clnn__set_args(clnn_ctx *ctx, cl_kernel k, const char *what, int n, ...);
+#define CLNN__ARG(v) sizeof(v), (const void *)&(v)
+
+/* ---- GEMM on CLBlast (gemm.c) --------------------------------------------------------------- */
+/* Row-major C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b] for b < batch, strides in elements
+ * (a stride of 0 reuses the same matrix). Offsets in elements. */
+typedef struct clnn__gemm_args {
+    int trans_a, trans_b;
+    size_t m, n, k;
+    float alpha, beta;
+    cl_mem a, b, c;
+    size_t a_off, b_off, c_off;
+    size_t lda, ldb, ldc;
+    size_t a_stride, b_stride, c_stride;
+    size_t batch;
+} clnn__gemm_args;
+clnn_status clnn__gemm(clnn_ctx *ctx, const clnn_tensor *node, const clnn__gemm_args *args);
+
+#endif /* CLNN_INTERNAL_H */

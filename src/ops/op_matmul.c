@@ -1,0 +1,134 @@
+/* op_matmul.c — batched matrix product on CLBlast (src/core/gemm.c):
+ *   y = op(a) @ op(b);  a: (..., M, K) [(..., K, M) if trans_a],
+ *   b: (..., K, N) with the same batch axes, or (K, N) shared by every batch [(N, K) if trans_b]
+ *   -> y: (..., M, N)
+ * Backward: da = dy @ op(b)^T (transposed back when trans_a), db = op(a)^T @ dy (summed over the
+ * batch when b is shared; a shared b with a plain a is one GEMM over the flattened batch). */
+#include "ops_util.h"
+
+typedef struct matmul_params {
+    int trans_a, trans_b;
+} matmul_params;
+
+static int64_t batch_of(const clnn_tensor *t)
+{
+    int64_t n = 1;
+    for (int i = 0; i < t->ndim - 2; i++)
+        n *= t->shape[i];
+    return n;
+}
+
+static clnn_status infer(clnn_graph *g, clnn_tensor *y)
+{
+    const matmul_params *p = CLNN__PARAMS(y, matmul_params);
+    const clnn_tensor *a = y->src[0], *b = y->src[1];
+    char sa[128], sb[128];
+    clnn__shape_str(a->ndim, a->shape, sa, sizeof sa);
+    clnn__shape_str(b->ndim, b->shape, sb, sizeof sb);
+    if (a->dtype != CLNN_F32 || b->dtype != CLNN_F32)
+        return clnn__graph_fail(g, CLNN_ERR_INVALID, "matmul: expected f32 inputs");
+    if (a->ndim < 2 || b->ndim < 2)
+        return clnn__graph_fail(g, CLNN_ERR_SHAPE,
+                                "matmul: expected matrices (2 or more dimensions), got '%s' %s "
+                                "and '%s' %s",
+                                a->name, sa, b->name, sb);
+    int64_t m = a->shape[a->ndim - (p->trans_a ? 1 : 2)];
+    int64_t ka = a->shape[a->ndim - (p->trans_a ? 2 : 1)];
+    int64_t kb = b->shape[b->ndim - (p->trans_b ? 1 : 2)];
+    int64_t n = b->shape[b->ndim - (p->trans_b ? 2 : 1)];
+    if (ka != kb)
+        return clnn__graph_fail(g, CLNN_ERR_SHAPE,
+                                "matmul: inner dimensions differ: '%s' %s%s gives K = %lld, '%s' "
+                                "%s%s gives K = %lld",
+                                a->name, sa, p->trans_a ? " transposed" : "", (long long)ka,
+                                b->name, sb, p->trans_b ? " transposed" : "", (long long)kb);
+    if (b->ndim > 2) {
+        int same = b->ndim == a->ndim;
+        for (int i = 0; same && i < a->ndim - 2; i++)
+            same = a->shape[i] == b->shape[i];
+        if (!same)
+            return clnn__graph_fail(g, CLNN_ERR_SHAPE,
+                                    "matmul: expected '%s' to be a matrix or to have the batch "
+                                    "axes of '%s' %s, got %s",
+                                    b->name, a->name, sa, sb);
+    }
+    y->ndim = a->ndim;
+    for (int i = 0; i < a->ndim - 2; i++)
+        y->shape[i] = a->shape[i];
+    y->shape[a->ndim - 2] = m;
+    y->shape[a->ndim - 1] = n;
+    return clnn__check_numel(g, "matmul", y);
+}
+
+static clnn_status emit(clnn_tensor *y)
+{
+    const matmul_params *p = CLNN__PARAMS(y, matmul_params);
+    const clnn_tensor *a = y->src[0], *b = y->src[1];
+    size_t m = (size_t)y->shape[y->ndim - 2], n = (size_t)y->shape[y->ndim - 1];
+    size_t k = (size_t)a->shape[a->ndim - (p->trans_a ? 2 : 1)];
+    size_t batch = (size_t)batch_of(a);
+    clnn__gemm_args args = {
+        .trans_a = p->trans_a, .trans_b = p->trans_b, .m = m, .n = n, .k = k,
+        .alpha = 1.0f, .beta = 0.0f,
+        .a = a->storage->mem, .b = b->storage->mem, .c = y->storage->mem,
+        .a_off = a->offset, .b_off = b->offset, .c_off = y->offset,
+        .lda = p->trans_a ? m : k, .ldb = p->trans_b ? k : n, .ldc = n,
+        .a_stride = m * k, .b_stride = b->ndim > 2 ? k * n : 0, .c_stride = m * n,
+        .batch = batch,
+    };
+    if (batch > 1 && b->ndim == 2 && !p->trans_a) {
+        /* a shared b: one GEMM over all rows of a */
+        args.m = m * batch;
+        args.batch = 1;
+    }
+    return clnn__gemm(y->ctx, y, &args);
+}
+
+static clnn_status backward(clnn_graph *g, clnn_tensor *y, clnn_tensor *dy)
+{
+    const matmul_params *p = CLNN__PARAMS(y, matmul_params);
+    clnn_tensor *a = y->src[0], *b = y->src[1];
+    clnn_status st;
+    if (a->requires_grad) {
+        /* d op(a) = dy @ op(b)^T */
+        clnn_tensor *d = clnn_matmul(g, dy, b, 0, !p->trans_b);
+        if (p->trans_a)
+            d = clnn_transpose(g, d, -2, -1);
+        if ((st = clnn__grad_accum(g, a, d)))
+            return st;
+    }
+    if (b->requires_grad) {
+        clnn_tensor *d;
+        if (b->ndim == 2 && a->ndim > 2 && !p->trans_a) {
+            /* flatten the batch: (B*M, K)^T @ (B*M, N) */
+            int64_t k = a->shape[a->ndim - 1], n = dy->shape[dy->ndim - 1];
+            clnn_tensor *a2 = clnn_reshape(g, a, 2, (int64_t[]){-1, k});
+            clnn_tensor *d2 = clnn_reshape(g, dy, 2, (int64_t[]){-1, n});
+            d = p->trans_b ? clnn_matmul(g, d2, a2, 1, 0) : clnn_matmul(g, a2, d2, 1, 0);
+        } else {
+            /* d op(b) = op(a)^T @ dy, batched (then summed over the batch if b is shared) */
+            d = p->trans_b ? clnn_matmul(g, dy, a, 1, p->trans_a)
+                           : clnn_matmul(g, a, dy, !p->trans_a, 0);
+        }
+        if ((st = clnn__grad_accum(g, b, d)))
+            return st;
+    }
+    return CLNN_OK;
+}
+
+static void cost(const clnn_tensor *y, double *flops, double *bytes)
+{
+    const matmul_params *p = CLNN__PARAMS(y, matmul_params);
+    const clnn_tensor *a = y->src[0];
+    double k = (double)a->shape[a->ndim - (p->trans_a ? 2 : 1)];
+    *flops = 2.0 * (double)y->numel * k;
+    *bytes = 4.0 * (double)(y->numel + a->numel + y->src[1]->numel);
+}
+
+const clnn__op_def clnn__op_matmul = {"matmul", 2, infer, emit, backward, cost};
+
+clnn_tensor *clnn_matmul(clnn_graph *g, clnn_tensor *a, clnn_tensor *b, int trans_a, int trans_b)
+{
+    matmul_params p = {trans_a != 0, trans_b != 0};
+    return clnn__node(g, CLNN_OP_MATMUL, 2, (clnn_tensor *[]){a, b}, &p, sizeof p);
+}

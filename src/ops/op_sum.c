@@ -1,0 +1,242 @@
+/* op_sum.c — reductions and their inverse (kernels/sum.cl, kernels/elementwise.cl):
+ *   sum:    y = sum of x over axes (keepdim keeps them as size 1)    dx = expand(dy)
+ *   mean:   y = sum / count                                          dx = expand(dy) / count
+ *   expand: y = x broadcast to a shape                               dx = sum_to(dy, x's shape)
+ * Sum and mean share one kernel pair (scale = 1 or 1/count). */
+#include <string.h>
+
+#include "ops_util.h"
+
+typedef struct reduce_params {
+    unsigned axes; /* bit i set: axis i is reduced */
+    int keepdim;
+} reduce_params;
+
+typedef struct shape_params {
+    int ndim;
+    int64_t shape[CLNN_MAX_DIMS];
+} shape_params;
+
+static int64_t reduced_count(const clnn_tensor *y)
+{
+    const clnn_tensor *x = y->src[0];
+    return y->numel ? x->numel / y->numel : 0;
+}
+
+static clnn_status infer_reduce(clnn_graph *g, clnn_tensor *y)
+{
+    const reduce_params *p = CLNN__PARAMS(y, reduce_params);
+    const clnn_tensor *x = y->src[0];
+    if (x->dtype != CLNN_F32)
+        return clnn__graph_fail(g, CLNN_ERR_INVALID, "%s: expected an f32 input, '%s' is not",
+                                clnn__ops[y->op]->name, x->name);
+    int n = 0;
+    for (int i = 0; i < x->ndim; i++) {
+        int reduced = (p->axes >> i) & 1;
+        if (!reduced)
+            y->shape[n++] = x->shape[i];
+        else if (p->keepdim)
+            y->shape[n++] = 1;
+    }
+    y->ndim = n;
+    return CLNN_OK;
+}
+
+static clnn_tensor *reduce(clnn_graph *g, int op, clnn_tensor *x, int naxes, const int *axes,
+                           int keepdim)
+{
+    if (!g || g->status)
+        return NULL;
+    reduce_params p = {0, keepdim != 0};
+    const char *name = clnn__ops[op]->name;
+    if (!x) {
+        clnn__graph_fail(g, CLNN_ERR_INVALID, "%s: input 0 is NULL", name);
+        return NULL;
+    }
+    if (naxes < 0 || naxes > x->ndim || (naxes && !axes)) {
+        clnn__graph_fail(g, CLNN_ERR_INVALID, "%s: expected 0 to %d axes for '%s', got %d", name,
+                         x->ndim, x->name, naxes);
+        return NULL;
+    }
+    for (int i = 0; i < naxes; i++) {
+        int a = clnn__norm_axis(axes[i], x->ndim);
+        if (a < 0 || ((p.axes >> a) & 1)) {
+            clnn__graph_fail(g, CLNN_ERR_INVALID,
+                             "%s: axis %d is %s for '%s' with %d dimensions (expected -%d..%d, "
+                             "each once)",
+                             name, axes[i], a < 0 ? "out of range" : "repeated", x->name, x->ndim,
+                             x->ndim, x->ndim - 1);
+            return NULL;
+        }
+        p.axes |= 1u << a;
+    }
+    if (naxes == 0)
+        p.axes = (1u << x->ndim) - 1;
+    return clnn__node(g, op, 1, &x, &p, sizeof p);
+}
+
+clnn_tensor *clnn_sum(clnn_graph *g, clnn_tensor *x, int naxes, const int *axes, int keepdim)
+{
+    return reduce(g, CLNN_OP_SUM, x, naxes, axes, keepdim);
+}
+
+clnn_tensor *clnn_mean(clnn_graph *g, clnn_tensor *x, int naxes, const int *axes, int keepdim)
+{
+    return reduce(g, CLNN_OP_MEAN, x, naxes, axes, keepdim);
+}
+
+static clnn_status emit_reduce(clnn_tensor *y)
+{
+    const clnn_tensor *x = y->src[0];
+    const reduce_params *p = CLNN__PARAMS(y, reduce_params);
+    int nred = (int)reduced_count(y);
+    int nout = (int)y->numel;
+    /* serial: enough outputs to fill the device, or a short reduction */
+    int serial = nout >= 1024 || nred <= 64;
+    cl_kernel k;
+    int fresh;
+    clnn_status st =
+        clnn__node_kernel(y, 0, "sum", serial ? "sum_serial" : "sum_group", &k, &fresh);
+    if (st)
+        return st;
+    if (fresh) {
+        int kshape[CLNN_MAX_DIMS], rshape[CLNN_MAX_DIMS];
+        int kstr[1][CLNN_MAX_DIMS], rstr[1][CLNN_MAX_DIMS];
+        int nk = 0, nr = 0;
+        int64_t stride = 1;
+        int strides[CLNN_MAX_DIMS];
+        for (int i = x->ndim - 1; i >= 0; i--) {
+            strides[i] = (int)stride;
+            stride *= x->shape[i];
+        }
+        for (int i = 0; i < x->ndim; i++) {
+            if ((p->axes >> i) & 1) {
+                rshape[nr] = (int)x->shape[i];
+                rstr[0][nr++] = strides[i];
+            } else {
+                kshape[nk] = (int)x->shape[i];
+                kstr[0][nk++] = strides[i];
+            }
+        }
+        clnn__merge_axes(&nk, kshape, 1, kstr);
+        clnn__merge_axes(&nr, rshape, 1, rstr);
+        int meta[CLNN__META_INTS];
+        clnn__meta_fill(meta, nk, kshape, 1, kstr);
+        int *rm = meta + 1 + 2 * CLNN_MAX_DIMS;
+        rm[0] = nr;
+        for (int i = 0; i < nr; i++) {
+            rm[1 + i] = rshape[i];
+            rm[1 + CLNN_MAX_DIMS + i] = rstr[0][i];
+        }
+        if ((st = clnn__node_meta(y, meta, CLNN__META_INTS)))
+            return st;
+        float scale = y->op == CLNN_OP_MEAN ? 1.0f / (float)nred : 1.0f;
+        int ox = (int)x->offset, oy = (int)y->offset;
+        st = clnn__set_args(y->ctx, k, "sum", 8, CLNN__ARG(nout), CLNN__ARG(nred),
+                            CLNN__ARG(scale), CLNN__ARG(y->aux), CLNN__ARG(x->storage->mem),
+                            CLNN__ARG(ox), CLNN__ARG(y->storage->mem), CLNN__ARG(oy));
+        if (st)
+            return st;
+    }
+    size_t local = 64, global = serial ? (size_t)nout : (size_t)nout * local;
+    return clnn__enqueue(y, k, 1, &global, &local);
+}
+
+/* dx = expand(dy with the reduced axes as size 1) [/ count] */
+static clnn_status backward_reduce(clnn_graph *g, clnn_tensor *y, clnn_tensor *dy)
+{
+    clnn_tensor *x = y->src[0];
+    const reduce_params *p = CLNN__PARAMS(y, reduce_params);
+    int64_t kshape[CLNN_MAX_DIMS];
+    for (int i = 0; i < x->ndim; i++)
+        kshape[i] = ((p->axes >> i) & 1) ? 1 : x->shape[i];
+    clnn_tensor *d = p->keepdim ? dy : clnn_reshape(g, dy, x->ndim, kshape);
+    d = clnn_expand(g, d, x->ndim, x->shape);
+    if (y->op == CLNN_OP_MEAN)
+        d = clnn_scale(g, d, 1.0f / (float)reduced_count(y));
+    return clnn__grad_accum(g, x, d);
+}
+
+static void cost_reduce(const clnn_tensor *y, double *flops, double *bytes)
+{
+    *flops = (double)y->src[0]->numel;
+    *bytes = 4.0 * (double)(y->src[0]->numel + y->numel);
+}
+
+const clnn__op_def clnn__op_sum = {"sum", 1, infer_reduce, emit_reduce, backward_reduce,
+                                   cost_reduce};
+const clnn__op_def clnn__op_mean = {"mean", 1, infer_reduce, emit_reduce, backward_reduce,
+                                    cost_reduce};
+
+/* ---- expand -------------------------------------------------------------------------------- */
+static clnn_status infer_expand(clnn_graph *g, clnn_tensor *y)
+{
+    const shape_params *p = CLNN__PARAMS(y, shape_params);
+    const clnn_tensor *x = y->src[0];
+    int ok = p->ndim >= x->ndim && p->ndim <= CLNN_MAX_DIMS && x->dtype == CLNN_F32;
+    for (int i = 0; ok && i < p->ndim; i++) {
+        int j = i - (p->ndim - x->ndim);
+        ok = p->shape[i] > 0 && (j < 0 || x->shape[j] == p->shape[i] || x->shape[j] == 1);
+    }
+    if (!ok) {
+        char a[128], b[128];
+        return clnn__graph_fail(g, CLNN_ERR_SHAPE,
+                                "expand: cannot broadcast '%s' %s to %s: expected sizes equal "
+                                "or 1 in every aligned dimension (f32)",
+                                x->name, clnn__shape_str(x->ndim, x->shape, a, sizeof a),
+                                clnn__shape_str(p->ndim, p->shape, b, sizeof b));
+    }
+    y->ndim = p->ndim;
+    memcpy(y->shape, p->shape, sizeof p->shape);
+    return clnn__check_numel(g, "expand", y);
+}
+
+static clnn_status emit_expand(clnn_tensor *y)
+{
+    const clnn_tensor *x = y->src[0];
+    cl_kernel k;
+    int fresh;
+    clnn_status st = clnn__node_kernel(y, 0, "elementwise", "strided_copy", &k, &fresh);
+    if (st)
+        return st;
+    if (fresh) {
+        int strides[1][CLNN_MAX_DIMS], shape[CLNN_MAX_DIMS], nd = y->ndim, meta[CLNN__META_INTS];
+        for (int i = 0; i < nd; i++)
+            shape[i] = (int)y->shape[i];
+        clnn__bcast_strides(x, y->ndim, y->shape, strides[0]);
+        clnn__merge_axes(&nd, shape, 1, strides);
+        clnn__meta_fill(meta, nd, shape, 1, strides);
+        if ((st = clnn__node_meta(y, meta, CLNN__META_INTS)))
+            return st;
+        int n = (int)y->numel, ox = (int)x->offset, oy = (int)y->offset;
+        st = clnn__set_args(y->ctx, k, "strided_copy", 6, CLNN__ARG(n), CLNN__ARG(y->aux),
+                            CLNN__ARG(x->storage->mem), CLNN__ARG(ox), CLNN__ARG(y->storage->mem),
+                            CLNN__ARG(oy));
+        if (st)
+            return st;
+    }
+    size_t global = (size_t)y->numel, local = 64;
+    return clnn__enqueue(y, k, 1, &global, &local);
+}
+
+static clnn_status backward_expand(clnn_graph *g, clnn_tensor *y, clnn_tensor *dy)
+{
+    return clnn__grad_accum(g, y->src[0], dy); /* accumulation sums over the broadcast axes */
+}
+
+const clnn__op_def clnn__op_expand = {"expand", 1, infer_expand, emit_expand, backward_expand,
+                                      NULL};
+
+clnn_tensor *clnn_expand(clnn_graph *g, clnn_tensor *x, int ndim, const int64_t *shape)
+{
+    if (!g || g->status)
+        return NULL;
+    if (ndim < 0 || ndim > CLNN_MAX_DIMS || (ndim && !shape)) {
+        clnn__graph_fail(g, CLNN_ERR_SHAPE, "expand: expected 0 to %d dimensions, got %d",
+                         CLNN_MAX_DIMS, ndim);
+        return NULL;
+    }
+    shape_params p = {ndim, {0}};
+    memcpy(p.shape, shape, (size_t)ndim * sizeof *shape);
+    return clnn__node(g, CLNN_OP_EXPAND, 1, &x, &p, sizeof p);
+}

@@ -1,0 +1,41 @@
+/* ops_util.h — helpers shared by the op files: NumPy broadcasting, the strided "meta" tables
+ * that kernels/common.cl reads, and the emit pattern of one-input elementwise kernels. */
+#ifndef CLNN_OPS_UTIL_H
+#define CLNN_OPS_UTIL_H
+
+#include "../core/internal.h"
+
+/* meta table size in ints: 1 + MAX_DIMS * (1 + operands) (+ the reduced block for sum) */
+#define CLNN__META_INTS (1 + CLNN_MAX_DIMS * 5)
+
+/* out = broadcast(a, b) shape, or a CLNN_ERR_SHAPE naming op and both shapes. */
+clnn_status clnn__broadcast_shape(clnn_graph *g, const char *op, const clnn_tensor *a,
+                                  const clnn_tensor *b, clnn_tensor *out);
+/* Strides (in elements) of t's contiguous layout seen from an output of out_ndim/out_shape it is
+ * broadcast to: 0 along broadcast axes. */
+void clnn__bcast_strides(const clnn_tensor *t, int out_ndim, const int64_t *out_shape,
+                         int *strides);
+/* Merges adjacent axes that are contiguous for every operand; updates ndim, shape, strides. */
+void clnn__merge_axes(int *ndim, int *shape, int nops, int strides[][CLNN_MAX_DIMS]);
+/* Fills meta (see common.cl) for an output shape and nops operand stride lists. */
+void clnn__meta_fill(int *meta, int ndim, const int *shape, int nops,
+                     int strides[][CLNN_MAX_DIMS]);
+/* Creates node->aux from meta (once). */
+clnn_status clnn__node_meta(clnn_tensor *node, const int *meta, size_t count);
+/* Checks that a result fits the 32-bit indexing of the kernels. */
+clnn_status clnn__check_numel(clnn_graph *g, const char *op, const clnn_tensor *t);
+
+/* Emits kernel(n, [alpha,] x..., y) where each operand is passed as (buffer, offset). */
+clnn_status clnn__emit_map(clnn_tensor *node, const char *kernel, int nin, const float *alpha);
+
+static inline int clnn__same_shape(const clnn_tensor *a, const clnn_tensor *b)
+{
+    if (a->ndim != b->ndim)
+        return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i])
+            return 0;
+    return 1;
+}
+
+#endif

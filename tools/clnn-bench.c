@@ -1,0 +1,2 @@
+#include "clnn.h"
+int main(void){return 0;}
