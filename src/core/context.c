@@ -9,7 +9,7 @@
 #include "internal.h"
 
 #define MAX_PLATFORMS 16
-#define MAX_DEVICES 64
+#define MAX_DEVICES   64
 
 static void get_str(cl_device_id d, cl_device_info what, char *buf, size_t size)
 {
@@ -123,7 +123,8 @@ static int contains_nocase(const char *hay, const char *needle)
     size_t n = strlen(needle);
     for (; *hay; hay++) {
         size_t i = 0;
-        while (i < n && hay[i] && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
+        while (i < n && hay[i] &&
+               tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
             i++;
         if (i == n)
             return 1;
@@ -302,6 +303,9 @@ clnn_status clnn_ctx_create(clnn_ctx **out, const clnn_ctx_options *options)
     if (err != CL_SUCCESS)
         return clnn__cl_fail(ctx, err, "clCreateCommandQueue on '%s'", ctx->info.name);
     device_quirks(ctx);
+    clnn_status st = clnn__ops_check(ctx);
+    if (st)
+        return st;
     ctx->usable = 1;
     clnn__log(ctx, CLNN_LOG_INFO, "device %d:%d %s (%s, %s)", ctx->info.platform_index,
               ctx->info.device_index, ctx->info.name, ctx->info.platform_name,

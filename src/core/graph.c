@@ -68,7 +68,10 @@ clnn_status clnn__graph_fail(clnn_graph *g, clnn_status status, const char *fmt,
     return status;
 }
 
-clnn_status clnn_graph_status(const clnn_graph *g) { return g ? g->status : CLNN_ERR_INVALID; }
+clnn_status clnn_graph_status(const clnn_graph *g)
+{
+    return g ? g->status : CLNN_ERR_INVALID;
+}
 
 const char *clnn_graph_last_error(const clnn_graph *g)
 {
@@ -134,9 +137,9 @@ static clnn_tensor *leaf(clnn_graph *g, clnn__kind kind, const char *name, clnn_
     for (int i = 0; i < ndim; i++) {
         if (shape[i] <= 0) {
             char s[128];
-            clnn__graph_fail(g, CLNN_ERR_SHAPE,
-                             "%s '%s': shape %s has a non-positive dimension %d", what[kind],
-                             name ? name : "", clnn__shape_str(ndim, shape, s, sizeof s), i);
+            clnn__graph_fail(g, CLNN_ERR_SHAPE, "%s '%s': shape %s has a non-positive dimension %d",
+                             what[kind], name ? name : "",
+                             clnn__shape_str(ndim, shape, s, sizeof s), i);
             return NULL;
         }
     }
@@ -325,9 +328,10 @@ clnn_status clnn_graph_backward(clnn_graph *g, clnn_tensor *loss)
     if (g->status)
         return g->status;
     if (!loss || loss->graph != g)
-        return clnn__graph_fail(g, CLNN_ERR_INVALID,
-                                "clnn_graph_backward: the loss is %s", loss ? "not a node of this "
-                                "graph" : "NULL");
+        return clnn__graph_fail(g, CLNN_ERR_INVALID, "clnn_graph_backward: the loss is %s",
+                                loss ? "not a node of this "
+                                       "graph"
+                                     : "NULL");
     if (loss->numel != 1) {
         char s[128];
         return clnn__graph_fail(g, CLNN_ERR_SHAPE,

@@ -129,9 +129,9 @@ typedef enum clnn__kind {
     CLNN__OP     /* result of an op */
 } clnn__kind;
 
-#define CLNN__MAX_SRC 4
+#define CLNN__MAX_SRC      4
 #define CLNN__PARAMS_BYTES 96
-#define CLNN__MAX_KERNELS 3
+#define CLNN__MAX_KERNELS  3
 
 struct clnn_tensor {
     clnn_ctx *ctx;
@@ -149,10 +149,10 @@ struct clnn_tensor {
     int nsrc;
     clnn_tensor *src[CLNN__MAX_SRC];
     _Alignas(8) unsigned char params[CLNN__PARAMS_BYTES];
-    size_t index;          /* position in the graph */
+    size_t index; /* position in the graph */
     bool requires_grad;
     bool keep;
-    bool is_view;          /* shares src[0]'s storage (reshape) */
+    bool is_view; /* shares src[0]'s storage (reshape) */
     clnn_tensor *grad;
     clnn_tensor *external; /* CLNN__BOUND: the caller's tensor */
     float fill;            /* CLNN__CONST */
@@ -187,6 +187,8 @@ typedef struct clnn__op_def {
     clnn_status (*backward)(clnn_graph *g, clnn_tensor *node, clnn_tensor *grad_out);
     /* Floating-point operations and bytes moved by one run (for profiles); NULL: bytes only. */
     void (*cost)(const clnn_tensor *node, double *flops, double *bytes);
+    /* kernels/<program>.cl that emit uses; NULL for ops without kernels (CLBlast, views) */
+    const char *program;
 } clnn__op_def;
 
 enum {
@@ -196,6 +198,8 @@ enum {
     CLNN_OP_COUNT
 };
 extern const clnn__op_def *const clnn__ops[CLNN_OP_COUNT];
+/* Start-up check that every op's program is embedded (or in CLNN_KERNEL_DIR). */
+clnn_status clnn__ops_check(clnn_ctx *ctx);
 
 /* ---- graphs (graph.c, plan.c, queue.c) ------------------------------------------------------ */
 struct clnn_graph {
@@ -230,10 +234,10 @@ void clnn__plan_release(clnn_graph *g);
  * let the runtime choose), recording the event for node's op when profiling. */
 clnn_status clnn__enqueue(clnn_tensor *node, cl_kernel kernel, cl_uint dims, const size_t *global,
                           const size_t *local);
-/* Makes kernel number i of a node (cached in node->kernels[i]) from kernels/<file>.cl. *fresh is
+/* Makes kernel number i of a node (cached in node->kernels[i]) from the op's program. *fresh is
  * set to 1 when it was just created (so its arguments must be set). */
-clnn_status clnn__node_kernel(clnn_tensor *node, int i, const char *file, const char *kernel,
-                              cl_kernel *out, int *fresh);
+clnn_status clnn__node_kernel(clnn_tensor *node, int i, const char *kernel, cl_kernel *out,
+                              int *fresh);
 /* Profiling: remember ev (retained) as one call of node's op. */
 void clnn__prof_record(clnn_ctx *ctx, const clnn_tensor *node, cl_event ev);
 clnn_status clnn__prof_collect(clnn_ctx *ctx);

@@ -141,12 +141,11 @@ static unsigned char *cache_read(clnn_ctx *ctx, const char *key, size_t *size)
     char *k = NULL;
     struct stat stt;
     int ok = fstat(fileno(f), &stt) == 0 && fread(magic, 1, 8, f) == 8 &&
-             !memcmp(magic, CACHE_MAGIC, 8) && fread(&klen, 4, 1, f) == 1 &&
-             klen == strlen(key) && (k = malloc(klen + 1)) && fread(k, 1, klen, f) == klen &&
-             !memcmp(k, key, klen) && fread(&blen, 8, 1, f) == 1 && fread(&sum, 8, 1, f) == 1 &&
-             blen > 0 && (uint64_t)stt.st_size == 8 + 4 + klen + 16 + blen &&
-             (bin = malloc(blen)) && fread(bin, 1, blen, f) == blen &&
-             clnn__fnv1a(CLNN__FNV_INIT, bin, blen) == sum;
+             !memcmp(magic, CACHE_MAGIC, 8) && fread(&klen, 4, 1, f) == 1 && klen == strlen(key) &&
+             (k = malloc(klen + 1)) && fread(k, 1, klen, f) == klen && !memcmp(k, key, klen) &&
+             fread(&blen, 8, 1, f) == 1 && fread(&sum, 8, 1, f) == 1 && blen > 0 &&
+             (uint64_t)stt.st_size == 8 + 4 + klen + 16 + blen && (bin = malloc(blen)) &&
+             fread(bin, 1, blen, f) == blen && clnn__fnv1a(CLNN__FNV_INIT, bin, blen) == sum;
     fclose(f);
     free(k);
     if (!ok) {
@@ -257,8 +256,8 @@ static clnn_status compile(clnn_ctx *ctx, const char *file, const char *options,
         if (bin) {
             const unsigned char *b = bin;
             cl_int bstatus;
-            cl_program prog = clCreateProgramWithBinary(ctx->context, 1, &ctx->device, &blen, &b,
-                                                        &bstatus, &err);
+            cl_program prog =
+                clCreateProgramWithBinary(ctx->context, 1, &ctx->device, &blen, &b, &bstatus, &err);
             free(bin);
             if (err == CL_SUCCESS && bstatus == CL_SUCCESS &&
                 build(ctx, prog, file, opts, 1) == CLNN_OK) {
@@ -294,8 +293,7 @@ static clnn_status compile(clnn_ctx *ctx, const char *file, const char *options,
     return CLNN_OK;
 }
 
-clnn_status clnn__program_get(clnn_ctx *ctx, const char *file, const char *options,
-                              cl_program *out)
+clnn_status clnn__program_get(clnn_ctx *ctx, const char *file, const char *options, cl_program *out)
 {
     if (!options)
         options = "";

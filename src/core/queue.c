@@ -24,11 +24,12 @@ clnn_status clnn__set_args(clnn_ctx *ctx, cl_kernel k, const char *what, int n, 
     return CLNN_OK;
 }
 
-clnn_status clnn__node_kernel(clnn_tensor *node, int i, const char *file, const char *kernel,
-                              cl_kernel *out, int *fresh)
+clnn_status clnn__node_kernel(clnn_tensor *node, int i, const char *kernel, cl_kernel *out,
+                              int *fresh)
 {
     *fresh = 0;
     if (!node->kernels[i]) {
+        const char *file = clnn__ops[node->op]->program;
         clnn_status st = clnn__kernel_create(node->ctx, file, NULL, kernel, &node->kernels[i]);
         if (st)
             return st;
@@ -73,8 +74,8 @@ clnn_status clnn_graph_run(clnn_graph *g)
         if (t->kind != CLNN__OP || t->is_view)
             continue;
         if ((st = clnn__ops[t->op]->emit(t)) != CLNN_OK)
-            return clnn__fail(g->ctx, st, "running %s '%s' (node %zu): %s",
-                              clnn__ops[t->op]->name, t->name, i, g->ctx->last_error);
+            return clnn__fail(g->ctx, st, "running %s '%s' (node %zu): %s", clnn__ops[t->op]->name,
+                              t->name, i, g->ctx->last_error);
     }
     return CLNN_OK;
 }
@@ -194,8 +195,8 @@ clnn_status clnn_profile_report(clnn_ctx *ctx, char *buf, size_t size)
     clnn_status st = clnn_profile_get(ctx, e, 64, &n);
     if (st)
         return st;
-    size_t used = (size_t)snprintf(buf, size, "%-20s %8s %12s %12s\n", "op", "calls", "total ms",
-                                   "rate");
+    size_t used =
+        (size_t)snprintf(buf, size, "%-20s %8s %12s %12s\n", "op", "calls", "total ms", "rate");
     for (size_t i = 0; i < n && i < 64 && used < size; i++) {
         double s = e[i].total_ms / 1e3;
         char rate[32] = "-";

@@ -10,8 +10,8 @@
 const char *clnn_status_name(clnn_status status)
 {
     switch (status) {
-#define CLNN_X_NAME(name, value, text) \
-    case CLNN_##name:                  \
+#define CLNN_X_NAME(name, value, text)                                                             \
+    case CLNN_##name:                                                                              \
         return "CLNN_" #name;
         CLNN_STATUS_LIST(CLNN_X_NAME)
 #undef CLNN_X_NAME
@@ -22,8 +22,8 @@ const char *clnn_status_name(clnn_status status)
 const char *clnn_status_text(clnn_status status)
 {
     switch (status) {
-#define CLNN_X_TEXT(name, value, text) \
-    case CLNN_##name:                  \
+#define CLNN_X_TEXT(name, value, text)                                                             \
+    case CLNN_##name:                                                                              \
         return text;
         CLNN_STATUS_LIST(CLNN_X_TEXT)
 #undef CLNN_X_TEXT
@@ -66,25 +66,31 @@ clnn_status clnn__fail(clnn_ctx *ctx, clnn_status status, const char *fmt, ...)
 const char *clnn__cl_error_name(cl_int err)
 {
     switch (err) {
-#define E(x) \
-    case x:  \
+#define E(x)                                                                                       \
+    case x:                                                                                        \
         return #x;
-        E(CL_SUCCESS) E(CL_DEVICE_NOT_FOUND) E(CL_DEVICE_NOT_AVAILABLE) E(CL_COMPILER_NOT_AVAILABLE)
-        E(CL_MEM_OBJECT_ALLOCATION_FAILURE) E(CL_OUT_OF_RESOURCES) E(CL_OUT_OF_HOST_MEMORY)
-        E(CL_PROFILING_INFO_NOT_AVAILABLE) E(CL_MEM_COPY_OVERLAP) E(CL_BUILD_PROGRAM_FAILURE)
-        E(CL_MAP_FAILURE) E(CL_MISALIGNED_SUB_BUFFER_OFFSET) E(CL_INVALID_VALUE)
-        E(CL_INVALID_DEVICE_TYPE) E(CL_INVALID_PLATFORM) E(CL_INVALID_DEVICE) E(CL_INVALID_CONTEXT)
-        E(CL_INVALID_QUEUE_PROPERTIES) E(CL_INVALID_COMMAND_QUEUE) E(CL_INVALID_HOST_PTR)
-        E(CL_INVALID_MEM_OBJECT) E(CL_INVALID_BINARY) E(CL_INVALID_BUILD_OPTIONS)
-        E(CL_INVALID_PROGRAM) E(CL_INVALID_PROGRAM_EXECUTABLE) E(CL_INVALID_KERNEL_NAME)
-        E(CL_INVALID_KERNEL_DEFINITION) E(CL_INVALID_KERNEL) E(CL_INVALID_ARG_INDEX)
-        E(CL_INVALID_ARG_VALUE) E(CL_INVALID_ARG_SIZE) E(CL_INVALID_KERNEL_ARGS)
-        E(CL_INVALID_WORK_DIMENSION) E(CL_INVALID_WORK_GROUP_SIZE) E(CL_INVALID_WORK_ITEM_SIZE)
-        E(CL_INVALID_GLOBAL_OFFSET) E(CL_INVALID_EVENT_WAIT_LIST) E(CL_INVALID_EVENT)
-        E(CL_INVALID_OPERATION) E(CL_INVALID_BUFFER_SIZE) E(CL_INVALID_GLOBAL_WORK_SIZE)
+        E(CL_SUCCESS)
+        E(CL_DEVICE_NOT_FOUND) E(CL_DEVICE_NOT_AVAILABLE) E(CL_COMPILER_NOT_AVAILABLE)
+            E(CL_MEM_OBJECT_ALLOCATION_FAILURE) E(CL_OUT_OF_RESOURCES) E(CL_OUT_OF_HOST_MEMORY) E(
+                CL_PROFILING_INFO_NOT_AVAILABLE) E(CL_MEM_COPY_OVERLAP) E(CL_BUILD_PROGRAM_FAILURE)
+                E(CL_MAP_FAILURE) E(CL_MISALIGNED_SUB_BUFFER_OFFSET) E(CL_INVALID_VALUE) E(
+                    CL_INVALID_DEVICE_TYPE) E(CL_INVALID_PLATFORM) E(CL_INVALID_DEVICE)
+                    E(CL_INVALID_CONTEXT) E(CL_INVALID_QUEUE_PROPERTIES) E(CL_INVALID_COMMAND_QUEUE)
+                        E(CL_INVALID_HOST_PTR) E(CL_INVALID_MEM_OBJECT) E(CL_INVALID_BINARY)
+                            E(CL_INVALID_BUILD_OPTIONS) E(CL_INVALID_PROGRAM)
+                                E(CL_INVALID_PROGRAM_EXECUTABLE) E(CL_INVALID_KERNEL_NAME)
+                                    E(CL_INVALID_KERNEL_DEFINITION) E(CL_INVALID_KERNEL) E(
+                                        CL_INVALID_ARG_INDEX) E(CL_INVALID_ARG_VALUE)
+                                        E(CL_INVALID_ARG_SIZE) E(CL_INVALID_KERNEL_ARGS) E(
+                                            CL_INVALID_WORK_DIMENSION) E(CL_INVALID_WORK_GROUP_SIZE)
+                                            E(CL_INVALID_WORK_ITEM_SIZE) E(CL_INVALID_GLOBAL_OFFSET)
+                                                E(CL_INVALID_EVENT_WAIT_LIST) E(CL_INVALID_EVENT)
+                                                    E(CL_INVALID_OPERATION)
+                                                        E(CL_INVALID_BUFFER_SIZE)
+                                                            E(CL_INVALID_GLOBAL_WORK_SIZE)
 #undef E
-    case -1001:
-        return "CL_PLATFORM_NOT_FOUND_KHR";
+                                                                case -1001
+            : return "CL_PLATFORM_NOT_FOUND_KHR";
     }
     return "unknown OpenCL error";
 }
@@ -124,22 +130,38 @@ clnn_status clnn__cl_fail(clnn_ctx *ctx, cl_int err, const char *fmt, ...)
 static const char *clblast_name(int code)
 {
     switch (code) {
-    case -1024: return "CLBlastNotImplemented";
-    case -1017: return "CLBlastInvalidDimension";
-    case -1016: return "CLBlastInvalidLeadDimA";
-    case -1015: return "CLBlastInvalidLeadDimB";
-    case -1014: return "CLBlastInvalidLeadDimC";
-    case -1011: return "CLBlastInsufficientMemoryA";
-    case -1010: return "CLBlastInsufficientMemoryB";
-    case -1009: return "CLBlastInsufficientMemoryC";
-    case -2050: return "CLBlastInsufficientMemoryTemp";
-    case -2049: return "CLBlastInvalidBatchCount";
-    case -2048: return "CLBlastInvalidOverrideKernel";
-    case -2047: return "CLBlastMissingOverrideParameter";
-    case -2046: return "CLBlastInvalidLocalMemUsage";
-    case -2041: return "CLBlastDatabaseError";
-    case -2040: return "CLBlastUnknownError";
-    case -2039: return "CLBlastUnexpectedError";
+    case -1024:
+        return "CLBlastNotImplemented";
+    case -1017:
+        return "CLBlastInvalidDimension";
+    case -1016:
+        return "CLBlastInvalidLeadDimA";
+    case -1015:
+        return "CLBlastInvalidLeadDimB";
+    case -1014:
+        return "CLBlastInvalidLeadDimC";
+    case -1011:
+        return "CLBlastInsufficientMemoryA";
+    case -1010:
+        return "CLBlastInsufficientMemoryB";
+    case -1009:
+        return "CLBlastInsufficientMemoryC";
+    case -2050:
+        return "CLBlastInsufficientMemoryTemp";
+    case -2049:
+        return "CLBlastInvalidBatchCount";
+    case -2048:
+        return "CLBlastInvalidOverrideKernel";
+    case -2047:
+        return "CLBlastMissingOverrideParameter";
+    case -2046:
+        return "CLBlastInvalidLocalMemUsage";
+    case -2041:
+        return "CLBlastDatabaseError";
+    case -2040:
+        return "CLBlastUnknownError";
+    case -2039:
+        return "CLBlastUnexpectedError";
     }
     return "CLBlast error";
 }
@@ -169,12 +191,19 @@ void clnn__log(clnn_ctx *ctx, clnn_log_level level, const char *fmt, ...)
 const char *clnn_ctx_last_error(const clnn_ctx *ctx)
 {
     if (!ctx)
-        return "no context (NULL): clnn_ctx_create failed for lack of host memory or was not called";
+        return "no context (NULL): clnn_ctx_create failed for lack of host memory or was not "
+               "called";
     return ctx->last_error ? ctx->last_error : "";
 }
 
-clnn_status clnn_ctx_last_status(const clnn_ctx *ctx) { return ctx ? ctx->last_status : CLNN_ERR_INVALID; }
-int clnn_ctx_last_raw_code(const clnn_ctx *ctx) { return ctx ? ctx->last_raw : 0; }
+clnn_status clnn_ctx_last_status(const clnn_ctx *ctx)
+{
+    return ctx ? ctx->last_status : CLNN_ERR_INVALID;
+}
+int clnn_ctx_last_raw_code(const clnn_ctx *ctx)
+{
+    return ctx ? ctx->last_raw : 0;
+}
 
 void clnn_ctx_clear_error(clnn_ctx *ctx)
 {
@@ -186,5 +215,11 @@ void clnn_ctx_clear_error(clnn_ctx *ctx)
     ctx->last_raw = 0;
 }
 
-const char *clnn_version(void) { return CLNN_VERSION_STRING; }
-int clnn_version_number(void) { return CLNN_VERSION_NUMBER; }
+const char *clnn_version(void)
+{
+    return CLNN_VERSION_STRING;
+}
+int clnn_version_number(void)
+{
+    return CLNN_VERSION_NUMBER;
+}

@@ -35,8 +35,8 @@ const char *clnn__shape_str(int ndim, const int64_t *shape, char *buf, size_t si
     buf[0] = 0;
     used += (size_t)snprintf(buf, size, "(");
     for (int i = 0; i < ndim && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%lld", i ? ", " : "",
-                                 (long long)shape[i]);
+        used +=
+            (size_t)snprintf(buf + used, size - used, "%s%lld", i ? ", " : "", (long long)shape[i]);
     if (used < size)
         snprintf(buf + used, size - used, ndim == 1 ? ",)" : ")");
     return buf;
@@ -94,8 +94,7 @@ static clnn_status check_shape(clnn_ctx *ctx, const char *what, int ndim, const 
         return clnn__fail(ctx, CLNN_ERR_SHAPE, "%s: expected 0 to %d dimensions, got %d", what,
                           CLNN_MAX_DIMS, ndim);
     if (ndim > 0 && !shape)
-        return clnn__fail(ctx, CLNN_ERR_INVALID, "%s: shape is NULL for %d dimensions", what,
-                          ndim);
+        return clnn__fail(ctx, CLNN_ERR_INVALID, "%s: shape is NULL for %d dimensions", what, ndim);
     for (int i = 0; i < ndim; i++)
         if (shape[i] <= 0 || shape[i] > ((int64_t)1 << 40))
             return clnn__fail(ctx, CLNN_ERR_SHAPE,
@@ -177,8 +176,10 @@ clnn_status clnn_tensor_view(clnn_tensor *t, int ndim, const int64_t *shape, cln
     *out = NULL;
     clnn_ctx *ctx = t->ctx;
     if (ndim < 0 || ndim > CLNN_MAX_DIMS || (ndim && !shape))
-        return clnn__fail(ctx, CLNN_ERR_SHAPE, "clnn_tensor_view: expected 0 to %d dimensions, "
-                          "got %d", CLNN_MAX_DIMS, ndim);
+        return clnn__fail(ctx, CLNN_ERR_SHAPE,
+                          "clnn_tensor_view: expected 0 to %d dimensions, "
+                          "got %d",
+                          CLNN_MAX_DIMS, ndim);
     if (!t->storage)
         return clnn__fail(ctx, CLNN_ERR_STATE,
                           "clnn_tensor_view: '%s' has no storage yet (plan its graph first)",
@@ -222,8 +223,8 @@ static clnn_status need_data(clnn_tensor *t, size_t bytes, const void *data, con
     if (bytes != want) {
         char s[128];
         return clnn__fail(t->ctx, CLNN_ERR_SHAPE,
-                          "%s '%s': expected %zu bytes for shape %s, got %zu", what, t->name,
-                          want, clnn__shape_str(t->ndim, t->shape, s, sizeof s), bytes);
+                          "%s '%s': expected %zu bytes for shape %s, got %zu", what, t->name, want,
+                          clnn__shape_str(t->ndim, t->shape, s, sizeof s), bytes);
     }
     if (!t->storage) {
         if (t->graph) {
@@ -312,19 +313,31 @@ clnn_status clnn_tensor_copy(clnn_tensor *dst, clnn_tensor *src)
         return st;
     if (dst->storage == src->storage && dst->offset == src->offset)
         return CLNN_OK;
-    cl_int err = clEnqueueCopyBuffer(dst->ctx->queue, src->storage->mem, dst->storage->mem,
-                                     clnn__byte_offset(src), clnn__byte_offset(dst), bytes, 0,
-                                     NULL, NULL);
+    cl_int err =
+        clEnqueueCopyBuffer(dst->ctx->queue, src->storage->mem, dst->storage->mem,
+                            clnn__byte_offset(src), clnn__byte_offset(dst), bytes, 0, NULL, NULL);
     if (err != CL_SUCCESS)
         return clnn__cl_fail(dst->ctx, err, "clEnqueueCopyBuffer '%s' -> '%s'", src->name,
                              dst->name);
     return CLNN_OK;
 }
 
-int clnn_tensor_ndim(const clnn_tensor *t) { return t ? t->ndim : 0; }
-int64_t clnn_tensor_numel(const clnn_tensor *t) { return t ? t->numel : 0; }
-clnn_dtype clnn_tensor_dtype(const clnn_tensor *t) { return t ? t->dtype : CLNN_F32; }
-const char *clnn_tensor_name(const clnn_tensor *t) { return t ? t->name : ""; }
+int clnn_tensor_ndim(const clnn_tensor *t)
+{
+    return t ? t->ndim : 0;
+}
+int64_t clnn_tensor_numel(const clnn_tensor *t)
+{
+    return t ? t->numel : 0;
+}
+clnn_dtype clnn_tensor_dtype(const clnn_tensor *t)
+{
+    return t ? t->dtype : CLNN_F32;
+}
+const char *clnn_tensor_name(const clnn_tensor *t)
+{
+    return t ? t->name : "";
+}
 
 size_t clnn_tensor_bytes(const clnn_tensor *t)
 {

@@ -26,7 +26,7 @@ static clnn_status emit(clnn_tensor *y)
         return clnn__emit_map(y, same_kernel[code_of(y)], 2, NULL);
     cl_kernel k;
     int fresh;
-    clnn_status st = clnn__node_kernel(y, 0, "elementwise", "binary_bcast", &k, &fresh);
+    clnn_status st = clnn__node_kernel(y, 0, "binary_bcast", &k, &fresh);
     if (st)
         return st;
     if (fresh) {
@@ -78,9 +78,9 @@ static void cost(const clnn_tensor *y, double *flops, double *bytes)
     *bytes = 4.0 * (double)(y->numel + y->src[0]->numel + y->src[1]->numel);
 }
 
-const clnn__op_def clnn__op_add = {"add", 2, infer, emit, backward, cost};
-const clnn__op_def clnn__op_sub = {"sub", 2, infer, emit, backward, cost};
-const clnn__op_def clnn__op_mul = {"mul", 2, infer, emit, backward, cost};
+const clnn__op_def clnn__op_add = {"add", 2, infer, emit, backward, cost, "elementwise"};
+const clnn__op_def clnn__op_sub = {"sub", 2, infer, emit, backward, cost, "elementwise"};
+const clnn__op_def clnn__op_mul = {"mul", 2, infer, emit, backward, cost, "elementwise"};
 
 clnn_tensor *clnn_add(clnn_graph *g, clnn_tensor *a, clnn_tensor *b)
 {

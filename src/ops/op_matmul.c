@@ -68,12 +68,25 @@ static clnn_status emit(clnn_tensor *y)
     size_t k = (size_t)a->shape[a->ndim - (p->trans_a ? 2 : 1)];
     size_t batch = (size_t)batch_of(a);
     clnn__gemm_args args = {
-        .trans_a = p->trans_a, .trans_b = p->trans_b, .m = m, .n = n, .k = k,
-        .alpha = 1.0f, .beta = 0.0f,
-        .a = a->storage->mem, .b = b->storage->mem, .c = y->storage->mem,
-        .a_off = a->offset, .b_off = b->offset, .c_off = y->offset,
-        .lda = p->trans_a ? m : k, .ldb = p->trans_b ? k : n, .ldc = n,
-        .a_stride = m * k, .b_stride = b->ndim > 2 ? k * n : 0, .c_stride = m * n,
+        .trans_a = p->trans_a,
+        .trans_b = p->trans_b,
+        .m = m,
+        .n = n,
+        .k = k,
+        .alpha = 1.0f,
+        .beta = 0.0f,
+        .a = a->storage->mem,
+        .b = b->storage->mem,
+        .c = y->storage->mem,
+        .a_off = a->offset,
+        .b_off = b->offset,
+        .c_off = y->offset,
+        .lda = p->trans_a ? m : k,
+        .ldb = p->trans_b ? k : n,
+        .ldc = n,
+        .a_stride = m * k,
+        .b_stride = b->ndim > 2 ? k * n : 0,
+        .c_stride = m * n,
         .batch = batch,
     };
     if (batch > 1 && b->ndim == 2 && !p->trans_a) {
@@ -125,7 +138,7 @@ static void cost(const clnn_tensor *y, double *flops, double *bytes)
     *bytes = 4.0 * (double)(y->numel + a->numel + y->src[1]->numel);
 }
 
-const clnn__op_def clnn__op_matmul = {"matmul", 2, infer, emit, backward, cost};
+const clnn__op_def clnn__op_matmul = {"matmul", 2, infer, emit, backward, cost, NULL};
 
 clnn_tensor *clnn_matmul(clnn_graph *g, clnn_tensor *a, clnn_tensor *b, int trans_a, int trans_b)
 {

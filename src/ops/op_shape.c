@@ -42,7 +42,7 @@ static clnn_status emit_transpose(clnn_tensor *y)
     const clnn_tensor *x = y->src[0];
     cl_kernel k;
     int fresh;
-    clnn_status st = clnn__node_kernel(y, 0, "elementwise", "strided_copy", &k, &fresh);
+    clnn_status st = clnn__node_kernel(y, 0, "strided_copy", &k, &fresh);
     if (st)
         return st;
     if (fresh) {
@@ -78,8 +78,8 @@ static clnn_status backward_transpose(clnn_graph *g, clnn_tensor *y, clnn_tensor
     return clnn__grad_accum(g, y->src[0], clnn_transpose(g, dy, p->axis0, p->axis1));
 }
 
-const clnn__op_def clnn__op_transpose = {"transpose", 1, infer_transpose, emit_transpose,
-                                         backward_transpose, NULL};
+const clnn__op_def clnn__op_transpose = {"transpose",        1,    infer_transpose, emit_transpose,
+                                         backward_transpose, NULL, "elementwise"};
 
 clnn_tensor *clnn_transpose(clnn_graph *g, clnn_tensor *x, int axis0, int axis1)
 {
@@ -135,8 +135,8 @@ static clnn_status backward_reshape(clnn_graph *g, clnn_tensor *y, clnn_tensor *
     return clnn__grad_accum(g, y->src[0], clnn_reshape(g, dy, x->ndim, x->shape));
 }
 
-const clnn__op_def clnn__op_reshape = {"reshape", 1, infer_reshape, emit_reshape,
-                                       backward_reshape, NULL};
+const clnn__op_def clnn__op_reshape = {"reshape",        1,    infer_reshape, emit_reshape,
+                                       backward_reshape, NULL, NULL};
 
 clnn_tensor *clnn_reshape(clnn_graph *g, clnn_tensor *x, int ndim, const int64_t *shape)
 {

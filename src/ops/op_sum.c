@@ -95,8 +95,7 @@ static clnn_status emit_reduce(clnn_tensor *y)
     int serial = nout >= 1024 || nred <= 64;
     cl_kernel k;
     int fresh;
-    clnn_status st =
-        clnn__node_kernel(y, 0, "sum", serial ? "sum_serial" : "sum_group", &k, &fresh);
+    clnn_status st = clnn__node_kernel(y, 0, serial ? "sum_serial" : "sum_group", &k, &fresh);
     if (st)
         return st;
     if (fresh) {
@@ -132,9 +131,9 @@ static clnn_status emit_reduce(clnn_tensor *y)
             return st;
         float scale = y->op == CLNN_OP_MEAN ? 1.0f / (float)nred : 1.0f;
         int ox = (int)x->offset, oy = (int)y->offset;
-        st = clnn__set_args(y->ctx, k, "sum", 8, CLNN__ARG(nout), CLNN__ARG(nred),
-                            CLNN__ARG(scale), CLNN__ARG(y->aux), CLNN__ARG(x->storage->mem),
-                            CLNN__ARG(ox), CLNN__ARG(y->storage->mem), CLNN__ARG(oy));
+        st = clnn__set_args(y->ctx, k, "sum", 8, CLNN__ARG(nout), CLNN__ARG(nred), CLNN__ARG(scale),
+                            CLNN__ARG(y->aux), CLNN__ARG(x->storage->mem), CLNN__ARG(ox),
+                            CLNN__ARG(y->storage->mem), CLNN__ARG(oy));
         if (st)
             return st;
     }
@@ -163,10 +162,10 @@ static void cost_reduce(const clnn_tensor *y, double *flops, double *bytes)
     *bytes = 4.0 * (double)(y->src[0]->numel + y->numel);
 }
 
-const clnn__op_def clnn__op_sum = {"sum", 1, infer_reduce, emit_reduce, backward_reduce,
-                                   cost_reduce};
-const clnn__op_def clnn__op_mean = {"mean", 1, infer_reduce, emit_reduce, backward_reduce,
-                                    cost_reduce};
+const clnn__op_def clnn__op_sum = {"sum",           1,           infer_reduce, emit_reduce,
+                                   backward_reduce, cost_reduce, "sum"};
+const clnn__op_def clnn__op_mean = {"mean",          1,           infer_reduce, emit_reduce,
+                                    backward_reduce, cost_reduce, "sum"};
 
 /* ---- expand -------------------------------------------------------------------------------- */
 static clnn_status infer_expand(clnn_graph *g, clnn_tensor *y)
@@ -196,7 +195,7 @@ static clnn_status emit_expand(clnn_tensor *y)
     const clnn_tensor *x = y->src[0];
     cl_kernel k;
     int fresh;
-    clnn_status st = clnn__node_kernel(y, 0, "elementwise", "strided_copy", &k, &fresh);
+    clnn_status st = clnn__node_kernel(y, 0, "strided_copy", &k, &fresh);
     if (st)
         return st;
     if (fresh) {
@@ -224,8 +223,8 @@ static clnn_status backward_expand(clnn_graph *g, clnn_tensor *y, clnn_tensor *d
     return clnn__grad_accum(g, y->src[0], dy); /* accumulation sums over the broadcast axes */
 }
 
-const clnn__op_def clnn__op_expand = {"expand", 1, infer_expand, emit_expand, backward_expand,
-                                      NULL};
+const clnn__op_def clnn__op_expand = {"expand",        1,    infer_expand, emit_expand,
+                                      backward_expand, NULL, "elementwise"};
 
 clnn_tensor *clnn_expand(clnn_graph *g, clnn_tensor *x, int ndim, const int64_t *shape)
 {

@@ -15,14 +15,18 @@ static clnn_status infer_same(clnn_graph *g, clnn_tensor *y)
     const clnn_tensor *x = y->src[0];
     if (y->nsrc == 2 && !clnn__same_shape(x, y->src[1])) {
         char a[128], b[128];
-        return clnn__graph_fail(g, CLNN_ERR_SHAPE, "%s: expected y %s and dy of the same shape, "
-                                "got dy %s", clnn__ops[y->op]->name,
+        return clnn__graph_fail(g, CLNN_ERR_SHAPE,
+                                "%s: expected y %s and dy of the same shape, "
+                                "got dy %s",
+                                clnn__ops[y->op]->name,
                                 clnn__shape_str(x->ndim, x->shape, a, sizeof a),
                                 clnn__shape_str(y->src[1]->ndim, y->src[1]->shape, b, sizeof b));
     }
     if (x->dtype != CLNN_F32)
-        return clnn__graph_fail(g, CLNN_ERR_INVALID, "%s: expected an f32 input, got '%s' of "
-                                "another dtype", clnn__ops[y->op]->name, x->name);
+        return clnn__graph_fail(g, CLNN_ERR_INVALID,
+                                "%s: expected an f32 input, got '%s' of "
+                                "another dtype",
+                                clnn__ops[y->op]->name, x->name);
     y->ndim = x->ndim;
     for (int i = 0; i < x->ndim; i++)
         y->shape[i] = x->shape[i];
@@ -33,15 +37,30 @@ static clnn_status emit_scale(clnn_tensor *y)
 {
     return clnn__emit_map(y, "scale", 1, &CLNN__PARAMS(y, scale_params)->alpha);
 }
-static clnn_status emit_relu(clnn_tensor *y) { return clnn__emit_map(y, "relu", 1, NULL); }
-static clnn_status emit_sigmoid(clnn_tensor *y) { return clnn__emit_map(y, "sigmoid", 1, NULL); }
-static clnn_status emit_tanh(clnn_tensor *y) { return clnn__emit_map(y, "tanh_fwd", 1, NULL); }
-static clnn_status emit_relu_bwd(clnn_tensor *y) { return clnn__emit_map(y, "relu_bwd", 2, NULL); }
+static clnn_status emit_relu(clnn_tensor *y)
+{
+    return clnn__emit_map(y, "relu", 1, NULL);
+}
+static clnn_status emit_sigmoid(clnn_tensor *y)
+{
+    return clnn__emit_map(y, "sigmoid", 1, NULL);
+}
+static clnn_status emit_tanh(clnn_tensor *y)
+{
+    return clnn__emit_map(y, "tanh_fwd", 1, NULL);
+}
+static clnn_status emit_relu_bwd(clnn_tensor *y)
+{
+    return clnn__emit_map(y, "relu_bwd", 2, NULL);
+}
 static clnn_status emit_sigmoid_bwd(clnn_tensor *y)
 {
     return clnn__emit_map(y, "sigmoid_bwd", 2, NULL);
 }
-static clnn_status emit_tanh_bwd(clnn_tensor *y) { return clnn__emit_map(y, "tanh_bwd", 2, NULL); }
+static clnn_status emit_tanh_bwd(clnn_tensor *y)
+{
+    return clnn__emit_map(y, "tanh_bwd", 2, NULL);
+}
 
 static clnn_status backward_scale(clnn_graph *g, clnn_tensor *y, clnn_tensor *dy)
 {
@@ -63,16 +82,21 @@ static void cost_map(const clnn_tensor *y, double *flops, double *bytes)
     *bytes = 4.0 * (double)y->numel * (1 + y->nsrc);
 }
 
-const clnn__op_def clnn__op_scale = {"scale", 1, infer_same, emit_scale, backward_scale, cost_map};
-const clnn__op_def clnn__op_relu = {"relu", 1, infer_same, emit_relu, backward_act, cost_map};
-const clnn__op_def clnn__op_sigmoid = {"sigmoid", 1, infer_same, emit_sigmoid, backward_act,
-                                       cost_map};
-const clnn__op_def clnn__op_tanh = {"tanh", 1, infer_same, emit_tanh, backward_act, cost_map};
+const clnn__op_def clnn__op_scale = {"scale",        1,        infer_same,   emit_scale,
+                                     backward_scale, cost_map, "elementwise"};
+const clnn__op_def clnn__op_relu = {"relu",       1,        infer_same,   emit_relu,
+                                    backward_act, cost_map, "elementwise"};
+const clnn__op_def clnn__op_sigmoid = {"sigmoid",    1,        infer_same,   emit_sigmoid,
+                                       backward_act, cost_map, "elementwise"};
+const clnn__op_def clnn__op_tanh = {"tanh",       1,        infer_same,   emit_tanh,
+                                    backward_act, cost_map, "elementwise"};
 /* second derivatives are not needed by any training path yet: no backward for these */
-const clnn__op_def clnn__op_relu_bwd = {"relu_bwd", 2, infer_same, emit_relu_bwd, NULL, cost_map};
-const clnn__op_def clnn__op_sigmoid_bwd = {"sigmoid_bwd", 2, infer_same, emit_sigmoid_bwd, NULL,
-                                           cost_map};
-const clnn__op_def clnn__op_tanh_bwd = {"tanh_bwd", 2, infer_same, emit_tanh_bwd, NULL, cost_map};
+const clnn__op_def clnn__op_relu_bwd = {"relu_bwd", 2,        infer_same,   emit_relu_bwd,
+                                        NULL,       cost_map, "elementwise"};
+const clnn__op_def clnn__op_sigmoid_bwd = {"sigmoid_bwd", 2,        infer_same,   emit_sigmoid_bwd,
+                                           NULL,          cost_map, "elementwise"};
+const clnn__op_def clnn__op_tanh_bwd = {"tanh_bwd", 2,        infer_same,   emit_tanh_bwd,
+                                        NULL,       cost_map, "elementwise"};
 
 clnn_tensor *clnn_scale(clnn_graph *g, clnn_tensor *x, float alpha)
 {

@@ -34,14 +34,12 @@ clnn_status clnn__check_numel(clnn_graph *g, const char *op, const clnn_tensor *
         return clnn__graph_fail(g, CLNN_ERR_UNSUPPORTED,
                                 "%s: result %s has %lld elements; this version supports fewer "
                                 "than 2^31 per tensor",
-                                op, clnn__shape_str(t->ndim, t->shape, s, sizeof s),
-                                (long long)n);
+                                op, clnn__shape_str(t->ndim, t->shape, s, sizeof s), (long long)n);
     }
     return CLNN_OK;
 }
 
-void clnn__bcast_strides(const clnn_tensor *t, int out_ndim, const int64_t *out_shape,
-                         int *strides)
+void clnn__bcast_strides(const clnn_tensor *t, int out_ndim, const int64_t *out_shape, int *strides)
 {
     int64_t s = 1;
     for (int i = out_ndim - 1; i >= 0; i--) {
@@ -95,8 +93,7 @@ void clnn__merge_axes(int *ndim, int *shape, int nops, int strides[][CLNN_MAX_DI
     *ndim = m;
 }
 
-void clnn__meta_fill(int *meta, int ndim, const int *shape, int nops,
-                     int strides[][CLNN_MAX_DIMS])
+void clnn__meta_fill(int *meta, int ndim, const int *shape, int nops, int strides[][CLNN_MAX_DIMS])
 {
     memset(meta, 0, CLNN__META_INTS * sizeof *meta);
     meta[0] = ndim;
@@ -126,7 +123,7 @@ clnn_status clnn__emit_map(clnn_tensor *node, const char *kernel, int nin, const
 {
     cl_kernel k;
     int fresh;
-    clnn_status st = clnn__node_kernel(node, 0, "elementwise", kernel, &k, &fresh);
+    clnn_status st = clnn__node_kernel(node, 0, kernel, &k, &fresh);
     if (st)
         return st;
     if (fresh) {
