@@ -20,6 +20,11 @@ inline int clnn_strided_offset(int i, __global const int *meta, int k)
     const int ndim = meta[0];
     __global const int *shape = CLNN_META_SHAPE(meta);
     __global const int *strides = CLNN_META_STRIDES(meta, k);
+    // the host merges contiguous axes, so one or two axes are the common cases
+    if (ndim == 1)
+        return i * strides[0];
+    if (ndim == 2)
+        return (i / shape[1]) * strides[0] + (i % shape[1]) * strides[1];
     int off = 0;
     for (int d = ndim - 1; d >= 0; d--) {
         const int n = shape[d];

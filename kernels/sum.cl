@@ -4,8 +4,10 @@
 //   meta[1+MAX..]           input strides of the kept axes,
 //   meta[1+2*MAX]           rdim, meta[2+2*MAX..] the reduced shape,
 //   meta[2+3*MAX..]         input strides of the reduced axes.
-// Two kernels: one work-item per output when outputs are many or the reduction is short, one
-// work-group per output (tree in local memory, a barrier after every step) otherwise.
+// Kernels: sum_serial, one work-item per output, when outputs are many or the reduction short;
+// otherwise sum_partial splits each output's reduction over `chunks` work-groups (a tree in local
+// memory, a barrier after every step) and sum_finish adds the partial sums: a full reduction then
+// uses every compute unit, and no float atomics are needed.
 
 #ifndef SUM_WG
 #define SUM_WG 64
@@ -17,6 +19,8 @@ inline int clnn_sum_reduced_offset(int r, __global const int *meta)
     const int rdim = rmeta[0];
     __global const int *rshape = rmeta + 1;
     __global const int *rstrides = rmeta + 1 + CLNN_MAX_DIMS;
+    if (rdim == 1)
+        return r * rstrides[0];
     int off = 0;
     for (int d = rdim - 1; d >= 0; d--) {
         off += (r % rshape[d]) * rstrides[d];
@@ -40,18 +44,30 @@ __kernel void sum_serial(const int nout, const int nred, const float scale,
     y[oy + o] = acc * scale;
 }
 
-// one work-group of SUM_WG work-items per output element
+// work-group g = o * chunks + c sums reduced indexes [c * per, min(nred, (c + 1) * per)) of
+// output o into partial[g]; partial: (nout, chunks)
 __kernel __attribute__((reqd_work_group_size(SUM_WG, 1, 1)))
-void sum_group(const int nout, const int nred, const float scale, __global const int *meta,
-               __global const float *x, const int ox, __global float *y, const int oy)
+void sum_partial(const int nred, const int chunks, const int per, __global const int *meta,
+                 __global const float *x, const int ox, __global float *partial)
 {
     __local float part[SUM_WG];
-    const int o = get_group_id(0);
+    const int g = get_group_id(0);
+    const int o = g / chunks, c = g % chunks;
     const int lid = get_local_id(0);
     const int base = ox + clnn_strided_offset(o, meta, 0);
+    const int begin = c * per, end = min(nred, (c + 1) * per);
     float acc = 0.0f;
-    for (int r = lid; r < nred; r += SUM_WG)
+#ifdef CLNN_DEVICE_CPU
+    // CPUs run the work-items of a group one after another: give each a contiguous slice
+    const int sub = (end - begin + SUM_WG - 1) / SUM_WG;
+    const int b = begin + lid * sub, e = min(end, b + sub);
+    for (int r = b; r < e; r++)
         acc += x[base + clnn_sum_reduced_offset(r, meta)];
+#else
+    // GPUs: neighbouring work-items read neighbouring elements
+    for (int r = begin + lid; r < end; r += SUM_WG)
+        acc += x[base + clnn_sum_reduced_offset(r, meta)];
+#endif
     part[lid] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int s = SUM_WG / 2; s > 0; s >>= 1) {
@@ -59,6 +75,19 @@ void sum_group(const int nout, const int nred, const float scale, __global const
             part[lid] += part[lid + s];
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    if (lid == 0 && o < nout)
-        y[oy + o] = part[0] * scale;
+    if (lid == 0)
+        partial[g] = part[0];
+}
+
+// partial: (nout, chunks) -> y: (nout)
+__kernel void sum_finish(const int nout, const int chunks, const float scale,
+                         __global const float *partial, __global float *y, const int oy)
+{
+    const int o = get_global_id(0);
+    if (o >= nout)
+        return;
+    float acc = 0.0f;
+    for (int c = 0; c < chunks; c++)
+        acc += partial[o * chunks + c];
+    y[oy + o] = acc * scale;
 }

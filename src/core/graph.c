@@ -24,7 +24,7 @@ clnn_status clnn_graph_create(clnn_ctx *ctx, clnn_graph **out)
     return CLNN_OK;
 }
 
-static void node_release_emit_state(clnn_tensor *t)
+void clnn__node_release_emit(clnn_tensor *t)
 {
     for (int k = 0; k < CLNN__MAX_KERNELS; k++) {
         if (t->kernels[k])
@@ -33,7 +33,9 @@ static void node_release_emit_state(clnn_tensor *t)
     }
     if (t->aux)
         clReleaseMemObject(t->aux);
-    t->aux = NULL;
+    if (t->scratch)
+        clReleaseMemObject(t->scratch);
+    t->aux = t->scratch = NULL;
 }
 
 void clnn_graph_destroy(clnn_graph *g)
@@ -45,7 +47,7 @@ void clnn_graph_destroy(clnn_graph *g)
     clnn__plan_release(g);
     for (size_t i = 0; i < g->nnodes; i++) {
         clnn_tensor *t = g->nodes[i];
-        node_release_emit_state(t);
+        clnn__node_release_emit(t);
         clnn__storage_release(t->storage);
         free(t);
     }

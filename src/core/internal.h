@@ -158,7 +158,8 @@ struct clnn_tensor {
     float fill;            /* CLNN__CONST */
     /* emit state, made on first emit after planning */
     cl_kernel kernels[CLNN__MAX_KERNELS];
-    cl_mem aux; /* e.g. shape and stride tables */
+    cl_mem aux;     /* e.g. shape and stride tables */
+    cl_mem scratch; /* e.g. partial sums */
 };
 
 size_t clnn__dtype_size(clnn_dtype dtype);
@@ -229,6 +230,8 @@ clnn_tensor *clnn__sum_to(clnn_graph *g, clnn_tensor *x, int ndim, const int64_t
 int clnn__norm_axis(int axis, int ndim); /* -1 if out of range */
 
 void clnn__plan_release(clnn_graph *g);
+/* Releases a node's kernels and its aux and scratch buffers (made again by the next emit). */
+void clnn__node_release_emit(clnn_tensor *t);
 
 /* Enqueues kernel over a 1-D range of n work-items (rounded up to a multiple of local, local 0 =
  * let the runtime choose), recording the event for node's op when profiling. */

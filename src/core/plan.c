@@ -21,14 +21,7 @@ void clnn__plan_release(clnn_graph *g)
         clnn_tensor *t = g->nodes[i];
         if (t->kind != CLNN__OP)
             continue;
-        for (int k = 0; k < CLNN__MAX_KERNELS; k++) {
-            if (t->kernels[k])
-                clReleaseKernel(t->kernels[k]);
-            t->kernels[k] = NULL;
-        }
-        if (t->aux)
-            clReleaseMemObject(t->aux);
-        t->aux = NULL;
+        clnn__node_release_emit(t);
         clnn__storage_release(t->storage);
         t->storage = NULL;
         t->offset = 0;

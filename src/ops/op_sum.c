@@ -85,60 +85,102 @@ clnn_tensor *clnn_mean(clnn_graph *g, clnn_tensor *x, int naxes, const int *axes
     return reduce(g, CLNN_OP_MEAN, x, naxes, axes, keepdim);
 }
 
+/* meta for sum.cl: the kept axes of x (output index space) and the reduced axes, merged */
+static void reduce_meta(const clnn_tensor *x, unsigned axes, int *meta)
+{
+    int kshape[CLNN_MAX_DIMS], rshape[CLNN_MAX_DIMS];
+    int kstr[1][CLNN_MAX_DIMS], rstr[1][CLNN_MAX_DIMS];
+    int nk = 0, nr = 0, strides[CLNN_MAX_DIMS];
+    int64_t stride = 1;
+    for (int i = x->ndim - 1; i >= 0; i--) {
+        strides[i] = (int)stride;
+        stride *= x->shape[i];
+    }
+    for (int i = 0; i < x->ndim; i++) {
+        if ((axes >> i) & 1) {
+            rshape[nr] = (int)x->shape[i];
+            rstr[0][nr++] = strides[i];
+        } else {
+            kshape[nk] = (int)x->shape[i];
+            kstr[0][nk++] = strides[i];
+        }
+    }
+    clnn__merge_axes(&nk, kshape, 1, kstr);
+    clnn__merge_axes(&nr, rshape, 1, rstr);
+    clnn__meta_fill(meta, nk, kshape, 1, kstr);
+    int *rm = meta + 1 + 2 * CLNN_MAX_DIMS;
+    rm[0] = nr;
+    for (int i = 0; i < nr; i++) {
+        rm[1 + i] = rshape[i];
+        rm[1 + CLNN_MAX_DIMS + i] = rstr[0][i];
+    }
+}
+
+/* Serial when there are enough outputs to fill the device or the reduction is short; else each
+ * output's reduction is split over `chunks` work-groups and finished by a second kernel. */
 static clnn_status emit_reduce(clnn_tensor *y)
 {
     const clnn_tensor *x = y->src[0];
-    const reduce_params *p = CLNN__PARAMS(y, reduce_params);
-    int nred = (int)reduced_count(y);
-    int nout = (int)y->numel;
-    /* serial: enough outputs to fill the device, or a short reduction */
+    clnn_ctx *ctx = y->ctx;
+    int nred = (int)reduced_count(y), nout = (int)y->numel;
+    float scale = y->op == CLNN_OP_MEAN ? 1.0f / (float)nred : 1.0f;
+    int ox = (int)x->offset, oy = (int)y->offset;
     int serial = nout >= 1024 || nred <= 64;
-    cl_kernel k;
-    int fresh;
-    clnn_status st = clnn__node_kernel(y, 0, serial ? "sum_serial" : "sum_group", &k, &fresh);
+    int want = (int)(8 * (ctx->info.compute_units ? ctx->info.compute_units : 1)) / nout;
+    int chunks = want < 1 ? 1 : want;
+    if (chunks > (nred + 1023) / 1024)
+        chunks = (nred + 1023) / 1024;
+    if (chunks < 1)
+        chunks = 1;
+    int per = (nred + chunks - 1) / chunks;
+    cl_kernel k, fin = NULL;
+    int fresh, fresh2 = 0;
+    clnn_status st = clnn__node_kernel(y, 0, serial ? "sum_serial" : "sum_partial", &k, &fresh);
+    if (!st && !serial)
+        st = clnn__node_kernel(y, 1, "sum_finish", &fin, &fresh2);
     if (st)
         return st;
     if (fresh) {
-        int kshape[CLNN_MAX_DIMS], rshape[CLNN_MAX_DIMS];
-        int kstr[1][CLNN_MAX_DIMS], rstr[1][CLNN_MAX_DIMS];
-        int nk = 0, nr = 0;
-        int64_t stride = 1;
-        int strides[CLNN_MAX_DIMS];
-        for (int i = x->ndim - 1; i >= 0; i--) {
-            strides[i] = (int)stride;
-            stride *= x->shape[i];
-        }
-        for (int i = 0; i < x->ndim; i++) {
-            if ((p->axes >> i) & 1) {
-                rshape[nr] = (int)x->shape[i];
-                rstr[0][nr++] = strides[i];
-            } else {
-                kshape[nk] = (int)x->shape[i];
-                kstr[0][nk++] = strides[i];
-            }
-        }
-        clnn__merge_axes(&nk, kshape, 1, kstr);
-        clnn__merge_axes(&nr, rshape, 1, rstr);
         int meta[CLNN__META_INTS];
-        clnn__meta_fill(meta, nk, kshape, 1, kstr);
-        int *rm = meta + 1 + 2 * CLNN_MAX_DIMS;
-        rm[0] = nr;
-        for (int i = 0; i < nr; i++) {
-            rm[1 + i] = rshape[i];
-            rm[1 + CLNN_MAX_DIMS + i] = rstr[0][i];
-        }
+        reduce_meta(x, CLNN__PARAMS(y, reduce_params)->axes, meta);
         if ((st = clnn__node_meta(y, meta, CLNN__META_INTS)))
             return st;
-        float scale = y->op == CLNN_OP_MEAN ? 1.0f / (float)nred : 1.0f;
-        int ox = (int)x->offset, oy = (int)y->offset;
-        st = clnn__set_args(y->ctx, k, "sum", 8, CLNN__ARG(nout), CLNN__ARG(nred), CLNN__ARG(scale),
-                            CLNN__ARG(y->aux), CLNN__ARG(x->storage->mem), CLNN__ARG(ox),
-                            CLNN__ARG(y->storage->mem), CLNN__ARG(oy));
+        if (serial) {
+            st = clnn__set_args(ctx, k, "sum_serial", 8, CLNN__ARG(nout), CLNN__ARG(nred),
+                                CLNN__ARG(scale), CLNN__ARG(y->aux), CLNN__ARG(x->storage->mem),
+                                CLNN__ARG(ox), CLNN__ARG(y->storage->mem), CLNN__ARG(oy));
+        } else {
+            cl_int err;
+            y->scratch = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE,
+                                        (size_t)nout * (size_t)chunks * sizeof(float), NULL, &err);
+            if (err != CL_SUCCESS) {
+                y->scratch = NULL;
+                return clnn__cl_fail(ctx, err, "clCreateBuffer for the partial sums of '%s'",
+                                     y->name);
+            }
+            st = clnn__set_args(ctx, k, "sum_partial", 7, CLNN__ARG(nred), CLNN__ARG(chunks),
+                                CLNN__ARG(per), CLNN__ARG(y->aux), CLNN__ARG(x->storage->mem),
+                                CLNN__ARG(ox), CLNN__ARG(y->scratch));
+        }
         if (st)
             return st;
     }
-    size_t local = 64, global = serial ? (size_t)nout : (size_t)nout * local;
-    return clnn__enqueue(y, k, 1, &global, &local);
+    if (fresh2) {
+        st = clnn__set_args(ctx, fin, "sum_finish", 6, CLNN__ARG(nout), CLNN__ARG(chunks),
+                            CLNN__ARG(scale), CLNN__ARG(y->scratch), CLNN__ARG(y->storage->mem),
+                            CLNN__ARG(oy));
+        if (st)
+            return st;
+    }
+    size_t local = 64;
+    if (serial) {
+        size_t global = (size_t)nout;
+        return clnn__enqueue(y, k, 1, &global, &local);
+    }
+    size_t global = (size_t)nout * (size_t)chunks * local, global2 = (size_t)nout;
+    if ((st = clnn__enqueue(y, k, 1, &global, &local)))
+        return st;
+    return clnn__enqueue(y, fin, 1, &global2, &local);
 }
 
 /* dx = expand(dy with the reduced axes as size 1) [/ count] */
