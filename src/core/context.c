@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "internal.h"
 
@@ -141,9 +142,9 @@ static int select_device(clnn_ctx *ctx, const char *sel, const char *origin, fou
     int want_type = 0, pi = -1, di = -1;
     if (sel && !*sel)
         sel = NULL;
-    if (sel && !strcmp(sel, "gpu"))
+    if (sel && !strcasecmp(sel, "gpu"))
         want_type = CLNN_DEVICE_GPU;
-    else if (sel && !strcmp(sel, "cpu"))
+    else if (sel && !strcasecmp(sel, "cpu"))
         want_type = CLNN_DEVICE_CPU;
     else if (sel) {
         char tail;

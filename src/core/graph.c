@@ -136,21 +136,21 @@ static clnn_tensor *leaf(clnn_graph *g, clnn__kind kind, const char *name, clnn_
                          what[kind], name ? name : "", CLNN_MAX_DIMS, ndim);
         return NULL;
     }
-    for (int i = 0; i < ndim; i++) {
-        if (shape[i] <= 0) {
-            char s[128];
-            clnn__graph_fail(g, CLNN_ERR_SHAPE, "%s '%s': shape %s has a non-positive dimension %d",
-                             what[kind], name ? name : "",
-                             clnn__shape_str(ndim, shape, s, sizeof s), i);
-            return NULL;
-        }
+    if (!clnn__shape_valid(ndim, shape)) {
+        char s[160];
+        clnn__graph_fail(g, CLNN_ERR_SHAPE,
+                         "%s '%s': shape %s: expected positive dimensions and at most 2^46 "
+                         "elements",
+                         what[kind], name ? name : "", clnn__shape_str(ndim, shape, s, sizeof s));
+        return NULL;
     }
     clnn_tensor *t = new_tensor(g, kind);
     if (!t)
         return NULL;
     t->dtype = dtype;
     t->ndim = ndim;
-    memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    if (ndim)
+        memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
     t->numel = clnn__numel(ndim, shape);
     t->keep = true;
     t->requires_grad = kind == CLNN__PARAM;
@@ -284,6 +284,13 @@ clnn_tensor *clnn__node(clnn_graph *g, int op, int nsrc, clnn_tensor *const *src
         memcpy(t->params, params, params_size);
     snprintf(t->name, sizeof t->name, "%s", def->name);
     if (def->infer(g, t) != CLNN_OK) {
+        free(t);
+        return NULL;
+    }
+    if (!clnn__shape_valid(t->ndim, t->shape)) {
+        char s[160];
+        clnn__graph_fail(g, CLNN_ERR_SHAPE, "%s: result shape %s: expected at most 2^46 elements",
+                         def->name, clnn__shape_str(t->ndim, t->shape, s, sizeof s));
         free(t);
         return NULL;
     }

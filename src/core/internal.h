@@ -164,6 +164,10 @@ struct clnn_tensor {
 
 size_t clnn__dtype_size(clnn_dtype dtype);
 int64_t clnn__numel(int ndim, const int64_t *shape);
+/* Largest element count of one tensor: 2^46 (far beyond any device, far below int64 overflow). */
+#define CLNN__MAX_NUMEL ((int64_t)1 << 46)
+/* 1 when every dimension is positive and the product stays <= CLNN__MAX_NUMEL. */
+int clnn__shape_valid(int ndim, const int64_t *shape);
 /* "(4, 3)" */
 const char *clnn__shape_str(int ndim, const int64_t *shape, char *buf, size_t size);
 /* cl_mem + byte offset of a tensor's first element */

@@ -163,8 +163,8 @@ static void cache_write(clnn_ctx *ctx, const char *key, const unsigned char *bin
     make_dirs(ctx->cache_dir);
     char path[4200], tmp[4300];
     cache_path(ctx, key, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp); /* unique even for two threads of one process */
     if (fd < 0) {
         clnn__log(ctx, CLNN_LOG_DEBUG, "program cache: cannot write '%s': %s", tmp,
                   strerror(errno));

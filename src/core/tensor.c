@@ -27,6 +27,17 @@ int64_t clnn__numel(int ndim, const int64_t *shape)
     return n;
 }
 
+int clnn__shape_valid(int ndim, const int64_t *shape)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] <= 0 || shape[i] > CLNN__MAX_NUMEL / n)
+            return 0;
+        n *= shape[i];
+    }
+    return 1;
+}
+
 const char *clnn__shape_str(int ndim, const int64_t *shape, char *buf, size_t size)
 {
     size_t used = 0;
@@ -95,11 +106,12 @@ static clnn_status check_shape(clnn_ctx *ctx, const char *what, int ndim, const 
                           CLNN_MAX_DIMS, ndim);
     if (ndim > 0 && !shape)
         return clnn__fail(ctx, CLNN_ERR_INVALID, "%s: shape is NULL for %d dimensions", what, ndim);
-    for (int i = 0; i < ndim; i++)
-        if (shape[i] <= 0 || shape[i] > ((int64_t)1 << 40))
-            return clnn__fail(ctx, CLNN_ERR_SHAPE,
-                              "%s: dimension %d is %lld, expected a positive size", what, i,
-                              (long long)shape[i]);
+    if (!clnn__shape_valid(ndim, shape)) {
+        char s[160];
+        return clnn__fail(ctx, CLNN_ERR_SHAPE,
+                          "%s: shape %s: expected positive dimensions and at most 2^46 elements",
+                          what, clnn__shape_str(ndim, shape, s, sizeof s));
+    }
     return CLNN_OK;
 }
 
@@ -125,9 +137,11 @@ clnn_status clnn_tensor_create(clnn_ctx *ctx, clnn_dtype dtype, int ndim, const 
         return clnn__fail(ctx, CLNN_ERR_NOMEM, "out of host memory");
     t->ctx = ctx;
     t->kind = CLNN__OWNED;
+    snprintf(t->name, sizeof t->name, "tensor");
     t->dtype = dtype;
     t->ndim = ndim;
-    memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    if (ndim)
+        memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
     t->numel = clnn__numel(ndim, shape);
     st = clnn__storage_create(ctx, (size_t)t->numel * clnn__dtype_size(dtype), &t->storage);
     if (st) {
@@ -175,17 +189,20 @@ clnn_status clnn_tensor_view(clnn_tensor *t, int ndim, const int64_t *shape, cln
                  : CLNN_ERR_INVALID;
     *out = NULL;
     clnn_ctx *ctx = t->ctx;
-    if (ndim < 0 || ndim > CLNN_MAX_DIMS || (ndim && !shape))
+    if (ndim && !shape)
+        return clnn__fail(ctx, CLNN_ERR_INVALID,
+                          "clnn_tensor_view: shape is NULL for %d dimensions", ndim);
+    if (ndim < 0 || ndim > CLNN_MAX_DIMS)
         return clnn__fail(ctx, CLNN_ERR_SHAPE,
-                          "clnn_tensor_view: expected 0 to %d dimensions, "
-                          "got %d",
-                          CLNN_MAX_DIMS, ndim);
+                          "clnn_tensor_view: expected 0 to %d dimensions, got %d", CLNN_MAX_DIMS,
+                          ndim);
     if (!t->storage)
         return clnn__fail(ctx, CLNN_ERR_STATE,
                           "clnn_tensor_view: '%s' has no storage yet (plan its graph first)",
                           t->name);
     int64_t s[CLNN_MAX_DIMS];
-    memcpy(s, shape, (size_t)ndim * sizeof *s);
+    if (ndim)
+        memcpy(s, shape, (size_t)ndim * sizeof *s);
     char a[128], b[128];
     if (infer_minus_one(ndim, s, t->numel) || clnn__numel(ndim, s) != t->numel)
         return clnn__fail(ctx, CLNN_ERR_SHAPE,
@@ -200,6 +217,7 @@ clnn_status clnn_tensor_view(clnn_tensor *t, int ndim, const int64_t *shape, cln
         return clnn__fail(ctx, CLNN_ERR_NOMEM, "out of host memory");
     v->ctx = ctx;
     v->kind = CLNN__OWNED;
+    snprintf(v->name, sizeof v->name, "%s", t->name);
     v->dtype = t->dtype;
     v->ndim = ndim;
     memcpy(v->shape, s, sizeof s);
@@ -225,6 +243,20 @@ static clnn_status need_data(clnn_tensor *t, size_t bytes, const void *data, con
         return clnn__fail(t->ctx, CLNN_ERR_SHAPE,
                           "%s '%s': expected %zu bytes for shape %s, got %zu", what, t->name, want,
                           clnn__shape_str(t->ndim, t->shape, s, sizeof s), bytes);
+    }
+    if (t->graph && t->kind == CLNN__OP) {
+        clnn_status st = clnn_graph_plan(t->graph);
+        if (st)
+            return st;
+        const clnn_tensor *root = t;
+        while (root->is_view)
+            root = root->src[0];
+        if (!root->keep)
+            return clnn__fail(t->ctx, CLNN_ERR_STATE,
+                              "%s '%s': this intermediate value is not kept by the graph's plan "
+                              "(its buffer is reused); call clnn_graph_keep() on it before "
+                              "running the graph",
+                              what, t->name);
     }
     if (!t->storage) {
         if (t->graph) {
@@ -355,8 +387,11 @@ int64_t clnn_tensor_dim(const clnn_tensor *t, int axis)
 
 const char *clnn_tensor_shape_str(const clnn_tensor *t, char *buf, size_t size)
 {
-    if (!t)
-        return "";
+    if (!t) {
+        if (buf && size)
+            buf[0] = 0;
+        return buf ? buf : "";
+    }
     return clnn__shape_str(t->ndim, t->shape, buf, size);
 }
 

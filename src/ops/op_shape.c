@@ -148,6 +148,7 @@ clnn_tensor *clnn_reshape(clnn_graph *g, clnn_tensor *x, int ndim, const int64_t
         return NULL;
     }
     reshape_params p = {ndim, {0}};
-    memcpy(p.shape, shape, (size_t)ndim * sizeof *shape);
+    if (ndim)
+        memcpy(p.shape, shape, (size_t)ndim * sizeof *shape);
     return clnn__node(g, CLNN_OP_RESHAPE, 1, &x, &p, sizeof p);
 }

@@ -278,6 +278,7 @@ clnn_tensor *clnn_expand(clnn_graph *g, clnn_tensor *x, int ndim, const int64_t 
         return NULL;
     }
     shape_params p = {ndim, {0}};
-    memcpy(p.shape, shape, (size_t)ndim * sizeof *shape);
+    if (ndim)
+        memcpy(p.shape, shape, (size_t)ndim * sizeof *shape);
     return clnn__node(g, CLNN_OP_EXPAND, 1, &x, &p, sizeof p);
 }
