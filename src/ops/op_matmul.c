@@ -26,7 +26,8 @@ static clnn_status infer(clnn_graph *g, clnn_tensor *y)
     clnn__shape_str(a->ndim, a->shape, sa, sizeof sa);
     clnn__shape_str(b->ndim, b->shape, sb, sizeof sb);
     if (a->dtype != CLNN_F32 || b->dtype != CLNN_F32)
-        return clnn__graph_fail(g, CLNN_ERR_INVALID, "matmul: expected f32 inputs");
+        return clnn__graph_fail(g, CLNN_ERR_INVALID, "matmul: expected f32 inputs, '%s' is not",
+                                a->dtype != CLNN_F32 ? a->name : b->name);
     if (a->ndim < 2 || b->ndim < 2)
         return clnn__graph_fail(g, CLNN_ERR_SHAPE,
                                 "matmul: expected matrices (2 or more dimensions), got '%s' %s "

@@ -214,7 +214,10 @@ static clnn_status infer_expand(clnn_graph *g, clnn_tensor *y)
 {
     const shape_params *p = CLNN__PARAMS(y, shape_params);
     const clnn_tensor *x = y->src[0];
-    int ok = p->ndim >= x->ndim && p->ndim <= CLNN_MAX_DIMS && x->dtype == CLNN_F32;
+    if (x->dtype != CLNN_F32)
+        return clnn__graph_fail(g, CLNN_ERR_INVALID, "expand: expected an f32 input, '%s' is not",
+                                x->name);
+    int ok = p->ndim >= x->ndim && p->ndim <= CLNN_MAX_DIMS;
     for (int i = 0; ok && i < p->ndim; i++) {
         int j = i - (p->ndim - x->ndim);
         ok = p->shape[i] > 0 && (j < 0 || x->shape[j] == p->shape[i] || x->shape[j] == 1);
@@ -223,7 +226,7 @@ static clnn_status infer_expand(clnn_graph *g, clnn_tensor *y)
         char a[128], b[128];
         return clnn__graph_fail(g, CLNN_ERR_SHAPE,
                                 "expand: cannot broadcast '%s' %s to %s: expected sizes equal "
-                                "or 1 in every aligned dimension (f32)",
+                                "or 1 in every aligned dimension",
                                 x->name, clnn__shape_str(x->ndim, x->shape, a, sizeof a),
                                 clnn__shape_str(p->ndim, p->shape, b, sizeof b));
     }
