@@ -1,0 +1,1110 @@
+/* test_core.c — the "core" check suite: version and status tables, device listing and selection
+ * (options.device and CLNN_DEVICE), failed contexts that still carry their message, the log
+ * callback, the on-disk program cache (hits, corrupt and truncated files, no_cache), kernels read
+ * from a directory (build errors with the compiler's log, missing files), per-op profiling and
+ * the raw OpenCL code behind an error. Tensors and graphs have their own suites (test_tensor.c,
+ * test_graph.c); ops are checked in test_ops.c. Every test makes its own OpenCL context: check
+ * forks each test, and OpenCL must not be initialised before the fork. */
+#include <check.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clnn.h"
+
+/* The value of CL_BUILD_PROGRAM_FAILURE in CL/cl.h; the public API speaks plain ints. */
+enum { RAW_CL_BUILD_PROGRAM_FAILURE = -11 };
+
+/* Asserts that call returns want, printing both names and the context's message. */
+#define EXPECT_ST(ctx, call, want)                                                                 \
+    do {                                                                                           \
+        clnn_status got_ = (call);                                                                 \
+        ck_assert_msg(got_ == (want), "%s: got %s, expected %s (last error: %s)", #call,           \
+                      clnn_status_name(got_), clnn_status_name(want),                              \
+                      (ctx) ? clnn_ctx_last_error(ctx) : "no context");                            \
+    } while (0)
+
+#define EXPECT_CONTAINS(text, part)                                                                \
+    ck_assert_msg(strstr((text), (part)) != NULL, "got \"%s\", expected it to contain \"%s\"",     \
+                  (text), (part))
+
+/* Variables that change what a default context does; each test starts without them. */
+static void clean_env(void)
+{
+    unsetenv("CLNN_DEVICE");
+    unsetenv("CLNN_NO_CACHE");
+    unsetenv("CLNN_KERNEL_DIR");
+    unsetenv("CLNN_PROFILE");
+}
+
+static clnn_ctx *make_ctx(const clnn_ctx_options *options)
+{
+    clnn_ctx *ctx = NULL;
+    clnn_status st = clnn_ctx_create(&ctx, options);
+    ck_assert_msg(st == CLNN_OK, "clnn_ctx_create: got %s, expected CLNN_OK: %s",
+                  clnn_status_name(st), clnn_ctx_last_error(ctx));
+    return ctx;
+}
+
+static clnn_ctx_stats stats_of(const clnn_ctx *ctx)
+{
+    clnn_ctx_stats s;
+    EXPECT_ST(ctx, clnn_ctx_stats_get(ctx, &s), CLNN_OK);
+    return s;
+}
+
+/* ---- files ------------------------------------------------------------------------------- */
+static void temp_dir(char *path, size_t size)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(path, size, "%s/clnn-test-core-XXXXXX", base && *base ? base : "/tmp");
+    ck_assert_msg(mkdtemp(path) != NULL, "mkdtemp(%s): got %s, expected a new directory", path,
+                  strerror(errno));
+}
+
+/* Removes a directory and the plain files in it (the test directories are flat). */
+static void remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char path[4096];
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path)
+            unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+/* The names of the files in dir ending in suffix, sorted; returns how many (at most cap). */
+static int list_files(const char *dir, const char *suffix, char names[][256], int cap)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    size_t ls = strlen(suffix);
+    while ((e = readdir(d)) && n < cap) {
+        size_t l = strlen(e->d_name);
+        if (e->d_name[0] != '.' && l > ls && !strcmp(e->d_name + l - ls, suffix))
+            snprintf(names[n++], 256, "%s", e->d_name);
+    }
+    closedir(d);
+    qsort(names, (size_t)n, 256, (int (*)(const void *, const void *))strcmp);
+    return n;
+}
+
+/* path = dir/name, asserting that it fits. */
+static void path_join(char *path, size_t size, const char *dir, const char *name)
+{
+    int n = snprintf(path, size, "%s/%s", dir, name);
+    ck_assert_msg(n > 0 && (size_t)n < size, "path %s/%s: got %d chars, expected fewer than %zu",
+                  dir, name, n, size);
+}
+
+static long file_size(const char *path)
+{
+    struct stat s;
+    return stat(path, &s) == 0 ? (long)s.st_size : -1;
+}
+
+static void copy_file(const char *from, const char *to, const char *append)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    ck_assert_msg(in && out, "copying %s to %s: got %s, expected both files to open", from, to,
+                  strerror(errno));
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        ck_assert_msg(fwrite(buf, 1, n, out) == n, "writing %s: got a short write", to);
+    if (append)
+        fputs(append, out);
+    fclose(in);
+    ck_assert_msg(fclose(out) == 0, "closing %s: got %s, expected success", to, strerror(errno));
+}
+
+/* The kernels/ folder of the source tree. Tests that copy kernels call it before they make a
+ * temporary directory, so that a missing variable leaves nothing behind. */
+static const char *kernel_src(void)
+{
+    const char *src = getenv("CLNN_TEST_KERNEL_SRC");
+    ck_assert_msg(src && *src, "CLNN_TEST_KERNEL_SRC: got nothing, expected the path of the "
+                               "kernels/ source directory (tests/meson.build sets it)");
+    return src;
+}
+
+/* Copies the kernels/ files (*.cl) from the source tree ($CLNN_TEST_KERNEL_SRC, set by
+ * tests/meson.build) into dir; the first file after common.cl gets `broken` appended (NULL: an
+ * exact copy). Returns that file's name without ".cl" in broken_name. */
+static void copy_kernels(const char *dir, const char *broken, char *broken_name, size_t size)
+{
+    const char *src = kernel_src();
+    static char names[64][256];
+    int n = list_files(src, ".cl", names, 64);
+    ck_assert_msg(n >= 2, "kernel files in %s: got %d, expected common.cl and at least one more",
+                  src, n);
+    int broke = 0;
+    for (int i = 0; i < n; i++) {
+        char from[4096], to[4096];
+        path_join(from, sizeof from, src, names[i]);
+        path_join(to, sizeof to, dir, names[i]);
+        int this_one = broken && !broke && strcmp(names[i], "common.cl") != 0;
+        copy_file(from, to, this_one ? broken : NULL);
+        if (this_one) {
+            broke = 1;
+            snprintf(broken_name, size, "%.*s", (int)strlen(names[i]) - 3, names[i]);
+        }
+    }
+}
+
+/* ---- a small graph that uses every program kind: elementwise, sum and a CLBlast GEMM ------ */
+/* y = relu(x @ w + b), loss = sum(y);  x: (2, 3), w: (3, 4), b: (4) */
+static void check_small_graph(clnn_ctx *ctx)
+{
+    static const float x[6] = {1, -2, 3, 0.5f, 4, -1};
+    static const float w[12] = {0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f,
+                                0.7f, -0.8f, 0.9f, 1.0f, -1.1f, 1.2f};
+    static const float b[4] = {0.5f, -0.5f, 0.25f, -0.25f};
+    double want[8], want_loss = 0;
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++) {
+            double s = b[j];
+            for (int k = 0; k < 3; k++)
+                s += (double)x[i * 3 + k] * w[k * 4 + j];
+            want[i * 4 + j] = s > 0 ? s : 0;
+            want_loss += want[i * 4 + j];
+        }
+    clnn_graph *g = NULL;
+    EXPECT_ST(ctx, clnn_graph_create(ctx, &g), CLNN_OK);
+    clnn_tensor *tx = clnn_input(g, "x", 2, (int64_t[]){2, 3});
+    clnn_tensor *tw = clnn_param(g, "w", 2, (int64_t[]){3, 4});
+    clnn_tensor *tb = clnn_param(g, "b", 1, (int64_t[]){4});
+    clnn_tensor *y =
+        clnn_graph_keep(g, clnn_relu(g, clnn_add(g, clnn_matmul(g, tx, tw, 0, 0), tb)));
+    clnn_tensor *loss = clnn_sum(g, y, 0, NULL, 0);
+    EXPECT_ST(ctx, clnn_graph_status(g), CLNN_OK);
+    EXPECT_ST(ctx, clnn_tensor_write(tx, x, sizeof x), CLNN_OK);
+    EXPECT_ST(ctx, clnn_tensor_write(tw, w, sizeof w), CLNN_OK);
+    EXPECT_ST(ctx, clnn_tensor_write(tb, b, sizeof b), CLNN_OK);
+    EXPECT_ST(ctx, clnn_graph_run(g), CLNN_OK);
+    float got[8], got_loss;
+    EXPECT_ST(ctx, clnn_tensor_read(y, got, sizeof got), CLNN_OK);
+    EXPECT_ST(ctx, clnn_tensor_read(loss, &got_loss, sizeof got_loss), CLNN_OK);
+    for (int i = 0; i < 8; i++)
+        ck_assert_msg(fabs(got[i] - want[i]) <= 1e-5, "y[%d]: got %.7g, expected %.7g", i,
+                      (double)got[i], want[i]);
+    ck_assert_msg(fabs(got_loss - want_loss) <= 1e-5, "loss: got %.7g, expected %.7g",
+                  (double)got_loss, want_loss);
+    clnn_graph_destroy(g);
+}
+
+/* ---- log capture ------------------------------------------------------------------------- */
+typedef struct log_capture {
+    int count;
+    int per_level[4];
+    char text[16384];
+} log_capture;
+
+static void capture_log(void *user, clnn_log_level level, const char *message)
+{
+    log_capture *c = user;
+    c->count++;
+    if ((int)level >= 0 && level <= CLNN_LOG_ERROR)
+        c->per_level[level]++;
+    size_t used = strlen(c->text);
+    snprintf(c->text + used, sizeof c->text - used, "%s\n", message);
+}
+
+/* ---- version and statuses ---------------------------------------------------------------- */
+START_TEST(test_version)
+{
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", CLNN_VERSION_MAJOR, CLNN_VERSION_MINOR,
+             CLNN_VERSION_PATCH);
+    ck_assert_msg(!strcmp(clnn_version(), want), "clnn_version(): got \"%s\", expected \"%s\"",
+                  clnn_version(), want);
+    ck_assert_msg(!strcmp(CLNN_VERSION_STRING, want),
+                  "CLNN_VERSION_STRING: got \"%s\", expected \"%s\"", CLNN_VERSION_STRING, want);
+    int num = CLNN_VERSION_MAJOR * 10000 + CLNN_VERSION_MINOR * 100 + CLNN_VERSION_PATCH;
+    ck_assert_msg(clnn_version_number() == num, "clnn_version_number(): got %d, expected %d",
+                  clnn_version_number(), num);
+    ck_assert_msg(CLNN_VERSION_NUMBER == num, "CLNN_VERSION_NUMBER: got %d, expected %d",
+                  CLNN_VERSION_NUMBER, num);
+}
+END_TEST
+
+static const struct {
+    clnn_status status;
+    int value;
+    const char *name;
+    const char *text_part;
+} statuses[] = {
+    {CLNN_OK, 0, "CLNN_OK", "success"},
+    {CLNN_ERR_INVALID, -1, "CLNN_ERR_INVALID", "invalid"},
+    {CLNN_ERR_SHAPE, -2, "CLNN_ERR_SHAPE", "shape"},
+    {CLNN_ERR_NOMEM, -3, "CLNN_ERR_NOMEM", "host memory"},
+    {CLNN_ERR_DEVICE_MEMORY, -4, "CLNN_ERR_DEVICE_MEMORY", "device memory"},
+    {CLNN_ERR_NO_PLATFORM, -5, "CLNN_ERR_NO_PLATFORM", "pocl-opencl-icd"},
+    {CLNN_ERR_NO_DEVICE, -6, "CLNN_ERR_NO_DEVICE", "device"},
+    {CLNN_ERR_BUILD, -7, "CLNN_ERR_BUILD", "build"},
+    {CLNN_ERR_OPENCL, -8, "CLNN_ERR_OPENCL", "OpenCL"},
+    {CLNN_ERR_CLBLAST, -9, "CLNN_ERR_CLBLAST", "CLBlast"},
+    {CLNN_ERR_IO, -10, "CLNN_ERR_IO", "input/output"},
+    {CLNN_ERR_FORMAT, -11, "CLNN_ERR_FORMAT", "file"},
+    {CLNN_ERR_STATE, -12, "CLNN_ERR_STATE", "state"},
+    {CLNN_ERR_UNSUPPORTED, -13, "CLNN_ERR_UNSUPPORTED", "not supported"},
+};
+enum { NSTATUSES = sizeof statuses / sizeof statuses[0] };
+
+START_TEST(test_status_name_and_text)
+{
+    int i = _i;
+    clnn_status s = statuses[i].status;
+    ck_assert_msg((int)s == statuses[i].value, "%s: got value %d, expected %d", statuses[i].name,
+                  (int)s, statuses[i].value);
+    ck_assert_msg(!strcmp(clnn_status_name(s), statuses[i].name),
+                  "clnn_status_name(%d): got \"%s\", expected \"%s\"", (int)s, clnn_status_name(s),
+                  statuses[i].name);
+    const char *text = clnn_status_text(s);
+    ck_assert_msg(text && strlen(text) > 3, "clnn_status_text(%s): got \"%s\", expected a sentence",
+                  statuses[i].name, text ? text : "(null)");
+    EXPECT_CONTAINS(text, statuses[i].text_part);
+    for (int j = 0; j < NSTATUSES; j++)
+        if (j != i)
+            ck_assert_msg(strcmp(text, clnn_status_text(statuses[j].status)) != 0,
+                          "texts of %s and %s: got the same \"%s\", expected distinct texts",
+                          statuses[i].name, statuses[j].name, text);
+}
+END_TEST
+
+START_TEST(test_status_list_complete)
+{
+    int n = 0;
+#define COUNT_STATUS(name, value, text) n++;
+    CLNN_STATUS_LIST(COUNT_STATUS)
+#undef COUNT_STATUS
+    ck_assert_msg(n == NSTATUSES,
+                  "CLNN_STATUS_LIST: got %d entries, expected %d (update the table in test_core.c)",
+                  n, NSTATUSES);
+    static const int unknown[] = {1, 42, -14, -99, -1001};
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+        clnn_status s = (clnn_status)unknown[i];
+        ck_assert_msg(!strcmp(clnn_status_name(s), "CLNN_UNKNOWN"),
+                      "clnn_status_name(%d): got \"%s\", expected \"CLNN_UNKNOWN\"", unknown[i],
+                      clnn_status_name(s));
+        const char *t = clnn_status_text(s);
+        ck_assert_msg(t && *t, "clnn_status_text(%d): got an empty text, expected one", unknown[i]);
+    }
+}
+END_TEST
+
+/* ---- devices ----------------------------------------------------------------------------- */
+START_TEST(test_devices_list)
+{
+    size_t count = 12345;
+    EXPECT_ST(NULL, clnn_devices_list(NULL, 0, &count), CLNN_OK);
+    ck_assert_msg(count >= 1, "device count: got %zu, expected at least 1", count);
+    size_t cap = count + 2, again = 0;
+    clnn_device_info *infos = calloc(cap, sizeof *infos);
+    ck_assert_ptr_nonnull(infos);
+    EXPECT_ST(NULL, clnn_devices_list(infos, cap, &again), CLNN_OK);
+    ck_assert_msg(again == count, "device count with room: got %zu, expected %zu", again, count);
+    for (size_t i = 0; i < count; i++) {
+        const clnn_device_info *d = &infos[i];
+        ck_assert_msg(d->name[0] != 0, "device %zu name: got \"\", expected a name", i);
+        ck_assert_msg(d->platform_name[0] != 0, "device %zu platform name: got \"\"", i);
+        ck_assert_msg(d->compute_units > 0, "device %zu compute units: got %u, expected > 0", i,
+                      d->compute_units);
+        ck_assert_msg(d->global_mem_bytes > 0, "device %zu global memory: got 0, expected > 0", i);
+        ck_assert_msg(d->max_alloc_bytes > 0 && d->max_alloc_bytes <= d->global_mem_bytes,
+                      "device %zu max alloc: got %llu, expected 1..%llu", i,
+                      (unsigned long long)d->max_alloc_bytes,
+                      (unsigned long long)d->global_mem_bytes);
+        ck_assert_msg(d->opencl_c_major >= 1, "device %zu OpenCL C major: got %d, expected >= 1", i,
+                      d->opencl_c_major);
+        ck_assert_msg(d->max_work_group_size > 0, "device %zu max work-group: got 0", i);
+        ck_assert_msg(d->platform_index >= 0 && d->device_index >= 0,
+                      "device %zu indexes: got %d:%d, expected non-negative", i, d->platform_index,
+                      d->device_index);
+    }
+    /* capacity smaller than the count: the full count, only capacity entries written */
+    clnn_device_info one[2];
+    memset(one, 0x5a, sizeof one);
+    EXPECT_ST(NULL, clnn_devices_list(one, 1, &again), CLNN_OK);
+    ck_assert_msg(again == count, "count with capacity 1: got %zu, expected %zu", again, count);
+    ck_assert_msg(!strcmp(one[0].name, infos[0].name), "entry 0: got \"%s\", expected \"%s\"",
+                  one[0].name, infos[0].name);
+    ck_assert_msg(((unsigned char *)&one[1])[0] == 0x5a,
+                  "entry past capacity: got written, expected untouched");
+    /* bad arguments */
+    EXPECT_ST(NULL, clnn_devices_list(NULL, 0, NULL), CLNN_ERR_INVALID);
+    EXPECT_ST(NULL, clnn_devices_list(infos, 1, NULL), CLNN_ERR_INVALID);
+    EXPECT_ST(NULL, clnn_devices_list(NULL, 3, &again), CLNN_ERR_INVALID);
+    free(infos);
+}
+END_TEST
+
+/* What clnn_devices_list says: the first device, the first CPU and the first GPU (NULL if
+ * none), and the device a default context picks (the first GPU, else the first CPU). */
+typedef struct machine {
+    clnn_device_info all[16];
+    size_t count;
+    const clnn_device_info *first, *cpu, *gpu, *fallback;
+} machine;
+
+static void list_machine(machine *m)
+{
+    memset(m, 0, sizeof *m);
+    EXPECT_ST(NULL, clnn_devices_list(m->all, 16, &m->count), CLNN_OK);
+    ck_assert_msg(m->count >= 1, "device count: got %zu, expected at least 1", m->count);
+    m->first = &m->all[0];
+    for (size_t i = 0; i < m->count && i < 16; i++) {
+        if (!m->cpu && m->all[i].type == CLNN_DEVICE_CPU)
+            m->cpu = &m->all[i];
+        if (!m->gpu && m->all[i].type == CLNN_DEVICE_GPU)
+            m->gpu = &m->all[i];
+    }
+    m->fallback = m->gpu ? m->gpu : m->cpu ? m->cpu : m->first;
+}
+
+START_TEST(test_ctx_defaults)
+{
+    clean_env();
+    clnn_ctx_options o;
+    memset(&o, 0x7f, sizeof o);
+    clnn_ctx_options_init(&o);
+    ck_assert_msg(!o.device && !o.cache_dir && !o.kernel_dir && !o.log && !o.log_user,
+                  "options_init: got a non-NULL pointer, expected NULL defaults");
+    ck_assert_msg(o.no_cache == 0 && o.profile == 0,
+                  "options_init: got no_cache %d profile %d, expected 0 0", o.no_cache, o.profile);
+    ck_assert_msg(o.log_level == CLNN_LOG_WARN, "options_init log_level: got %d, expected %d",
+                  (int)o.log_level, (int)CLNN_LOG_WARN);
+    clnn_ctx_options_init(NULL); /* no crash */
+
+    EXPECT_ST(NULL, clnn_ctx_create(NULL, NULL), CLNN_ERR_INVALID);
+    clnn_ctx *ctx = make_ctx(NULL);
+    ck_assert_msg(!strcmp(clnn_ctx_last_error(ctx), ""),
+                  "last error of a new context: got \"%s\", expected \"\"",
+                  clnn_ctx_last_error(ctx));
+    EXPECT_ST(ctx, clnn_ctx_last_status(ctx), CLNN_OK);
+    clnn_device_info info;
+    EXPECT_ST(ctx, clnn_ctx_device_info(ctx, &info), CLNN_OK);
+    ck_assert_msg(info.name[0] && info.compute_units > 0,
+                  "device info: got name \"%s\" and %u compute units, expected both filled",
+                  info.name, info.compute_units);
+    EXPECT_ST(ctx, clnn_ctx_device_info(ctx, NULL), CLNN_ERR_INVALID);
+    EXPECT_ST(NULL, clnn_ctx_device_info(NULL, &info), CLNN_ERR_INVALID);
+    EXPECT_ST(ctx, clnn_ctx_finish(ctx), CLNN_OK);
+    EXPECT_ST(NULL, clnn_ctx_finish(NULL), CLNN_ERR_INVALID);
+    clnn_ctx_stats s = stats_of(ctx);
+    ck_assert_msg(s.device_bytes_allocated == 0,
+                  "device bytes of a new context: got %llu, expected 0",
+                  (unsigned long long)s.device_bytes_allocated);
+    EXPECT_ST(NULL, clnn_ctx_stats_get(NULL, &s), CLNN_ERR_INVALID);
+    EXPECT_ST(ctx, clnn_ctx_stats_get(ctx, NULL), CLNN_ERR_INVALID);
+    check_small_graph(ctx);
+    clnn_ctx_destroy(ctx);
+    clnn_ctx_destroy(NULL); /* a no-op */
+    /* the NULL context's accessors explain instead of crashing */
+    ck_assert_msg(strlen(clnn_ctx_last_error(NULL)) > 0, "last error of NULL: got \"\"");
+    EXPECT_ST(NULL, clnn_ctx_last_status(NULL), CLNN_ERR_INVALID);
+    ck_assert_msg(clnn_ctx_last_raw_code(NULL) == 0, "raw code of NULL: got %d, expected 0",
+                  clnn_ctx_last_raw_code(NULL));
+    clnn_ctx_clear_error(NULL);
+}
+END_TEST
+
+/* Creates a context on selector (through options.device, or CLNN_DEVICE when via_env) and
+ * checks it lands on the device at want_pi:want_di. */
+static void expect_selects(const char *selector, int via_env, int want_pi, int want_di)
+{
+    clnn_ctx_options o;
+    clnn_ctx_options_init(&o);
+    if (via_env)
+        setenv("CLNN_DEVICE", selector, 1);
+    else
+        o.device = selector;
+    clnn_ctx *ctx = NULL;
+    clnn_status st = clnn_ctx_create(&ctx, &o);
+    ck_assert_msg(st == CLNN_OK, "device '%s' (%s): got %s, expected CLNN_OK: %s", selector,
+                  via_env ? "CLNN_DEVICE" : "options.device", clnn_status_name(st),
+                  clnn_ctx_last_error(ctx));
+    clnn_device_info info;
+    EXPECT_ST(ctx, clnn_ctx_device_info(ctx, &info), CLNN_OK);
+    ck_assert_msg(info.platform_index == want_pi && info.device_index == want_di,
+                  "device '%s': got %d:%d, expected %d:%d", selector, info.platform_index,
+                  info.device_index, want_pi, want_di);
+    clnn_ctx_destroy(ctx);
+    unsetenv("CLNN_DEVICE");
+}
+
+/* Creates a context on selector and checks it fails with CLNN_ERR_NO_DEVICE and a message that
+ * names the selector, where it came from and the devices there are. */
+static void expect_no_device(const char *selector, int via_env, const char *available)
+{
+    clnn_ctx_options o;
+    clnn_ctx_options_init(&o);
+    if (via_env)
+        setenv("CLNN_DEVICE", selector, 1);
+    else
+        o.device = selector;
+    clnn_ctx *ctx = NULL;
+    clnn_status st = clnn_ctx_create(&ctx, &o);
+    ck_assert_msg(st == CLNN_ERR_NO_DEVICE, "device '%s': got %s, expected CLNN_ERR_NO_DEVICE",
+                  selector, clnn_status_name(st));
+    ck_assert_msg(ctx != NULL, "failed context: got NULL, expected a context with the message");
+    const char *msg = clnn_ctx_last_error(ctx);
+    EXPECT_CONTAINS(msg, selector);
+    EXPECT_CONTAINS(msg, via_env ? "CLNN_DEVICE" : "options.device");
+    EXPECT_CONTAINS(msg, available);
+    EXPECT_ST(ctx, clnn_ctx_last_status(ctx), CLNN_ERR_NO_DEVICE);
+    /* a failed context refuses work instead of crashing */
+    clnn_tensor *t = NULL;
+    EXPECT_ST(ctx, clnn_tensor_create(ctx, CLNN_F32, 1, (int64_t[]){4}, &t), CLNN_ERR_STATE);
+    ck_assert_msg(t == NULL, "tensor on a failed context: got %p, expected NULL", (void *)t);
+    clnn_graph *g = NULL;
+    EXPECT_ST(ctx, clnn_graph_create(ctx, &g), CLNN_ERR_STATE);
+    clnn_device_info info;
+    EXPECT_ST(ctx, clnn_ctx_device_info(ctx, &info), CLNN_ERR_STATE);
+    EXPECT_ST(ctx, clnn_ctx_build_all(ctx), CLNN_ERR_STATE);
+    EXPECT_ST(ctx, clnn_ctx_finish(ctx), CLNN_ERR_STATE);
+    clnn_ctx_destroy(ctx);
+    unsetenv("CLNN_DEVICE");
+}
+
+START_TEST(test_device_selection)
+{
+    clean_env();
+    machine m;
+    list_machine(&m);
+    const clnn_device_info *first = m.first;
+    for (int via_env = 0; via_env < 2; via_env++) {
+        if (m.cpu)
+            expect_selects("cpu", via_env, m.cpu->platform_index, m.cpu->device_index);
+        else
+            expect_no_device("cpu", via_env, first->name);
+        if (m.gpu)
+            expect_selects("gpu", via_env, m.gpu->platform_index, m.gpu->device_index);
+        else
+            expect_no_device("gpu", via_env, first->name); /* this machine: POCL only */
+        expect_selects("0:0", via_env, 0, 0);
+        expect_selects("", via_env, m.fallback->platform_index, m.fallback->device_index);
+        /* a part of the first device's name from its middle, in the other case */
+        char part[16];
+        size_t len = strlen(first->name), at = len / 3, k = 0;
+        for (; k < 8 && at + k < len; k++) {
+            char c = first->name[at + k];
+            part[k] = (char)(isupper((unsigned char)c) ? tolower((unsigned char)c)
+                                                       : toupper((unsigned char)c));
+        }
+        part[k] = 0;
+        expect_selects(part, via_env, first->platform_index, first->device_index);
+        expect_no_device("nonexistent-device-xyz", via_env, first->name);
+        expect_no_device("0:99", via_env, first->name);
+    }
+    /* options.device wins over CLNN_DEVICE */
+    setenv("CLNN_DEVICE", "nonexistent-device-xyz", 1);
+    clnn_ctx_options o;
+    clnn_ctx_options_init(&o);
+    o.device = "0:0";
+    clnn_ctx_destroy(make_ctx(&o));
+    unsetenv("CLNN_DEVICE");
+}
+END_TEST
+
+START_TEST(test_failed_ctx_clear_error)
+{
+    clean_env();
+    clnn_ctx_options o;
+    clnn_ctx_options_init(&o);
+    o.device = "nonexistent-device-xyz";
+    clnn_ctx *ctx = NULL;
+    EXPECT_ST(ctx, clnn_ctx_create(&ctx, &o), CLNN_ERR_NO_DEVICE);
+    ck_assert_msg(strlen(clnn_ctx_last_error(ctx)) > 0, "message: got \"\", expected one");
+    clnn_ctx_clear_error(ctx);
+    ck_assert_msg(!strcmp(clnn_ctx_last_error(ctx), ""), "after clear: got \"%s\", expected \"\"",
+                  clnn_ctx_last_error(ctx));
+    EXPECT_ST(ctx, clnn_ctx_last_status(ctx), CLNN_OK);
+    clnn_ctx_destroy(ctx);
+}
+END_TEST
+
+/* ---- logging ----------------------------------------------------------------------------- */
+START_TEST(test_log_callback)
+{
+    clean_env();
+    static log_capture debug, quiet;
+    clnn_ctx_options o;
+    clnn_ctx_options_init(&o);
+    o.log = capture_log;
+    o.log_user = &debug;
+    o.log_level = CLNN_LOG_DEBUG;
+    clnn_ctx *ctx = make_ctx(&o);
+    clnn_device_info info;
+    EXPECT_ST(ctx, clnn_ctx_device_info(ctx, &info), CLNN_OK);
+    ck_assert_msg(debug.count >= 1, "log messages at DEBUG after create: got %d, expected >= 1",
+                  debug.count);
+    EXPECT_CONTAINS(debug.text, info.name);
+    int before = debug.per_level[CLNN_LOG_DEBUG];
+    clnn_tensor *t = NULL;
+    EXPECT_ST(ctx, clnn_tensor_create(ctx, CLNN_F32, 7, (int64_t[]){1, 1, 1, 1, 1, 1, 1}, &t),
+              CLNN_ERR_SHAPE);
+    ck_assert_msg(debug.per_level[CLNN_LOG_DEBUG] > before,
+                  "DEBUG messages after an error: got %d, expected more than %d",
+                  debug.per_level[CLNN_LOG_DEBUG], before);
+    EXPECT_CONTAINS(debug.text, "CLNN_ERR_SHAPE");
+    clnn_ctx_destroy(ctx);
+
+    /* above the level of every message so far: nothing arrives */
+    o.log_user = &quiet;
+    o.log_level = CLNN_LOG_ERROR;
+    ctx = make_ctx(&o);
+    EXPECT_ST(ctx, clnn_tensor_create(ctx, CLNN_F32, 7, (int64_t[]){1, 1, 1, 1, 1, 1, 1}, &t),
+              CLNN_ERR_SHAPE);
+    clnn_ctx_destroy(ctx);
+    ck_assert_msg(quiet.count == 0, "messages at level ERROR: got %d (\"%s\"), expected 0",
+                  quiet.count, quiet.text);
+    /* DEBUG level without a callback: nothing to call, no crash */
+    o.log = NULL;
+    o.log_level = CLNN_LOG_DEBUG;
+    clnn_ctx_destroy(make_ctx(&o));
+}
+END_TEST
+
+/* ---- the program cache ------------------------------------------------------------------- */
+/* What a context does in the cache tests: build every program, also run the small graph, or
+ * only run the graph (which builds just the programs it needs: cheaper as kernels grow). */
+typedef enum work { BUILD_ALL, BUILD_ALL_AND_RUN, RUN_ONLY } work;
+
+/* A context on cache_dir (NULL: the default) that does `what`; returns its stats. */
+static clnn_ctx_stats context_in(const char *cache_dir, int no_cache, work what)
+{
+    clnn_ctx_options o;
+    clnn_ctx_options_init(&o);
+    o.cache_dir = cache_dir;
+    o.no_cache = no_cache;
+    clnn_ctx *ctx = make_ctx(&o);
+    if (what != RUN_ONLY)
+        EXPECT_ST(ctx, clnn_ctx_build_all(ctx), CLNN_OK);
+    if (what != BUILD_ALL)
+        check_small_graph(ctx);
+    clnn_ctx_stats s = stats_of(ctx);
+    clnn_ctx_destroy(ctx);
+    return s;
+}
+
+START_TEST(test_cache_hit)
+{
+    clean_env();
+    char dir[512];
+    temp_dir(dir, sizeof dir);
+    clnn_ctx_stats s = context_in(dir, 0, BUILD_ALL);
+    ck_assert_msg(s.programs_from_source > 0, "first context from source: got %u, expected > 0",
+                  s.programs_from_source);
+    ck_assert_msg(s.programs_from_cache == 0, "first context from cache: got %u, expected 0",
+                  s.programs_from_cache);
+    ck_assert_msg(s.cache_writes == s.programs_from_source,
+                  "first context cache writes: got %u, expected %u", s.cache_writes,
+                  s.programs_from_source);
+    static char names[64][256];
+    int files = list_files(dir, "", names, 64);
+    ck_assert_msg(files == (int)s.cache_writes, "files in %s: got %d, expected %u", dir, files,
+                  s.cache_writes);
+    unsigned programs = s.programs_from_source;
+
+    s = context_in(dir, 0, BUILD_ALL_AND_RUN);
+    ck_assert_msg(s.programs_from_cache == programs,
+                  "second context from cache: got %u, expected %u", s.programs_from_cache,
+                  programs);
+    ck_assert_msg(s.programs_from_source == 0, "second context from source: got %u, expected 0",
+                  s.programs_from_source);
+    ck_assert_msg(s.cache_writes == 0 && s.cache_entries_rejected == 0,
+                  "second context: got %u writes and %u rejected, expected 0 and 0", s.cache_writes,
+                  s.cache_entries_rejected);
+    remove_dir(dir);
+}
+END_TEST
+
+/* Ways to damage a cache file; the cache must notice each one. */
+typedef enum damage {
+    DAMAGE_MIDDLE,   /* bytes overwritten in the middle (the binary) */
+    DAMAGE_TRUNCATE, /* cut to half its size */
+    DAMAGE_HEADER,   /* cut inside the header */
+    DAMAGE_EMPTY,    /* zero bytes */
+    DAMAGE_MAGIC,    /* first byte changed */
+    DAMAGE_KEY,      /* a byte of the key changed: a stale entry */
+    DAMAGE_APPEND,   /* extra bytes at the end */
+    DAMAGE_COUNT
+} damage;
+static const char *const damage_names[DAMAGE_COUNT] = {"middle", "truncate", "header", "empty",
+                                                       "magic",  "key",      "append"};
+
+static void damage_file(const char *path, damage how)
+{
+    long size = file_size(path);
+    ck_assert_msg(size > 64, "cache file %s: got %ld bytes, expected a binary", path, size);
+    if (how == DAMAGE_TRUNCATE || how == DAMAGE_HEADER || how == DAMAGE_EMPTY) {
+        long to = how == DAMAGE_TRUNCATE ? size / 2 : how == DAMAGE_HEADER ? 10 : 0;
+        ck_assert_msg(truncate(path, to) == 0, "truncate %s: got %s", path, strerror(errno));
+        return;
+    }
+    FILE *f = fopen(path, how == DAMAGE_APPEND ? "ab" : "r+b");
+    ck_assert_msg(f != NULL, "open %s: got %s, expected success", path, strerror(errno));
+    long at = how == DAMAGE_MIDDLE ? size / 2 : how == DAMAGE_MAGIC ? 0 : 13;
+    if (how != DAMAGE_APPEND)
+        ck_assert_msg(fseek(f, at, SEEK_SET) == 0, "seek in %s failed", path);
+    static const char junk[16] = "#clnn-damage-16#";
+    ck_assert_msg(fwrite(junk, 1, how == DAMAGE_MIDDLE || how == DAMAGE_APPEND ? 16 : 1, f) > 0,
+                  "writing into %s failed", path);
+    ck_assert_msg(fclose(f) == 0, "closing %s failed", path);
+}
+
+/* Every kind of damage, spread over the cache files in rounds (each file takes the next kind):
+ * a round's context rejects exactly the damaged entries, rebuilds and rewrites them and runs a
+ * graph correctly; after the last round a context loads everything from the cache again. */
+START_TEST(test_cache_damaged)
+{
+    clean_env();
+    char dir[512], path[1024], done[256];
+    temp_dir(dir, sizeof dir);
+    unsigned programs = context_in(dir, 0, BUILD_ALL).programs_from_source;
+    static char names[64][256];
+    int files = list_files(dir, ".bin", names, 64);
+    ck_assert_msg(files == (int)programs && files >= 1, "cache files: got %d, expected %u", files,
+                  programs);
+    for (int next = 0; next < DAMAGE_COUNT;) {
+        unsigned damaged = 0;
+        done[0] = 0;
+        for (int i = 0; i < files && next < DAMAGE_COUNT; i++, next++, damaged++) {
+            path_join(path, sizeof path, dir, names[i]);
+            damage_file(path, (damage)next);
+            size_t used = strlen(done);
+            snprintf(done + used, sizeof done - used, " %s", damage_names[next]);
+        }
+        clnn_ctx_stats s = context_in(dir, 0, BUILD_ALL_AND_RUN);
+        ck_assert_msg(s.cache_entries_rejected == damaged && s.programs_from_source == damaged &&
+                          s.cache_writes == damaged && s.programs_from_cache == programs - damaged,
+                      "damage%s: got %u rejected, %u from source, %u writes, %u from cache, "
+                      "expected %u, %u, %u, %u",
+                      done, s.cache_entries_rejected, s.programs_from_source, s.cache_writes,
+                      s.programs_from_cache, damaged, damaged, damaged, programs - damaged);
+    }
+    clnn_ctx_stats s = context_in(dir, 0, BUILD_ALL);
+    ck_assert_msg(
+        s.programs_from_cache == programs && s.programs_from_source == 0 &&
+            s.cache_entries_rejected == 0,
+        "after the rewrites: got %u from cache, %u from source, %u rejected, expected %u, 0, 0",
+        s.programs_from_cache, s.programs_from_source, s.cache_entries_rejected, programs);
+    remove_dir(dir);
+}
+END_TEST
+
+START_TEST(test_no_cache)
+{
+    clean_env();
+    char dir[512];
+    static char names[64][256];
+    temp_dir(dir, sizeof dir);
+    clnn_ctx_stats s = context_in(dir, 1, RUN_ONLY);
+    ck_assert_msg(s.programs_from_source > 0 && s.cache_writes == 0 && s.programs_from_cache == 0,
+                  "no_cache=1: got %u from source, %u writes, %u from cache, expected >0, 0, 0",
+                  s.programs_from_source, s.cache_writes, s.programs_from_cache);
+    int files = list_files(dir, "", names, 64);
+    ck_assert_msg(files == 0, "files with no_cache=1: got %d (%s), expected 0", files, names[0]);
+
+    setenv("CLNN_NO_CACHE", "1", 1);
+    s = context_in(dir, 0, RUN_ONLY);
+    ck_assert_msg(s.cache_writes == 0 && s.programs_from_cache == 0,
+                  "CLNN_NO_CACHE=1: got %u writes and %u from cache, expected 0 and 0",
+                  s.cache_writes, s.programs_from_cache);
+    files = list_files(dir, "", names, 64);
+    ck_assert_msg(files == 0, "files with CLNN_NO_CACHE=1: got %d (%s), expected 0", files,
+                  names[0]);
+
+    setenv("CLNN_NO_CACHE", "0", 1); /* "0" leaves the cache on */
+    s = context_in(dir, 0, RUN_ONLY);
+    ck_assert_msg(s.cache_writes > 0, "CLNN_NO_CACHE=0: got %u writes, expected > 0",
+                  s.cache_writes);
+    unsetenv("CLNN_NO_CACHE");
+    remove_dir(dir);
+}
+END_TEST
+
+/* POCL finds its own kernel cache through the same variables (XDG_CACHE_HOME, HOME); pins it
+ * with POCL_CACHE_DIR so that moving them does not make POCL compile cold (or write in /tmp). */
+static void pin_pocl_cache(void)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    char dir[4096];
+    if (getenv("POCL_CACHE_DIR"))
+        return;
+    if (xdg && *xdg)
+        snprintf(dir, sizeof dir, "%s/pocl", xdg);
+    else if (home && *home)
+        snprintf(dir, sizeof dir, "%s/.cache/pocl", home);
+    else
+        return;
+    setenv("POCL_CACHE_DIR", dir, 1);
+}
+
+/* Where a default context puts its cache: $CLNN_CACHE_DIR, $XDG_CACHE_HOME/clnn,
+ * $HOME/.cache/clnn. */
+START_TEST(test_cache_dir_from_env)
+{
+    clean_env();
+    pin_pocl_cache();
+    char dir[512], sub[1024];
+    static char names[64][256];
+    temp_dir(dir, sizeof dir);
+    static const char *const vars[3] = {"CLNN_CACHE_DIR", "XDG_CACHE_HOME", "HOME"};
+    static const char *const where[3] = {"", "/clnn", "/.cache/clnn"};
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 3; j++)
+            unsetenv(vars[j]);
+        setenv(vars[i], dir, 1);
+        snprintf(sub, sizeof sub, "%s%s", dir, where[i]);
+        clnn_ctx_stats s = context_in(NULL, 0, RUN_ONLY);
+        int files = list_files(sub, ".bin", names, 64);
+        ck_assert_msg(files > 0 && files == (int)(s.cache_writes + s.programs_from_cache),
+                      "with %s=%s: got %d files in %s, expected %u", vars[i], dir, files, sub,
+                      s.cache_writes + s.programs_from_cache);
+        if (i > 0) {
+            remove_dir(sub);
+            if (i == 2) {
+                snprintf(sub, sizeof sub, "%s/.cache", dir);
+                rmdir(sub);
+            }
+        }
+    }
+    remove_dir(dir);
+}
+END_TEST
+
+/* ---- kernels from a directory ------------------------------------------------------------ */
+#define BROKEN_KERNEL                                                                              \
+    "\n__kernel void clnn_test_broken(__global float *y)\n{\n"                                     \
+    "    y[0] = clnn_broken_identifier_xyz;\n}\n"
+
+static void expect_broken_build(clnn_ctx *ctx, const char *file)
+{
+    EXPECT_ST(ctx, clnn_ctx_build_all(ctx), CLNN_ERR_BUILD);
+    const char *msg = clnn_ctx_last_error(ctx);
+    char where[300];
+    snprintf(where, sizeof where, "%s.cl", file);
+    EXPECT_CONTAINS(msg, where);
+    EXPECT_CONTAINS(msg, "clnn_broken_identifier_xyz");
+    EXPECT_CONTAINS(msg, "error");
+    ck_assert_msg(clnn_ctx_last_raw_code(ctx) == RAW_CL_BUILD_PROGRAM_FAILURE,
+                  "raw code of a build failure: got %d, expected %d (CL_BUILD_PROGRAM_FAILURE)",
+                  clnn_ctx_last_raw_code(ctx), RAW_CL_BUILD_PROGRAM_FAILURE);
+}
+
+START_TEST(test_kernel_dir_build_error)
+{
+    clean_env();
+    kernel_src();
+    char dir[512], broken[256];
+    temp_dir(dir, sizeof dir);
+    copy_kernels(dir, BROKEN_KERNEL, broken, sizeof broken);
+    clnn_ctx_options o;
+    clnn_ctx_options_init(&o);
+    o.no_cache = 1;
+    o.kernel_dir = dir;
+    clnn_ctx *ctx = make_ctx(&o);
+    expect_broken_build(ctx, broken);
+    clnn_ctx_destroy(ctx);
+
+    setenv("CLNN_KERNEL_DIR", dir, 1);
+    setenv("CLNN_NO_CACHE", "1", 1);
+    ctx = make_ctx(NULL);
+    expect_broken_build(ctx, broken);
+    clnn_ctx_destroy(ctx);
+    remove_dir(dir);
+}
+END_TEST
+
+START_TEST(test_kernel_dir_copy_works)
+{
+    clean_env();
+    kernel_src();
+    char good[512], bad[512], name[256];
+    temp_dir(good, sizeof good);
+    temp_dir(bad, sizeof bad);
+    copy_kernels(good, NULL, name, sizeof name);
+    copy_kernels(bad, BROKEN_KERNEL, name, sizeof name);
+    setenv("CLNN_NO_CACHE", "1", 1);
+    setenv("CLNN_KERNEL_DIR", good, 1);
+    clnn_ctx *ctx = make_ctx(NULL);
+    EXPECT_ST(ctx, clnn_ctx_build_all(ctx), CLNN_OK);
+    check_small_graph(ctx);
+    clnn_ctx_destroy(ctx);
+    /* options.kernel_dir wins over CLNN_KERNEL_DIR */
+    setenv("CLNN_KERNEL_DIR", bad, 1);
+    clnn_ctx_options o;
+    clnn_ctx_options_init(&o);
+    o.kernel_dir = good;
+    ctx = make_ctx(&o);
+    check_small_graph(ctx);
+    clnn_ctx_destroy(ctx);
+    remove_dir(good);
+    remove_dir(bad);
+}
+END_TEST
+
+START_TEST(test_kernel_dir_missing_files)
+{
+    clean_env();
+    char dir[512], missing[600];
+    temp_dir(dir, sizeof dir);
+    clnn_ctx_options o;
+    clnn_ctx_options_init(&o);
+    o.no_cache = 1;
+    o.kernel_dir = dir; /* exists, but empty */
+    clnn_ctx *ctx = make_ctx(&o);
+    EXPECT_ST(ctx, clnn_ctx_build_all(ctx), CLNN_ERR_IO);
+    EXPECT_CONTAINS(clnn_ctx_last_error(ctx), dir);
+    EXPECT_CONTAINS(clnn_ctx_last_error(ctx), ".cl");
+    clnn_ctx_destroy(ctx);
+    /* a directory that does not exist, through the environment; a graph run fails the same */
+    snprintf(missing, sizeof missing, "%s/no-such-dir", dir);
+    setenv("CLNN_KERNEL_DIR", missing, 1);
+    ctx = make_ctx(NULL);
+    clnn_graph *g;
+    EXPECT_ST(ctx, clnn_graph_create(ctx, &g), CLNN_OK);
+    clnn_relu(g, clnn_input(g, "x", 1, (int64_t[]){4}));
+    EXPECT_ST(ctx, clnn_graph_run(g), CLNN_ERR_IO);
+    EXPECT_CONTAINS(clnn_ctx_last_error(ctx), missing);
+    clnn_graph_destroy(g);
+    clnn_ctx_destroy(ctx);
+    remove_dir(dir);
+}
+END_TEST
+
+/* ---- profiling --------------------------------------------------------------------------- */
+static const clnn_profile_entry *find_entry(const clnn_profile_entry *e, size_t n, const char *op)
+{
+    for (size_t i = 0; i < n; i++)
+        if (e[i].op && !strcmp(e[i].op, op))
+            return &e[i];
+    return NULL;
+}
+
+/* y = x @ w + b (x: (4, 3), w: (3, 5), b: (5)), loss = sum(y); run `runs` times. */
+static void run_profiled_graph(clnn_ctx *ctx, int runs)
+{
+    clnn_graph *g;
+    EXPECT_ST(ctx, clnn_graph_create(ctx, &g), CLNN_OK);
+    clnn_tensor *x = clnn_input(g, "x", 2, (int64_t[]){4, 3});
+    clnn_tensor *w = clnn_param(g, "w", 2, (int64_t[]){3, 5});
+    clnn_tensor *b = clnn_param(g, "b", 1, (int64_t[]){5});
+    clnn_tensor *loss = clnn_sum(g, clnn_add(g, clnn_matmul(g, x, w, 0, 0), b), 0, NULL, 0);
+    EXPECT_ST(ctx, clnn_graph_status(g), CLNN_OK);
+    EXPECT_ST(ctx, clnn_tensor_fill(x, 1.0f), CLNN_OK);
+    EXPECT_ST(ctx, clnn_tensor_fill(w, 0.5f), CLNN_OK);
+    EXPECT_ST(ctx, clnn_tensor_fill(b, 0.25f), CLNN_OK);
+    for (int r = 0; r < runs; r++)
+        EXPECT_ST(ctx, clnn_graph_run(g), CLNN_OK);
+    float got;
+    EXPECT_ST(ctx, clnn_tensor_read(loss, &got, sizeof got), CLNN_OK);
+    ck_assert_msg(fabsf(got - 20 * 1.75f) < 1e-4f, "loss: got %g, expected %g", (double)got,
+                  20 * 1.75);
+    clnn_graph_destroy(g);
+}
+
+START_TEST(test_profile)
+{
+    clean_env();
+    static log_capture log;
+    clnn_ctx_options o;
+    clnn_ctx_options_init(&o);
+    o.profile = 1;
+    o.log = capture_log;
+    o.log_user = &log;
+    o.log_level = CLNN_LOG_INFO;
+    clnn_ctx *ctx = make_ctx(&o);
+    run_profiled_graph(ctx, 2);
+    clnn_profile_entry e[32];
+    size_t n = 0, counted = 0;
+    EXPECT_ST(ctx, clnn_profile_get(ctx, NULL, 0, &counted), CLNN_OK);
+    EXPECT_ST(ctx, clnn_profile_get(ctx, e, 32, &n), CLNN_OK);
+    ck_assert_msg(n == counted && n >= 3, "profile entries: got %zu (counted %zu), expected >= 3",
+                  n, counted);
+    static const char *const ops[] = {"matmul", "add", "sum"};
+    for (int i = 0; i < 3; i++) {
+        const clnn_profile_entry *p = find_entry(e, n, ops[i]);
+        ck_assert_msg(p != NULL, "profile entry '%s': got none, expected one", ops[i]);
+        ck_assert_msg(p->calls >= 2, "'%s' calls: got %llu, expected >= 2 (two runs)", ops[i],
+                      (unsigned long long)p->calls);
+        ck_assert_msg(p->total_ms >= 0 && isfinite(p->total_ms),
+                      "'%s' total ms: got %g, expected a finite value >= 0", ops[i], p->total_ms);
+    }
+    const clnn_profile_entry *mm = find_entry(e, n, "matmul");
+    ck_assert_msg(mm->calls == 2, "matmul calls: got %llu, expected 2",
+                  (unsigned long long)mm->calls);
+    ck_assert_msg(fabs(mm->flops - 2 * 2.0 * 4 * 5 * 3) < 1e-9, "matmul flops: got %g, expected %g",
+                  mm->flops, 2 * 2.0 * 4 * 5 * 3);
+    for (size_t i = 1; i < n; i++)
+        ck_assert_msg(e[i - 1].total_ms >= e[i].total_ms,
+                      "profile order: got %g ms before %g ms, expected largest first",
+                      e[i - 1].total_ms, e[i].total_ms);
+    char report[4096];
+    EXPECT_ST(ctx, clnn_profile_report(ctx, report, sizeof report), CLNN_OK);
+    for (int i = 0; i < 3; i++)
+        EXPECT_CONTAINS(report, ops[i]);
+    EXPECT_CONTAINS(report, "calls");
+    char tiny[8];
+    EXPECT_ST(ctx, clnn_profile_report(ctx, tiny, sizeof tiny), CLNN_OK);
+    ck_assert_msg(strlen(tiny) < sizeof tiny,
+                  "a report into 8 bytes: got %zu chars, expected a NUL-terminated prefix",
+                  strlen(tiny));
+    EXPECT_ST(ctx, clnn_profile_report(ctx, NULL, 0), CLNN_ERR_INVALID);
+    EXPECT_ST(ctx, clnn_profile_get(ctx, NULL, 0, NULL), CLNN_ERR_INVALID);
+    clnn_profile_reset(ctx);
+    EXPECT_ST(ctx, clnn_profile_get(ctx, e, 32, &n), CLNN_OK);
+    ck_assert_msg(n == 0, "entries after reset: got %zu, expected 0", n);
+    /* the report at destroy goes to the log */
+    run_profiled_graph(ctx, 1);
+    clnn_ctx_destroy(ctx);
+    EXPECT_CONTAINS(log.text, "matmul");
+}
+END_TEST
+
+START_TEST(test_profile_off_and_env)
+{
+    clean_env();
+    clnn_ctx *ctx = make_ctx(NULL);
+    clnn_profile_entry e[8];
+    size_t n = 99;
+    EXPECT_ST(ctx, clnn_profile_get(ctx, e, 8, &n), CLNN_ERR_STATE);
+    EXPECT_CONTAINS(clnn_ctx_last_error(ctx), "profil");
+    char report[256];
+    EXPECT_ST(ctx, clnn_profile_report(ctx, report, sizeof report), CLNN_ERR_STATE);
+    clnn_profile_reset(ctx); /* harmless */
+    clnn_profile_reset(NULL);
+    clnn_ctx_destroy(ctx);
+
+    static log_capture log;
+    setenv("CLNN_PROFILE", "1", 1);
+    clnn_ctx_options o;
+    clnn_ctx_options_init(&o);
+    o.log = capture_log;
+    o.log_user = &log;
+    ctx = make_ctx(&o);
+    run_profiled_graph(ctx, 1);
+    EXPECT_ST(ctx, clnn_profile_get(ctx, e, 8, &n), CLNN_OK);
+    ck_assert_msg(find_entry(e, n, "matmul") != NULL,
+                  "CLNN_PROFILE=1: got no matmul entry among %zu, expected one", n);
+    clnn_ctx_destroy(ctx);
+    unsetenv("CLNN_PROFILE");
+}
+END_TEST
+
+/* ---- raw codes --------------------------------------------------------------------------- */
+START_TEST(test_raw_code)
+{
+    clean_env();
+    clnn_ctx *ctx = make_ctx(NULL);
+    clnn_device_info info;
+    EXPECT_ST(ctx, clnn_ctx_device_info(ctx, &info), CLNN_OK);
+    /* refused before any OpenCL call: the status says device memory, no raw code behind it */
+    clnn_tensor *t = NULL;
+    int64_t too_many = (int64_t)(info.max_alloc_bytes / 4) + 1;
+    EXPECT_ST(ctx, clnn_tensor_create(ctx, CLNN_F32, 1, &too_many, &t), CLNN_ERR_DEVICE_MEMORY);
+    EXPECT_ST(ctx, clnn_ctx_last_status(ctx), CLNN_ERR_DEVICE_MEMORY);
+    ck_assert_msg(clnn_ctx_last_raw_code(ctx) == 0,
+                  "raw code of a refused allocation: got %d, expected 0 (no OpenCL call failed)",
+                  clnn_ctx_last_raw_code(ctx));
+    clnn_ctx_destroy(ctx);
+
+    /* an OpenCL failure keeps its code until the next error or clnn_ctx_clear_error */
+    kernel_src();
+    char dir[512], broken[256];
+    temp_dir(dir, sizeof dir);
+    copy_kernels(dir, BROKEN_KERNEL, broken, sizeof broken);
+    clnn_ctx_options o;
+    clnn_ctx_options_init(&o);
+    o.no_cache = 1;
+    o.kernel_dir = dir;
+    ctx = make_ctx(&o);
+    expect_broken_build(ctx, broken);
+    EXPECT_ST(ctx, clnn_ctx_last_status(ctx), CLNN_ERR_BUILD);
+    EXPECT_ST(ctx, clnn_tensor_create(ctx, CLNN_F32, 1, &too_many, &t), CLNN_ERR_DEVICE_MEMORY);
+    ck_assert_msg(clnn_ctx_last_raw_code(ctx) == 0,
+                  "raw code after a later non-OpenCL error: got %d, expected 0",
+                  clnn_ctx_last_raw_code(ctx));
+    expect_broken_build(ctx, broken);
+    clnn_ctx_clear_error(ctx);
+    ck_assert_msg(clnn_ctx_last_raw_code(ctx) == 0 && clnn_ctx_last_status(ctx) == CLNN_OK,
+                  "after clear: got raw %d and %s, expected 0 and CLNN_OK",
+                  clnn_ctx_last_raw_code(ctx), clnn_status_name(clnn_ctx_last_status(ctx)));
+    clnn_ctx_destroy(ctx);
+    remove_dir(dir);
+}
+END_TEST
+
+/* A test case with room for a cold POCL, which compiles for many seconds (meson's
+ * CK_DEFAULT_TIMEOUT wins when it is set). */
+static TCase *new_tcase(const char *name)
+{
+    TCase *tc = tcase_create(name);
+    if (!getenv("CK_DEFAULT_TIMEOUT"))
+        tcase_set_timeout(tc, 300);
+    return tc;
+}
+
+static Suite *core_suite(void)
+{
+    Suite *s = suite_create("core");
+    TCase *tc = new_tcase("api");
+    tcase_add_test(tc, test_version);
+    tcase_add_loop_test(tc, test_status_name_and_text, 0, NSTATUSES);
+    tcase_add_test(tc, test_status_list_complete);
+    suite_add_tcase(s, tc);
+
+    tc = new_tcase("context");
+    tcase_add_test(tc, test_devices_list);
+    tcase_add_test(tc, test_ctx_defaults);
+    tcase_add_test(tc, test_device_selection);
+    tcase_add_test(tc, test_failed_ctx_clear_error);
+    tcase_add_test(tc, test_log_callback);
+    tcase_add_test(tc, test_raw_code);
+    suite_add_tcase(s, tc);
+
+    tc = new_tcase("programs");
+    tcase_add_test(tc, test_cache_hit);
+    tcase_add_test(tc, test_cache_damaged);
+    tcase_add_test(tc, test_no_cache);
+    tcase_add_test(tc, test_cache_dir_from_env);
+    tcase_add_test(tc, test_kernel_dir_build_error);
+    tcase_add_test(tc, test_kernel_dir_copy_works);
+    tcase_add_test(tc, test_kernel_dir_missing_files);
+    suite_add_tcase(s, tc);
+
+    tc = new_tcase("profile");
+    tcase_add_test(tc, test_profile);
+    tcase_add_test(tc, test_profile_off_and_env);
+    suite_add_tcase(s, tc);
+
+    return s;
+}
+
+int main(void)
+{
+    /* no OpenCL here: check forks every test, and each test makes its own context */
+    SRunner *sr = srunner_create(core_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
