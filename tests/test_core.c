@@ -17,23 +17,12 @@
 #include <unistd.h>
 
 #include "clnn.h"
+#include "test_util.h"
 
 /* The value of CL_BUILD_PROGRAM_FAILURE in CL/cl.h; the public API speaks plain ints. */
 enum { RAW_CL_BUILD_PROGRAM_FAILURE = -11 };
 
 /* Asserts that call returns want, printing both names and the context's message. */
-#define EXPECT_ST(ctx, call, want)                                                                 \
-    do {                                                                                           \
-        clnn_status got_ = (call);                                                                 \
-        ck_assert_msg(got_ == (want), "%s: got %s, expected %s (last error: %s)", #call,           \
-                      clnn_status_name(got_), clnn_status_name(want),                              \
-                      (ctx) ? clnn_ctx_last_error(ctx) : "no context");                            \
-    } while (0)
-
-#define EXPECT_CONTAINS(text, part)                                                                \
-    ck_assert_msg(strstr((text), (part)) != NULL, "got \"%s\", expected it to contain \"%s\"",     \
-                  (text), (part))
-
 /* Variables that change what a default context does; each test starts without them. */
 static void clean_env(void)
 {
@@ -41,15 +30,6 @@ static void clean_env(void)
     unsetenv("CLNN_NO_CACHE");
     unsetenv("CLNN_KERNEL_DIR");
     unsetenv("CLNN_PROFILE");
-}
-
-static clnn_ctx *make_ctx(const clnn_ctx_options *options)
-{
-    clnn_ctx *ctx = NULL;
-    clnn_status st = clnn_ctx_create(&ctx, options);
-    ck_assert_msg(st == CLNN_OK, "clnn_ctx_create: got %s, expected CLNN_OK: %s",
-                  clnn_status_name(st), clnn_ctx_last_error(ctx));
-    return ctx;
 }
 
 static clnn_ctx_stats stats_of(const clnn_ctx *ctx)
@@ -393,7 +373,7 @@ START_TEST(test_ctx_defaults)
     clnn_ctx_options_init(NULL); /* no crash */
 
     EXPECT_ST(NULL, clnn_ctx_create(NULL, NULL), CLNN_ERR_INVALID);
-    clnn_ctx *ctx = make_ctx(NULL);
+    clnn_ctx *ctx = test_ctx(NULL);
     ck_assert_msg(!strcmp(clnn_ctx_last_error(ctx), ""),
                   "last error of a new context: got \"%s\", expected \"\"",
                   clnn_ctx_last_error(ctx));
@@ -518,7 +498,7 @@ START_TEST(test_device_selection)
     clnn_ctx_options o;
     clnn_ctx_options_init(&o);
     o.device = "0:0";
-    clnn_ctx_destroy(make_ctx(&o));
+    clnn_ctx_destroy(test_ctx(&o));
     unsetenv("CLNN_DEVICE");
 }
 END_TEST
@@ -550,7 +530,7 @@ START_TEST(test_log_callback)
     o.log = capture_log;
     o.log_user = &debug;
     o.log_level = CLNN_LOG_DEBUG;
-    clnn_ctx *ctx = make_ctx(&o);
+    clnn_ctx *ctx = test_ctx(&o);
     clnn_device_info info;
     EXPECT_ST(ctx, clnn_ctx_device_info(ctx, &info), CLNN_OK);
     ck_assert_msg(debug.count >= 1, "log messages at DEBUG after create: got %d, expected >= 1",
@@ -569,7 +549,7 @@ START_TEST(test_log_callback)
     /* above the level of every message so far: nothing arrives */
     o.log_user = &quiet;
     o.log_level = CLNN_LOG_ERROR;
-    ctx = make_ctx(&o);
+    ctx = test_ctx(&o);
     EXPECT_ST(ctx, clnn_tensor_create(ctx, CLNN_F32, 7, (int64_t[]){1, 1, 1, 1, 1, 1, 1}, &t),
               CLNN_ERR_SHAPE);
     clnn_ctx_destroy(ctx);
@@ -578,7 +558,7 @@ START_TEST(test_log_callback)
     /* DEBUG level without a callback: nothing to call, no crash */
     o.log = NULL;
     o.log_level = CLNN_LOG_DEBUG;
-    clnn_ctx_destroy(make_ctx(&o));
+    clnn_ctx_destroy(test_ctx(&o));
 }
 END_TEST
 
@@ -594,7 +574,7 @@ static clnn_ctx_stats context_in(const char *cache_dir, int no_cache, work what)
     clnn_ctx_options_init(&o);
     o.cache_dir = cache_dir;
     o.no_cache = no_cache;
-    clnn_ctx *ctx = make_ctx(&o);
+    clnn_ctx *ctx = test_ctx(&o);
     if (what != RUN_ONLY)
         EXPECT_ST(ctx, clnn_ctx_build_all(ctx), CLNN_OK);
     if (what != BUILD_ALL)
@@ -821,13 +801,13 @@ START_TEST(test_kernel_dir_build_error)
     clnn_ctx_options_init(&o);
     o.no_cache = 1;
     o.kernel_dir = dir;
-    clnn_ctx *ctx = make_ctx(&o);
+    clnn_ctx *ctx = test_ctx(&o);
     expect_broken_build(ctx, broken);
     clnn_ctx_destroy(ctx);
 
     setenv("CLNN_KERNEL_DIR", dir, 1);
     setenv("CLNN_NO_CACHE", "1", 1);
-    ctx = make_ctx(NULL);
+    ctx = test_ctx(NULL);
     expect_broken_build(ctx, broken);
     clnn_ctx_destroy(ctx);
     remove_dir(dir);
@@ -845,7 +825,7 @@ START_TEST(test_kernel_dir_copy_works)
     copy_kernels(bad, BROKEN_KERNEL, name, sizeof name);
     setenv("CLNN_NO_CACHE", "1", 1);
     setenv("CLNN_KERNEL_DIR", good, 1);
-    clnn_ctx *ctx = make_ctx(NULL);
+    clnn_ctx *ctx = test_ctx(NULL);
     EXPECT_ST(ctx, clnn_ctx_build_all(ctx), CLNN_OK);
     check_small_graph(ctx);
     clnn_ctx_destroy(ctx);
@@ -854,7 +834,7 @@ START_TEST(test_kernel_dir_copy_works)
     clnn_ctx_options o;
     clnn_ctx_options_init(&o);
     o.kernel_dir = good;
-    ctx = make_ctx(&o);
+    ctx = test_ctx(&o);
     check_small_graph(ctx);
     clnn_ctx_destroy(ctx);
     remove_dir(good);
@@ -871,7 +851,7 @@ START_TEST(test_kernel_dir_missing_files)
     clnn_ctx_options_init(&o);
     o.no_cache = 1;
     o.kernel_dir = dir; /* exists, but empty */
-    clnn_ctx *ctx = make_ctx(&o);
+    clnn_ctx *ctx = test_ctx(&o);
     EXPECT_ST(ctx, clnn_ctx_build_all(ctx), CLNN_ERR_IO);
     EXPECT_CONTAINS(clnn_ctx_last_error(ctx), dir);
     EXPECT_CONTAINS(clnn_ctx_last_error(ctx), ".cl");
@@ -879,7 +859,7 @@ START_TEST(test_kernel_dir_missing_files)
     /* a directory that does not exist, through the environment; a graph run fails the same */
     snprintf(missing, sizeof missing, "%s/no-such-dir", dir);
     setenv("CLNN_KERNEL_DIR", missing, 1);
-    ctx = make_ctx(NULL);
+    ctx = test_ctx(NULL);
     clnn_graph *g;
     EXPECT_ST(ctx, clnn_graph_create(ctx, &g), CLNN_OK);
     clnn_relu(g, clnn_input(g, "x", 1, (int64_t[]){4}));
@@ -932,7 +912,7 @@ START_TEST(test_profile)
     o.log = capture_log;
     o.log_user = &log;
     o.log_level = CLNN_LOG_INFO;
-    clnn_ctx *ctx = make_ctx(&o);
+    clnn_ctx *ctx = test_ctx(&o);
     run_profiled_graph(ctx, 2);
     clnn_profile_entry e[32];
     size_t n = 0, counted = 0;
@@ -983,7 +963,7 @@ END_TEST
 START_TEST(test_profile_off_and_env)
 {
     clean_env();
-    clnn_ctx *ctx = make_ctx(NULL);
+    clnn_ctx *ctx = test_ctx(NULL);
     clnn_profile_entry e[8];
     size_t n = 99;
     EXPECT_ST(ctx, clnn_profile_get(ctx, e, 8, &n), CLNN_ERR_STATE);
@@ -1000,7 +980,7 @@ START_TEST(test_profile_off_and_env)
     clnn_ctx_options_init(&o);
     o.log = capture_log;
     o.log_user = &log;
-    ctx = make_ctx(&o);
+    ctx = test_ctx(&o);
     run_profiled_graph(ctx, 1);
     EXPECT_ST(ctx, clnn_profile_get(ctx, e, 8, &n), CLNN_OK);
     ck_assert_msg(find_entry(e, n, "matmul") != NULL,
@@ -1014,7 +994,7 @@ END_TEST
 START_TEST(test_raw_code)
 {
     clean_env();
-    clnn_ctx *ctx = make_ctx(NULL);
+    clnn_ctx *ctx = test_ctx(NULL);
     clnn_device_info info;
     EXPECT_ST(ctx, clnn_ctx_device_info(ctx, &info), CLNN_OK);
     /* refused before any OpenCL call: the status says device memory, no raw code behind it */
@@ -1036,7 +1016,7 @@ START_TEST(test_raw_code)
     clnn_ctx_options_init(&o);
     o.no_cache = 1;
     o.kernel_dir = dir;
-    ctx = make_ctx(&o);
+    ctx = test_ctx(&o);
     expect_broken_build(ctx, broken);
     EXPECT_ST(ctx, clnn_ctx_last_status(ctx), CLNN_ERR_BUILD);
     EXPECT_ST(ctx, clnn_tensor_create(ctx, CLNN_F32, 1, &too_many, &t), CLNN_ERR_DEVICE_MEMORY);
@@ -1102,9 +1082,5 @@ static Suite *core_suite(void)
 int main(void)
 {
     /* no OpenCL here: check forks every test, and each test makes its own context */
-    SRunner *sr = srunner_create(core_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run_suite(core_suite());
 }

@@ -13,27 +13,7 @@
 #include <string.h>
 
 #include "clnn.h"
-
-#define EXPECT_ST(ctx, call, want)                                                                 \
-    do {                                                                                           \
-        clnn_status got_ = (call);                                                                 \
-        ck_assert_msg(got_ == (want), "%s: got %s, expected %s (last error: %s)", #call,           \
-                      clnn_status_name(got_), clnn_status_name(want),                              \
-                      (ctx) ? clnn_ctx_last_error(ctx) : "no context");                            \
-    } while (0)
-
-#define EXPECT_CONTAINS(text, part)                                                                \
-    ck_assert_msg(strstr((text), (part)) != NULL, "got \"%s\", expected it to contain \"%s\"",     \
-                  (text), (part))
-
-static clnn_ctx *make_ctx(void)
-{
-    clnn_ctx *ctx = NULL;
-    clnn_status st = clnn_ctx_create(&ctx, NULL);
-    ck_assert_msg(st == CLNN_OK, "clnn_ctx_create: got %s, expected CLNN_OK: %s",
-                  clnn_status_name(st), clnn_ctx_last_error(ctx));
-    return ctx;
-}
+#include "test_util.h"
 
 static clnn_graph *make_graph(clnn_ctx *ctx)
 {
@@ -66,7 +46,7 @@ static void expect_values(clnn_ctx *ctx, clnn_tensor *t, const double *want, int
 /* ---- building and the sticky error ------------------------------------------------------ */
 START_TEST(test_create)
 {
-    clnn_ctx *ctx = make_ctx();
+    clnn_ctx *ctx = test_ctx(NULL);
     clnn_graph *g = make_graph(ctx);
     EXPECT_ST(ctx, clnn_graph_status(g), CLNN_OK);
     ck_assert_msg(!strcmp(clnn_graph_last_error(g), ""), "error of a new graph: got \"%s\"",
@@ -97,7 +77,7 @@ END_TEST
 
 START_TEST(test_sticky_error)
 {
-    clnn_ctx *ctx = make_ctx();
+    clnn_ctx *ctx = test_ctx(NULL);
     clnn_graph *g = make_graph(ctx);
     clnn_tensor *a = clnn_input(g, "a", 2, (int64_t[]){2, 3});
     clnn_tensor *b = clnn_input(g, "b", 2, (int64_t[]){4, 3});
@@ -142,7 +122,7 @@ END_TEST
 /* A builder given bad inputs returns NULL and records CLNN_ERR_INVALID naming the op. */
 START_TEST(test_bad_inputs)
 {
-    clnn_ctx *ctx = make_ctx();
+    clnn_ctx *ctx = test_ctx(NULL);
     clnn_graph *g = make_graph(ctx), *other = make_graph(ctx);
     clnn_tensor *a = clnn_input(g, "a", 1, (int64_t[]){3});
     clnn_tensor *foreign = clnn_input(other, "foreign", 1, (int64_t[]){3});
@@ -218,7 +198,7 @@ END_TEST
 /* ---- backward ----------------------------------------------------------------------------- */
 START_TEST(test_backward_errors)
 {
-    clnn_ctx *ctx = make_ctx();
+    clnn_ctx *ctx = test_ctx(NULL);
     clnn_graph *g = make_graph(ctx), *other = make_graph(ctx);
     clnn_tensor *w = clnn_param(g, "w", 2, (int64_t[]){2, 3});
     clnn_tensor *x = clnn_input(g, "x", 1, (int64_t[]){3});
@@ -249,7 +229,7 @@ END_TEST
 /* loss = sum(w * w) -> d loss / dw = 2 w; loss = mean(w * w) -> 2 w / n. */
 START_TEST(test_grad_simple)
 {
-    clnn_ctx *ctx = make_ctx();
+    clnn_ctx *ctx = test_ctx(NULL);
     static const float w0[6] = {1.5f, -2, 0.25f, 3, -0.5f, 0};
     for (int mean = 0; mean < 2; mean++) {
         clnn_graph *g = make_graph(ctx);
@@ -355,7 +335,7 @@ static double *chain_reference(const float *x, int k_wanted, double *mean)
 
 START_TEST(test_planner_reuses_memory)
 {
-    clnn_ctx *ctx = make_ctx();
+    clnn_ctx *ctx = test_ctx(NULL);
     clnn_graph *g = make_graph(ctx);
     clnn_tensor *x, *steps[CHAIN];
     clnn_tensor *mean = build_chain(g, &x, steps, -1);
@@ -397,7 +377,7 @@ END_TEST
 
 START_TEST(test_read_not_kept)
 {
-    clnn_ctx *ctx = make_ctx();
+    clnn_ctx *ctx = test_ctx(NULL);
     clnn_graph *g = make_graph(ctx);
     clnn_tensor *x, *steps[CHAIN];
     build_chain(g, &x, steps, -1);
@@ -417,7 +397,7 @@ END_TEST
 
 START_TEST(test_keep_makes_readable)
 {
-    clnn_ctx *ctx = make_ctx();
+    clnn_ctx *ctx = test_ctx(NULL);
     float *xs = chain_input();
     for (int when = 0; when < 2; when++) {
         /* when 0: keep while building; 1: keep after a first run (the graph is re-planned) */
@@ -446,7 +426,7 @@ END_TEST
 /* y1 = relu(x), run; then y2 = 3 * y1 is added and the graph is planned again. */
 START_TEST(test_replan_after_adding)
 {
-    clnn_ctx *ctx = make_ctx();
+    clnn_ctx *ctx = test_ctx(NULL);
     clnn_graph *g = make_graph(ctx);
     clnn_tensor *x = clnn_input(g, "x", 1, (int64_t[]){4});
     clnn_tensor *y1 = clnn_relu(g, x);
@@ -470,7 +450,7 @@ END_TEST
 
 START_TEST(test_constant)
 {
-    clnn_ctx *ctx = make_ctx();
+    clnn_ctx *ctx = test_ctx(NULL);
     clnn_graph *g = make_graph(ctx);
     clnn_tensor *c = clnn_constant(g, 2.5f, 2, (int64_t[]){2, 3});
     clnn_tensor *s = clnn_constant(g, -4.0f, 0, NULL);
@@ -500,7 +480,7 @@ END_TEST
  * d sum(x @ W) / dW = x^T @ ones = 4 everywhere. */
 START_TEST(test_bind_shares_storage)
 {
-    clnn_ctx *ctx = make_ctx();
+    clnn_ctx *ctx = test_ctx(NULL);
     uint64_t base = device_bytes(ctx);
     clnn_tensor *w = NULL;
     EXPECT_ST(ctx, clnn_tensor_create(ctx, CLNN_F32, 2, (int64_t[]){3, 2}, &w), CLNN_OK);
@@ -550,7 +530,7 @@ END_TEST
 
 START_TEST(test_bind_other_context)
 {
-    clnn_ctx *ctx = make_ctx(), *ctx2 = make_ctx();
+    clnn_ctx *ctx = test_ctx(NULL), *ctx2 = test_ctx(NULL);
     clnn_tensor *w2 = NULL;
     EXPECT_ST(ctx2, clnn_tensor_create(ctx2, CLNN_F32, 1, (int64_t[]){3}, &w2), CLNN_OK);
     clnn_graph *g = make_graph(ctx);
@@ -568,7 +548,7 @@ END_TEST
 /* ---- lifetimes ---------------------------------------------------------------------------- */
 START_TEST(test_no_backward_runs)
 {
-    clnn_ctx *ctx = make_ctx();
+    clnn_ctx *ctx = test_ctx(NULL);
     clnn_graph *g = make_graph(ctx);
     clnn_tensor *x = clnn_input(g, "x", 2, (int64_t[]){2, 2});
     clnn_tensor *w = clnn_param(g, "w", 2, (int64_t[]){2, 2});
@@ -586,7 +566,7 @@ END_TEST
 
 START_TEST(test_create_destroy_cycles)
 {
-    clnn_ctx *ctx = make_ctx();
+    clnn_ctx *ctx = test_ctx(NULL);
     uint64_t base = device_bytes(ctx);
     for (int cycle = 0; cycle < 40; cycle++) {
         clnn_graph *g = make_graph(ctx);
@@ -659,9 +639,5 @@ static Suite *graph_suite(void)
 int main(void)
 {
     /* no OpenCL here: check forks every test, and each test makes its own context */
-    SRunner *sr = srunner_create(graph_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run_suite(graph_suite());
 }

@@ -8,14 +8,7 @@
 #include <string.h>
 
 #include "clnn.h"
-
-#define EXPECT_ST(ctx, call, want)                                                                 \
-    do {                                                                                           \
-        clnn_status got_ = (call);                                                                 \
-        ck_assert_msg(got_ == (want), "%s: got %s, expected %s (last error: %s)", #call,           \
-                      clnn_status_name(got_), clnn_status_name(want),                              \
-                      (ctx) ? clnn_ctx_last_error(ctx) : "no context");                            \
-    } while (0)
+#include "test_util.h"
 
 /* The test only means something when the loader was pointed away from the real vendors. */
 static void require_no_vendors(void)

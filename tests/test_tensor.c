@@ -11,27 +11,7 @@
 #include <string.h>
 
 #include "clnn.h"
-
-#define EXPECT_ST(ctx, call, want)                                                                 \
-    do {                                                                                           \
-        clnn_status got_ = (call);                                                                 \
-        ck_assert_msg(got_ == (want), "%s: got %s, expected %s (last error: %s)", #call,           \
-                      clnn_status_name(got_), clnn_status_name(want),                              \
-                      (ctx) ? clnn_ctx_last_error(ctx) : "no context");                            \
-    } while (0)
-
-#define EXPECT_CONTAINS(text, part)                                                                \
-    ck_assert_msg(strstr((text), (part)) != NULL, "got \"%s\", expected it to contain \"%s\"",     \
-                  (text), (part))
-
-static clnn_ctx *make_ctx(void)
-{
-    clnn_ctx *ctx = NULL;
-    clnn_status st = clnn_ctx_create(&ctx, NULL);
-    ck_assert_msg(st == CLNN_OK, "clnn_ctx_create: got %s, expected CLNN_OK: %s",
-                  clnn_status_name(st), clnn_ctx_last_error(ctx));
-    return ctx;
-}
+#include "test_util.h"
 
 static uint64_t device_bytes(const clnn_ctx *ctx)
 {
@@ -65,7 +45,7 @@ START_TEST(test_round_trip)
     int ndim = _i % (CLNN_MAX_DIMS + 1);
     clnn_dtype dtype = _i <= CLNN_MAX_DIMS ? CLNN_F32 : CLNN_I32;
     static const int64_t dims[CLNN_MAX_DIMS] = {3, 2, 5, 1, 4, 2};
-    clnn_ctx *ctx = make_ctx();
+    clnn_ctx *ctx = test_ctx(NULL);
     clnn_tensor *t = make_tensor(ctx, dtype, ndim, dims);
     int64_t numel = 1;
     for (int i = 0; i < ndim; i++)
@@ -104,7 +84,7 @@ END_TEST
 
 START_TEST(test_accessors)
 {
-    clnn_ctx *ctx = make_ctx();
+    clnn_ctx *ctx = test_ctx(NULL);
     clnn_tensor *t = make_tensor(ctx, CLNN_F32, 2, (int64_t[]){4, 3});
     static const struct {
         int axis;
@@ -162,7 +142,7 @@ END_TEST
 /* ---- fill and copy ------------------------------------------------------------------------ */
 START_TEST(test_fill)
 {
-    clnn_ctx *ctx = make_ctx();
+    clnn_ctx *ctx = test_ctx(NULL);
     clnn_tensor *f = make_tensor(ctx, CLNN_F32, 2, (int64_t[]){7, 9});
     float got[63];
     EXPECT_ST(ctx, clnn_tensor_fill(f, -2.5f), CLNN_OK);
@@ -193,7 +173,7 @@ END_TEST
 
 START_TEST(test_copy)
 {
-    clnn_ctx *ctx = make_ctx();
+    clnn_ctx *ctx = test_ctx(NULL);
     clnn_tensor *a = make_tensor(ctx, CLNN_F32, 2, (int64_t[]){2, 6});
     clnn_tensor *b = make_tensor(ctx, CLNN_F32, 2, (int64_t[]){3, 4}); /* same count */
     clnn_tensor *c = make_tensor(ctx, CLNN_F32, 1, (int64_t[]){11});
@@ -220,7 +200,7 @@ START_TEST(test_copy)
     EXPECT_ST(ctx, clnn_tensor_copy(NULL, a), CLNN_ERR_INVALID);
     EXPECT_ST(ctx, clnn_tensor_copy(a, NULL), CLNN_ERR_INVALID);
     EXPECT_ST(ctx, clnn_tensor_copy(NULL, NULL), CLNN_ERR_INVALID);
-    clnn_ctx *ctx2 = make_ctx(); /* tensors of two contexts do not mix */
+    clnn_ctx *ctx2 = test_ctx(NULL); /* tensors of two contexts do not mix */
     clnn_tensor *far = make_tensor(ctx2, CLNN_F32, 2, (int64_t[]){2, 6});
     EXPECT_ST(ctx, clnn_tensor_copy(a, far), CLNN_ERR_INVALID);
     EXPECT_CONTAINS(clnn_ctx_last_error(ctx), "context");
@@ -237,7 +217,7 @@ END_TEST
 /* ---- views -------------------------------------------------------------------------------- */
 START_TEST(test_view_shares_storage)
 {
-    clnn_ctx *ctx = make_ctx();
+    clnn_ctx *ctx = test_ctx(NULL);
     uint64_t base = device_bytes(ctx);
     clnn_tensor *t = make_tensor(ctx, CLNN_F32, 2, (int64_t[]){4, 3});
     uint64_t one = device_bytes(ctx) - base;
@@ -290,7 +270,7 @@ END_TEST
 
 START_TEST(test_view_errors)
 {
-    clnn_ctx *ctx = make_ctx();
+    clnn_ctx *ctx = test_ctx(NULL);
     clnn_tensor *t = make_tensor(ctx, CLNN_F32, 2, (int64_t[]){4, 3}), *v = NULL;
     EXPECT_ST(ctx, clnn_tensor_view(t, 2, (int64_t[]){5, 2}, &v), CLNN_ERR_SHAPE);
     const char *msg = clnn_ctx_last_error(ctx);
@@ -328,7 +308,7 @@ END_TEST
 /* ---- error paths -------------------------------------------------------------------------- */
 START_TEST(test_wrong_byte_count)
 {
-    clnn_ctx *ctx = make_ctx();
+    clnn_ctx *ctx = test_ctx(NULL);
     clnn_tensor *t = make_tensor(ctx, CLNN_F32, 2, (int64_t[]){4, 3});
     float buf[13] = {0};
     EXPECT_ST(ctx, clnn_tensor_write(t, buf, 44), CLNN_ERR_SHAPE);
@@ -356,7 +336,7 @@ END_TEST
 
 START_TEST(test_bad_shapes_and_dtypes)
 {
-    clnn_ctx *ctx = make_ctx();
+    clnn_ctx *ctx = test_ctx(NULL);
     static const struct {
         int ndim;
         int64_t shape[8];
@@ -410,7 +390,7 @@ END_TEST
 
 START_TEST(test_out_of_device_memory)
 {
-    clnn_ctx *ctx = make_ctx();
+    clnn_ctx *ctx = test_ctx(NULL);
     clnn_device_info info;
     EXPECT_ST(ctx, clnn_ctx_device_info(ctx, &info), CLNN_OK);
     clnn_tensor *keep = make_tensor(ctx, CLNN_F32, 1, (int64_t[]){16});
@@ -457,7 +437,7 @@ END_TEST
 /* Element counts that overflow 64 bits must be refused, not wrapped into a small buffer. */
 START_TEST(test_element_count_overflow)
 {
-    clnn_ctx *ctx = make_ctx();
+    clnn_ctx *ctx = test_ctx(NULL);
     static const int64_t big[4] = {(int64_t)1 << 40, (int64_t)1 << 40, (int64_t)1 << 40,
                                    (int64_t)1 << 40};
     for (int ndim = 2; ndim <= 4; ndim++) {
@@ -476,7 +456,7 @@ END_TEST
 
 START_TEST(test_no_leak)
 {
-    clnn_ctx *ctx = make_ctx();
+    clnn_ctx *ctx = test_ctx(NULL);
     uint64_t base = device_bytes(ctx);
     for (int round = 0; round < 20; round++) {
         clnn_tensor *a = make_tensor(ctx, CLNN_F32, 2, (int64_t[]){16, 16});
@@ -532,9 +512,5 @@ static Suite *tensor_suite(void)
 int main(void)
 {
     /* no OpenCL here: check forks every test, and each test makes its own context */
-    SRunner *sr = srunner_create(tensor_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run_suite(tensor_suite());
 }

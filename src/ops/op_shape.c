@@ -40,36 +40,15 @@ static clnn_status emit_transpose(clnn_tensor *y)
 {
     const transpose_params *p = CLNN__PARAMS(y, transpose_params);
     const clnn_tensor *x = y->src[0];
-    cl_kernel k;
-    int fresh;
-    clnn_status st = clnn__node_kernel(y, 0, "strided_copy", &k, &fresh);
-    if (st)
-        return st;
-    if (fresh) {
-        int xs[CLNN_MAX_DIMS], strides[1][CLNN_MAX_DIMS], shape[CLNN_MAX_DIMS];
-        int nd = y->ndim, meta[CLNN__META_INTS];
-        int64_t s = 1;
-        for (int i = x->ndim - 1; i >= 0; i--) {
-            xs[i] = (int)s;
-            s *= x->shape[i];
-        }
-        for (int i = 0; i < nd; i++) {
-            shape[i] = (int)y->shape[i];
-            strides[0][i] = xs[i == p->axis0 ? p->axis1 : i == p->axis1 ? p->axis0 : i];
-        }
-        clnn__merge_axes(&nd, shape, 1, strides);
-        clnn__meta_fill(meta, nd, shape, 1, strides);
-        if ((st = clnn__node_meta(y, meta, CLNN__META_INTS)))
-            return st;
-        int n = (int)y->numel, ox = (int)x->offset, oy = (int)y->offset;
-        st = clnn__set_args(y->ctx, k, "strided_copy", 6, CLNN__ARG(n), CLNN__ARG(y->aux),
-                            CLNN__ARG(x->storage->mem), CLNN__ARG(ox), CLNN__ARG(y->storage->mem),
-                            CLNN__ARG(oy));
-        if (st)
-            return st;
+    int xs[CLNN_MAX_DIMS], strides[CLNN_MAX_DIMS];
+    int64_t s = 1;
+    for (int i = x->ndim - 1; i >= 0; i--) {
+        xs[i] = (int)s;
+        s *= x->shape[i];
     }
-    size_t global = (size_t)y->numel, local = 64;
-    return clnn__enqueue(y, k, 1, &global, &local);
+    for (int i = 0; i < y->ndim; i++)
+        strides[i] = xs[i == p->axis0 ? p->axis1 : i == p->axis1 ? p->axis0 : i];
+    return clnn__emit_strided_copy(y, strides);
 }
 
 static clnn_status backward_transpose(clnn_graph *g, clnn_tensor *y, clnn_tensor *dy)

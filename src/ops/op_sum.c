@@ -237,30 +237,9 @@ static clnn_status infer_expand(clnn_graph *g, clnn_tensor *y)
 
 static clnn_status emit_expand(clnn_tensor *y)
 {
-    const clnn_tensor *x = y->src[0];
-    cl_kernel k;
-    int fresh;
-    clnn_status st = clnn__node_kernel(y, 0, "strided_copy", &k, &fresh);
-    if (st)
-        return st;
-    if (fresh) {
-        int strides[1][CLNN_MAX_DIMS], shape[CLNN_MAX_DIMS], nd = y->ndim, meta[CLNN__META_INTS];
-        for (int i = 0; i < nd; i++)
-            shape[i] = (int)y->shape[i];
-        clnn__bcast_strides(x, y->ndim, y->shape, strides[0]);
-        clnn__merge_axes(&nd, shape, 1, strides);
-        clnn__meta_fill(meta, nd, shape, 1, strides);
-        if ((st = clnn__node_meta(y, meta, CLNN__META_INTS)))
-            return st;
-        int n = (int)y->numel, ox = (int)x->offset, oy = (int)y->offset;
-        st = clnn__set_args(y->ctx, k, "strided_copy", 6, CLNN__ARG(n), CLNN__ARG(y->aux),
-                            CLNN__ARG(x->storage->mem), CLNN__ARG(ox), CLNN__ARG(y->storage->mem),
-                            CLNN__ARG(oy));
-        if (st)
-            return st;
-    }
-    size_t global = (size_t)y->numel, local = 64;
-    return clnn__enqueue(y, k, 1, &global, &local);
+    int strides[CLNN_MAX_DIMS];
+    clnn__bcast_strides(y->src[0], y->ndim, y->shape, strides);
+    return clnn__emit_strided_copy(y, strides);
 }
 
 static clnn_status backward_expand(clnn_graph *g, clnn_tensor *y, clnn_tensor *dy)

@@ -119,6 +119,35 @@ clnn_status clnn__node_meta(clnn_tensor *node, const int *meta, size_t count)
     return CLNN_OK;
 }
 
+clnn_status clnn__emit_strided_copy(clnn_tensor *y, const int *x_strides)
+{
+    const clnn_tensor *x = y->src[0];
+    cl_kernel k;
+    int fresh;
+    clnn_status st = clnn__node_kernel(y, 0, "strided_copy", &k, &fresh);
+    if (st)
+        return st;
+    if (fresh) {
+        int strides[1][CLNN_MAX_DIMS], shape[CLNN_MAX_DIMS], nd = y->ndim, meta[CLNN__META_INTS];
+        for (int i = 0; i < nd; i++) {
+            shape[i] = (int)y->shape[i];
+            strides[0][i] = x_strides[i];
+        }
+        clnn__merge_axes(&nd, shape, 1, strides);
+        clnn__meta_fill(meta, nd, shape, 1, strides);
+        if ((st = clnn__node_meta(y, meta, CLNN__META_INTS)))
+            return st;
+        int n = (int)y->numel, ox = (int)x->offset, oy = (int)y->offset;
+        st = clnn__set_args(y->ctx, k, "strided_copy", 6, CLNN__ARG(n), CLNN__ARG(y->aux),
+                            CLNN__ARG(x->storage->mem), CLNN__ARG(ox), CLNN__ARG(y->storage->mem),
+                            CLNN__ARG(oy));
+        if (st)
+            return st;
+    }
+    size_t global = (size_t)y->numel, local = 64;
+    return clnn__enqueue(y, k, 1, &global, &local);
+}
+
 clnn_status clnn__emit_map(clnn_tensor *node, const char *kernel, int nin, const float *alpha)
 {
     cl_kernel k;

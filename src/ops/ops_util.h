@@ -25,6 +25,11 @@ clnn_status clnn__node_meta(clnn_tensor *node, const int *meta, size_t count);
 /* Checks that a result fits the 32-bit indexing of the kernels. */
 clnn_status clnn__check_numel(clnn_graph *g, const char *op, const clnn_tensor *t);
 
+/* Emits y[i] = x[strided offset of i] (kernel strided_copy of kernels/elementwise.cl, so the op's
+ * program must be "elementwise"); x_strides[d] is x's element stride along y's axis d (0 for a
+ * broadcast axis). Used by expand and transpose. */
+clnn_status clnn__emit_strided_copy(clnn_tensor *y, const int *x_strides);
+
 /* Emits kernel(n, [alpha,] x..., y) where each operand is passed as (buffer, offset). */
 clnn_status clnn__emit_map(clnn_tensor *node, const char *kernel, int nin, const float *alpha);
 
