@@ -71,29 +71,53 @@ clnn_status clnn__fail(clnn_ctx *ctx, clnn_status status, const char *fmt, ...)
 const char *clnn__cl_error_name(cl_int err)
 {
     switch (err) {
-#define E(x)                                                                                       \
-    case x:                                                                                        \
-        return #x;
-        E(CL_SUCCESS)
-        E(CL_DEVICE_NOT_FOUND)
-        E(CL_DEVICE_NOT_AVAILABLE)
-        E(CL_COMPILER_NOT_AVAILABLE) E(CL_MEM_OBJECT_ALLOCATION_FAILURE) E(CL_OUT_OF_RESOURCES) E(
-            CL_OUT_OF_HOST_MEMORY) E(CL_PROFILING_INFO_NOT_AVAILABLE) E(CL_MEM_COPY_OVERLAP)
-            E(CL_BUILD_PROGRAM_FAILURE) E(CL_MAP_FAILURE) E(CL_MISALIGNED_SUB_BUFFER_OFFSET) E(
-                CL_INVALID_VALUE) E(CL_INVALID_DEVICE_TYPE) E(CL_INVALID_PLATFORM)
-                E(CL_INVALID_DEVICE) E(CL_INVALID_CONTEXT) E(CL_INVALID_QUEUE_PROPERTIES) E(
-                    CL_INVALID_COMMAND_QUEUE) E(CL_INVALID_HOST_PTR) E(CL_INVALID_MEM_OBJECT)
-                    E(CL_INVALID_BINARY) E(CL_INVALID_BUILD_OPTIONS) E(CL_INVALID_PROGRAM) E(
-                        CL_INVALID_PROGRAM_EXECUTABLE) E(CL_INVALID_KERNEL_NAME)
-                        E(CL_INVALID_KERNEL_DEFINITION) E(CL_INVALID_KERNEL) E(CL_INVALID_ARG_INDEX)
-                            E(CL_INVALID_ARG_VALUE) E(CL_INVALID_ARG_SIZE) E(CL_INVALID_KERNEL_ARGS)
-                                E(CL_INVALID_WORK_DIMENSION) E(CL_INVALID_WORK_GROUP_SIZE)
-                                    E(CL_INVALID_WORK_ITEM_SIZE) E(CL_INVALID_GLOBAL_OFFSET)
-                                        E(CL_INVALID_EVENT_WAIT_LIST) E(CL_INVALID_EVENT)
-                                            E(CL_INVALID_OPERATION) E(CL_INVALID_BUFFER_SIZE)
-                                                E(CL_INVALID_GLOBAL_WORK_SIZE)
+        // clang-format off
+#define E(x) case x: return #x;
+    E(CL_SUCCESS)
+    E(CL_DEVICE_NOT_FOUND)
+    E(CL_DEVICE_NOT_AVAILABLE)
+    E(CL_COMPILER_NOT_AVAILABLE)
+    E(CL_MEM_OBJECT_ALLOCATION_FAILURE)
+    E(CL_OUT_OF_RESOURCES)
+    E(CL_OUT_OF_HOST_MEMORY)
+    E(CL_PROFILING_INFO_NOT_AVAILABLE)
+    E(CL_MEM_COPY_OVERLAP)
+    E(CL_BUILD_PROGRAM_FAILURE)
+    E(CL_MAP_FAILURE)
+    E(CL_MISALIGNED_SUB_BUFFER_OFFSET)
+    E(CL_INVALID_VALUE)
+    E(CL_INVALID_DEVICE_TYPE)
+    E(CL_INVALID_PLATFORM)
+    E(CL_INVALID_DEVICE)
+    E(CL_INVALID_CONTEXT)
+    E(CL_INVALID_QUEUE_PROPERTIES)
+    E(CL_INVALID_COMMAND_QUEUE)
+    E(CL_INVALID_HOST_PTR)
+    E(CL_INVALID_MEM_OBJECT)
+    E(CL_INVALID_BINARY)
+    E(CL_INVALID_BUILD_OPTIONS)
+    E(CL_INVALID_PROGRAM)
+    E(CL_INVALID_PROGRAM_EXECUTABLE)
+    E(CL_INVALID_KERNEL_NAME)
+    E(CL_INVALID_KERNEL_DEFINITION)
+    E(CL_INVALID_KERNEL)
+    E(CL_INVALID_ARG_INDEX)
+    E(CL_INVALID_ARG_VALUE)
+    E(CL_INVALID_ARG_SIZE)
+    E(CL_INVALID_KERNEL_ARGS)
+    E(CL_INVALID_WORK_DIMENSION)
+    E(CL_INVALID_WORK_GROUP_SIZE)
+    E(CL_INVALID_WORK_ITEM_SIZE)
+    E(CL_INVALID_GLOBAL_OFFSET)
+    E(CL_INVALID_EVENT_WAIT_LIST)
+    E(CL_INVALID_EVENT)
+    E(CL_INVALID_OPERATION)
+    E(CL_INVALID_BUFFER_SIZE)
+    E(CL_INVALID_GLOBAL_WORK_SIZE)
 #undef E
-                                                    case -1001 : return "CL_PLATFORM_NOT_FOUND_KHR";
+    // clang-format on
+    case -1001:
+        return "CL_PLATFORM_NOT_FOUND_KHR";
     }
     return "unknown OpenCL error";
 }
