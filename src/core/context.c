@@ -256,9 +256,12 @@ clnn_status clnn_ctx_create(clnn_ctx **out, const clnn_ctx_options *options)
     ctx->log_user = o->log_user;
     ctx->log_level = o->log_level;
     const char *pe = env("CLNN_PROFILE");
-    ctx->profile = o->profile || (pe && strcmp(pe, "0") != 0);
-    if (ctx->profile && !ctx->log) {
-        ctx->log = stderr_log; /* the report asked for by CLNN_PROFILE=1 goes somewhere visible */
+    int env_profile = pe && strcmp(pe, "0") != 0;
+    ctx->profile = o->profile || env_profile;
+    if (env_profile && !ctx->log) {
+        /* the report asked for by CLNN_PROFILE=1 goes somewhere visible; programs that turn
+         * profiling on through the options read it with clnn_profile_get instead */
+        ctx->log = stderr_log;
         ctx->log_level = CLNN_LOG_INFO;
     }
     const char *nc = env("CLNN_NO_CACHE");

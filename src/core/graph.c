@@ -20,6 +20,7 @@ clnn_status clnn_graph_create(clnn_ctx *ctx, clnn_graph **out)
     if (!g)
         return clnn__fail(ctx, CLNN_ERR_NOMEM, "out of host memory");
     g->ctx = ctx;
+    g->training = true;
     *out = g;
     return CLNN_OK;
 }

@@ -35,6 +35,8 @@ typedef struct clnn__prof_row {
 
 typedef struct clnn__prof_pending {
     cl_event event;
+    cl_event
+        after; /* NULL, or a marker enqueued just before: the time is end(event) - end(after) */
     int row;
 } clnn__prof_pending;
 
@@ -129,7 +131,7 @@ typedef enum clnn__kind {
     CLNN__OP     /* result of an op */
 } clnn__kind;
 
-#define CLNN__MAX_SRC      4
+#define CLNN__MAX_SRC      8
 #define CLNN__PARAMS_BYTES 96
 #define CLNN__MAX_KERNELS  3
 
@@ -215,6 +217,8 @@ struct clnn_graph {
     char *error;
     bool planned;
     bool has_backward;
+    bool training;        /* dropout and batchnorm: training (default) or evaluation mode */
+    uint64_t runs;        /* completed clnn_graph_run calls: the dropout RNG's counter */
     clnn__storage **pool; /* intermediate buffers made by the plan */
     size_t npool;
     clnn_graph_info info;
@@ -245,8 +249,11 @@ clnn_status clnn__enqueue(clnn_tensor *node, cl_kernel kernel, cl_uint dims, con
  * set to 1 when it was just created (so its arguments must be set). */
 clnn_status clnn__node_kernel(clnn_tensor *node, int i, const char *kernel, cl_kernel *out,
                               int *fresh);
-/* Profiling: remember ev (retained) as one call of node's op. */
+/* Profiling: remember ev (owned from now on) as one call of node's op. When `after` is a marker
+ * enqueued before the work (owned too), the call lasts from the marker's end to ev's end: this
+ * covers every kernel of a library call (CLBlast) that returns only its last event. */
 void clnn__prof_record(clnn_ctx *ctx, const clnn_tensor *node, cl_event ev);
+void clnn__prof_record_span(clnn_ctx *ctx, const clnn_tensor *node, cl_event after, cl_event ev);
 clnn_status clnn__prof_collect(clnn_ctx *ctx);
 void clnn__prof_free(clnn_ctx *ctx);
 /* Sets a kernel's arguments in order: CLNN__ARG(value) pairs of (size, pointer). */

@@ -73,15 +73,40 @@ clnn_status clnn_graph_run(clnn_graph *g)
         clnn_tensor *t = g->nodes[i];
         if (t->kind != CLNN__OP || t->is_view)
             continue;
-        if ((st = clnn__ops[t->op]->emit(t)) != CLNN_OK)
+        if ((st = clnn__ops[t->op]->emit(t)) != CLNN_OK) {
+            /* a kernel whose arguments were only partly set must be made again next time */
+            clnn__node_release_emit(t);
             return clnn__fail(g->ctx, st, "running %s '%s' (node %zu): %s", clnn__ops[t->op]->name,
                               t->name, i, g->ctx->last_error);
+        }
     }
+    g->runs++;
+    return CLNN_OK;
+}
+
+clnn_status clnn_graph_set_training(clnn_graph *g, int training)
+{
+    if (!g)
+        return CLNN_ERR_INVALID;
+    g->training = training != 0;
+    return CLNN_OK;
+}
+
+uint64_t clnn_graph_run_count(const clnn_graph *g)
+{
+    return g ? g->runs : 0;
+}
+
+clnn_status clnn_graph_set_run_count(clnn_graph *g, uint64_t runs)
+{
+    if (!g)
+        return CLNN_ERR_INVALID;
+    g->runs = runs;
     return CLNN_OK;
 }
 
 /* ---- profiling ----------------------------------------------------------------------------- */
-void clnn__prof_record(clnn_ctx *ctx, const clnn_tensor *node, cl_event ev)
+void clnn__prof_record_span(clnn_ctx *ctx, const clnn_tensor *node, cl_event after, cl_event ev)
 {
     const char *op = node ? clnn__ops[node->op]->name : "other";
     size_t r = 0;
@@ -90,6 +115,8 @@ void clnn__prof_record(clnn_ctx *ctx, const clnn_tensor *node, cl_event ev)
     if (r == ctx->nprof) {
         if (clnn__grow((void **)&ctx->prof, &ctx->prof_cap, r + 1, sizeof *ctx->prof)) {
             clReleaseEvent(ev);
+            if (after)
+                clReleaseEvent(after);
             return;
         }
         ctx->prof[r] = (clnn__prof_row){.op = op};
@@ -98,9 +125,11 @@ void clnn__prof_record(clnn_ctx *ctx, const clnn_tensor *node, cl_event ev)
     if (clnn__grow((void **)&ctx->pending, &ctx->pending_cap, ctx->npending + 1,
                    sizeof *ctx->pending)) {
         clReleaseEvent(ev);
+        if (after)
+            clReleaseEvent(after);
         return;
     }
-    ctx->pending[ctx->npending++] = (clnn__prof_pending){ev, (int)r};
+    ctx->pending[ctx->npending++] = (clnn__prof_pending){ev, after, (int)r};
     clnn__prof_row *row = &ctx->prof[r];
     row->calls++;
     double flops = 0, bytes = 0;
@@ -118,22 +147,32 @@ void clnn__prof_record(clnn_ctx *ctx, const clnn_tensor *node, cl_event ev)
     row->bytes += bytes;
 }
 
+void clnn__prof_record(clnn_ctx *ctx, const clnn_tensor *node, cl_event ev)
+{
+    clnn__prof_record_span(ctx, node, NULL, ev);
+}
+
 clnn_status clnn__prof_collect(clnn_ctx *ctx)
 {
     clnn_status st = CLNN_OK;
     for (size_t i = 0; i < ctx->npending; i++) {
-        cl_event ev = ctx->pending[i].event;
+        clnn__prof_pending *p = &ctx->pending[i];
         cl_ulong a = 0, b = 0;
-        cl_int err = clWaitForEvents(1, &ev);
+        cl_int err = clWaitForEvents(1, &p->event);
         if (err == CL_SUCCESS)
-            err = clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof a, &a, NULL);
+            err = clGetEventProfilingInfo(p->after ? p->after : p->event,
+                                          p->after ? CL_PROFILING_COMMAND_END
+                                                   : CL_PROFILING_COMMAND_START,
+                                          sizeof a, &a, NULL);
         if (err == CL_SUCCESS)
-            err = clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof b, &b, NULL);
+            err = clGetEventProfilingInfo(p->event, CL_PROFILING_COMMAND_END, sizeof b, &b, NULL);
         if (err == CL_SUCCESS && b >= a)
-            ctx->prof[ctx->pending[i].row].ns += (double)(b - a);
+            ctx->prof[p->row].ns += (double)(b - a);
         else if (err != CL_SUCCESS && st == CLNN_OK)
             st = clnn__cl_fail(ctx, err, "reading profiling events");
-        clReleaseEvent(ev);
+        clReleaseEvent(p->event);
+        if (p->after)
+            clReleaseEvent(p->after);
     }
     ctx->npending = 0;
     return st;
@@ -141,8 +180,11 @@ clnn_status clnn__prof_collect(clnn_ctx *ctx)
 
 void clnn__prof_free(clnn_ctx *ctx)
 {
-    for (size_t i = 0; i < ctx->npending; i++)
+    for (size_t i = 0; i < ctx->npending; i++) {
         clReleaseEvent(ctx->pending[i].event);
+        if (ctx->pending[i].after)
+            clReleaseEvent(ctx->pending[i].after);
+    }
     free(ctx->pending);
     free(ctx->prof);
     ctx->pending = NULL;
