@@ -39,6 +39,9 @@
  *
  * Environment: CLNN_DEVICE (gpu, cpu, P:D or a name substring), CLNN_CACHE_DIR, CLNN_NO_CACHE=1,
  * CLNN_KERNEL_DIR (read the kernels/ files from disk instead of the embedded copies), CLNN_PROFILE=1.
+ * Tuning (read at every run): CLNN_CONV_SCRATCH_BYTES (column buffer of one convolution node,
+ * default 32 MiB) and CLNN_CONV_SPLIT (columns per split GEMM of a convolution's gradients,
+ * default 2048).
  */
 #ifndef CLNN_H
 #define CLNN_H
@@ -297,6 +300,174 @@ CLNN_API clnn_tensor *clnn_matmul(clnn_graph *g, clnn_tensor *a, clnn_tensor *b,
 CLNN_API clnn_tensor *clnn_transpose(clnn_graph *g, clnn_tensor *x, int axis0, int axis1);
 /* Same data, another shape (no copy); one dimension may be -1. */
 CLNN_API clnn_tensor *clnn_reshape(clnn_graph *g, clnn_tensor *x, int ndim, const int64_t *shape);
+
+/* ---- The op library (issue 3): convolution, pooling, activations, normalisation, layout,
+ * embedding, dropout and losses. Layouts and defaults follow PyTorch unless noted; Keras
+ * behaviour is available where a user porting Keras code needs it (padding "same"/"valid",
+ * clipped categorical cross-entropy). Every op has a backward rule. ---------------------------- */
+
+typedef enum clnn_padding_mode {
+    CLNN_PADDING_EXPLICIT = 0, /* pad_h / pad_w on both sides (PyTorch) */
+    CLNN_PADDING_VALID = 1,    /* Keras "valid": no padding */
+    CLNN_PADDING_SAME = 2      /* Keras "same": output = ceil(input / stride); odd total padding
+                                * puts the extra row/column at the bottom/right, as TensorFlow */
+} clnn_padding_mode;
+
+typedef struct clnn_conv2d_options {
+    int stride_h, stride_w;                 /* 1 */
+    int pad_h, pad_w;                       /* 0; used with CLNN_PADDING_EXPLICIT */
+    clnn_padding_mode padding;              /* CLNN_PADDING_EXPLICIT */
+    int dilation_h, dilation_w;             /* 1 */
+    int groups;                             /* 1; groups = C = K is a depthwise convolution */
+    int output_pad_h, output_pad_w;         /* 0; conv2d_transpose only (PyTorch output_padding) */
+} clnn_conv2d_options;
+CLNN_API void clnn_conv2d_options_init(clnn_conv2d_options *options);
+
+/* x: (N, C, H, W), w: (K, C/groups, R, S), bias: (K) or NULL -> y: (N, K, H', W'),
+ * H' = floor((H + pad_top + pad_bottom - dilation_h (R - 1) - 1) / stride_h) + 1. options NULL:
+ * defaults. */
+CLNN_API clnn_tensor *clnn_conv2d(clnn_graph *g, clnn_tensor *x, clnn_tensor *w, clnn_tensor *bias,
+                                  const clnn_conv2d_options *options);
+/* The gradient of conv2d with respect to its input, as a layer (PyTorch ConvTranspose2d):
+ * x: (N, C, H, W), w: (C, K/groups, R, S), bias: (K) or NULL -> y: (N, K, H', W'),
+ * H' = (H - 1) stride_h - 2 pad_h + dilation_h (R - 1) + output_pad_h + 1 (EXPLICIT padding);
+ * Keras "same" gives H' = H stride_h and "valid" H' = H stride_h + max(dilated R - stride_h, 0)
+ * (Keras Conv2DTranspose without output_padding); output_pad needs EXPLICIT padding. */
+CLNN_API clnn_tensor *clnn_conv2d_transpose(clnn_graph *g, clnn_tensor *x, clnn_tensor *w,
+                                            clnn_tensor *bias, const clnn_conv2d_options *options);
+/* Nearest-neighbour upsampling: x: (N, C, H, W) -> (N, C, H scale_h, W scale_w). */
+CLNN_API clnn_tensor *clnn_upsample_nearest(clnn_graph *g, clnn_tensor *x, int scale_h,
+                                            int scale_w);
+
+typedef struct clnn_pool2d_options {
+    int kernel_h, kernel_w;     /* required */
+    int stride_h, stride_w;     /* 0: the kernel size (PyTorch and Keras default) */
+    int pad_h, pad_w;           /* 0; used with CLNN_PADDING_EXPLICIT */
+    clnn_padding_mode padding;  /* CLNN_PADDING_EXPLICIT (= Keras "valid" with no padding) */
+    int ceil_mode;              /* 0; PyTorch ceil_mode */
+    int count_include_pad;      /* 1 (PyTorch avg_pool2d default); Keras "same" excludes padding */
+} clnn_pool2d_options;
+CLNN_API void clnn_pool2d_options_init(clnn_pool2d_options *options, int kernel_h, int kernel_w);
+
+/* x: (N, C, H, W) -> (N, C, H', W'); padding never wins a max (PyTorch pads max with -inf). */
+CLNN_API clnn_tensor *clnn_maxpool2d(clnn_graph *g, clnn_tensor *x,
+                                     const clnn_pool2d_options *options);
+CLNN_API clnn_tensor *clnn_avgpool2d(clnn_graph *g, clnn_tensor *x,
+                                     const clnn_pool2d_options *options);
+/* x: (N, C, H, W) -> (N, C): the mean over H and W (Keras GlobalAveragePooling2D). */
+CLNN_API clnn_tensor *clnn_global_avgpool2d(clnn_graph *g, clnn_tensor *x);
+
+typedef enum clnn_activation {
+    CLNN_ACT_NONE = 0,
+    CLNN_ACT_RELU,
+    CLNN_ACT_LEAKY_RELU, /* alpha: negative slope (PyTorch 0.01, Keras 0.3) */
+    CLNN_ACT_ELU,        /* alpha (1.0) */
+    CLNN_ACT_SIGMOID,
+    CLNN_ACT_TANH,
+    CLNN_ACT_GELU,      /* x Phi(x), the erf form (PyTorch approximate='none') */
+    CLNN_ACT_GELU_TANH  /* the tanh approximation (PyTorch approximate='tanh') */
+} clnn_activation;
+
+CLNN_API clnn_tensor *clnn_leaky_relu(clnn_graph *g, clnn_tensor *x, float alpha);
+CLNN_API clnn_tensor *clnn_elu(clnn_graph *g, clnn_tensor *x, float alpha);
+CLNN_API clnn_tensor *clnn_gelu(clnn_graph *g, clnn_tensor *x, int tanh_approximation);
+/* Any activation by enum (alpha for leaky_relu and elu). */
+CLNN_API clnn_tensor *clnn_activate(clnn_graph *g, clnn_tensor *x, clnn_activation act,
+                                    float alpha);
+/* Numerically stable softmax / log-softmax over one axis. */
+CLNN_API clnn_tensor *clnn_softmax(clnn_graph *g, clnn_tensor *x, int axis);
+CLNN_API clnn_tensor *clnn_log_softmax(clnn_graph *g, clnn_tensor *x, int axis);
+
+/* y = act(x + b), b broadcast along axis (x: (..., F) with axis -1 for dense layers, (N, C, H, W)
+ * with axis 1 for convolutions), in one pass. */
+CLNN_API clnn_tensor *clnn_bias_act(clnn_graph *g, clnn_tensor *x, clnn_tensor *b, int axis,
+                                    clnn_activation act, float alpha);
+/* PyTorch Linear: x: (..., in), w: (out, in), b: (out) or NULL -> act(x w^T + b): (..., out).
+ * The bias and activation run in one fused pass after the GEMM. */
+CLNN_API clnn_tensor *clnn_linear(clnn_graph *g, clnn_tensor *x, clnn_tensor *w, clnn_tensor *b,
+                                  clnn_activation act, float alpha);
+
+/* Inverted dropout: in training mode each element is zeroed with probability p and the rest are
+ * scaled by 1/(1-p), from a counter-based RNG (Philox4x32-10) keyed by seed and the graph's run
+ * counter, on the device; the identity in evaluation mode. Reproducible for a given seed. */
+CLNN_API clnn_tensor *clnn_dropout(clnn_graph *g, clnn_tensor *x, float p, uint64_t seed);
+/* Training mode (1, the default) or evaluation mode (0) for dropout and batchnorm; takes effect
+ * from the next run. */
+CLNN_API clnn_status clnn_graph_set_training(clnn_graph *g, int training);
+/* Runs so far (the dropout counter); set it to replay a run, e.g. after loading a checkpoint. */
+CLNN_API uint64_t clnn_graph_run_count(const clnn_graph *g);
+CLNN_API clnn_status clnn_graph_set_run_count(clnn_graph *g, uint64_t runs);
+
+typedef struct clnn_batchnorm_options {
+    float momentum;     /* 0.1, PyTorch convention: running = (1 - momentum) running + momentum
+                         * batch (Keras momentum 0.99 is PyTorch momentum 0.01) */
+    float eps;          /* 1e-5 (PyTorch; Keras uses 1e-3) */
+    int unbiased_running_var; /* 1: PyTorch stores n/(n-1) * batch variance; 0: Keras */
+} clnn_batchnorm_options;
+CLNN_API void clnn_batchnorm_options_init(clnn_batchnorm_options *options);
+/* x: (N, C, ...) normalised per channel (axis 1); gamma, beta: (C) or NULL (1 and 0);
+ * running_mean, running_var: (C) leaves (inputs, parameters or bound tensors; not NULL, not the
+ * same tensor) updated in place in training mode (once per run) and used in evaluation mode; they
+ * never receive a gradient. Training mode needs more than one value per channel (else the run
+ * fails with CLNN_ERR_INVALID, as PyTorch does). */
+CLNN_API clnn_tensor *clnn_batchnorm(clnn_graph *g, clnn_tensor *x, clnn_tensor *gamma,
+                                     clnn_tensor *beta, clnn_tensor *running_mean,
+                                     clnn_tensor *running_var,
+                                     const clnn_batchnorm_options *options);
+/* Normalises over the last naxes axes; gamma, beta: those axes' shape, or NULL. */
+CLNN_API clnn_tensor *clnn_layernorm(clnn_graph *g, clnn_tensor *x, int naxes, clnn_tensor *gamma,
+                                     clnn_tensor *beta, float eps);
+
+/* x with its axes reordered: y.shape[i] = x.shape[perm[i]] (a copy). */
+CLNN_API clnn_tensor *clnn_permute(clnn_graph *g, clnn_tensor *x, const int *perm);
+/* Joins n tensors (n >= 1) along axis; all other axes must agree. */
+CLNN_API clnn_tensor *clnn_concat(clnn_graph *g, int n, clnn_tensor *const *xs, int axis);
+/* x[..., start:end:step, ...] along axis (negative start/end count from the end as in Python;
+ * step >= 1). */
+CLNN_API clnn_tensor *clnn_slice(clnn_graph *g, clnn_tensor *x, int axis, int64_t start,
+                                 int64_t end, int64_t step);
+/* Constant padding: pads[2 i] before and pads[2 i + 1] after axis i (>= 0), for every axis. */
+CLNN_API clnn_tensor *clnn_pad(clnn_graph *g, clnn_tensor *x, const int64_t *pads, float value);
+/* Flattens all axes after the first: (N, ...) -> (N, prod) (a view). */
+CLNN_API clnn_tensor *clnn_flatten(clnn_graph *g, clnn_tensor *x);
+
+/* Embedding lookup: indices (i32, any shape, values in [0, V)), weight (V, D) -> (..., D).
+ * padding_index in [0, V): that row of the weight gets no gradient (its value is still returned,
+ * PyTorch padding_idx); -1: none.
+ * The backward sums repeated indices in a fixed order (deterministic, no float atomics). An index
+ * out of range reads zeros and is reported by no status (indices live on the device). */
+CLNN_API clnn_tensor *clnn_embedding(clnn_graph *g, clnn_tensor *indices, clnn_tensor *weight,
+                                     int padding_index);
+
+typedef enum clnn_reduction {
+    CLNN_REDUCTION_MEAN = 0, /* PyTorch and Keras default */
+    CLNN_REDUCTION_SUM = 1,
+    CLNN_REDUCTION_NONE = 2  /* per element for mse and the binary losses, per sample (N) for
+                              * the cross-entropies */
+} clnn_reduction;
+
+/* mean((pred - target)^2): pred and target of the same shape; NONE gives per-element losses. */
+CLNN_API clnn_tensor *clnn_mse_loss(clnn_graph *g, clnn_tensor *pred, clnn_tensor *target,
+                                    clnn_reduction reduction);
+/* Keras categorical_crossentropy on probabilities: probs, target: (N, C); probs are rescaled to
+ * sum to 1 over C and clipped to [1e-7, 1 - 1e-7] (zero gradient where clipped);
+ * loss_n = -sum_c target log(probs). MEAN averages over N (Keras "sum_over_batch_size"). */
+CLNN_API clnn_tensor *clnn_categorical_crossentropy(clnn_graph *g, clnn_tensor *probs,
+                                                    clnn_tensor *target,
+                                                    clnn_reduction reduction);
+/* PyTorch CrossEntropyLoss on logits with class indices: logits (N, C), labels (N) i32 in [0, C),
+ * fused log-softmax, optional label smoothing in [0, 1). A label outside [0, C) is ignored, as
+ * PyTorch's ignore_index: loss 0, no gradient, not counted by MEAN (NaN when no label is valid). */
+CLNN_API clnn_tensor *clnn_cross_entropy(clnn_graph *g, clnn_tensor *logits, clnn_tensor *labels,
+                                         clnn_reduction reduction, float label_smoothing);
+/* PyTorch BCELoss on probabilities (log clamped at -100 as PyTorch does) and BCEWithLogitsLoss
+ * (stable for any logit); pred and target of the same shape. The target's gradient is finite at
+ * p = 0 or 1, where PyTorch's is infinite. */
+CLNN_API clnn_tensor *clnn_binary_crossentropy(clnn_graph *g, clnn_tensor *probs,
+                                               clnn_tensor *target, clnn_reduction reduction);
+CLNN_API clnn_tensor *clnn_binary_crossentropy_logits(clnn_graph *g, clnn_tensor *logits,
+                                                      clnn_tensor *target,
+                                                      clnn_reduction reduction);
 
 /* Appends the gradient ops of the scalar loss; afterwards clnn_tensor_grad(t) is d loss / d t for
  * every parameter, and every other tensor the loss depends on through differentiable ops.

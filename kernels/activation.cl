@@ -1,0 +1,274 @@
+// activation.cl — activations, the fused bias + activation, softmax and log-softmax, and their
+// backward kernels (src/ops/op_activation.c). The activation codes are those of the public
+// clnn_activation enum; one function evaluates an activation and one its derivative, so the plain
+// activation, the fused bias_act and both backward passes share the same formulas (PyTorch's):
+//   leaky_relu  z > 0 ? z : alpha z                 d: z > 0 ? 1 : alpha
+//   elu         z > 0 ? z : alpha (e^z - 1)         d: z > 0 ? 1 : alpha e^z
+//   gelu        z Phi(z) = z (1 + erf(z / sqrt 2)) / 2            d: Phi(z) + z phi(z)
+//   gelu_tanh   z (1 + tanh(k (z + 0.044715 z^3))) / 2, k = sqrt(2 / pi)
+// Softmax rows run along one axis of x seen as (outer, len, inner): row r starts at
+// (r / inner) * len * inner + r % inner and steps by inner. The *_rows kernels give a row to one
+// work-item (many or short rows); the *_group kernels give it to a work-group that reduces in
+// local memory with a barrier after every step (few long rows). Every kernel guards its range.
+
+#ifndef SOFTMAX_WG
+#define SOFTMAX_WG 64
+#endif
+
+#define ACT_NONE       0
+#define ACT_RELU       1
+#define ACT_LEAKY_RELU 2
+#define ACT_ELU        3
+#define ACT_SIGMOID    4
+#define ACT_TANH       5
+#define ACT_GELU       6
+#define ACT_GELU_TANH  7
+
+#define GELU_K      0.7978845608028654f // sqrt(2 / pi)
+#define GELU_C      0.044715f
+#define INV_SQRT2   0.7071067811865476f
+#define INV_SQRT2PI 0.3989422804014327f
+
+// numerically stable for large |z|: exp of a non-positive number only
+inline float act_sigmoid(const float z)
+{
+    const float e = exp(-fabs(z));
+    return z >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+}
+
+inline float act_value(const int act, const float alpha, const float z)
+{
+    switch (act) {
+    case ACT_RELU:
+        return z > 0.0f ? z : 0.0f;
+    case ACT_LEAKY_RELU:
+        return z > 0.0f ? z : alpha * z;
+    case ACT_ELU:
+        return z > 0.0f ? z : alpha * expm1(z);
+    case ACT_SIGMOID:
+        return act_sigmoid(z);
+    case ACT_TANH:
+        return tanh(z);
+    case ACT_GELU:
+        return 0.5f * z * (1.0f + erf(z * INV_SQRT2));
+    case ACT_GELU_TANH:
+        return 0.5f * z * (1.0f + tanh(GELU_K * (z + GELU_C * z * z * z)));
+    default:
+        return z;
+    }
+}
+
+// d act / d z
+inline float act_derivative(const int act, const float alpha, const float z)
+{
+    switch (act) {
+    case ACT_RELU:
+        return z > 0.0f ? 1.0f : 0.0f;
+    case ACT_LEAKY_RELU:
+        return z > 0.0f ? 1.0f : alpha;
+    case ACT_ELU:
+        return z > 0.0f ? 1.0f : alpha * exp(z);
+    case ACT_SIGMOID: {
+        const float s = act_sigmoid(z);
+        return s * (1.0f - s);
+    }
+    case ACT_TANH: {
+        const float t = tanh(z);
+        return 1.0f - t * t;
+    }
+    case ACT_GELU:
+        return 0.5f * (1.0f + erf(z * INV_SQRT2)) + z * INV_SQRT2PI * exp(-0.5f * z * z);
+    case ACT_GELU_TANH: {
+        const float t = tanh(GELU_K * (z + GELU_C * z * z * z));
+        return 0.5f * (1.0f + t) +
+               0.5f * z * (1.0f - t * t) * GELU_K * (1.0f + 3.0f * GELU_C * z * z);
+    }
+    default:
+        return 1.0f;
+    }
+}
+
+// x: (n) -> y: (n), y = act(x)
+__kernel void act_fwd(const int n, const int act, const float alpha, __global const float *x,
+                      const int ox, __global float *y, const int oy)
+{
+    const int i = get_global_id(0);
+    if (i < n)
+        y[oy + i] = act_value(act, alpha, x[ox + i]);
+}
+
+// x: (outer, C, inner), b: (C) -> y: (outer, C, inner), y = act(x + b)
+__kernel void bias_act_fwd(const int n, const int act, const float alpha, const int channels,
+                           const int inner, __global const float *x, const int ox,
+                           __global const float *b, const int ob, __global float *y, const int oy)
+{
+    const int i = get_global_id(0);
+    if (i < n)
+        y[oy + i] = act_value(act, alpha, x[ox + i] + b[ob + (i / inner) % channels]);
+}
+
+// x: (outer, C, inner), b: (C) (read only when has_bias), dy: like x -> dx: like x,
+// dx = act'(x [+ b]) dy
+__kernel void act_bwd(const int n, const int act, const float alpha, const int channels,
+                      const int inner, const int has_bias, __global const float *x, const int ox,
+                      __global const float *b, const int ob, __global const float *dy,
+                      const int ody, __global float *dx, const int odx)
+{
+    const int i = get_global_id(0);
+    if (i >= n)
+        return;
+    float z = x[ox + i];
+    if (has_bias)
+        z += b[ob + (i / inner) % channels];
+    dx[odx + i] = act_derivative(act, alpha, z) * dy[ody + i];
+}
+
+// ---- softmax ---------------------------------------------------------------------------------
+inline int softmax_row_base(const int r, const int len, const int inner)
+{
+    return (r / inner) * len * inner + r % inner;
+}
+
+// x: (outer, len, inner) -> y: the same; y = softmax or (log_out) log_softmax along len
+__kernel void softmax_rows(const int rows, const int len, const int inner, const int log_out,
+                           __global const float *x, const int ox, __global float *y, const int oy)
+{
+    const int r = get_global_id(0);
+    if (r >= rows)
+        return;
+    const int base = softmax_row_base(r, len, inner);
+    __global const float *xr = x + ox + base;
+    __global float *yr = y + oy + base;
+    float m = -INFINITY;
+    for (int j = 0; j < len; j++)
+        m = fmax(m, xr[j * inner]);
+    float s = 0.0f;
+    for (int j = 0; j < len; j++)
+        s += exp(xr[j * inner] - m);
+    if (log_out) {
+        const float ls = log(s);
+        for (int j = 0; j < len; j++)
+            yr[j * inner] = (xr[j * inner] - m) - ls;
+    } else {
+        const float inv = 1.0f / s;
+        for (int j = 0; j < len; j++)
+            yr[j * inner] = exp(xr[j * inner] - m) * inv;
+    }
+}
+
+// The part of a row that work-item lid of a group handles: contiguous slices on CPUs (which run
+// a group's work-items one after another), interleaved on GPUs (neighbours read neighbours).
+#ifdef CLNN_DEVICE_CPU
+#define SOFTMAX_SLICE(lid, len, begin, end, step)                                                  \
+    const int sub_ = ((len) + SOFTMAX_WG - 1) / SOFTMAX_WG;                                        \
+    const int begin = (lid)*sub_, end = min((len), begin + sub_), step = 1
+#else
+#define SOFTMAX_SLICE(lid, len, begin, end, step)                                                  \
+    const int begin = (lid), end = (len), step = SOFTMAX_WG
+#endif
+
+// tree reductions over SOFTMAX_WG values in local memory; every work-item gets the result
+inline float softmax_group_max(__local float *red, const int lid, float v)
+{
+    red[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = SOFTMAX_WG / 2; s > 0; s >>= 1) {
+        if (lid < s)
+            red[lid] = fmax(red[lid], red[lid + s]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    v = red[0];
+    barrier(CLK_LOCAL_MEM_FENCE); // red is reused by the next reduction
+    return v;
+}
+
+inline float softmax_group_sum(__local float *red, const int lid, float v)
+{
+    red[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = SOFTMAX_WG / 2; s > 0; s >>= 1) {
+        if (lid < s)
+            red[lid] += red[lid + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    v = red[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return v;
+}
+
+// work-group r handles row r; x: (outer, len, inner) -> y: the same
+__kernel __attribute__((reqd_work_group_size(SOFTMAX_WG, 1, 1))) void
+softmax_group(const int rows, const int len, const int inner, const int log_out,
+              __global const float *x, const int ox, __global float *y, const int oy)
+{
+    __local float red[SOFTMAX_WG];
+    // no early return before a barrier, even a uniform one (POCL miscompiles it): a group past
+    // the end (none with the host's exact launch) would recompute the last row
+    const int r = min((int)get_group_id(0), rows - 1), lid = get_local_id(0);
+    const int base = softmax_row_base(r, len, inner);
+    __global const float *xr = x + ox + base;
+    __global float *yr = y + oy + base;
+    SOFTMAX_SLICE(lid, len, begin, end, step);
+    float m = -INFINITY;
+    for (int j = begin; j < end; j += step)
+        m = fmax(m, xr[j * inner]);
+    m = softmax_group_max(red, lid, m);
+    float s = 0.0f;
+    for (int j = begin; j < end; j += step)
+        s += exp(xr[j * inner] - m);
+    s = softmax_group_sum(red, lid, s);
+    if (log_out) {
+        const float ls = log(s);
+        for (int j = begin; j < end; j += step)
+            yr[j * inner] = (xr[j * inner] - m) - ls;
+    } else {
+        const float inv = 1.0f / s;
+        for (int j = begin; j < end; j += step)
+            yr[j * inner] = exp(xr[j * inner] - m) * inv;
+    }
+}
+
+// y (the forward output), dy: (outer, len, inner) -> dx: the same, along len:
+//   softmax      dx = y (dy - sum(dy y))
+//   log_softmax  dx = dy - e^y sum(dy)
+__kernel void softmax_bwd_rows(const int rows, const int len, const int inner, const int log_out,
+                               __global const float *y, const int oy, __global const float *dy,
+                               const int ody, __global float *dx, const int odx)
+{
+    const int r = get_global_id(0);
+    if (r >= rows)
+        return;
+    const int base = softmax_row_base(r, len, inner);
+    __global const float *yr = y + oy + base;
+    __global const float *dyr = dy + ody + base;
+    __global float *dxr = dx + odx + base;
+    float s = 0.0f;
+    for (int j = 0; j < len; j++)
+        s += log_out ? dyr[j * inner] : dyr[j * inner] * yr[j * inner];
+    for (int j = 0; j < len; j++) {
+        const int k = j * inner;
+        dxr[k] = log_out ? dyr[k] - exp(yr[k]) * s : yr[k] * (dyr[k] - s);
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(SOFTMAX_WG, 1, 1))) void
+softmax_bwd_group(const int rows, const int len, const int inner, const int log_out,
+                  __global const float *y, const int oy, __global const float *dy, const int ody,
+                  __global float *dx, const int odx)
+{
+    __local float red[SOFTMAX_WG];
+    const int r = min((int)get_group_id(0), rows - 1), lid = get_local_id(0); // as above
+    const int base = softmax_row_base(r, len, inner);
+    __global const float *yr = y + oy + base;
+    __global const float *dyr = dy + ody + base;
+    __global float *dxr = dx + odx + base;
+    SOFTMAX_SLICE(lid, len, begin, end, step);
+    float s = 0.0f;
+    for (int j = begin; j < end; j += step)
+        s += log_out ? dyr[j * inner] : dyr[j * inner] * yr[j * inner];
+    s = softmax_group_sum(red, lid, s);
+    for (int j = begin; j < end; j += step) {
+        const int k = j * inner;
+        dxr[k] = log_out ? dyr[k] - exp(yr[k]) * s : yr[k] * (dyr[k] - s);
+    }
+}

@@ -1,0 +1,161 @@
+// pool.cl — 2-D max and average pooling, nearest-neighbour upsampling and their backward kernels
+// (src/ops/op_pool.c). Tensors are NCHW with N and C merged into one plane index nc. Every kernel
+// has one work-item per element of the tensor it writes, guards i < n and writes every element
+// (planned buffers are reused, so nothing may rely on zeros). The backward kernels are gathers:
+// each input element sums the gradients of the outputs that read it, in a fixed order, so no
+// atomics are needed and results are deterministic.
+//
+// Window geometry (resolved on the host, see op_pool.c): output row oh reads the input rows
+// hs0 = oh sh - pt .. hs0 + kh - 1, clipped to [0, H); columns likewise with sw, pl, kw, W.
+// Padding is never read: it never wins a max and adds nothing to a sum.
+
+// The first output row (column) whose window holds input row (column) p:
+// the smallest o >= 0 with o s - pad + k > p.
+inline int pool_first_out(const int p, const int pad, const int k, const int s)
+{
+    const int q = p + pad;
+    return q < k ? 0 : (q - k) / s + 1;
+}
+
+// x: (NC, H, W) -> y: (NC, OH, OW), argmax: (NC, OH, OW) holding h W + w of the first maximum
+// of each window in row-major order (PyTorch's tie rule); NaN wins as in PyTorch.
+__kernel void maxpool2d_fwd(const int n, const int H, const int W, const int OH, const int OW,
+                            const int kh, const int kw, const int sh, const int sw, const int pt,
+                            const int pl, __global const float *x, const int ox, __global float *y,
+                            const int oy, __global int *argmax)
+{
+    const int i = get_global_id(0);
+    if (i >= n)
+        return;
+    const int ow = i % OW, oh = (i / OW) % OH, nc = i / (OW * OH);
+    const int hs0 = oh * sh - pt, ws0 = ow * sw - pl;
+    const int hs = max(hs0, 0), ws = max(ws0, 0);
+    const int he = min(hs0 + kh, H), we = min(ws0 + kw, W);
+    __global const float *plane = x + ox + nc * H * W;
+    float m = -INFINITY;
+    int best = hs * W + ws;
+    for (int h = hs; h < he; h++)
+        for (int w = ws; w < we; w++) {
+            const float v = plane[h * W + w];
+            if (v > m || isnan(v)) {
+                m = v;
+                best = h * W + w;
+            }
+        }
+    y[oy + i] = m;
+    argmax[i] = best;
+}
+
+// dy: (NC, OH, OW), argmax: (NC, OH, OW) from maxpool2d_fwd -> dx: (NC, H, W); each input
+// element sums dy over the windows whose maximum it is.
+__kernel void maxpool2d_bwd(const int n, const int H, const int W, const int OH, const int OW,
+                            const int kh, const int kw, const int sh, const int sw, const int pt,
+                            const int pl, __global const float *dy, const int ody,
+                            __global const int *argmax, __global float *dx, const int odx)
+{
+    const int i = get_global_id(0);
+    if (i >= n)
+        return;
+    const int w = i % W, h = (i / W) % H, nc = i / (W * H);
+    const int oh0 = pool_first_out(h, pt, kh, sh), oh1 = min((h + pt) / sh, OH - 1);
+    const int ow0 = pool_first_out(w, pl, kw, sw), ow1 = min((w + pl) / sw, OW - 1);
+    const int self = h * W + w, base = nc * OH * OW;
+    float s = 0.0f;
+    for (int oh = oh0; oh <= oh1; oh++)
+        for (int ow = ow0; ow <= ow1; ow++) {
+            const int o = base + oh * OW + ow;
+            if (argmax[o] == self)
+                s += dy[ody + o];
+        }
+    dx[odx + i] = s;
+}
+
+// The divisor of the average of the window starting at (hs0, ws0): with include_pad, the window
+// clipped to the padded extent (eh, ew) = (H + pad_bottom, W + pad_right) as PyTorch counts it;
+// else the number of input elements in it.
+inline int avgpool_divisor(const int hs0, const int ws0, const int kh, const int kw, const int H,
+                           const int W, const int eh, const int ew, const int include_pad)
+{
+    const int he = min(hs0 + kh, eh), we = min(ws0 + kw, ew);
+    if (include_pad)
+        return (he - hs0) * (we - ws0);
+    return (min(he, H) - max(hs0, 0)) * (min(we, W) - max(ws0, 0));
+}
+
+// x: (NC, H, W) -> y: (NC, OH, OW), the window sums divided by avgpool_divisor
+__kernel void avgpool2d_fwd(const int n, const int H, const int W, const int OH, const int OW,
+                            const int kh, const int kw, const int sh, const int sw, const int pt,
+                            const int pl, const int eh, const int ew, const int include_pad,
+                            __global const float *x, const int ox, __global float *y, const int oy)
+{
+    const int i = get_global_id(0);
+    if (i >= n)
+        return;
+    const int ow = i % OW, oh = (i / OW) % OH, nc = i / (OW * OH);
+    const int hs0 = oh * sh - pt, ws0 = ow * sw - pl;
+    const int hs = max(hs0, 0), ws = max(ws0, 0);
+    const int he = min(hs0 + kh, H), we = min(ws0 + kw, W);
+    __global const float *plane = x + ox + nc * H * W;
+    float s = 0.0f;
+    for (int h = hs; h < he; h++)
+        for (int w = ws; w < we; w++)
+            s += plane[h * W + w];
+    const int d = avgpool_divisor(hs0, ws0, kh, kw, H, W, eh, ew, include_pad);
+    y[oy + i] = d > 0 ? s / (float)d : 0.0f;
+}
+
+// dy: (NC, OH, OW) -> dx: (NC, H, W); each input element sums dy / divisor over the windows
+// that hold it.
+__kernel void avgpool2d_bwd(const int n, const int H, const int W, const int OH, const int OW,
+                            const int kh, const int kw, const int sh, const int sw, const int pt,
+                            const int pl, const int eh, const int ew, const int include_pad,
+                            __global const float *dy, const int ody, __global float *dx,
+                            const int odx)
+{
+    const int i = get_global_id(0);
+    if (i >= n)
+        return;
+    const int w = i % W, h = (i / W) % H, nc = i / (W * H);
+    const int oh0 = pool_first_out(h, pt, kh, sh), oh1 = min((h + pt) / sh, OH - 1);
+    const int ow0 = pool_first_out(w, pl, kw, sw), ow1 = min((w + pl) / sw, OW - 1);
+    __global const float *g = dy + ody + nc * OH * OW;
+    float s = 0.0f;
+    for (int oh = oh0; oh <= oh1; oh++)
+        for (int ow = ow0; ow <= ow1; ow++) {
+            const int d =
+                avgpool_divisor(oh * sh - pt, ow * sw - pl, kh, kw, H, W, eh, ew, include_pad);
+            s += g[oh * OW + ow] / (float)d;
+        }
+    dx[odx + i] = s;
+}
+
+// x: (NC, H, W) -> y: (NC, H sh, W sw), y[nc, h, w] = x[nc, h / sh, w / sw]
+__kernel void upsample_nearest_fwd(const int n, const int H, const int W, const int sh,
+                                   const int sw, __global const float *x, const int ox,
+                                   __global float *y, const int oy)
+{
+    const int i = get_global_id(0);
+    if (i >= n)
+        return;
+    const int OW = W * sw, OH = H * sh;
+    const int ow = i % OW, oh = (i / OW) % OH, nc = i / (OW * OH);
+    y[oy + i] = x[ox + (nc * H + oh / sh) * W + ow / sw];
+}
+
+// dy: (NC, H sh, W sw) -> dx: (NC, H, W), the sum of each sh x sw block
+__kernel void upsample_nearest_bwd(const int n, const int H, const int W, const int sh,
+                                   const int sw, __global const float *dy, const int ody,
+                                   __global float *dx, const int odx)
+{
+    const int i = get_global_id(0);
+    if (i >= n)
+        return;
+    const int w = i % W, h = (i / W) % H, nc = i / (W * H);
+    const int OW = W * sw;
+    __global const float *g = dy + ody + (nc * H * sh + h * sh) * OW + w * sw;
+    float s = 0.0f;
+    for (int a = 0; a < sh; a++)
+        for (int b = 0; b < sw; b++)
+            s += g[a * OW + b];
+    dx[odx + i] = s;
+}

@@ -1,0 +1,691 @@
+/* test_ops_conv.c — the `check` suite of conv2d and conv2d_transpose (src/ops/op_conv.c):
+ *   - forward against the double-precision references of tests/ref/ref_conv.c and gradients of
+ *     every input (x, w, b) against central differences of them (tests/gradcheck.c), over odd
+ *     sizes, strides, explicit / Keras valid / Keras same padding (odd totals included),
+ *     dilation, groups, depthwise, 1x1, rectangular kernels, no bias, inputs without gradient;
+ *   - cases with the column buffer capped ($CLNN_CONV_SCRATCH_BYTES) so that the batch runs in
+ *     several chunks (weight gradients accumulate across chunks), and with long GEMM dimensions
+ *     split into batches ($CLNN_CONV_SPLIT: split-N input gradients, split-K weight gradients
+ *     whose partial products are reduced, remainders, the cap of 64 batches);
+ *   - composite graphs (conv -> tanh -> conv_transpose; one tensor feeding two convolutions);
+ *   - error paths: NULL, a sticky status, and a message naming the op and the shapes;
+ *   - golden values from PyTorch (tests/golden/conv.txt, written by gen_conv.py).
+ * Each test creates its own context (check forks every test). CK_FORK=no to debug. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clnn.h"
+#include "golden_io.h"
+#include "gradcheck.h"
+#include "ref/ref_conv.h"
+
+/* ---- one build/ref pair, parameterised by conv_cfg ------------------------------------------ */
+typedef struct conv_cfg {
+    int transpose; /* 0: conv2d, 1: conv2d_transpose */
+    int bias;      /* 1: in[2] is the bias */
+    ref_conv_cfg c;
+    int chunk; /* > 0: cap the column buffer at this many samples (several GEMM chunks) */
+    int split; /* > 0: split long GEMM dimensions into batches of this many columns */
+} conv_cfg;
+
+/* The case tables leave stride, dilation and groups 0 for their default 1. */
+static ref_conv_cfg geom(const ref_conv_cfg *c)
+{
+    ref_conv_cfg g = *c;
+    int *ones[] = {&g.stride_h, &g.stride_w, &g.dil_h, &g.dil_w, &g.groups};
+    for (int i = 0; i < 5; i++)
+        *ones[i] = *ones[i] ? *ones[i] : 1;
+    return g;
+}
+
+static void options_of(const ref_conv_cfg *cfg, clnn_conv2d_options *o)
+{
+    ref_conv_cfg g = geom(cfg);
+    const ref_conv_cfg *c = &g;
+    clnn_conv2d_options_init(o);
+    o->stride_h = c->stride_h;
+    o->stride_w = c->stride_w;
+    o->pad_h = c->pad_h;
+    o->pad_w = c->pad_w;
+    o->padding = (clnn_padding_mode)c->padding;
+    o->dilation_h = c->dil_h;
+    o->dilation_w = c->dil_w;
+    o->groups = c->groups;
+    o->output_pad_h = c->out_pad_h;
+    o->output_pad_w = c->out_pad_w;
+}
+
+static clnn_tensor *build_conv(clnn_graph *g, clnn_tensor *const *in, const void *cfg)
+{
+    const conv_cfg *p = cfg;
+    clnn_conv2d_options o;
+    options_of(&p->c, &o);
+    clnn_tensor *b = p->bias ? in[2] : NULL;
+    return p->transpose ? clnn_conv2d_transpose(g, in[0], in[1], b, &o)
+                        : clnn_conv2d(g, in[0], in[1], b, &o);
+}
+
+static int ref_conv(const double *const *in, const ref_shape *s, const void *cfg, double *y,
+                    ref_shape *sy)
+{
+    const conv_cfg *p = cfg;
+    const double *b = p->bias ? in[2] : NULL;
+    const ref_shape *sb = p->bias ? &s[2] : NULL;
+    ref_conv_cfg c = geom(&p->c);
+    return p->transpose ? ref_conv2d_transpose(in[0], &s[0], in[1], &s[1], b, sb, &c, y, sy)
+                        : ref_conv2d(in[0], &s[0], in[1], &s[1], b, sb, &c, y, sy);
+}
+
+/* Runs a case; with cfg->chunk > 0 the column buffer holds that many samples (one sample's
+ * buffer is (C R S + K) OH OW floats, C, H, W the big side, K, OH, OW the small side). */
+static void run_case(const gc_case *c)
+{
+    const conv_cfg *p = c->cfg;
+    if (p->chunk > 0) {
+        const gc_input *x = &c->in[0], *w = &c->in[1];
+        ref_conv_cfg cg = geom(&p->c);
+        int64_t R = w->shape[2], S = w->shape[3], G = cg.groups, C, K, P;
+        if (p->transpose) {
+            K = x->shape[1];
+            C = w->shape[1] * G;
+            P = x->shape[2] * x->shape[3];
+        } else {
+            ref_shape sx = {4, {0}}, sw = {4, {0}}, sy;
+            memcpy(sx.dims, x->shape, sizeof sx.dims);
+            memcpy(sw.dims, w->shape, sizeof sw.dims);
+            ck_assert(ref_conv2d(NULL, &sx, NULL, &sw, NULL, NULL, &cg, NULL, &sy));
+            C = x->shape[1];
+            K = w->shape[0];
+            P = sy.dims[2] * sy.dims[3];
+        }
+        char bytes[32];
+        snprintf(bytes, sizeof bytes, "%lld", (long long)((C * R * S + K) * P * 4 * p->chunk));
+        setenv("CLNN_CONV_SCRATCH_BYTES", bytes, 1);
+    }
+    if (p->split > 0) {
+        char cols[32];
+        snprintf(cols, sizeof cols, "%d", p->split);
+        setenv("CLNN_CONV_SPLIT", cols, 1);
+    }
+    gc_run_case(c);
+    unsetenv("CLNN_CONV_SCRATCH_BYTES");
+    unsetenv("CLNN_CONV_SPLIT");
+}
+
+// clang-format off
+/* conv_cfg literals: CONV(bias, .stride_h = 2, ...) with PyTorch defaults for the rest */
+#define GEOM(...) {__VA_ARGS__} /* stride, dilation, groups 0 mean 1 (see geom) */
+#define CONV(b, ...)  (&(const conv_cfg){.transpose = 0, .bias = (b), .c = GEOM(__VA_ARGS__)})
+#define CONVT(b, ...) (&(const conv_cfg){.transpose = 1, .bias = (b), .c = GEOM(__VA_ARGS__)})
+#define CHUNKED(n, split_, t, b, ...)                                                              \
+    (&(const conv_cfg){.transpose = (t), .bias = (b), .c = GEOM(__VA_ARGS__), .chunk = (n),        \
+                       .split = (split_)})
+#define CASE(name, cfg, ...) GC_CASE(name, build_conv, ref_conv, cfg, __VA_ARGS__)
+#define P GC_PARAM
+#define X GC_INPUT
+#define SAME .padding = REF_PAD_SAME
+#define VALID .padding = REF_PAD_VALID
+// clang-format on
+
+/* ---- conv2d --------------------------------------------------------------------------------
+ * Tolerances: the forward sums C/G R S <= 27 products (default 1e-5); the weight gradient sums
+ * N OH OW <= 126 and the input gradient K/G R S <= 45 (default 1e-4). */
+static const gc_case conv_cases[] = {
+    CASE("conv2d (2,3,7,9)*(4,3,3,3)+b", CONV(1), P(2, 3, 7, 9), P(4, 3, 3, 3), P(4)),
+    CASE("conv2d stride 2 pad 1 (2,3,9,8)*(5,3,3,3)+b",
+         CONV(1, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1), P(2, 3, 9, 8),
+         P(5, 3, 3, 3), P(5)),
+    CASE("conv2d dilation 2 pad 2 (1,2,11,10)*(3,2,3,3)+b",
+         CONV(1, .dil_h = 2, .dil_w = 2, .pad_h = 2, .pad_w = 2), P(1, 2, 11, 10), P(3, 2, 3, 3),
+         P(3)),
+    CASE("conv2d groups 2 (2,4,7,6)*(6,2,3,3)+b", CONV(1, .groups = 2), P(2, 4, 7, 6),
+         P(6, 2, 3, 3), P(6)),
+    CASE("conv2d depthwise (2,3,8,7)*(3,1,3,3)+b pad 1",
+         CONV(1, .groups = 3, .pad_h = 1, .pad_w = 1), P(2, 3, 8, 7), P(3, 1, 3, 3), P(3)),
+    CASE("conv2d depthwise multiplier 2 (2,3,6,7)*(6,1,3,3)", CONV(0, .groups = 3), P(2, 3, 6, 7),
+         P(6, 1, 3, 3)),
+    CASE("conv2d no bias (2,3) kernel stride (2,1) pad (0,1)", CONV(0, .stride_h = 2, .pad_w = 1),
+         P(2, 3, 7, 8), P(4, 3, 2, 3)),
+    CASE("conv2d 1x1 (3,5,4,5)*(7,5,1,1)+b", CONV(1), P(3, 5, 4, 5), P(7, 5, 1, 1), P(7)),
+    CASE("conv2d same stride 1 (2,3,7,6)*(4,3,3,3)+b", CONV(1, SAME), P(2, 3, 7, 6), P(4, 3, 3, 3),
+         P(4)),
+    /* H: out 4, total 1 -> (0, 1); W: kernel 4, out 4, total 3 -> (1, 2) */
+    CASE("conv2d same stride 2 odd totals (1,2,8,7)*(3,2,3,4)+b",
+         CONV(1, SAME, .stride_h = 2, .stride_w = 2), P(1, 2, 8, 7), P(3, 2, 3, 4), P(3)),
+    CASE("conv2d same stride 2 dilation 2 (2,2,9,6)*(3,2,3,3)",
+         CONV(0, SAME, .stride_h = 2, .stride_w = 2, .dil_h = 2, .dil_w = 2), P(2, 2, 9, 6),
+         P(3, 2, 3, 3)),
+    CASE("conv2d valid stride 2 (2,3,9,9)*(4,3,3,3)+b",
+         CONV(1, VALID, .stride_h = 2, .stride_w = 2), P(2, 3, 9, 9), P(4, 3, 3, 3), P(4)),
+    CASE("conv2d input x stride 3 (2,3,10,11)*(4,3,3,2)+b", CONV(1, .stride_h = 3, .stride_w = 3),
+         X(2, 3, 10, 11), P(4, 3, 3, 2), P(4)),
+    CASE("conv2d input w (2,3,7,9)*(4,3,3,3)", CONV(0), P(2, 3, 7, 9), X(4, 3, 3, 3)),
+    CASE("conv2d everything (2,4,9,10)*(4,2,3,3)+b",
+         CONV(1, .stride_h = 2, .stride_w = 2, .pad_h = 3, .pad_w = 1, .dil_h = 2, .dil_w = 3,
+              .groups = 2),
+         P(2, 4, 9, 10), P(4, 2, 3, 3), P(4)),
+    CASE("conv2d one output pixel (1,2,3,3)*(2,2,3,3)+b", CONV(1), P(1, 2, 3, 3), P(2, 2, 3, 3),
+         P(2)),
+    CASE("conv2d kernel wider than padded input rows (1,1,5,2)*(2,1,3,3) pad 1",
+         CONV(0, .pad_h = 1, .pad_w = 1), P(1, 1, 5, 2), P(2, 1, 3, 3)),
+    CASE("conv2d batch 5 (5,2,6,5)*(3,2,3,3)+b", CONV(1, .pad_h = 1), P(5, 2, 6, 5), P(3, 2, 3, 3),
+         P(3)),
+};
+
+/* ---- conv2d_transpose (PyTorch weight layout (C_in, C_out/G, R, S)) ------------------------ */
+static const gc_case transpose_cases[] = {
+    CASE("conv2d_transpose (2,3,5,6)*(3,4,3,3)+b", CONVT(1), P(2, 3, 5, 6), P(3, 4, 3, 3), P(4)),
+    CASE("conv2d_transpose stride 2 pad 1 output_pad 1 (2,3,4,5)*(3,2,3,3)+b",
+         CONVT(1, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .out_pad_h = 1,
+               .out_pad_w = 1),
+         P(2, 3, 4, 5), P(3, 2, 3, 3), P(2)),
+    CASE("conv2d_transpose groups 2 dilation 2 (2,4,5,4)*(4,3,3,3)+b",
+         CONVT(1, .groups = 2, .dil_h = 2, .dil_w = 2), P(2, 4, 5, 4), P(4, 3, 3, 3), P(6)),
+    CASE("conv2d_transpose depthwise (2,3,5,5)*(3,1,3,3) stride 2",
+         CONVT(0, .groups = 3, .stride_h = 2, .stride_w = 2), P(2, 3, 5, 5), P(3, 1, 3, 3)),
+    /* output_pad 1 >= stride 1 is allowed by the dilation 2 (PyTorch's rule) */
+    CASE("conv2d_transpose dilation 2 output_pad 1 (1,2,4,5)*(2,3,3,2)+b",
+         CONVT(1, .dil_h = 2, .dil_w = 2, .out_pad_h = 1, .out_pad_w = 1), P(1, 2, 4, 5),
+         P(2, 3, 3, 2), P(3)),
+    CASE("conv2d_transpose same stride 2 (2,3,4,5)*(3,2,3,4)+b",
+         CONVT(1, SAME, .stride_h = 2, .stride_w = 2), P(2, 3, 4, 5), P(3, 2, 3, 4), P(2)),
+    /* kernel 2 < stride 3: Keras adds stride - kernel rows that only get the bias */
+    CASE("conv2d_transpose valid stride 3 kernel 2 (2,2,3,4)*(2,3,2,2)+b",
+         CONVT(1, VALID, .stride_h = 3, .stride_w = 3), P(2, 2, 3, 4), P(2, 3, 2, 2), P(3)),
+    CASE("conv2d_transpose stride (2,3) pad (1,0) output_pad (0,2) (2,2,4,3)*(2,3,4,3)",
+         CONVT(0, .stride_h = 2, .stride_w = 3, .pad_h = 1, .out_pad_w = 2), P(2, 2, 4, 3),
+         P(2, 3, 4, 3)),
+    CASE("conv2d_transpose input x (2,3,4,4)*(3,2,3,3)+b stride 2",
+         CONVT(1, .stride_h = 2, .stride_w = 2), X(2, 3, 4, 4), P(3, 2, 3, 3), P(2)),
+    CASE("conv2d_transpose 1x1 (2,5,3,4)*(5,3,1,1)+b", CONVT(1), P(2, 5, 3, 4), P(5, 3, 1, 1),
+         P(3)),
+};
+
+/* ---- several chunks: the column buffer capped at 1 or 2 samples ----------------------------- */
+static const gc_case chunk_cases[] = {
+    CASE("chunks of 1: conv2d (3,3,7,9)*(4,3,3,3)+b", CHUNKED(1, 0, 0, 1), P(3, 3, 7, 9),
+         P(4, 3, 3, 3), P(4)),
+    CASE("chunks of 2: conv2d groups 2 stride 2 (5,4,7,6)*(6,2,3,3)+b",
+         CHUNKED(2, 0, 0, 1, .groups = 2, .stride_h = 2, .stride_w = 2, .pad_h = 1), P(5, 4, 7, 6),
+         P(6, 2, 3, 3), P(6)),
+    CASE("chunks of 2: conv2d_transpose stride 2 (5,3,4,3)*(3,2,3,3)+b",
+         CHUNKED(2, 0, 1, 1, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .out_pad_h = 1),
+         P(5, 3, 4, 3), P(3, 2, 3, 3), P(2)),
+    CASE("chunks of 1: conv2d_transpose groups 3 (3,3,4,4)*(3,2,3,3)",
+         CHUNKED(1, 0, 1, 0, .groups = 3), P(3, 3, 4, 4), P(3, 2, 3, 3)),
+    /* split GEMMs (parts = L / split, at most 64, of L / parts columns, and the remainder):
+     * L = 70 columns in 8 batches of 8 and a remainder of 6 */
+    CASE("split 8: conv2d (2,3,7,9)*(4,3,3,3)+b", CHUNKED(0, 8, 0, 1), P(2, 3, 7, 9), P(4, 3, 3, 3),
+         P(4)),
+    /* chunks of 40 and 20 columns: 6 batches of 6 + 4, then 3 batches of 6 + 2; the partial
+     * products of the second chunk are added to the first's */
+    CASE("chunks of 2, split 6: conv2d stride 2 pad 1 (5,3,9,8)*(5,3,3,3)+b",
+         CHUNKED(2, 6, 0, 1, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1), P(5, 3, 9, 8),
+         P(5, 3, 3, 3), P(5)),
+    /* 60 columns in 12 batches of 5 */
+    CASE("split 5: conv2d_transpose (2,3,5,6)*(3,4,3,3)+b", CHUNKED(0, 5, 1, 1), P(2, 3, 5, 6),
+         P(3, 4, 3, 3), P(4)),
+    /* 98 columns in at most 64 batches (of 1) and a remainder of 34 */
+    CASE("split 1: conv2d (2,2,9,9)*(3,2,3,3)", CHUNKED(0, 1, 0, 0), P(2, 2, 9, 9), P(3, 2, 3, 3)),
+};
+
+/* ---- composite graphs ---------------------------------------------------------------------- */
+/* x: (N, C, H, W) -> conv_transpose(tanh(conv(x, w1, b1; stride 2, pad 1)), w2, b2; stride 2,
+ * pad 1, output_pad 1): (N, C', H, W) for even H, W (an autoencoder's shape round trip) */
+#define ONES .dil_h = 1, .dil_w = 1, .groups = 1
+static const ref_conv_cfg down = {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, ONES};
+static const ref_conv_cfg up = {
+    .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .out_pad_h = 1, .out_pad_w = 1, ONES};
+
+static clnn_tensor *build_autoencoder(clnn_graph *g, clnn_tensor *const *in, const void *cfg)
+{
+    (void)cfg;
+    clnn_conv2d_options o1, o2;
+    options_of(&down, &o1);
+    options_of(&up, &o2);
+    clnn_tensor *h = clnn_tanh(g, clnn_conv2d(g, in[0], in[1], in[2], &o1));
+    return clnn_conv2d_transpose(g, h, in[3], NULL, &o2);
+}
+
+static int ref_autoencoder(const double *const *in, const ref_shape *s, const void *cfg, double *y,
+                           ref_shape *sy)
+{
+    (void)cfg;
+    ref_shape sh;
+    if (!ref_conv2d(in[0], &s[0], in[1], &s[1], in[2], &s[2], &down, NULL, &sh))
+        return 0;
+    double *h = malloc((size_t)ref_numel(&sh) * sizeof *h);
+    int ok = h && ref_conv2d(in[0], &s[0], in[1], &s[1], in[2], &s[2], &down, h, &sh);
+    if (ok) {
+        ref_unary(REF_TANH, 0.0, h, ref_numel(&sh), h);
+        ok = ref_conv2d_transpose(h, &sh, in[3], &s[3], NULL, NULL, &up, y, sy);
+    }
+    free(h);
+    return ok;
+}
+
+/* x: (N, C, H, W) -> conv(x, w1; same) * conv(x, w2; pad 1): x and both weights feed two paths */
+static const ref_conv_cfg same3 = {.stride_h = 1, .stride_w = 1, SAME, ONES};
+static const ref_conv_cfg pad1 = {.stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1, ONES};
+
+static clnn_tensor *build_two_paths(clnn_graph *g, clnn_tensor *const *in, const void *cfg)
+{
+    (void)cfg;
+    clnn_conv2d_options o1, o2;
+    options_of(&same3, &o1);
+    options_of(&pad1, &o2);
+    return clnn_mul(g, clnn_conv2d(g, in[0], in[1], NULL, &o1),
+                    clnn_conv2d(g, in[0], in[2], NULL, &o2));
+}
+
+static int ref_two_paths(const double *const *in, const ref_shape *s, const void *cfg, double *y,
+                         ref_shape *sy)
+{
+    (void)cfg;
+    ref_shape sa, sb;
+    if (!ref_conv2d(in[0], &s[0], in[1], &s[1], NULL, NULL, &same3, NULL, &sa) ||
+        !ref_conv2d(in[0], &s[0], in[2], &s[2], NULL, NULL, &pad1, NULL, &sb))
+        return 0;
+    double *a = malloc((size_t)ref_numel(&sa) * sizeof *a);
+    double *b = malloc((size_t)ref_numel(&sb) * sizeof *b);
+    int ok = a && b && ref_conv2d(in[0], &s[0], in[1], &s[1], NULL, NULL, &same3, a, &sa) &&
+             ref_conv2d(in[0], &s[0], in[2], &s[2], NULL, NULL, &pad1, b, &sb) &&
+             ref_binary(REF_MUL, a, &sa, b, &sb, y, sy);
+    free(a);
+    free(b);
+    return ok;
+}
+
+static const gc_case composite_cases[] = {
+    GC_CASE("conv -> tanh -> conv_transpose (2,3,6,8)", build_autoencoder, ref_autoencoder, NULL,
+            P(2, 3, 6, 8), P(4, 3, 3, 3), P(4), P(4, 2, 3, 3)),
+    GC_CASE("conv(x, w1; same) * conv(x, w2; pad 1) (2,2,5,6)", build_two_paths, ref_two_paths,
+            NULL, P(2, 2, 5, 6), P(3, 2, 3, 3), P(3, 2, 3, 3)),
+};
+
+START_TEST(test_conv)
+{
+    run_case(&conv_cases[_i]);
+}
+END_TEST
+START_TEST(test_transpose)
+{
+    run_case(&transpose_cases[_i]);
+}
+END_TEST
+START_TEST(test_chunks)
+{
+    run_case(&chunk_cases[_i]);
+}
+END_TEST
+START_TEST(test_composite)
+{
+    gc_run_case(&composite_cases[_i]);
+}
+END_TEST
+
+/* ---- error paths ---------------------------------------------------------------------------- */
+static clnn_tensor *leaf(clnn_graph *g, int ndim, const int64_t *shape)
+{
+    return clnn_param(g, NULL, ndim, shape);
+}
+#define NDIM(...) (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t))
+#define T(...)    leaf(g, NDIM(__VA_ARGS__), (int64_t[]){__VA_ARGS__})
+#define I32(...)  clnn_input_i32(g, NULL, NDIM(__VA_ARGS__), (int64_t[]){__VA_ARGS__})
+/* options in field order: stride, pad, padding mode, dilation, groups, output_pad */
+#define OPTS(sh, sw, ph, pw, mode, dh, dw, groups, oph, opw)                                       \
+    (&(const clnn_conv2d_options){sh, sw, ph, pw, mode, dh, dw, groups, oph, opw})
+
+typedef struct err_case {
+    const char *name;
+    clnn_tensor *(*build)(clnn_graph *g);
+    clnn_status status;
+    const char *words[4];
+} err_case;
+
+// clang-format off
+#define ERR_BUILDER(fn, expr) static clnn_tensor *fn(clnn_graph *g) { return expr; }
+ERR_BUILDER(x_3d, clnn_conv2d(g, T(2, 3, 4), T(4, 3, 3, 3), NULL, NULL))
+ERR_BUILDER(w_2d, clnn_conv2d(g, T(1, 3, 5, 5), T(4, 27), NULL, NULL))
+ERR_BUILDER(channels, clnn_conv2d(g, T(1, 3, 5, 5), T(4, 2, 3, 3), NULL, NULL))
+ERR_BUILDER(groups_k, clnn_conv2d(g, T(1, 4, 5, 5), T(3, 2, 3, 3), NULL, OPTS(1, 1, 0, 0, 0, 1, 1, 2, 0, 0)))
+ERR_BUILDER(groups_c, clnn_conv2d(g, T(1, 3, 5, 5), T(4, 1, 3, 3), NULL, OPTS(1, 1, 0, 0, 0, 1, 1, 2, 0, 0)))
+ERR_BUILDER(bias_shape, clnn_conv2d(g, T(1, 3, 5, 5), T(4, 3, 3, 3), T(5), NULL))
+ERR_BUILDER(bias_2d, clnn_conv2d(g, T(1, 3, 5, 5), T(4, 3, 3, 3), T(4, 1), NULL))
+ERR_BUILDER(too_small, clnn_conv2d(g, T(1, 1, 2, 2), T(1, 1, 3, 3), NULL, NULL))
+ERR_BUILDER(dilated_too_small, clnn_conv2d(g, T(1, 1, 4, 9), T(1, 1, 3, 3), NULL,
+                                           OPTS(1, 1, 0, 0, 0, 2, 1, 1, 0, 0)))
+ERR_BUILDER(stride_0, clnn_conv2d(g, T(1, 1, 5, 5), T(1, 1, 3, 3), NULL, OPTS(1, 0, 0, 0, 0, 1, 1, 1, 0, 0)))
+ERR_BUILDER(dilation_0, clnn_conv2d(g, T(1, 1, 5, 5), T(1, 1, 3, 3), NULL,
+                                    OPTS(1, 1, 0, 0, 0, 0, 1, 1, 0, 0)))
+ERR_BUILDER(groups_0, clnn_conv2d(g, T(1, 1, 5, 5), T(1, 1, 3, 3), NULL, OPTS(1, 1, 0, 0, 0, 1, 1, 0, 0, 0)))
+ERR_BUILDER(pad_neg, clnn_conv2d(g, T(1, 1, 5, 5), T(1, 1, 3, 3), NULL, OPTS(1, 1, -1, 0, 0, 1, 1, 1, 0, 0)))
+ERR_BUILDER(mode_bad, clnn_conv2d(g, T(1, 1, 5, 5), T(1, 1, 3, 3), NULL,
+                                  OPTS(1, 1, 0, 0, (clnn_padding_mode)7, 1, 1, 1, 0, 0)))
+ERR_BUILDER(same_with_pad, clnn_conv2d(g, T(1, 1, 5, 5), T(1, 1, 3, 3), NULL,
+                                       OPTS(1, 1, 0, 2, CLNN_PADDING_SAME, 1, 1, 1, 0, 0)))
+ERR_BUILDER(t_valid_with_pad, clnn_conv2d_transpose(g, T(1, 1, 5, 5), T(1, 1, 3, 3), NULL,
+                                              OPTS(1, 1, 1, 0, CLNN_PADDING_VALID, 1, 1, 1, 0, 0)))
+ERR_BUILDER(conv_out_pad, clnn_conv2d(g, T(1, 1, 5, 5), T(1, 1, 3, 3), NULL,
+                                      OPTS(1, 1, 0, 0, 0, 1, 1, 1, 1, 0)))
+ERR_BUILDER(x_null, clnn_conv2d(g, NULL, T(1, 1, 3, 3), NULL, NULL))
+ERR_BUILDER(w_null, clnn_conv2d_transpose(g, T(1, 1, 3, 3), NULL, NULL, NULL))
+ERR_BUILDER(x_i32, clnn_conv2d(g, I32(1, 1, 5, 5), T(1, 1, 3, 3), NULL, NULL))
+ERR_BUILDER(t_rows, clnn_conv2d_transpose(g, T(1, 3, 4, 4), T(2, 3, 3, 3), NULL, NULL))
+ERR_BUILDER(t_groups, clnn_conv2d_transpose(g, T(1, 3, 4, 4), T(3, 2, 3, 3), NULL,
+                                            OPTS(1, 1, 0, 0, 0, 1, 1, 2, 0, 0)))
+ERR_BUILDER(t_bias, clnn_conv2d_transpose(g, T(1, 3, 4, 4), T(3, 2, 3, 3), T(3), NULL))
+ERR_BUILDER(t_out_pad, clnn_conv2d_transpose(g, T(1, 3, 4, 4), T(3, 2, 3, 3), NULL,
+                                             OPTS(2, 1, 0, 0, 0, 1, 1, 1, 2, 0)))
+ERR_BUILDER(t_out_pad_same, clnn_conv2d_transpose(g, T(1, 3, 4, 4), T(3, 2, 3, 3), NULL,
+                                                  OPTS(2, 1, 0, 0, CLNN_PADDING_SAME, 1, 1, 1, 1, 0)))
+ERR_BUILDER(t_empty, clnn_conv2d_transpose(g, T(1, 1, 1, 1), T(1, 1, 1, 1), NULL,
+                                           OPTS(1, 1, 1, 0, 0, 1, 1, 1, 0, 0)))
+
+static const err_case error_cases[] = {
+    {"conv2d x 3-D", x_3d, CLNN_ERR_SHAPE, {"conv2d", "(2, 3, 4)", "4-D"}},
+    {"conv2d w 2-D", w_2d, CLNN_ERR_SHAPE, {"conv2d", "(4, 27)"}},
+    {"conv2d channels 3 vs 2", channels, CLNN_ERR_SHAPE, {"conv2d", "(4, 2, 3, 3)", "(1, 3, 5, 5)"}},
+    {"conv2d groups 2, K 3", groups_k, CLNN_ERR_SHAPE, {"conv2d", "groups = 2", "(3, 2, 3, 3)"}},
+    {"conv2d groups 2, C 3", groups_c, CLNN_ERR_SHAPE, {"conv2d", "groups = 2", "(1, 3, 5, 5)"}},
+    {"conv2d bias (5,) for K 4", bias_shape, CLNN_ERR_SHAPE, {"conv2d", "bias", "(4,)", "(5,)"}},
+    {"conv2d bias (4,1)", bias_2d, CLNN_ERR_SHAPE, {"conv2d", "bias", "(4, 1)"}},
+    {"conv2d kernel 3 on 2x2", too_small, CLNN_ERR_SHAPE, {"conv2d", "(1, 1, 2, 2)", "no output"}},
+    {"conv2d dilated kernel 5 on 4 rows", dilated_too_small, CLNN_ERR_SHAPE,
+     {"conv2d", "(1, 1, 4, 9)", "dilated (2, 1)"}},
+    {"conv2d stride 0", stride_0, CLNN_ERR_INVALID, {"conv2d", "stride", "(1, 0)"}},
+    {"conv2d dilation 0", dilation_0, CLNN_ERR_INVALID, {"conv2d", "dilation", "(0, 1)"}},
+    {"conv2d groups 0", groups_0, CLNN_ERR_INVALID, {"conv2d", "groups >= 1"}},
+    {"conv2d pad -1", pad_neg, CLNN_ERR_INVALID, {"conv2d", "pad", "(-1, 0)"}},
+    {"conv2d padding mode 7", mode_bad, CLNN_ERR_INVALID, {"conv2d", "padding mode 7"}},
+    {"conv2d same with pad", same_with_pad, CLNN_ERR_INVALID, {"conv2d", "pad_h", "(0, 2)"}},
+    {"conv2d_transpose valid with pad", t_valid_with_pad, CLNN_ERR_INVALID,
+     {"conv2d_transpose", "EXPLICIT", "(1, 0)"}},
+    {"conv2d output_pad", conv_out_pad, CLNN_ERR_INVALID, {"conv2d", "output_pad", "(1, 0)"}},
+    {"conv2d NULL x", x_null, CLNN_ERR_INVALID, {"conv2d", "NULL"}},
+    {"conv2d_transpose NULL w", w_null, CLNN_ERR_INVALID, {"conv2d_transpose", "NULL"}},
+    {"conv2d i32 x", x_i32, CLNN_ERR_INVALID, {"conv2d", "f32"}},
+    {"conv2d_transpose rows 2 vs channels 3", t_rows, CLNN_ERR_SHAPE,
+     {"conv2d_transpose", "(2, 3, 3, 3)", "(1, 3, 4, 4)"}},
+    {"conv2d_transpose groups 2, C_in 3", t_groups, CLNN_ERR_SHAPE,
+     {"conv2d_transpose", "groups = 2"}},
+    {"conv2d_transpose bias (3,) for C_out 2", t_bias, CLNN_ERR_SHAPE,
+     {"conv2d_transpose", "bias", "(2,)", "(3,)"}},
+    {"conv2d_transpose output_pad 2 >= stride 2", t_out_pad, CLNN_ERR_INVALID,
+     {"conv2d_transpose", "output_pad", "(2, 0)", "stride (2, 1)"}},
+    {"conv2d_transpose output_pad with same", t_out_pad_same, CLNN_ERR_INVALID,
+     {"conv2d_transpose", "output_pad", "EXPLICIT"}},
+    {"conv2d_transpose empty output", t_empty, CLNN_ERR_SHAPE,
+     {"conv2d_transpose", "no output", "(1, 1, 1, 1)"}},
+};
+// clang-format on
+
+START_TEST(test_error)
+{
+    const err_case *c = &error_cases[_i];
+    clnn_ctx *ctx = gc_ctx_create();
+    clnn_graph *g;
+    ck_assert_int_eq(clnn_graph_create(ctx, &g), CLNN_OK);
+    clnn_tensor *y = c->build(g);
+    clnn_status st = clnn_graph_status(g);
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", clnn_graph_last_error(g));
+    ck_assert_msg(!y, "%s: the builder returned a tensor", c->name);
+    ck_assert_msg(st == c->status, "%s: status %s, expected %s (message '%s')", c->name,
+                  clnn_status_name(st), clnn_status_name(c->status), msg);
+    for (int k = 0; k < 4 && c->words[k]; k++)
+        ck_assert_msg(strstr(msg, c->words[k]), "%s: the message '%s' does not mention '%s'",
+                      c->name, msg, c->words[k]);
+    ck_assert_msg(strstr(clnn_ctx_last_error(ctx), msg), "%s: context error '%s', graph '%s'",
+                  c->name, clnn_ctx_last_error(ctx), msg);
+    clnn_graph_destroy(g);
+    clnn_ctx_destroy(ctx);
+}
+END_TEST
+
+/* options NULL means the defaults: stride 1, no padding, dilation 1, one group */
+START_TEST(test_options_defaults)
+{
+    clnn_conv2d_options o;
+    memset(&o, 0x5a, sizeof o);
+    clnn_conv2d_options_init(&o);
+    ck_assert(o.stride_h == 1 && o.stride_w == 1 && o.pad_h == 0 && o.pad_w == 0);
+    ck_assert(o.padding == CLNN_PADDING_EXPLICIT && o.dilation_h == 1 && o.dilation_w == 1);
+    ck_assert(o.groups == 1 && o.output_pad_h == 0 && o.output_pad_w == 0);
+    clnn_conv2d_options_init(NULL); /* a no-op */
+    clnn_ctx *ctx = gc_ctx_create();
+    clnn_graph *g;
+    ck_assert_int_eq(clnn_graph_create(ctx, &g), CLNN_OK);
+    clnn_tensor *y = clnn_conv2d(g, T(2, 3, 7, 6), T(4, 3, 3, 2), NULL, NULL);
+    clnn_tensor *t = clnn_conv2d_transpose(g, T(2, 3, 7, 6), T(3, 4, 3, 2), NULL, NULL);
+    ck_assert_msg(y && t, "%s", clnn_graph_last_error(g));
+    int64_t want_y[4] = {2, 4, 5, 5}, want_t[4] = {2, 4, 9, 7};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(clnn_tensor_dim(y, i), want_y[i]);
+        ck_assert_int_eq(clnn_tensor_dim(t, i), want_t[i]);
+    }
+    clnn_graph_destroy(g);
+    clnn_ctx_destroy(ctx);
+}
+END_TEST
+
+/* The plan is made at every run: when a tunable changes between runs (here from chunks of one
+ * sample to the whole batch, and a split GEMM), the column buffer grows and the results stay
+ * right. x: (3, 2, 6, 5), w: (4, 2, 3, 3), pad 1 -> y: (3, 4, 6, 5), and dw. */
+START_TEST(test_plan_change)
+{
+    clnn_ctx *ctx = gc_ctx_create();
+    clnn_graph *g;
+    ck_assert_int_eq(clnn_graph_create(ctx, &g), CLNN_OK);
+    ref_shape sx = {4, {3, 2, 6, 5}}, sw = {4, {4, 2, 3, 3}}, sy;
+    clnn_tensor *x = clnn_input(g, "x", 4, sx.dims), *w = clnn_param(g, "w", 4, sw.dims);
+    clnn_conv2d_options o;
+    clnn_conv2d_options_init(&o);
+    o.pad_h = o.pad_w = 1;
+    clnn_tensor *y = clnn_conv2d(g, x, w, NULL, &o);
+    ck_assert_int_eq(clnn_graph_backward(g, clnn_sum(g, y, 0, NULL, 0)), CLNN_OK);
+    clnn_graph_keep(g, y);
+    gc_rng rng;
+    gc_rng_seed(&rng, gc_hash("plan change"));
+    float hx[180], hw[72], got[360], dw[72];
+    double dx_[180], dw_[72], want[360], wantdw[72] = {0};
+    gc_rng_fill(&rng, hx, 180, -1, 1, 0);
+    gc_rng_fill(&rng, hw, 72, -1, 1, 0);
+    for (int i = 0; i < 180; i++)
+        dx_[i] = hx[i];
+    for (int i = 0; i < 72; i++)
+        dw_[i] = hw[i];
+    const ref_conv_cfg c = {.stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1, ONES};
+    ck_assert(ref_conv2d(dx_, &sx, dw_, &sw, NULL, NULL, &c, want, &sy));
+    /* d sum(y) / d w[k, c, r, s] = sum of x over the window positions of tap (r, s) */
+    for (int k = 0; k < 4; k++)
+        for (int ci = 0; ci < 2; ci++)
+            for (int r = 0; r < 3; r++)
+                for (int s = 0; s < 3; s++)
+                    for (int n = 0; n < 3; n++)
+                        for (int oh = 0; oh < 6; oh++)
+                            for (int ow = 0; ow < 5; ow++) {
+                                int ih = oh - 1 + r, iw = ow - 1 + s;
+                                if (ih >= 0 && ih < 6 && iw >= 0 && iw < 5)
+                                    wantdw[((k * 2 + ci) * 3 + r) * 3 + s] +=
+                                        dx_[((n * 2 + ci) * 6 + ih) * 5 + iw];
+                            }
+    ck_assert_int_eq(clnn_tensor_write(x, hx, sizeof hx), CLNN_OK);
+    ck_assert_int_eq(clnn_tensor_write(w, hw, sizeof hw), CLNN_OK);
+    const char *budgets[3] = {"1", NULL, "1"}, *splits[3] = {NULL, "7", NULL};
+    for (int run = 0; run < 3; run++) {
+        if (budgets[run])
+            setenv("CLNN_CONV_SCRATCH_BYTES", budgets[run], 1);
+        else
+            unsetenv("CLNN_CONV_SCRATCH_BYTES");
+        if (splits[run])
+            setenv("CLNN_CONV_SPLIT", splits[run], 1);
+        else
+            unsetenv("CLNN_CONV_SPLIT");
+        ck_assert_msg(clnn_graph_run(g) == CLNN_OK, "%s", clnn_ctx_last_error(ctx));
+        ck_assert_int_eq(clnn_tensor_read(y, got, sizeof got), CLNN_OK);
+        ck_assert_int_eq(clnn_tensor_read(clnn_tensor_grad(w), dw, sizeof dw), CLNN_OK);
+        char msg[768];
+        ck_assert_msg(gc_compare("y", got, want, &sy, GC_FWD_RTOL, GC_FWD_ATOL, msg, sizeof msg),
+                      "run %d: %s", run, msg);
+        ck_assert_msg(gc_compare("dw", dw, wantdw, &sw, GC_FWD_RTOL, GC_FWD_ATOL, msg, sizeof msg),
+                      "run %d: %s", run, msg);
+    }
+    unsetenv("CLNN_CONV_SCRATCH_BYTES");
+    unsetenv("CLNN_CONV_SPLIT");
+    clnn_graph_destroy(g);
+    clnn_ctx_destroy(ctx);
+}
+END_TEST
+
+/* ---- golden values from PyTorch (tests/golden/conv.txt) ------------------------------------- */
+static const char *const golden_names[] = {
+    "conv2d_odd",
+    "conv2d_stride2_pad1",
+    "conv2d_dilation2",
+    "conv2d_groups2",
+    "conv2d_depthwise",
+    "conv2d_nobias_rect",
+    "conv2d_same_stride2",
+    "conv2d_valid_stride2",
+    "conv_transpose_s2_op1",
+    "conv_transpose_groups",
+    "conv_transpose_same_s2",
+    "conv_transpose_valid_s3",
+};
+
+START_TEST(test_golden)
+{
+    char err[512], msg[1024];
+    golden_file *f = golden_load("conv", err, sizeof err);
+    ck_assert_msg(f, "%s", err);
+    const golden_case *gc = golden_case_get(f, golden_names[_i]);
+    ck_assert_msg(gc, "case '%s' is missing from conv.txt", golden_names[_i]);
+    int transpose = golden_int(gc, "transpose", 0, -1), bias = golden_int(gc, "bias", 0, -1);
+    ck_assert(transpose >= 0 && bias >= 0);
+    clnn_conv2d_options o;
+    clnn_conv2d_options_init(&o);
+    o.stride_h = golden_int(gc, "stride", 0, 1);
+    o.stride_w = golden_int(gc, "stride", 1, 1);
+    o.pad_h = golden_int(gc, "pad", 0, 0);
+    o.pad_w = golden_int(gc, "pad", 1, 0);
+    o.padding = (clnn_padding_mode)golden_int(gc, "padding", 0, 0);
+    o.dilation_h = golden_int(gc, "dilation", 0, 1);
+    o.dilation_w = golden_int(gc, "dilation", 1, 1);
+    o.groups = golden_int(gc, "groups", 0, 1);
+    o.output_pad_h = golden_int(gc, "output_pad", 0, 0);
+    o.output_pad_w = golden_int(gc, "output_pad", 1, 0);
+    const char *keys[3] = {"x", "w", "b"};
+    const golden_tensor *gt[3];
+    clnn_ctx *ctx = gc_ctx_create();
+    clnn_graph *g;
+    ck_assert_int_eq(clnn_graph_create(ctx, &g), CLNN_OK);
+    clnn_tensor *in[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < 2 + bias; i++) {
+        gt[i] = golden_tensor_get(gc, keys[i]);
+        ck_assert_msg(gt[i], "%s: no tensor %s", golden_names[_i], keys[i]);
+        in[i] = clnn_param(g, keys[i], gt[i]->ndim, gt[i]->shape);
+    }
+    const golden_tensor *gr = golden_tensor_get(gc, "r"), *gy = golden_tensor_get(gc, "y");
+    ck_assert(gr && gy);
+    clnn_tensor *y = transpose ? clnn_conv2d_transpose(g, in[0], in[1], in[2], &o)
+                               : clnn_conv2d(g, in[0], in[1], in[2], &o);
+    clnn_tensor *r = clnn_input(g, "r", gr->ndim, gr->shape);
+    clnn_tensor *loss = clnn_sum(g, clnn_mul(g, y, r), 0, NULL, 0);
+    ck_assert_msg(loss, "%s: %s", golden_names[_i], clnn_graph_last_error(g));
+    clnn_graph_keep(g, y);
+    ck_assert_int_eq(clnn_graph_backward(g, loss), CLNN_OK);
+    for (int i = 0; i < 2 + bias; i++)
+        ck_assert_int_eq(golden_write(in[i], gt[i]), 0);
+    ck_assert_int_eq(golden_write(r, gr), 0);
+    ck_assert_msg(clnn_graph_run(g) == CLNN_OK, "%s", clnn_ctx_last_error(ctx));
+    ck_assert_msg(golden_check("y", y, gy, 1e-5, 1e-6, msg, sizeof msg), "%s: %s", golden_names[_i],
+                  msg);
+    for (int i = 0; i < 2 + bias; i++) {
+        char key[8];
+        snprintf(key, sizeof key, "d%s", keys[i]);
+        ck_assert_msg(golden_check(key, clnn_tensor_grad(in[i]), golden_tensor_get(gc, key), 1e-4,
+                                   1e-6, msg, sizeof msg),
+                      "%s: %s", golden_names[_i], msg);
+    }
+    clnn_graph_destroy(g);
+    clnn_ctx_destroy(ctx);
+    golden_free(f);
+}
+END_TEST
+
+/* every case of conv.txt is run by test_golden */
+START_TEST(test_golden_complete)
+{
+    char err[512];
+    golden_file *f = golden_load("conv", err, sizeof err);
+    ck_assert_msg(f, "%s", err);
+    ck_assert_int_eq(f->ncases, GC_COUNT(golden_names));
+    golden_free(f);
+}
+END_TEST
+
+/* Case names seed the random numbers and name failures, so each must be unique. */
+START_TEST(test_case_names_unique)
+{
+    const struct {
+        const gc_case *cases;
+        int count;
+    } tables[] = {
+        {conv_cases, GC_COUNT(conv_cases)},
+        {transpose_cases, GC_COUNT(transpose_cases)},
+        {chunk_cases, GC_COUNT(chunk_cases)},
+        {composite_cases, GC_COUNT(composite_cases)},
+    };
+    int ntables = (int)(sizeof tables / sizeof tables[0]);
+    for (int t = 0; t < ntables; t++)
+        for (int i = 0; i < tables[t].count; i++)
+            for (int u = t; u < ntables; u++)
+                for (int j = u == t ? i + 1 : 0; j < tables[u].count; j++)
+                    ck_assert_msg(strcmp(tables[t].cases[i].name, tables[u].cases[j].name) != 0,
+                                  "two cases are named '%s'", tables[t].cases[i].name);
+}
+END_TEST
+
+static Suite *conv_suite(void)
+{
+    Suite *s = suite_create("ops_conv");
+    struct {
+        const char *name;
+        const TTest *test;
+        int count;
+    } loops[] = {
+        {"conv2d", test_conv, GC_COUNT(conv_cases)},
+        {"conv2d_transpose", test_transpose, GC_COUNT(transpose_cases)},
+        {"chunks", test_chunks, GC_COUNT(chunk_cases)},
+        {"composite", test_composite, GC_COUNT(composite_cases)},
+        {"errors", test_error, GC_COUNT(error_cases)},
+        {"golden", test_golden, GC_COUNT(golden_names)},
+    };
+    for (size_t i = 0; i < sizeof loops / sizeof loops[0]; i++) {
+        TCase *tc = tcase_create(loops[i].name);
+        tcase_set_timeout(tc, 300);
+        tcase_add_loop_test(tc, loops[i].test, 0, loops[i].count);
+        if (i == 0) {
+            tcase_add_test(tc, test_case_names_unique);
+            tcase_add_test(tc, test_options_defaults);
+        }
+        if (strcmp(loops[i].name, "chunks") == 0)
+            tcase_add_test(tc, test_plan_change);
+        if (strcmp(loops[i].name, "golden") == 0)
+            tcase_add_test(tc, test_golden_complete);
+        suite_add_tcase(s, tc);
+    }
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(conv_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
