@@ -1,0 +1,128 @@
+/* bench.h — what the files of clnn-bench share: the run state (options, the device, result
+ * records), timing and median, the reproducible input generator, the checked-timing helper and
+ * the human table. clnn-bench uses only the public API (include/clnn.h).
+ * Files: main.c (options, dispatch, the devices suite, JSON), util.c (this header's functions),
+ * suite_gemm_elementwise.c, suite_startup_launch.c, suite_ops.c with its host references in
+ * ops_ref.c. Not here: any suite's own cases. */
+#ifndef CLNN_BENCH_H
+#define CLNN_BENCH_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clnn.h"
+
+enum { S_DEVICES = 1, S_GEMM = 2, S_ELEMENTWISE = 4, S_STARTUP = 8, S_LAUNCH = 16, S_OPS = 32 };
+
+#define LAUNCH_CHAIN 1000 /* kernels queued by one run of the launch suite */
+#define GEMM_SAMPLES 64   /* entries of each GEMM result checked on the host */
+#define GEMM_TOL     1e-5 /* times sqrt(K), relative to sum_k |a_ik w_kj| */
+
+/* Figures of the development machine (2 cores of a Xeon with AVX-512), for the ops suite's
+ * comparisons: CLBlast 1.5.3's untuned SGEMM, OpenBLAS SGEMM and the cores' FMA peak, GFLOP/s. */
+#define REF_CLBLAST_GFLOPS  15.0
+#define REF_OPENBLAS_GFLOPS 190.0
+#define REF_PEAK_GFLOPS     230.0
+
+/* Records each suite may add; every suite file checks its own count against these. */
+#define GEMM_RESULTS        7 /* one per GEMM shape */
+#define ELEMENTWISE_RESULTS 8 /* the host copy + one per case */
+#define STARTUP_RESULTS     4 /* one per cache variant */
+#define LAUNCH_RESULTS      1
+#define OPS_RESULTS         14 /* forward + backward of each op case */
+#define MAX_RESULTS         48
+_Static_assert(GEMM_RESULTS + ELEMENTWISE_RESULTS + STARTUP_RESULTS + LAUNCH_RESULTS +
+                       OPS_RESULTS <=
+                   MAX_RESULTS,
+               "MAX_RESULTS must hold every case");
+
+#define RESULT_EXTRAS 4
+
+typedef struct result {
+    const char *suite;
+    char name[40], shape[32];
+    double median_ms, min_ms, enqueue_ms; /* enqueue_ms: median time until the run returned */
+    const char *unit; /* JSON key of rate: "gflops", "gbps", "us_per_launch"; NULL: no rate */
+    double rate;
+    const char *extra_key[RESULT_EXTRAS]; /* more JSON numbers (NULL: unused) */
+    double extra[RESULT_EXTRAS];
+    char note[64]; /* last column of the human table */
+    int checked;
+    double max_rel_err;
+    char unavailable[160]; /* ops suite: why the op could not be built ("": it could) */
+} result;
+
+/* One line of an op case's device profile (ops suite), per run of its forward + backward graph. */
+typedef struct op_profile {
+    char case_name[40], op[40];
+    double calls_per_run, ms_per_run, gflops, gbps; /* rates 0 when the op reports no count */
+} op_profile;
+
+typedef struct bench {
+    int json, quick, reps, reps_given;
+    const char *device; /* --device; NULL: the library's default */
+    char self[4096];    /* this executable, re-executed by the startup suite */
+    clnn_ctx *ctx;
+    clnn_device_info info;
+    clnn_device_info *devices; /* from the devices suite, for --json */
+    size_t ndevices;
+    result results[MAX_RESULTS];
+    size_t nresults;
+    double host_copy_gbps; /* 0 until the elementwise or ops suite measured it */
+    op_profile *profiles;  /* ops suite, for --json */
+    size_t nprofiles;
+    int ops_ran; /* the ops suite ran: --json prints its reference figures */
+    int failures;
+} bench;
+
+/* ---- util.c --------------------------------------------------------------------------------- */
+double now_ms(void); /* CLOCK_MONOTONIC in milliseconds */
+/* Sorts v in place (v[0] is then the minimum) and returns the median. */
+double median(double *v, int n);
+
+typedef struct rng { /* xorshift64: reproducible inputs without global state */
+    uint64_t s;
+} rng;
+uint64_t rng_next(rng *r);
+void rng_fill(rng *r, float *x, size_t n, float lo, float hi);
+
+/* Relative error of y[i][j] of a (M, K) @ w (K, N), against sum_k |a_ik w_kj|. */
+double gemm_err(const float *a, const float *w, size_t k, size_t n, size_t i, size_t j, float got,
+                double *expected);
+
+/* Appends a record (MAX_RESULTS covers every case of every suite). */
+result *add_result(bench *b, const char *suite, const char *name, const char *shape);
+void print_header(const bench *b, const char *title);
+void print_row(const bench *b, const result *r);
+/* A failed clnn call: its status and the context's detailed message. */
+void fail_call(bench *b, const char *what, clnn_status st);
+/* A builder error sticks to the graph: report it once the graph is built. */
+int graph_failed(bench *b, clnn_graph *g, const char *what);
+
+typedef clnn_status (*bench_fn)(void *arg);
+clnn_status run_graph(void *g); /* a bench_fn: clnn_graph_run */
+/* Fails the case loudly unless err <= tol (where: the worst entry); otherwise times fn(arg):
+ * one warm-up call, then b->reps wall-clock timings of fn + clnn_ctx_finish. 0 on success. */
+int check_and_time(bench *b, result *r, double err, double tol, const char *where, bench_fn fn,
+                   void *arg);
+
+const char *type_name(clnn_device_type t);
+const char *fmt_bytes(char *buf, size_t size, uint64_t v);
+
+/* ---- the suites ----------------------------------------------------------------------------- */
+void suite_gemm(bench *b);
+void suite_elementwise(bench *b);
+/* STREAM-like copy: memcpy of `bytes` split over one thread per online CPU, best of `runs`,
+ * bytes read + written per second in GB/s; 0 on failure. */
+double host_copy(size_t bytes, int runs, int *nthreads);
+void suite_startup(bench *b);
+void suite_launch(bench *b);
+/* The child process of the startup suite: `clnn-bench --startup-child ...`. */
+int startup_child(char **argv, double t_main);
+void suite_ops(bench *b);
+
+#endif /* CLNN_BENCH_H */
