@@ -399,3 +399,27 @@ void gc_run_case(const gc_case *c)
     clnn_ctx_destroy(ctx);
     ck_assert_msg(ok, "%s", msg);
 }
+
+void gc_run_err_case(const gc_err_case *c)
+{
+    clnn_ctx *ctx = gc_ctx_create();
+    clnn_graph *g;
+    ck_assert_int_eq(clnn_graph_create(ctx, &g), CLNN_OK);
+    clnn_tensor *y = c->build(g);
+    clnn_status st = clnn_graph_status(g);
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", clnn_graph_last_error(g));
+    ck_assert_msg(!y, "%s: the builder returned a tensor", c->name);
+    ck_assert_msg(st == c->status, "%s: status %s, expected %s (message '%s')", c->name,
+                  clnn_status_name(st), clnn_status_name(c->status), msg);
+    for (int k = 0; k < 5 && c->words[k]; k++)
+        ck_assert_msg(strstr(msg, c->words[k]), "%s: the message '%s' does not mention '%s'",
+                      c->name, msg, c->words[k]);
+    ck_assert_msg(strstr(clnn_ctx_last_error(ctx), msg), "%s: context error '%s', graph '%s'",
+                  c->name, clnn_ctx_last_error(ctx), msg);
+    ck_assert_msg(!clnn_input(g, "after", 1, (int64_t[]){1}),
+                  "%s: a builder after the error returned a tensor: the error must stick",
+                  c->name);
+    clnn_graph_destroy(g);
+    clnn_ctx_destroy(ctx);
+}

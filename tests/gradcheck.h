@@ -127,6 +127,19 @@ void gc_run_case(const gc_case *c);
 int gc_compare(const char *what, const float *got, const double *want, const ref_shape *shape,
                double rtol, double atol, char *msg, size_t size);
 
+/* An op construction that must fail (error-path tables of every op suite). */
+typedef struct gc_err_case {
+    const char *name;
+    clnn_tensor *(*build)(clnn_graph *g); /* one builder call that must fail */
+    clnn_status status;
+    const char *words[5]; /* the message must contain each (NULL ends the list) */
+} gc_err_case;
+
+/* For check tests: the builder must return NULL with c->status; the graph's message must
+ * contain every word and equal the context's last error; the error must stick (a later valid
+ * builder call returns NULL). */
+void gc_run_err_case(const gc_err_case *c);
+
 /* Creates a context on the default device; on failure ck_asserts with the context's message. */
 clnn_ctx *gc_ctx_create(void);
 

@@ -323,12 +323,7 @@ END_TEST
 #define K(kh, kw) .kernel_h = kh, .kernel_w = kw, .count_include_pad = 1
 // clang-format on
 
-typedef struct err_case {
-    const char *name;
-    clnn_tensor *(*build)(clnn_graph *g);
-    clnn_status status;
-    const char *words[4];
-} err_case;
+typedef gc_err_case err_case;
 
 // clang-format off
 #define ERR_BUILDER(fn, expr) static clnn_tensor *fn(clnn_graph *g) { return expr; }
@@ -388,22 +383,7 @@ static const err_case error_cases[] = {
 
 START_TEST(test_error)
 {
-    const err_case *c = &error_cases[_i];
-    clnn_ctx *ctx = gc_ctx_create();
-    clnn_graph *g;
-    ck_assert_int_eq(clnn_graph_create(ctx, &g), CLNN_OK);
-    clnn_tensor *y = c->build(g);
-    clnn_status st = clnn_graph_status(g);
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s", clnn_graph_last_error(g));
-    ck_assert_msg(!y, "%s: the builder returned a tensor", c->name);
-    ck_assert_msg(st == c->status, "%s: status %s, expected %s (message '%s')", c->name,
-                  clnn_status_name(st), clnn_status_name(c->status), msg);
-    for (int k = 0; k < 4 && c->words[k]; k++)
-        ck_assert_msg(strstr(msg, c->words[k]), "%s: the message '%s' does not mention '%s'",
-                      c->name, msg, c->words[k]);
-    clnn_graph_destroy(g);
-    clnn_ctx_destroy(ctx);
+    gc_run_err_case(&error_cases[_i]);
 }
 END_TEST
 
