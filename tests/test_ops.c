@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "clnn.h"
+#include "golden_io.h"
 #include "gradcheck.h"
 
 /* ---- one build/ref pair for every single-op case, parameterised by op_cfg ------------------- */
@@ -644,6 +645,94 @@ START_TEST(test_case_names_unique)
 }
 END_TEST
 
+/* ---- golden: PyTorch's numbers (tests/golden/core.txt from gen_core.py) ---------------------- */
+#define CORE_GOLDEN_CASES 18
+
+/* The op of a golden case (codes in gen_core.py) applied to a [and b]. */
+static clnn_tensor *golden_op(clnn_graph *g, const golden_case *c, clnn_tensor *a, clnn_tensor *b)
+{
+    int axes[CLNN_MAX_DIMS], n = 0;
+    while (n < CLNN_MAX_DIMS && golden_int(c, "axes", n, -99) != -99) {
+        axes[n] = golden_int(c, "axes", n, 0);
+        n++;
+    }
+    int keepdim = golden_int(c, "keepdim", 0, 0);
+    int64_t shape[CLNN_MAX_DIMS];
+    switch (golden_int(c, "op", 0, -1)) {
+    case 0:
+        return clnn_add(g, a, b);
+    case 1:
+        return clnn_sub(g, a, b);
+    case 2:
+        return clnn_mul(g, a, b);
+    case 3:
+        return clnn_scale(g, a, (float)golden_float(c, "alpha", 0, 1.0));
+    case 4:
+        return clnn_relu(g, a);
+    case 5:
+        return clnn_sigmoid(g, a);
+    case 6:
+        return clnn_tanh(g, a);
+    case 7:
+        return clnn_sum(g, a, n, n ? axes : NULL, keepdim);
+    case 8:
+        return clnn_mean(g, a, n, n ? axes : NULL, keepdim);
+    case 9:
+        return clnn_matmul(g, a, b, golden_int(c, "trans", 0, 0), golden_int(c, "trans", 1, 0));
+    case 10:
+        return clnn_transpose(g, a, axes[0], axes[1]);
+    case 11:
+        for (int i = 0; i < n; i++)
+            shape[i] = axes[i];
+        return clnn_expand(g, a, n, shape);
+    }
+    return NULL;
+}
+
+START_TEST(test_golden)
+{
+    char err[512], msg[1024], what[160];
+    golden_file *f = golden_load("core", err, sizeof err);
+    ck_assert_msg(f, "%s", err);
+    ck_assert_msg(f->ncases == CORE_GOLDEN_CASES, "core.txt has %d cases, the suite expects %d",
+                  f->ncases, CORE_GOLDEN_CASES);
+    const golden_case *c = &f->cases[_i];
+    const golden_tensor *ga = golden_tensor_get(c, "a"), *gb = golden_tensor_get(c, "b");
+    const golden_tensor *y = golden_tensor_get(c, "y"), *r = golden_tensor_get(c, "r");
+    ck_assert_msg(ga && y && r, "%s: no a, y or r", c->name);
+    clnn_ctx *ctx = gc_ctx_create();
+    clnn_graph *g;
+    ck_assert_int_eq(clnn_graph_create(ctx, &g), CLNN_OK);
+    clnn_tensor *a = clnn_param(g, "a", ga->ndim, ga->shape);
+    clnn_tensor *b = gb ? clnn_param(g, "b", gb->ndim, gb->shape) : NULL;
+    clnn_tensor *out = clnn_graph_keep(g, golden_op(g, c, a, b));
+    clnn_tensor *rt = clnn_input(g, "r", r->ndim, r->shape);
+    clnn_tensor *loss = clnn_sum(g, clnn_mul(g, out, rt), 0, NULL, 0);
+    ck_assert_msg(clnn_graph_backward(g, loss) == CLNN_OK, "%s: %s", c->name,
+                  clnn_graph_last_error(g));
+    ck_assert_int_eq(golden_write(a, ga), 0);
+    if (b)
+        ck_assert_int_eq(golden_write(b, gb), 0);
+    ck_assert_int_eq(golden_write(rt, r), 0);
+    ck_assert_msg(clnn_graph_run(g) == CLNN_OK, "%s: %s", c->name, clnn_ctx_last_error(ctx));
+    snprintf(what, sizeof what, "%s: y", c->name);
+    ck_assert_msg(golden_check(what, out, y, GC_FWD_RTOL, GC_FWD_ATOL, msg, sizeof msg), "%s", msg);
+    snprintf(what, sizeof what, "%s: da", c->name);
+    ck_assert_msg(golden_check(what, clnn_tensor_grad(a), golden_tensor_get(c, "da"), GC_GRAD_RTOL,
+                               GC_GRAD_ATOL, msg, sizeof msg),
+                  "%s", msg);
+    if (b) {
+        snprintf(what, sizeof what, "%s: db", c->name);
+        ck_assert_msg(golden_check(what, clnn_tensor_grad(b), golden_tensor_get(c, "db"),
+                                   GC_GRAD_RTOL, GC_GRAD_ATOL, msg, sizeof msg),
+                      "%s", msg);
+    }
+    clnn_graph_destroy(g);
+    clnn_ctx_destroy(ctx);
+    golden_free(f);
+}
+END_TEST
+
 /* ---- the suite ------------------------------------------------------------------------------ */
 static Suite *ops_suite(void)
 {
@@ -662,6 +751,7 @@ static Suite *ops_suite(void)
         {"composite", test_composite, GC_COUNT(composite_cases)},
         {"errors", test_error, GC_COUNT(error_cases)},
         {"gemm_nan", test_gemm_ignores_nan_in_output, GC_COUNT(nan_cases)},
+        {"golden", test_golden, CORE_GOLDEN_CASES},
     };
     for (size_t i = 0; i < sizeof loops / sizeof loops[0]; i++) {
         TCase *tc = tcase_create(loops[i].name);

@@ -16,7 +16,7 @@ import torch
 
 from golden import GoldenWriter
 
-FAMILIES = ['conv', 'pool', 'layout', 'act', 'norm', 'loss']
+FAMILIES = ['core', 'conv', 'pool', 'layout', 'act', 'norm', 'loss']
 
 
 def main():
