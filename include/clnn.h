@@ -8,10 +8,10 @@
  *                 builder belongs to its graph and dies with it.
  *   clnn_graph    operations added by builder calls (clnn_add, clnn_matmul, ...). Builders return a
  *                 tensor so calls chain; on error they return NULL and accept NULL inputs, and the
- *                 first error sticks to the graph (clnn_graph_status). clnn_graph_backward() appends
- *                 the gradient operations; clnn_graph_run() plans device memory once (buffers whose
- *                 lifetimes do not overlap are shared) and enqueues every node with no host
- *                 synchronisation until a value is read.
+ *                 first error sticks to the graph (clnn_graph_status).
+ *                 clnn_graph_backward() appends the gradient operations; clnn_graph_run() plans
+ *                 device memory once (buffers whose lifetimes do not overlap are shared) and
+ *                 enqueues every node with no host synchronisation until a value is read.
  *
  * Example: y = relu(x W), its gradient, and reading it back
  *
@@ -34,14 +34,14 @@
  *
  * Threads: a context and everything made from it (tensors, graphs) must be used by one thread at a
  * time. Different contexts may be used from different threads at once. The free functions that take
- * no handle (clnn_version, clnn_status_*, clnn_devices_list, clnn_ctx_options_init) are thread-safe.
- * Using an object after its context was destroyed is undefined.
+ * no handle (clnn_version, clnn_status_*, clnn_devices_list, clnn_ctx_options_init) are
+ * thread-safe. Using an object after its context was destroyed is undefined.
  *
  * Environment: CLNN_DEVICE (gpu, cpu, P:D or a name substring), CLNN_CACHE_DIR, CLNN_NO_CACHE=1,
- * CLNN_KERNEL_DIR (read the kernels/ files from disk instead of the embedded copies), CLNN_PROFILE=1.
- * Tuning (read at every run): CLNN_CONV_SCRATCH_BYTES (column buffer of one convolution node,
- * default 32 MiB) and CLNN_CONV_SPLIT (columns per split GEMM of a convolution's gradients,
- * default 2048).
+ * CLNN_KERNEL_DIR (read the kernels/ files from disk instead of the embedded copies),
+ * CLNN_PROFILE=1. Tuning (read at every run): CLNN_CONV_SCRATCH_BYTES (column buffer of one
+ * convolution node, default 32 MiB) and CLNN_CONV_SPLIT (columns per split GEMM of a convolution's
+ * gradients, default 2048).
  */
 #ifndef CLNN_H
 #define CLNN_H
@@ -62,11 +62,12 @@ extern "C" {
 #endif
 
 /* ---- Version ------------------------------------------------------------------------------- */
-#define CLNN_VERSION_MAJOR 0
-#define CLNN_VERSION_MINOR 1
-#define CLNN_VERSION_PATCH 0
+#define CLNN_VERSION_MAJOR  0
+#define CLNN_VERSION_MINOR  1
+#define CLNN_VERSION_PATCH  0
 #define CLNN_VERSION_STRING "0.1.0"
-#define CLNN_VERSION_NUMBER (CLNN_VERSION_MAJOR * 10000 + CLNN_VERSION_MINOR * 100 + CLNN_VERSION_PATCH)
+#define CLNN_VERSION_NUMBER                                                                        \
+    (CLNN_VERSION_MAJOR * 10000 + CLNN_VERSION_MINOR * 100 + CLNN_VERSION_PATCH)
 
 /* The version of the library linked at run time, e.g. "0.1.0", and as a number (see above). */
 CLNN_API const char *clnn_version(void);
@@ -81,7 +82,7 @@ CLNN_API int clnn_version_number(void);
     X(ERR_NOMEM, -3, "out of host memory")                                                         \
     X(ERR_DEVICE_MEMORY, -4, "out of device memory")                                               \
     X(ERR_NO_PLATFORM, -5,                                                                         \
-      "no OpenCL platform found: install an OpenCL driver, e.g. 'apt-get install "               \
+      "no OpenCL platform found: install an OpenCL driver, e.g. 'apt-get install "                 \
       "pocl-opencl-icd' for CPUs or your GPU vendor's OpenCL driver")                              \
     X(ERR_NO_DEVICE, -6, "no OpenCL device matches the selection")                                 \
     X(ERR_BUILD, -7, "an OpenCL program failed to build")                                          \
@@ -112,15 +113,15 @@ typedef enum clnn_device_type {
 } clnn_device_type;
 
 typedef struct clnn_device_info {
-    int platform_index;             /* P of "P:D" */
-    int device_index;               /* D of "P:D" */
+    int platform_index; /* P of "P:D" */
+    int device_index;   /* D of "P:D" */
     clnn_device_type type;
     char platform_name[128];
     char name[128];
     char vendor[128];
     char driver_version[64];
-    char device_version[128];       /* CL_DEVICE_VERSION, e.g. "OpenCL 3.0 PoCL ..." */
-    char opencl_c_version[64];      /* CL_DEVICE_OPENCL_C_VERSION, e.g. "OpenCL C 1.2 PoCL" */
+    char device_version[128];  /* CL_DEVICE_VERSION, e.g. "OpenCL 3.0 PoCL ..." */
+    char opencl_c_version[64]; /* CL_DEVICE_OPENCL_C_VERSION, e.g. "OpenCL C 1.2 PoCL" */
     int opencl_c_major, opencl_c_minor;
     unsigned compute_units;
     unsigned max_clock_mhz;
@@ -150,11 +151,12 @@ typedef enum clnn_log_level {
 typedef void (*clnn_log_fn)(void *user, clnn_log_level level, const char *message);
 
 typedef struct clnn_ctx_options {
-    const char *device;     /* NULL: $CLNN_DEVICE, else the first GPU, else a CPU device.
-                             * "gpu", "cpu", "P:D" (platform:device indexes) or a case-insensitive
-                             * substring of the device name. */
-    const char *cache_dir;  /* NULL: $CLNN_CACHE_DIR, else $XDG_CACHE_HOME/clnn, else ~/.cache/clnn */
-    int no_cache;           /* 1: no on-disk program cache (also $CLNN_NO_CACHE=1) */
+    const char *device; /* NULL: $CLNN_DEVICE, else the first GPU, else a CPU device.
+                         * "gpu", "cpu", "P:D" (platform:device indexes) or a case-insensitive
+                         * substring of the device name. */
+    const char
+        *cache_dir; /* NULL: $CLNN_CACHE_DIR, else $XDG_CACHE_HOME/clnn, else ~/.cache/clnn */
+    int no_cache;   /* 1: no on-disk program cache (also $CLNN_NO_CACHE=1) */
     const char *kernel_dir; /* NULL: $CLNN_KERNEL_DIR, else the kernels embedded in the library */
     int profile;            /* 1: time every op with OpenCL events (also $CLNN_PROFILE=1) */
     clnn_log_fn log;        /* NULL: no log, except the CLNN_PROFILE=1 report on stderr */
@@ -198,11 +200,11 @@ CLNN_API clnn_status clnn_ctx_build_all(clnn_ctx *ctx);
 
 /* ---- Per-op profiling (options.profile or CLNN_PROFILE=1) ---------------------------------- */
 typedef struct clnn_profile_entry {
-    const char *op;   /* op name, e.g. "matmul" */
+    const char *op; /* op name, e.g. "matmul" */
     uint64_t calls;
-    double total_ms;  /* device time from OpenCL events */
-    double flops;     /* floating-point operations over all calls */
-    double bytes;     /* bytes read + written over all calls */
+    double total_ms; /* device time from OpenCL events */
+    double flops;    /* floating-point operations over all calls */
+    double bytes;    /* bytes read + written over all calls */
 } clnn_profile_entry;
 
 /* Copies up to capacity entries (sorted by total time, largest first) and sets *count. Waits for
@@ -278,12 +280,12 @@ CLNN_API clnn_tensor *clnn_graph_keep(clnn_graph *g, clnn_tensor *t);
 
 /* Ops. Binary ops broadcast as NumPy and PyTorch do (trailing dimensions aligned, size 1
  * stretched). Axes may be negative (counted from the end). */
-CLNN_API clnn_tensor *clnn_add(clnn_graph *g, clnn_tensor *a, clnn_tensor *b);   /* a + b */
-CLNN_API clnn_tensor *clnn_sub(clnn_graph *g, clnn_tensor *a, clnn_tensor *b);   /* a - b */
-CLNN_API clnn_tensor *clnn_mul(clnn_graph *g, clnn_tensor *a, clnn_tensor *b);   /* a * b */
-CLNN_API clnn_tensor *clnn_scale(clnn_graph *g, clnn_tensor *x, float alpha);    /* alpha * x */
-CLNN_API clnn_tensor *clnn_relu(clnn_graph *g, clnn_tensor *x);                  /* max(x, 0) */
-CLNN_API clnn_tensor *clnn_sigmoid(clnn_graph *g, clnn_tensor *x);               /* 1/(1+e^-x) */
+CLNN_API clnn_tensor *clnn_add(clnn_graph *g, clnn_tensor *a, clnn_tensor *b); /* a + b */
+CLNN_API clnn_tensor *clnn_sub(clnn_graph *g, clnn_tensor *a, clnn_tensor *b); /* a - b */
+CLNN_API clnn_tensor *clnn_mul(clnn_graph *g, clnn_tensor *a, clnn_tensor *b); /* a * b */
+CLNN_API clnn_tensor *clnn_scale(clnn_graph *g, clnn_tensor *x, float alpha);  /* alpha * x */
+CLNN_API clnn_tensor *clnn_relu(clnn_graph *g, clnn_tensor *x);                /* max(x, 0) */
+CLNN_API clnn_tensor *clnn_sigmoid(clnn_graph *g, clnn_tensor *x);             /* 1/(1+e^-x) */
 CLNN_API clnn_tensor *clnn_tanh(clnn_graph *g, clnn_tensor *x);
 /* Sum or mean over the listed axes (naxes = 0: over all axes); keepdim keeps them as size 1. */
 CLNN_API clnn_tensor *clnn_sum(clnn_graph *g, clnn_tensor *x, int naxes, const int *axes,
@@ -314,12 +316,12 @@ typedef enum clnn_padding_mode {
 } clnn_padding_mode;
 
 typedef struct clnn_conv2d_options {
-    int stride_h, stride_w;                 /* 1 */
-    int pad_h, pad_w;                       /* 0; used with CLNN_PADDING_EXPLICIT */
-    clnn_padding_mode padding;              /* CLNN_PADDING_EXPLICIT */
-    int dilation_h, dilation_w;             /* 1 */
-    int groups;                             /* 1; groups = C = K is a depthwise convolution */
-    int output_pad_h, output_pad_w;         /* 0; conv2d_transpose only (PyTorch output_padding) */
+    int stride_h, stride_w;         /* 1 */
+    int pad_h, pad_w;               /* 0; used with CLNN_PADDING_EXPLICIT */
+    clnn_padding_mode padding;      /* CLNN_PADDING_EXPLICIT */
+    int dilation_h, dilation_w;     /* 1 */
+    int groups;                     /* 1; groups = C = K is a depthwise convolution */
+    int output_pad_h, output_pad_w; /* 0; conv2d_transpose only (PyTorch output_padding) */
 } clnn_conv2d_options;
 CLNN_API void clnn_conv2d_options_init(clnn_conv2d_options *options);
 
@@ -340,12 +342,12 @@ CLNN_API clnn_tensor *clnn_upsample_nearest(clnn_graph *g, clnn_tensor *x, int s
                                             int scale_w);
 
 typedef struct clnn_pool2d_options {
-    int kernel_h, kernel_w;     /* required */
-    int stride_h, stride_w;     /* 0: the kernel size (PyTorch and Keras default) */
-    int pad_h, pad_w;           /* 0; used with CLNN_PADDING_EXPLICIT */
-    clnn_padding_mode padding;  /* CLNN_PADDING_EXPLICIT (= Keras "valid" with no padding) */
-    int ceil_mode;              /* 0; PyTorch ceil_mode */
-    int count_include_pad;      /* 1 (PyTorch avg_pool2d default); Keras "same" excludes padding */
+    int kernel_h, kernel_w;    /* required */
+    int stride_h, stride_w;    /* 0: the kernel size (PyTorch and Keras default) */
+    int pad_h, pad_w;          /* 0; used with CLNN_PADDING_EXPLICIT */
+    clnn_padding_mode padding; /* CLNN_PADDING_EXPLICIT (= Keras "valid" with no padding) */
+    int ceil_mode;             /* 0; PyTorch ceil_mode */
+    int count_include_pad;     /* 1 (PyTorch avg_pool2d default); Keras "same" excludes padding */
 } clnn_pool2d_options;
 CLNN_API void clnn_pool2d_options_init(clnn_pool2d_options *options, int kernel_h, int kernel_w);
 
@@ -364,8 +366,8 @@ typedef enum clnn_activation {
     CLNN_ACT_ELU,        /* alpha (1.0) */
     CLNN_ACT_SIGMOID,
     CLNN_ACT_TANH,
-    CLNN_ACT_GELU,      /* x Phi(x), the erf form (PyTorch approximate='none') */
-    CLNN_ACT_GELU_TANH  /* the tanh approximation (PyTorch approximate='tanh') */
+    CLNN_ACT_GELU,     /* x Phi(x), the erf form (PyTorch approximate='none') */
+    CLNN_ACT_GELU_TANH /* the tanh approximation (PyTorch approximate='tanh') */
 } clnn_activation;
 
 CLNN_API clnn_tensor *clnn_leaky_relu(clnn_graph *g, clnn_tensor *x, float alpha);
@@ -399,9 +401,9 @@ CLNN_API uint64_t clnn_graph_run_count(const clnn_graph *g);
 CLNN_API clnn_status clnn_graph_set_run_count(clnn_graph *g, uint64_t runs);
 
 typedef struct clnn_batchnorm_options {
-    float momentum;     /* 0.1, PyTorch convention: running = (1 - momentum) running + momentum
-                         * batch (Keras momentum 0.99 is PyTorch momentum 0.01) */
-    float eps;          /* 1e-5 (PyTorch; Keras uses 1e-3) */
+    float momentum; /* 0.1, PyTorch convention: running = (1 - momentum) running + momentum
+                     * batch (Keras momentum 0.99 is PyTorch momentum 0.01) */
+    float eps;      /* 1e-5 (PyTorch; Keras uses 1e-3) */
     int unbiased_running_var; /* 1: PyTorch stores n/(n-1) * batch variance; 0: Keras */
 } clnn_batchnorm_options;
 CLNN_API void clnn_batchnorm_options_init(clnn_batchnorm_options *options);
@@ -442,8 +444,8 @@ CLNN_API clnn_tensor *clnn_embedding(clnn_graph *g, clnn_tensor *indices, clnn_t
 typedef enum clnn_reduction {
     CLNN_REDUCTION_MEAN = 0, /* PyTorch and Keras default */
     CLNN_REDUCTION_SUM = 1,
-    CLNN_REDUCTION_NONE = 2  /* per element for mse and the binary losses, per sample (N) for
-                              * the cross-entropies */
+    CLNN_REDUCTION_NONE = 2 /* per element for mse and the binary losses, per sample (N) for
+                             * the cross-entropies */
 } clnn_reduction;
 
 /* mean((pred - target)^2): pred and target of the same shape; NONE gives per-element losses. */
@@ -453,8 +455,7 @@ CLNN_API clnn_tensor *clnn_mse_loss(clnn_graph *g, clnn_tensor *pred, clnn_tenso
  * sum to 1 over C and clipped to [1e-7, 1 - 1e-7] (zero gradient where clipped);
  * loss_n = -sum_c target log(probs). MEAN averages over N (Keras "sum_over_batch_size"). */
 CLNN_API clnn_tensor *clnn_categorical_crossentropy(clnn_graph *g, clnn_tensor *probs,
-                                                    clnn_tensor *target,
-                                                    clnn_reduction reduction);
+                                                    clnn_tensor *target, clnn_reduction reduction);
 /* PyTorch CrossEntropyLoss on logits with class indices: logits (N, C), labels (N) i32 in [0, C),
  * fused log-softmax, optional label smoothing in [0, 1). A label outside [0, C) is ignored, as
  * PyTorch's ignore_index: loss 0, no gradient, not counted by MEAN (NaN when no label is valid). */
@@ -481,13 +482,268 @@ CLNN_API clnn_status clnn_graph_plan(clnn_graph *g);
 CLNN_API clnn_status clnn_graph_run(clnn_graph *g);
 
 typedef struct clnn_graph_info {
-    size_t nodes;             /* all nodes, leaves included */
-    size_t ops;               /* nodes that enqueue work */
-    uint64_t planned_bytes;   /* device memory of the intermediate buffers after reuse */
-    uint64_t unshared_bytes;  /* what the same intermediates would take without reuse */
-    uint64_t leaf_bytes;      /* inputs, parameters, constants and their gradients */
+    size_t nodes;            /* all nodes, leaves included */
+    size_t ops;              /* nodes that enqueue work */
+    uint64_t planned_bytes;  /* device memory of the intermediate buffers after reuse */
+    uint64_t unshared_bytes; /* what the same intermediates would take without reuse */
+    uint64_t leaf_bytes;     /* inputs, parameters, constants and their gradients */
 } clnn_graph_info;
 CLNN_API clnn_status clnn_graph_info_get(const clnn_graph *g, clnn_graph_info *info);
+
+/* ---- Optimizers (src/optim) ------------------------------------------------------------------ */
+/* Optimizers update every leaf of a graph that has a gradient (parameters, and bound tensors made
+ * with requires_grad) with one fused device kernel per tensor, enqueued into the context's queue
+ * after the graph's run: no host synchronisation. Formulas follow torch.optim (PyTorch 1.13); the
+ * gradient g below is the leaf's gradient times the clipping scale (1 when clipping is off).
+ *   SGD:     g += wd p; buf = g (first step) or momentum buf + (1 - dampening) g;
+ *            g = nesterov ? g + momentum buf : buf (when momentum > 0); p -= lr g
+ *   Adam:    g += wd p (L2 added to the gradient); m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+ *            p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)  (keras_epsilon = 1:
+ *            Keras's placement, m / (sqrt(v) + eps) * lr sqrt(1 - b2^t) / (1 - b1^t))
+ *   AdamW:   p *= 1 - lr wd (decoupled), then Adam without the L2 term
+ *   RMSprop: g += wd p; s = alpha s + (1 - alpha) g^2; centered: a = alpha a + (1 - alpha) g,
+ *            d = sqrt(s - a^2) + eps, else d = sqrt(s) + eps; momentum > 0: buf = momentum buf +
+ *            g / d, p -= lr buf; else p -= lr g / d
+ * Clipping by global norm (torch.nn.utils.clip_grad_norm_): total = sqrt(sum over every leaf of
+ * |g|^2), scale = min(1, clip_norm / (total + 1e-6)), computed on the device (a reduction writes
+ * the scale into a device buffer that the update kernels read). Unlike PyTorch the gradient
+ * tensors are left unchanged: the scale is applied inside the update. */
+typedef enum clnn_optim_kind {
+    CLNN_OPTIM_SGD = 0,
+    CLNN_OPTIM_ADAM = 1,
+    CLNN_OPTIM_ADAMW = 2,
+    CLNN_OPTIM_RMSPROP = 3
+} clnn_optim_kind;
+
+/* Learning-rate schedules, PyTorch's closed forms with e = the schedule's counter and lr0 = the
+ * base learning rate: CONSTANT lr0; STEP lr0 gamma^floor(e / step_size) (StepLR); EXPONENTIAL
+ * lr0 gamma^e (ExponentialLR); COSINE eta_min + (lr0 - eta_min)(1 + cos(pi e / t_max)) / 2
+ * (CosineAnnealingLR). The counter starts at 0 and advances by one per call of
+ * clnn_optimizer_schedule_step() (as PyTorch's scheduler.step(), usually once per epoch) or, when
+ * per_update is 1, also after every clnn_optimizer_step() (once per batch). */
+typedef enum clnn_schedule_kind {
+    CLNN_SCHEDULE_CONSTANT = 0,
+    CLNN_SCHEDULE_STEP = 1,
+    CLNN_SCHEDULE_EXPONENTIAL = 2,
+    CLNN_SCHEDULE_COSINE = 3
+} clnn_schedule_kind;
+
+typedef struct clnn_schedule_options {
+    clnn_schedule_kind kind; /* CLNN_SCHEDULE_CONSTANT */
+    int step_size;           /* STEP: >= 1 (1) */
+    float gamma;             /* STEP, EXPONENTIAL: > 0 (0.1 as StepLR) */
+    int t_max;               /* COSINE: >= 1 (1) */
+    float eta_min;           /* COSINE: >= 0 (0) */
+    int per_update;          /* 0: counter advanced by clnn_optimizer_schedule_step only */
+} clnn_schedule_options;
+
+typedef struct clnn_optim_options {
+    clnn_optim_kind kind;
+    float lr;           /* SGD 0.01 (Keras), Adam and AdamW 1e-3 (both), RMSprop 0.01 (PyTorch) */
+    float momentum;     /* SGD, RMSprop: 0 */
+    float dampening;    /* SGD: 0 (PyTorch) */
+    int nesterov;       /* SGD: 0; needs momentum > 0 and dampening 0 */
+    float weight_decay; /* 0; AdamW 0.01 (PyTorch); L2 added to the gradient except for AdamW */
+    float beta1, beta2; /* Adam, AdamW: 0.9, 0.999 (both) */
+    float eps;          /* Adam, AdamW: 1e-7 (Keras; PyTorch's is 1e-8); RMSprop 1e-8 (PyTorch) */
+    int keras_epsilon;  /* Adam, AdamW: 0 = PyTorch's eps placement (see above), 1 = Keras's */
+    float alpha;        /* RMSprop: 0.99 (PyTorch; Keras rho is 0.9) */
+    int centered;       /* RMSprop: 0 */
+    float clip_norm;    /* > 0: clip by global norm; 0: off (default) */
+    clnn_schedule_options schedule;
+} clnn_optim_options;
+
+/* Fills the defaults of kind listed above. */
+CLNN_API void clnn_optim_options_init(clnn_optim_options *options, clnn_optim_kind kind);
+
+typedef struct clnn_optimizer clnn_optimizer;
+
+/* An optimizer of every leaf of g that has a gradient (g must have its backward; it is planned
+ * here). The graph must outlive the optimizer. State buffers (momentum, m, v) live on the device,
+ * start at zero and belong to the optimizer. CLNN_ERR_STATE when g has no backward or no leaf with
+ * a gradient; CLNN_ERR_INVALID for a bad option (the message names it). */
+CLNN_API clnn_status clnn_optimizer_create(clnn_graph *g, const clnn_optim_options *options,
+                                           clnn_optimizer **out);
+CLNN_API void clnn_optimizer_destroy(clnn_optimizer *opt); /* NULL is a no-op */
+/* Enqueues the clipping reduction (if on) and one update kernel per leaf, reading the gradients
+ * of the last clnn_graph_run; returns without waiting for the device. */
+CLNN_API clnn_status clnn_optimizer_step(clnn_optimizer *opt);
+/* Advances the schedule's counter by one (PyTorch's scheduler.step()). */
+CLNN_API clnn_status clnn_optimizer_schedule_step(clnn_optimizer *opt);
+/* The learning rate the next step will use (the schedule applied to the base rate). */
+CLNN_API float clnn_optimizer_get_lr(const clnn_optimizer *opt);
+/* Sets the base learning rate (>= 0) that the schedule scales. */
+CLNN_API clnn_status clnn_optimizer_set_lr(clnn_optimizer *opt, float lr);
+CLNN_API uint64_t clnn_optimizer_steps(const clnn_optimizer *opt);     /* updates done */
+CLNN_API size_t clnn_optimizer_param_count(const clnn_optimizer *opt); /* leaves updated */
+/* The global gradient norm before clipping of the last step (waits for the device).
+ * CLNN_ERR_STATE when clipping is off or no step was made. */
+CLNN_API clnn_status clnn_optimizer_grad_norm(clnn_optimizer *opt, float *norm);
+/* ---- end of optimizers ------------------------------------------------------------------------
+ */
+
+/* ---- Data sets (src/io) -----------------------------------------------------------------------
+ */
+/* Host-side data: IDX files (MNIST format, plain or gzip), numeric CSV, and a batch iterator with
+ * normalisation, one-hot labels, per-epoch shuffling and a validation split. Nothing here touches
+ * the device: a batch is host memory that the caller writes into its input tensors with
+ * clnn_tensor_write() (the last batch of an epoch may be smaller unless drop_last is set).
+ *
+ * Errors: these functions have no context. The ones that make an object (clnn_idx_read,
+ * clnn_csv_read, clnn_csv_parse, clnn_dataset_create) take an optional buffer `err` of `err_size`
+ * bytes (NULL/0 for none) that receives the detailed message on failure ("" on success); a data
+ * set keeps the message of its last failed call (clnn_dataset_last_error). Messages name the file,
+ * what was expected and what was found. CLNN_ERR_IO: the file is missing or unreadable (or a
+ * directory); CLNN_ERR_FORMAT: its contents are malformed; CLNN_ERR_INVALID: bad arguments.
+ * The objects are independent: different objects may be used from different threads at once.
+ *
+ * Example: MNIST (tools/fetch-data puts it in data/mnist/), 10% held out for validation
+ *
+ *   char err[256];  clnn_idx *xi, *yi;
+ *   if (clnn_idx_read("data/mnist/train-images-idx3-ubyte.gz", &xi, err, sizeof err)) puts(err);
+ *   clnn_idx_read("data/mnist/train-labels-idx1-ubyte.gz", &yi, err, sizeof err);
+ *   size_t n = (size_t)clnn_idx_numel(xi);              // 60000 * 28 * 28
+ *   float *x = malloc(n * sizeof *x);  int32_t *y = malloc(60000 * sizeof *y);
+ *   clnn_idx_to_f32(xi, 1 / 255.f, x, n);  clnn_idx_to_i32(yi, y, 60000);
+ *   clnn_dataset_options o;  clnn_dataset_options_init(&o);
+ *   o.batch_size = 64;  o.seed = 1;  o.one_hot = 1;
+ *   clnn_dataset *all, *train, *val;  clnn_batch b;
+ *   clnn_dataset_create(x, 3, (int64_t[]){60000, 28, 28}, y, &o, &all, err, sizeof err);
+ *   clnn_dataset_split(all, 0.1, 1, &train, &val);
+ *   while (clnn_dataset_next(train, &b) == CLNN_OK && b.size > 0)
+ *       ... clnn_tensor_write(x_input, b.x, b.x_bytes) when b.size is the graph's batch ...
+ *   (destroy the data sets before freeing x and y: they borrow them)
+ */
+
+/* IDX: big-endian header 0x00 0x00 <type> <ndim>, ndim big-endian u32 dimensions, then the data.
+ * A file starting with the gzip magic (1f 8b) is decompressed whatever its name. */
+typedef enum clnn_idx_type {
+    CLNN_IDX_U8 = 0x08,
+    CLNN_IDX_I8 = 0x09,
+    CLNN_IDX_I16 = 0x0B,
+    CLNN_IDX_I32 = 0x0C,
+    CLNN_IDX_F32 = 0x0D,
+    CLNN_IDX_F64 = 0x0E
+} clnn_idx_type;
+
+#define CLNN_IDX_MAX_DIMS  8
+#define CLNN_IDX_MAX_BYTES ((uint64_t)1 << 34) /* 16 GiB of data at most */
+
+typedef struct clnn_idx clnn_idx;
+
+/* Reads the whole file; the data must be exactly complete (a short file, a gzip stream cut short
+ * and trailing bytes are CLNN_ERR_FORMAT). Dimensions must be positive. */
+CLNN_API clnn_status clnn_idx_read(const char *path, clnn_idx **out, char *err, size_t err_size);
+CLNN_API void clnn_idx_destroy(clnn_idx *idx); /* NULL is a no-op */
+
+CLNN_API clnn_idx_type clnn_idx_elem_type(const clnn_idx *idx);
+CLNN_API int clnn_idx_ndim(const clnn_idx *idx);
+CLNN_API int64_t clnn_idx_dim(const clnn_idx *idx, int axis); /* axis < 0 counts from the end */
+CLNN_API int64_t clnn_idx_numel(const clnn_idx *idx);
+/* The elements in the file's type, converted to host byte order (uint8_t, int8_t, int16_t,
+ * int32_t, float or double), row-major; owned by idx. */
+CLNN_API const void *clnn_idx_data(const clnn_idx *idx);
+/* Copies every element, converted to float and multiplied by scale (e.g. 1/255.f), into out of
+ * count elements. CLNN_ERR_INVALID when count != numel or out is NULL. */
+CLNN_API clnn_status clnn_idx_to_f32(const clnn_idx *idx, float scale, float *out, size_t count);
+/* The same into int32_t (labels); CLNN_ERR_INVALID also for CLNN_IDX_F32/F64 files. */
+CLNN_API clnn_status clnn_idx_to_i32(const clnn_idx *idx, int32_t *out, size_t count);
+
+/* CSV: numbers separated by `delimiter`; one row per line (\n or \r\n, blank lines skipped);
+ * fields may be double-quoted. Every row must have as many fields as the first. */
+#define CLNN_CSV_HEADER_AUTO (-1) /* a header when the first row has a non-numeric field */
+#define CLNN_CSV_NO_LABEL    (-1)
+
+typedef struct clnn_csv_options {
+    int header;       /* 0: none, 1: the first row names the columns,
+                       * CLNN_CSV_HEADER_AUTO (default) */
+    int label_column; /* 0-based column of integer class labels, taken out of the features;
+                       * CLNN_CSV_NO_LABEL (default): every column is a feature */
+    char delimiter;   /* ',' */
+} clnn_csv_options;
+CLNN_API void clnn_csv_options_init(clnn_csv_options *options);
+
+typedef struct clnn_csv clnn_csv;
+
+/* options may be NULL for the defaults. */
+CLNN_API clnn_status clnn_csv_read(const char *path, const clnn_csv_options *options,
+                                   clnn_csv **out, char *err, size_t err_size);
+/* The same from memory (text of `size` bytes, no NUL needed); messages name the source "<text>". */
+CLNN_API clnn_status clnn_csv_parse(const char *text, size_t size, const clnn_csv_options *options,
+                                    clnn_csv **out, char *err, size_t err_size);
+CLNN_API void clnn_csv_destroy(clnn_csv *csv); /* NULL is a no-op */
+
+CLNN_API int64_t clnn_csv_rows(const clnn_csv *csv);     /* data rows (the header excluded) */
+CLNN_API int64_t clnn_csv_features(const clnn_csv *csv); /* columns without the label column */
+/* (rows, features) row-major, owned by csv. */
+CLNN_API const float *clnn_csv_data(const clnn_csv *csv);
+/* (rows) labels, or NULL without a label column; owned by csv. */
+CLNN_API const int32_t *clnn_csv_labels(const clnn_csv *csv);
+/* Name of file column `column` (0-based, label column included) from the header, NULL without
+ * a header or out of range. */
+CLNN_API const char *clnn_csv_column_name(const clnn_csv *csv, int column);
+
+/* Data set: N samples of features (N, d1, ...) float and optional labels (N) int32 in
+ * [0, num_classes). The arrays are borrowed, not copied: they must outlive the data set and every
+ * data set split from it. An epoch visits every sample exactly once, in an order that depends only
+ * on (seed, epoch number) — xoshiro256** seeded by splitmix64, no global state. */
+typedef struct clnn_dataset_options {
+    int64_t batch_size;        /* 32 */
+    int shuffle;               /* 1: a new permutation each epoch; 0: file order */
+    uint64_t seed;             /* 0 */
+    int drop_last;             /* 0: the last partial batch is returned; 1: it is skipped */
+    float scale;               /* 1: x' = (x * scale - mean) / std, e.g. 1/255.f */
+    float mean, std;           /* 0, 1 */
+    const float *feature_mean; /* NULL, or one mean per feature (d1*d2*...) instead of mean */
+    const float *feature_std;  /* NULL, or one std per feature instead of std (copied) */
+    int one_hot;               /* 1: batches also carry (size, num_classes) one-hot float labels */
+    int num_classes;           /* 0: 1 + the largest label */
+} clnn_dataset_options;
+CLNN_API void clnn_dataset_options_init(clnn_dataset_options *options);
+
+typedef struct clnn_dataset clnn_dataset;
+
+typedef struct clnn_batch {
+    int64_t size;                             /* samples in this batch; 0 at the end of an epoch */
+    int64_t index;                            /* batch number within the epoch */
+    int64_t epoch;                            /* epoch number, from 0 */
+    const float *x;                           /* (size, d1, ...) normalised features */
+    const int32_t *y;                         /* (size) labels, NULL without labels */
+    const float *y_one_hot;                   /* (size, num_classes), NULL unless one_hot */
+    const int64_t *samples;                   /* (size) the sample numbers of the source arrays */
+    size_t x_bytes, y_bytes, y_one_hot_bytes; /* sizes for clnn_tensor_write */
+} clnn_batch;
+
+/* ndim >= 1 and shape[0] = N > 0; labels may be NULL; options may be NULL for the defaults.
+ * Labels out of [0, num_classes) are CLNN_ERR_INVALID with the sample number in the message. */
+CLNN_API clnn_status clnn_dataset_create(const float *features, int ndim, const int64_t *shape,
+                                         const int32_t *labels, const clnn_dataset_options *options,
+                                         clnn_dataset **out, char *err, size_t err_size);
+CLNN_API void clnn_dataset_destroy(clnn_dataset *ds); /* NULL is a no-op */
+
+/* Fills *batch with the next batch; its pointers stay valid until the next call on ds. At the end
+ * of an epoch it returns one batch of size 0, and the call after it starts the next epoch:
+ *     while (clnn_dataset_next(ds, &b) == CLNN_OK && b.size > 0) { ... }  // one epoch */
+CLNN_API clnn_status clnn_dataset_next(clnn_dataset *ds, clnn_batch *batch);
+/* Makes the next clnn_dataset_next() start epoch `epoch` from its first batch. */
+CLNN_API clnn_status clnn_dataset_rewind(clnn_dataset *ds, int64_t epoch);
+
+CLNN_API int64_t clnn_dataset_size(const clnn_dataset *ds);         /* samples */
+CLNN_API int64_t clnn_dataset_batches(const clnn_dataset *ds);      /* batches per epoch */
+CLNN_API int64_t clnn_dataset_sample_numel(const clnn_dataset *ds); /* d1*d2*... */
+CLNN_API int clnn_dataset_num_classes(const clnn_dataset *ds);      /* 0 without labels */
+
+/* Splits off round(fraction * N) samples, chosen by a permutation of `seed` alone, into *val;
+ * the others go to *train (both keep the source order; both borrow ds's arrays and may outlive
+ * ds). train keeps ds's options; val has shuffle = 0 and drop_last = 0 (evaluation sees every
+ * sample once). Both parts must be non-empty: CLNN_ERR_INVALID otherwise. */
+CLNN_API clnn_status clnn_dataset_split(clnn_dataset *ds, double fraction, uint64_t seed,
+                                        clnn_dataset **train, clnn_dataset **val);
+
+/* The message of the last failed call on ds ("" if none). */
+CLNN_API const char *clnn_dataset_last_error(const clnn_dataset *ds);
+/* ---- end of data sets -------------------------------------------------------------------------
+ */
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,136 @@
+// optim.cl — the optimizers' device work (src/optim/optim.c): the two passes of the global
+// gradient norm (partial sums of squares per work-group, then one work-group that combines them
+// and writes the clipping scale) and one fused update kernel per optimizer (SGD, Adam/AdamW,
+// RMSprop), one work-item per element. No float atomics: reductions are trees in local memory
+// with a barrier after every step. Every update kernel multiplies the gradient by
+// scale[0] when clip is 1 (the clipping scale written by optim_norm_final).
+
+#ifndef OPTIM_WG
+#define OPTIM_WG 64 // largest work-group of the reductions (the host passes a power of two <= it)
+#endif
+
+// Sum of the L = get_local_size(0) values v over the work-group; every work-item gets it.
+inline float optim_group_sum(__local float *red, const float v)
+{
+    const int lid = get_local_id(0), L = get_local_size(0);
+    red[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = L / 2; s > 0; s >>= 1) {
+        if (lid < s)
+            red[lid] += red[lid + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float r = red[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+
+// g: (n) at goff -> partials[slot + group] = sum of g^2 over the group's grid-stride share.
+__kernel void optim_norm_partial(__global const float *g, const int goff, const int n,
+                                 __global float *partials, const int slot)
+{
+    __local float red[OPTIM_WG];
+    float acc = 0.0f;
+    const int stride = get_global_size(0);
+    for (int i = get_global_id(0); i < n; i += stride) {
+        const float x = g[goff + i];
+        acc += x * x;
+    }
+    const float s = optim_group_sum(red, acc);
+    if (get_local_id(0) == 0)
+        partials[slot + get_group_id(0)] = s;
+}
+
+// One work-group: partials: (count) -> scale[0] = min(1, max_norm / (sqrt(total) + 1e-6)),
+// scale[1] = sqrt(total) (the norm before clipping, for clnn_optimizer_grad_norm).
+__kernel void optim_norm_final(__global const float *partials, const int count,
+                               __global float *scale, const float max_norm)
+{
+    __local float red[OPTIM_WG];
+    float acc = 0.0f;
+    for (int i = get_local_id(0); i < count; i += get_local_size(0))
+        acc += partials[i];
+    const float total = sqrt(optim_group_sum(red, acc));
+    if (get_local_id(0) == 0) {
+        scale[0] = fmin(1.0f, max_norm / (total + 1e-6f));
+        scale[1] = total;
+    }
+}
+
+inline float optim_grad(__global const float *g, const int i, __global const float *scale,
+                        const int clip)
+{
+    return clip ? g[i] * scale[0] : g[i];
+}
+
+// SGD (torch.optim.SGD): p, g, buf: (n); buf is unused when momentum == 0.
+__kernel void optim_sgd(const int n, __global float *p, const int poff, __global const float *g,
+                        const int goff, __global float *buf, __global const float *scale,
+                        const int clip, const float lr, const float momentum,
+                        const float dampening, const float wd, const int nesterov,
+                        const int first)
+{
+    const int i = get_global_id(0);
+    if (i >= n)
+        return;
+    const float w = p[poff + i];
+    float d = optim_grad(g, goff + i, scale, clip) + wd * w;
+    if (momentum != 0.0f) {
+        const float b = first ? d : momentum * buf[i] + (1.0f - dampening) * d;
+        buf[i] = b;
+        d = nesterov ? d + momentum * b : b;
+    }
+    p[poff + i] = w - lr * d;
+}
+
+// Adam / AdamW (torch.optim.Adam, AdamW): p, g, m, v: (n). wd is the L2 term added to the
+// gradient (Adam), decay the decoupled factor 1 - lr wd (AdamW; 1 for Adam); step_size =
+// lr / (1 - b1^t), inv_sqrt_bc2 = 1 / sqrt(1 - b2^t).
+__kernel void optim_adam(const int n, __global float *p, const int poff, __global const float *g,
+                         const int goff, __global float *m, __global float *v,
+                         __global const float *scale, const int clip, const float beta1,
+                         const float beta2, const float eps, const float wd, const float decay,
+                         const float step_size, const float inv_sqrt_bc2)
+{
+    const int i = get_global_id(0);
+    if (i >= n)
+        return;
+    const float w = p[poff + i] * decay;
+    const float d = optim_grad(g, goff + i, scale, clip) + wd * w;
+    const float mi = beta1 * m[i] + (1.0f - beta1) * d;
+    const float vi = beta2 * v[i] + (1.0f - beta2) * d * d;
+    m[i] = mi;
+    v[i] = vi;
+    p[poff + i] = w - step_size * (mi / (sqrt(vi) * inv_sqrt_bc2 + eps));
+}
+
+// RMSprop (torch.optim.RMSprop): p, g, sq: (n); avg (centered) and buf (momentum > 0) are
+// unused otherwise.
+__kernel void optim_rmsprop(const int n, __global float *p, const int poff,
+                            __global const float *g, const int goff, __global float *sq,
+                            __global float *avg, __global float *buf, __global const float *scale,
+                            const int clip, const float lr, const float alpha, const float eps,
+                            const float wd, const float momentum, const int centered)
+{
+    const int i = get_global_id(0);
+    if (i >= n)
+        return;
+    const float w = p[poff + i];
+    const float d = optim_grad(g, goff + i, scale, clip) + wd * w;
+    const float s = alpha * sq[i] + (1.0f - alpha) * d * d;
+    sq[i] = s;
+    float var = s;
+    if (centered) {
+        const float a = alpha * avg[i] + (1.0f - alpha) * d;
+        avg[i] = a;
+        var = s - a * a;
+    }
+    const float denom = sqrt(var) + eps;
+    if (momentum > 0.0f) {
+        const float b = momentum * buf[i] + d / denom;
+        buf[i] = b;
+        p[poff + i] = w - lr * b;
+    } else {
+        p[poff + i] = w - lr * d / denom;
+    }
+}
