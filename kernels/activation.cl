@@ -167,35 +167,6 @@ __kernel void softmax_rows(const int rows, const int len, const int inner, const
     const int begin = (lid), end = (len), step = SOFTMAX_WG
 #endif
 
-// tree reductions over SOFTMAX_WG values in local memory; every work-item gets the result
-inline float softmax_group_max(__local float *red, const int lid, float v)
-{
-    red[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = SOFTMAX_WG / 2; s > 0; s >>= 1) {
-        if (lid < s)
-            red[lid] = fmax(red[lid], red[lid + s]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    v = red[0];
-    barrier(CLK_LOCAL_MEM_FENCE); // red is reused by the next reduction
-    return v;
-}
-
-inline float softmax_group_sum(__local float *red, const int lid, float v)
-{
-    red[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = SOFTMAX_WG / 2; s > 0; s >>= 1) {
-        if (lid < s)
-            red[lid] += red[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    v = red[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return v;
-}
-
 // work-group r handles row r; x: (outer, len, inner) -> y: the same
 __kernel __attribute__((reqd_work_group_size(SOFTMAX_WG, 1, 1))) void
 softmax_group(const int rows, const int len, const int inner, const int log_out,
@@ -212,11 +183,11 @@ softmax_group(const int rows, const int len, const int inner, const int log_out,
     float m = -INFINITY;
     for (int j = begin; j < end; j += step)
         m = fmax(m, xr[j * inner]);
-    m = softmax_group_max(red, lid, m);
+    m = clnn_group_max(red, m);
     float s = 0.0f;
     for (int j = begin; j < end; j += step)
         s += exp(xr[j * inner] - m);
-    s = softmax_group_sum(red, lid, s);
+    s = clnn_group_sum(red, s);
     if (log_out) {
         const float ls = log(s);
         for (int j = begin; j < end; j += step)
@@ -266,7 +237,7 @@ softmax_bwd_group(const int rows, const int len, const int inner, const int log_
     float s = 0.0f;
     for (int j = begin; j < end; j += step)
         s += log_out ? dyr[j * inner] : dyr[j * inner] * yr[j * inner];
-    s = softmax_group_sum(red, lid, s);
+    s = clnn_group_sum(red, s);
     for (int j = begin; j < end; j += step) {
         const int k = j * inner;
         dxr[k] = log_out ? dyr[k] - exp(yr[k]) * s : yr[k] * (dyr[k] - s);

@@ -33,3 +33,36 @@ inline int clnn_strided_offset(int i, __global const int *meta, int k)
     }
     return off;
 }
+
+// Tree reductions over the L = get_local_size(0) (a power of two) values v of a work-group in
+// red[L]; every work-item gets the result. A barrier ends every step and the reduction itself, so
+// red may be reused at once (two reductions in a row need that barrier on POCL).
+inline float clnn_group_sum(__local float *red, const float v)
+{
+    const int lid = get_local_id(0), L = get_local_size(0);
+    red[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = L / 2; s > 0; s >>= 1) {
+        if (lid < s)
+            red[lid] += red[lid + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float r = red[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+
+inline float clnn_group_max(__local float *red, const float v)
+{
+    const int lid = get_local_id(0), L = get_local_size(0);
+    red[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = L / 2; s > 0; s >>= 1) {
+        if (lid < s)
+            red[lid] = fmax(red[lid], red[lid + s]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float r = red[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}

@@ -118,38 +118,7 @@ __kernel void loss_div(__global const float *a, const int oa, __global const flo
 }
 
 // ---- per row: a work-group of L = get_local_size(0) work-items per row ----------------------
-// Tree reductions over the L values in red[]; every work-item gets the result. A barrier ends
-// each step and the reduction itself, so red[] may be reused right after.
-inline float row_sum(__local float *red, const float v)
-{
-    const int lid = get_local_id(0), L = get_local_size(0);
-    red[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = L / 2; s > 0; s >>= 1) {
-        if (lid < s)
-            red[lid] += red[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const float r = red[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return r;
-}
-
-inline float row_max(__local float *red, const float v)
-{
-    const int lid = get_local_id(0), L = get_local_size(0);
-    red[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = L / 2; s > 0; s >>= 1) {
-        if (lid < s)
-            red[lid] = fmax(red[lid], red[lid + s]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const float r = red[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return r;
-}
-
+// (reductions: clnn_group_sum / clnn_group_max of common.cl)
 // Keras clip of a rescaled probability, and whether the clip passes the gradient (as
 // tf.clip_by_value: inside [eps, 1 - eps], bounds included)
 inline float cce_clip(const float q)
@@ -174,11 +143,11 @@ __kernel void cce_rows(const int N, const int C, __global const float *p, const 
     float s = 0.0f;
     for (int c = lid; c < C; c += L)
         s += pr[c];
-    s = row_sum(red, s);
+    s = clnn_group_sum(red, s);
     float acc = 0.0f;
     for (int c = lid; c < C; c += L)
         acc += tr[c] * log(cce_clip(pr[c] / s));
-    acc = row_sum(red, acc);
+    acc = clnn_group_sum(red, acc);
     if (lid == 0)
         y[oy + n] = -acc;
 }
@@ -202,7 +171,7 @@ __kernel void cce_bwd(const int N, const int C, const int wrt, __global const fl
     float s = 0.0f;
     for (int c = lid; c < C; c += L)
         s += pr[c];
-    s = row_sum(red, s);
+    s = clnn_group_sum(red, s);
     if (wrt == 1) {
         for (int c = lid; c < C; c += L)
             dr[c] = -d * log(cce_clip(pr[c] / s));
@@ -211,7 +180,7 @@ __kernel void cce_bwd(const int N, const int C, const int wrt, __global const fl
     float gq = 0.0f; // sum_c g_c q_c = -sum of t_c where the clip passes the gradient
     for (int c = lid; c < C; c += L)
         gq -= cce_inside(pr[c] / s) ? tr[c] : 0.0f;
-    gq = row_sum(red, gq);
+    gq = clnn_group_sum(red, gq);
     for (int c = lid; c < C; c += L) {
         const float q = pr[c] / s;
         const float g = cce_inside(q) ? -tr[c] / q : 0.0f;
@@ -228,15 +197,15 @@ inline void ce_stats(__local float *red, __global const float *xr, const int C, 
     float v = -INFINITY;
     for (int c = lid; c < C; c += L)
         v = fmax(v, xr[c]);
-    const float mx = row_max(red, v);
+    const float mx = clnn_group_max(red, v);
     float e = 0.0f, dsum = 0.0f;
     for (int c = lid; c < C; c += L) {
         e += exp(xr[c] - mx);
         dsum += xr[c] - mx;
     }
     *m = mx;
-    *se = row_sum(red, e);
-    *sd = want_sd ? row_sum(red, dsum) : 0.0f;
+    *se = clnn_group_sum(red, e);
+    *sd = want_sd ? clnn_group_sum(red, dsum) : 0.0f;
 }
 
 // logits: (N, C), labels: (N) i32 -> y: (N). With log p_c = x_c - m - log se:

@@ -9,22 +9,6 @@
 #define OPTIM_WG 64 // largest work-group of the reductions (the host passes a power of two <= it)
 #endif
 
-// Sum of the L = get_local_size(0) values v over the work-group; every work-item gets it.
-inline float optim_group_sum(__local float *red, const float v)
-{
-    const int lid = get_local_id(0), L = get_local_size(0);
-    red[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = L / 2; s > 0; s >>= 1) {
-        if (lid < s)
-            red[lid] += red[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const float r = red[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return r;
-}
-
 // g: (n) at goff -> partials[slot + group] = sum of g^2 over the group's grid-stride share.
 __kernel void optim_norm_partial(__global const float *g, const int goff, const int n,
                                  __global float *partials, const int slot)
@@ -36,7 +20,7 @@ __kernel void optim_norm_partial(__global const float *g, const int goff, const 
         const float x = g[goff + i];
         acc += x * x;
     }
-    const float s = optim_group_sum(red, acc);
+    const float s = clnn_group_sum(red, acc);
     if (get_local_id(0) == 0)
         partials[slot + get_group_id(0)] = s;
 }
@@ -50,7 +34,7 @@ __kernel void optim_norm_final(__global const float *partials, const int count,
     float acc = 0.0f;
     for (int i = get_local_id(0); i < count; i += get_local_size(0))
         acc += partials[i];
-    const float total = sqrt(optim_group_sum(red, acc));
+    const float total = sqrt(clnn_group_sum(red, acc));
     if (get_local_id(0) == 0) {
         scale[0] = fmin(1.0f, max_norm / (total + 1e-6f));
         scale[1] = total;
