@@ -632,7 +632,9 @@ typedef enum clnn_idx_type {
 typedef struct clnn_idx clnn_idx;
 
 /* Reads the whole file; the data must be exactly complete (a short file, a gzip stream cut short
- * and trailing bytes are CLNN_ERR_FORMAT). Dimensions must be positive. */
+ * and trailing bytes are CLNN_ERR_FORMAT). Dimensions must be positive. Known limit: bytes after
+ * the end of a gzip stream are ignored (zlib's gzread stops there); bytes after the data inside
+ * the stream are detected. */
 CLNN_API clnn_status clnn_idx_read(const char *path, clnn_idx **out, char *err, size_t err_size);
 CLNN_API void clnn_idx_destroy(clnn_idx *idx); /* NULL is a no-op */
 

@@ -1,9 +1,10 @@
 /* test_data.c — the "data" check suite: the IDX reader (every element type, plain and gzip, and
  * every header and data error with its status and message) and the CSV reader (headers, labels,
- * quotes, line ends; ragged rows and bad fields with their row and column). The data set
- * iterator is checked in test_dataset.c. Every file is small, synthetic and written by the test
- * into its own mkdtemp directory; gzip files are written here with stored deflate blocks (no
- * zlib in the tests). No OpenCL: nothing here touches a device. */
+ * quotes, line ends; ragged rows and bad fields with their row and column), and the inputs the
+ * fuzzers (tests/fuzz) found, as bytes. The data set iterator is checked in test_dataset.c.
+ * Every file is small, synthetic and written by the test into its own mkdtemp directory; gzip
+ * files are written here with stored deflate blocks (no zlib in the tests). No OpenCL: nothing here
+ * touches a device. */
 #define _XOPEN_SOURCE 700
 #include <check.h>
 #include <ftw.h>
@@ -633,6 +634,50 @@ START_TEST(test_csv_bad_paths)
 }
 END_TEST
 
+/* ---- inputs found by the fuzzers (tests/fuzz, tools/fuzz), kept as regression cases -------- */
+typedef struct fuzz_case {
+    const char *name;
+    const unsigned char *bytes; /* the input as found, not NUL-terminated */
+    size_t size;
+    clnn_status want;
+    const char *part; /* in the message on failure */
+} fuzz_case;
+
+#define FUZZ_BYTES(...)                                                                            \
+    (const unsigned char[]){__VA_ARGS__}, sizeof((const unsigned char[]){__VA_ARGS__})
+static const fuzz_case fuzz_cases[] = {
+    /* fuzz_csv: a finite double beyond the float range became an infinite feature */
+    {"csv 1e300", FUZZ_BYTES('1', ',', '1', 'e', '3', '0', '0', '\n', '2', ',', '3', '\n'),
+     CLNN_ERR_FORMAT, "row 1 (line 1), column 2: expected a number within the float range"},
+    {"csv -1e39", FUZZ_BYTES('-', '1', 'e', '3', '9'), CLNN_ERR_FORMAT, "found \"-1e39\""},
+    {"csv 3.4e38", FUZZ_BYTES('3', '.', '4', 'e', '3', '8'), CLNN_OK, ""},
+};
+enum { NFUZZ_CASES = sizeof fuzz_cases / sizeof fuzz_cases[0] };
+
+START_TEST(test_csv_fuzz_regressions)
+{
+    const fuzz_case *c = &fuzz_cases[_i];
+    char *copy = malloc(c->size); /* exact size: an over-read shows under ASan */
+    memcpy(copy, c->bytes, c->size);
+    char err[512];
+    clnn_csv *csv = NULL;
+    clnn_status st = clnn_csv_parse(copy, c->size, NULL, &csv, err, sizeof err);
+    free(copy);
+    ck_assert_msg(st == c->want, "%s: got %s, expected %s (%s)", c->name, clnn_status_name(st),
+                  clnn_status_name(c->want), err);
+    EXPECT_CONTAINS(err, c->part);
+    if (st == CLNN_OK) {
+        ck_assert_ptr_nonnull(csv);
+        for (int64_t i = 0; i < clnn_csv_rows(csv) * clnn_csv_features(csv); i++)
+            ck_assert_msg(isfinite(clnn_csv_data(csv)[i]), "%s: feature %lld is not finite",
+                          c->name, (long long)i);
+    } else {
+        ck_assert_ptr_null(csv);
+    }
+    clnn_csv_destroy(csv);
+}
+END_TEST
+
 static Suite *data_suite(void)
 {
     Suite *s = suite_create("data");
@@ -647,6 +692,7 @@ static Suite *data_suite(void)
     tcase_add_test(tc, test_csv_good);
     tcase_add_loop_test(tc, test_csv_errors, 0, NCSV_CASES);
     tcase_add_test(tc, test_csv_bad_paths);
+    tcase_add_loop_test(tc, test_csv_fuzz_regressions, 0, NFUZZ_CASES);
     suite_add_tcase(s, tc);
     return s;
 }

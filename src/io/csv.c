@@ -1,9 +1,11 @@
 /* csv.c — the numeric CSV reader: one row per line (\n or \r\n; blank lines skipped), fields
  * split by a delimiter and optionally double-quoted ("" inside quotes is a quote), an optional
  * header row (given or detected), and an optional column of integer class labels. Every field must
- * be a finite number and every row as wide as the first; messages give the row, line and column.
+ * be a finite number (a feature also within the float range) and every row as wide as the first;
+ * messages give the row, line and column.
  * Batches and normalisation live in dataset.c. */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -308,6 +310,14 @@ static clnn_status parse(const char *t, size_t size, const char *src, const clnn
                 }
                 csv->labels[csv->rows] = (int32_t)v;
             } else {
+                if (fabs(v) > FLT_MAX) { /* finite as a double, infinite as a float */
+                    st = clnn__io_fail(err, err_size, CLNN_ERR_FORMAT,
+                                       "%s: row %lld (line %lld), column %d: expected a number "
+                                       "within the float range (|x| <= %g), found \"%.40s\"",
+                                       src, (long long)csv->rows + 1, (long long)row_line, c + 1,
+                                       (double)FLT_MAX, field);
+                    goto done;
+                }
                 *out++ = (float)v;
             }
         }
