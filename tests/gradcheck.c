@@ -418,8 +418,31 @@ void gc_run_err_case(const gc_err_case *c)
     ck_assert_msg(strstr(clnn_ctx_last_error(ctx), msg), "%s: context error '%s', graph '%s'",
                   c->name, clnn_ctx_last_error(ctx), msg);
     ck_assert_msg(!clnn_input(g, "after", 1, (int64_t[]){1}),
-                  "%s: a builder after the error returned a tensor: the error must stick",
-                  c->name);
+                  "%s: a builder after the error returned a tensor: the error must stick", c->name);
     clnn_graph_destroy(g);
     clnn_ctx_destroy(ctx);
+}
+
+/* ---- suite scaffolding ---------------------------------------------------------------------- */
+void gc_assert_unique_names(const gc_case *const *tables, const int *counts, int ntables)
+{
+    for (int t = 0; t < ntables; t++)
+        for (int i = 0; i < counts[t]; i++)
+            for (int u = t; u < ntables; u++)
+                for (int j = u == t ? i + 1 : 0; j < counts[u]; j++)
+                    ck_assert_msg(strcmp(tables[t][i].name, tables[u][j].name) != 0,
+                                  "two cases are named '%s'", tables[t][i].name);
+}
+
+void gc_add_loops(Suite *s, const gc_loop *loops, int n, TCase **tcases)
+{
+    for (int i = 0; i < n; i++) {
+        TCase *tc = tcase_create(loops[i].name);
+        tcase_set_timeout(tc, 300);
+        if (loops[i].count > 0)
+            tcase_add_loop_test(tc, loops[i].test, 0, loops[i].count);
+        suite_add_tcase(s, tc);
+        if (tcases)
+            tcases[i] = tc;
+    }
 }

@@ -140,6 +140,30 @@ typedef struct gc_err_case {
  * builder call returns NULL). */
 void gc_run_err_case(const gc_err_case *c);
 
+/* ---- suite scaffolding shared by the op test files ------------------------------------------ */
+/* For check tests: ck_asserts that no two cases across tables[0 .. ntables) share a name (names
+ * seed the random numbers and name failures, so each must be unique); counts[t] is the length of
+ * tables[t]. The message names the duplicated case. */
+void gc_assert_unique_names(const gc_case *const *tables, const int *counts, int ntables);
+
+/* check.h's types, declared here so that this header does not pull in check.h (whose macros,
+ * fail() among them, would clash with files that include it without being check tests). */
+typedef struct Suite Suite;
+typedef struct TCase TCase;
+typedef struct TTest TTest;
+
+/* One loop test of a suite: tcase `name` runs test for _i in [0, count). */
+typedef struct gc_loop {
+    const char *name;
+    const TTest *test;
+    int count;
+} gc_loop;
+
+/* Adds to s one tcase per loops[i] (created with the name, a 300 s timeout and the loop test;
+ * a count <= 0 adds no loop test, which runs nothing either way). If tcases is not NULL,
+ * tcases[i] receives the tcase of loops[i], for the tests a file adds to particular tcases. */
+void gc_add_loops(Suite *s, const gc_loop *loops, int n, TCase **tcases);
+
 /* Creates a context on the default device; on failure ck_asserts with the context's message. */
 clnn_ctx *gc_ctx_create(void);
 

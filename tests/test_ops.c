@@ -626,22 +626,12 @@ END_TEST
 /* Case names seed the random numbers and name failures, so each must be unique. */
 START_TEST(test_case_names_unique)
 {
-    const struct {
-        const gc_case *cases;
-        int count;
-    } tables[] = {
-        {binary_cases, GC_COUNT(binary_cases)},       {unary_cases, GC_COUNT(unary_cases)},
-        {reduce_cases, GC_COUNT(reduce_cases)},       {expand_cases, GC_COUNT(expand_cases)},
-        {matmul_cases, GC_COUNT(matmul_cases)},       {layout_cases, GC_COUNT(layout_cases)},
-        {composite_cases, GC_COUNT(composite_cases)},
-    };
-    int ntables = (int)(sizeof tables / sizeof tables[0]);
-    for (int t = 0; t < ntables; t++)
-        for (int i = 0; i < tables[t].count; i++)
-            for (int u = t; u < ntables; u++)
-                for (int j = u == t ? i + 1 : 0; j < tables[u].count; j++)
-                    ck_assert_msg(strcmp(tables[t].cases[i].name, tables[u].cases[j].name) != 0,
-                                  "two op cases are named '%s'", tables[t].cases[i].name);
+    const gc_case *const tables[] = {binary_cases, unary_cases,  reduce_cases,   expand_cases,
+                                     matmul_cases, layout_cases, composite_cases};
+    const int counts[] = {GC_COUNT(binary_cases),   GC_COUNT(unary_cases),  GC_COUNT(reduce_cases),
+                          GC_COUNT(expand_cases),   GC_COUNT(matmul_cases), GC_COUNT(layout_cases),
+                          GC_COUNT(composite_cases)};
+    gc_assert_unique_names(tables, counts, GC_COUNT(tables));
 }
 END_TEST
 
@@ -737,11 +727,7 @@ END_TEST
 static Suite *ops_suite(void)
 {
     Suite *s = suite_create("ops");
-    struct {
-        const char *name;
-        const TTest *test;
-        int count;
-    } loops[] = {
+    const gc_loop loops[] = {
         {"binary", test_binary, GC_COUNT(binary_cases)},
         {"unary", test_unary, GC_COUNT(unary_cases)},
         {"reduce", test_reduce, GC_COUNT(reduce_cases)},
@@ -753,16 +739,10 @@ static Suite *ops_suite(void)
         {"gemm_nan", test_gemm_ignores_nan_in_output, GC_COUNT(nan_cases)},
         {"golden", test_golden, CORE_GOLDEN_CASES},
     };
-    for (size_t i = 0; i < sizeof loops / sizeof loops[0]; i++) {
-        TCase *tc = tcase_create(loops[i].name);
-        tcase_set_timeout(tc, 300);
-        tcase_add_loop_test(tc, loops[i].test, 0, loops[i].count);
-        if (strcmp(loops[i].name, "errors") == 0)
-            tcase_add_test(tc, test_first_error_sticks);
-        if (i == 0)
-            tcase_add_test(tc, test_case_names_unique);
-        suite_add_tcase(s, tc);
-    }
+    TCase *tc[GC_COUNT(loops)];
+    gc_add_loops(s, loops, GC_COUNT(loops), tc);
+    tcase_add_test(tc[0], test_case_names_unique);  /* binary */
+    tcase_add_test(tc[7], test_first_error_sticks); /* errors */
     return s;
 }
 

@@ -252,20 +252,10 @@ GC_TEST(test_linear, linear_cases)
 /* Case names seed the random numbers and name failures, so each must be unique. */
 START_TEST(test_case_names_unique)
 {
-    const struct {
-        const gc_case *cases;
-        int count;
-    } t[] = {{act_cases, GC_COUNT(act_cases)},
-             {softmax_cases, GC_COUNT(softmax_cases)},
-             {bias_act_cases, GC_COUNT(bias_act_cases)},
-             {linear_cases, GC_COUNT(linear_cases)}};
-    int nt = (int)(sizeof t / sizeof t[0]);
-    for (int a = 0; a < nt; a++)
-        for (int i = 0; i < t[a].count; i++)
-            for (int b = a; b < nt; b++)
-                for (int j = b == a ? i + 1 : 0; j < t[b].count; j++)
-                    ck_assert_msg(strcmp(t[a].cases[i].name, t[b].cases[j].name) != 0,
-                                  "two cases are named '%s'", t[a].cases[i].name);
+    const gc_case *const tables[] = {act_cases, softmax_cases, bias_act_cases, linear_cases};
+    const int counts[] = {GC_COUNT(act_cases), GC_COUNT(softmax_cases), GC_COUNT(bias_act_cases),
+                          GC_COUNT(linear_cases)};
+    gc_assert_unique_names(tables, counts, GC_COUNT(tables));
 }
 END_TEST
 
@@ -606,11 +596,7 @@ END_TEST
 static Suite *act_suite(void)
 {
     Suite *s = suite_create("ops_act");
-    struct {
-        const char *name;
-        const TTest *test;
-        int count;
-    } loops[] = {
+    const gc_loop loops[] = {
         {"activations", test_act, GC_COUNT(act_cases)},
         {"softmax", test_softmax, GC_COUNT(softmax_cases)},
         {"bias_act", test_bias_act, GC_COUNT(bias_act_cases)},
@@ -619,18 +605,11 @@ static Suite *act_suite(void)
         {"dropout", test_dropout_mask, GC_COUNT(drop_cfgs)},
         {"errors", test_error, GC_COUNT(error_cases)},
     };
-    for (size_t i = 0; i < sizeof loops / sizeof loops[0]; i++) {
-        TCase *tc = tcase_create(loops[i].name);
-        tcase_set_timeout(tc, 300);
-        tcase_add_loop_test(tc, loops[i].test, 0, loops[i].count);
-        if (i == 0)
-            tcase_add_test(tc, test_case_names_unique);
-        if (strcmp(loops[i].name, "dropout") == 0) {
-            tcase_add_test(tc, test_philox_known_answers);
-            tcase_add_test(tc, test_dropout_seeds);
-        }
-        suite_add_tcase(s, tc);
-    }
+    TCase *tc[GC_COUNT(loops)];
+    gc_add_loops(s, loops, GC_COUNT(loops), tc);
+    tcase_add_test(tc[0], test_case_names_unique);    /* activations */
+    tcase_add_test(tc[5], test_philox_known_answers); /* dropout */
+    tcase_add_test(tc[5], test_dropout_seeds);
     return s;
 }
 

@@ -608,33 +608,17 @@ END_TEST
 /* Case names seed the random numbers and name failures, so each must be unique. */
 START_TEST(test_case_names_unique)
 {
-    const struct {
-        const gc_case *cases;
-        int count;
-    } tables[] = {
-        {conv_cases, GC_COUNT(conv_cases)},
-        {transpose_cases, GC_COUNT(transpose_cases)},
-        {chunk_cases, GC_COUNT(chunk_cases)},
-        {composite_cases, GC_COUNT(composite_cases)},
-    };
-    int ntables = (int)(sizeof tables / sizeof tables[0]);
-    for (int t = 0; t < ntables; t++)
-        for (int i = 0; i < tables[t].count; i++)
-            for (int u = t; u < ntables; u++)
-                for (int j = u == t ? i + 1 : 0; j < tables[u].count; j++)
-                    ck_assert_msg(strcmp(tables[t].cases[i].name, tables[u].cases[j].name) != 0,
-                                  "two cases are named '%s'", tables[t].cases[i].name);
+    const gc_case *const tables[] = {conv_cases, transpose_cases, chunk_cases, composite_cases};
+    const int counts[] = {GC_COUNT(conv_cases), GC_COUNT(transpose_cases), GC_COUNT(chunk_cases),
+                          GC_COUNT(composite_cases)};
+    gc_assert_unique_names(tables, counts, GC_COUNT(tables));
 }
 END_TEST
 
 static Suite *conv_suite(void)
 {
     Suite *s = suite_create("ops_conv");
-    struct {
-        const char *name;
-        const TTest *test;
-        int count;
-    } loops[] = {
+    const gc_loop loops[] = {
         {"conv2d", test_conv, GC_COUNT(conv_cases)},
         {"conv2d_transpose", test_transpose, GC_COUNT(transpose_cases)},
         {"chunks", test_chunks, GC_COUNT(chunk_cases)},
@@ -642,20 +626,12 @@ static Suite *conv_suite(void)
         {"errors", test_error, GC_COUNT(error_cases)},
         {"golden", test_golden, GC_COUNT(golden_names)},
     };
-    for (size_t i = 0; i < sizeof loops / sizeof loops[0]; i++) {
-        TCase *tc = tcase_create(loops[i].name);
-        tcase_set_timeout(tc, 300);
-        tcase_add_loop_test(tc, loops[i].test, 0, loops[i].count);
-        if (i == 0) {
-            tcase_add_test(tc, test_case_names_unique);
-            tcase_add_test(tc, test_options_defaults);
-        }
-        if (strcmp(loops[i].name, "chunks") == 0)
-            tcase_add_test(tc, test_plan_change);
-        if (strcmp(loops[i].name, "golden") == 0)
-            tcase_add_test(tc, test_golden_complete);
-        suite_add_tcase(s, tc);
-    }
+    TCase *tc[GC_COUNT(loops)];
+    gc_add_loops(s, loops, GC_COUNT(loops), tc);
+    tcase_add_test(tc[0], test_case_names_unique); /* conv2d */
+    tcase_add_test(tc[0], test_options_defaults);
+    tcase_add_test(tc[2], test_plan_change);     /* chunks */
+    tcase_add_test(tc[5], test_golden_complete); /* golden */
     return s;
 }
 

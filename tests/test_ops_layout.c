@@ -509,26 +509,18 @@ END_TEST
 /* Case names seed the random numbers and name failures, so each must be unique. */
 START_TEST(test_case_names_unique)
 {
-    const gc_case *tables[] = {permute_cases, concat_cases, slice_cases, pad_cases, other_cases};
+    const gc_case *const tables[] = {permute_cases, concat_cases, slice_cases, pad_cases,
+                                     other_cases};
     const int counts[] = {GC_COUNT(permute_cases), GC_COUNT(concat_cases), GC_COUNT(slice_cases),
                           GC_COUNT(pad_cases), GC_COUNT(other_cases)};
-    for (int t = 0; t < 5; t++)
-        for (int i = 0; i < counts[t]; i++)
-            for (int u = t; u < 5; u++)
-                for (int j = u == t ? i + 1 : 0; j < counts[u]; j++)
-                    ck_assert_msg(strcmp(tables[t][i].name, tables[u][j].name) != 0,
-                                  "two cases are named '%s'", tables[t][i].name);
+    gc_assert_unique_names(tables, counts, GC_COUNT(tables));
 }
 END_TEST
 
 static Suite *layout_suite(void)
 {
     Suite *s = suite_create("ops_layout");
-    struct {
-        const char *name;
-        const TTest *test;
-        int count;
-    } loops[] = {
+    const gc_loop loops[] = {
         {"permute", test_permute, GC_COUNT(permute_cases)},
         {"concat", test_concat, GC_COUNT(concat_cases)},
         {"slice", test_slice, GC_COUNT(slice_cases)},
@@ -537,19 +529,12 @@ static Suite *layout_suite(void)
         {"errors", test_error, GC_COUNT(error_cases)},
         {"golden", test_golden, GC_COUNT(golden_names)},
     };
-    for (size_t i = 0; i < sizeof loops / sizeof loops[0]; i++) {
-        TCase *tc = tcase_create(loops[i].name);
-        tcase_set_timeout(tc, 300);
-        tcase_add_loop_test(tc, loops[i].test, 0, loops[i].count);
-        if (i == 0) {
-            tcase_add_test(tc, test_case_names_unique);
-            tcase_add_test(tc, test_i32);
-            tcase_add_test(tc, test_flatten_is_view);
-        }
-        if (strcmp(loops[i].name, "errors") == 0)
-            tcase_add_test(tc, test_other_graph);
-        suite_add_tcase(s, tc);
-    }
+    TCase *tc[GC_COUNT(loops)];
+    gc_add_loops(s, loops, GC_COUNT(loops), tc);
+    tcase_add_test(tc[0], test_case_names_unique); /* permute */
+    tcase_add_test(tc[0], test_i32);
+    tcase_add_test(tc[0], test_flatten_is_view);
+    tcase_add_test(tc[5], test_other_graph); /* errors */
     return s;
 }
 

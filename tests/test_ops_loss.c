@@ -208,10 +208,9 @@ END_TEST
 
 START_TEST(test_case_names_unique)
 {
-    for (int i = 0; i < GC_COUNT(loss_cases); i++)
-        for (int j = i + 1; j < GC_COUNT(loss_cases); j++)
-            ck_assert_msg(strcmp(loss_cases[i].name, loss_cases[j].name) != 0,
-                          "two loss cases are named '%s'", loss_cases[i].name);
+    const gc_case *const tables[] = {loss_cases};
+    const int counts[] = {GC_COUNT(loss_cases)};
+    gc_assert_unique_names(tables, counts, GC_COUNT(tables));
 }
 END_TEST
 
@@ -479,29 +478,17 @@ END_TEST
 static Suite *loss_suite(void)
 {
     Suite *s = suite_create("ops_loss");
-    TCase *tc = tcase_create("loss");
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, test_case_names_unique);
-    tcase_add_loop_test(tc, test_loss, 0, GC_COUNT(loss_cases));
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("labels");
-    tcase_set_timeout(tc, 300);
-    tcase_add_loop_test(tc, test_ce_ignored_labels, 0, 3);
-    tcase_add_loop_test(tc, test_ce_no_counted_label, 0, 3);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("errors");
-    tcase_set_timeout(tc, 300);
-    tcase_add_loop_test(tc, test_error, 0, GC_COUNT(error_cases));
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("golden");
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, test_golden_loaded);
-    if (golden_count > 0)
-        tcase_add_loop_test(tc, test_golden, 0, golden_count);
-    suite_add_tcase(s, tc);
+    const gc_loop loops[] = {
+        {"loss", test_loss, GC_COUNT(loss_cases)},
+        {"labels", test_ce_ignored_labels, 3},
+        {"errors", test_error, GC_COUNT(error_cases)},
+        {"golden", test_golden, golden_count /* <= 0: no loop test */},
+    };
+    TCase *tc[GC_COUNT(loops)];
+    gc_add_loops(s, loops, GC_COUNT(loops), tc);
+    tcase_add_test(tc[0], test_case_names_unique);              /* loss */
+    tcase_add_loop_test(tc[1], test_ce_no_counted_label, 0, 3); /* labels */
+    tcase_add_test(tc[3], test_golden_loaded);                  /* golden */
     return s;
 }
 

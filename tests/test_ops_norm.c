@@ -731,14 +731,9 @@ END_TEST
 
 START_TEST(test_case_names_unique)
 {
-    const gc_case *tables[] = {bn_cases, ln_cases, emb_cases};
-    int counts[] = {GC_COUNT(bn_cases), GC_COUNT(ln_cases), GC_COUNT(emb_cases)};
-    for (int t = 0; t < 3; t++)
-        for (int i = 0; i < counts[t]; i++)
-            for (int u = t; u < 3; u++)
-                for (int j = u == t ? i + 1 : 0; j < counts[u]; j++)
-                    ck_assert_msg(strcmp(tables[t][i].name, tables[u][j].name) != 0,
-                                  "two cases are named '%s'", tables[t][i].name);
+    const gc_case *const tables[] = {bn_cases, ln_cases, emb_cases};
+    const int counts[] = {GC_COUNT(bn_cases), GC_COUNT(ln_cases), GC_COUNT(emb_cases)};
+    gc_assert_unique_names(tables, counts, GC_COUNT(tables));
 }
 END_TEST
 
@@ -746,11 +741,7 @@ END_TEST
 static Suite *norm_suite(void)
 {
     Suite *s = suite_create("ops_norm");
-    struct {
-        const char *name;
-        const TTest *test;
-        int count;
-    } loops[] = {
+    const gc_loop loops[] = {
         {"batchnorm", test_batchnorm, GC_COUNT(bn_cases)},
         {"layernorm", test_layernorm, GC_COUNT(ln_cases)},
         {"embedding", test_embedding, GC_COUNT(emb_cases)},
@@ -758,21 +749,13 @@ static Suite *norm_suite(void)
         {"errors", test_error, GC_COUNT(error_cases)},
         {"golden", test_golden, GOLDEN_CASES},
     };
-    for (size_t i = 0; i < sizeof loops / sizeof loops[0]; i++) {
-        TCase *tc = tcase_create(loops[i].name);
-        tcase_set_timeout(tc, 300);
-        tcase_add_loop_test(tc, loops[i].test, 0, loops[i].count);
-        if (i == 0) {
-            tcase_add_test(tc, test_case_names_unique);
-            tcase_add_test(tc, test_batchnorm_mode_switch);
-            tcase_add_test(tc, test_batchnorm_single_value);
-        }
-        if (i == 2) {
-            tcase_add_test(tc, test_embedding_padding_and_repeats);
-            tcase_add_test(tc, test_embedding_large_deterministic);
-        }
-        suite_add_tcase(s, tc);
-    }
+    TCase *tc[GC_COUNT(loops)];
+    gc_add_loops(s, loops, GC_COUNT(loops), tc);
+    tcase_add_test(tc[0], test_case_names_unique); /* batchnorm */
+    tcase_add_test(tc[0], test_batchnorm_mode_switch);
+    tcase_add_test(tc[0], test_batchnorm_single_value);
+    tcase_add_test(tc[2], test_embedding_padding_and_repeats); /* embedding */
+    tcase_add_test(tc[2], test_embedding_large_deterministic);
     return s;
 }
 

@@ -466,25 +466,16 @@ END_TEST
 /* Case names seed the random numbers and name failures, so each must be unique. */
 START_TEST(test_case_names_unique)
 {
-    const gc_case *tables[] = {max_cases, avg_cases, other_cases};
+    const gc_case *const tables[] = {max_cases, avg_cases, other_cases};
     const int counts[] = {GC_COUNT(max_cases), GC_COUNT(avg_cases), GC_COUNT(other_cases)};
-    for (int t = 0; t < 3; t++)
-        for (int i = 0; i < counts[t]; i++)
-            for (int u = t; u < 3; u++)
-                for (int j = u == t ? i + 1 : 0; j < counts[u]; j++)
-                    ck_assert_msg(strcmp(tables[t][i].name, tables[u][j].name) != 0,
-                                  "two cases are named '%s'", tables[t][i].name);
+    gc_assert_unique_names(tables, counts, GC_COUNT(tables));
 }
 END_TEST
 
 static Suite *pool_suite(void)
 {
     Suite *s = suite_create("ops_pool");
-    struct {
-        const char *name;
-        const TTest *test;
-        int count;
-    } loops[] = {
+    const gc_loop loops[] = {
         {"maxpool", test_max, GC_COUNT(max_cases)},
         {"avgpool", test_avg, GC_COUNT(avg_cases)},
         {"global_upsample_composite", test_other, GC_COUNT(other_cases)},
@@ -492,17 +483,11 @@ static Suite *pool_suite(void)
         {"errors", test_error, GC_COUNT(error_cases)},
         {"golden", test_golden, GC_COUNT(golden_names)},
     };
-    for (size_t i = 0; i < sizeof loops / sizeof loops[0]; i++) {
-        TCase *tc = tcase_create(loops[i].name);
-        tcase_set_timeout(tc, 300);
-        tcase_add_loop_test(tc, loops[i].test, 0, loops[i].count);
-        if (i == 0) {
-            tcase_add_test(tc, test_case_names_unique);
-            tcase_add_test(tc, test_options_init);
-            tcase_add_test(tc, test_max_nan);
-        }
-        suite_add_tcase(s, tc);
-    }
+    TCase *tc[GC_COUNT(loops)];
+    gc_add_loops(s, loops, GC_COUNT(loops), tc);
+    tcase_add_test(tc[0], test_case_names_unique); /* maxpool */
+    tcase_add_test(tc[0], test_options_init);
+    tcase_add_test(tc[0], test_max_nan);
     return s;
 }
 
