@@ -127,6 +127,13 @@ void gc_run_case(const gc_case *c);
 int gc_compare(const char *what, const float *got, const double *want, const ref_shape *shape,
                double rtol, double atol, char *msg, size_t size);
 
+/* Leaf shorthands for error-path builders (a graph `g` in scope): GC_T(4, 3) is an f32 (4, 3)
+ * parameter, GC_IN(4, 3) an f32 input, GC_I32(4) an i32 input. Suites alias them as T, IN, I32. */
+#define GC_NDIM(...) (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t))
+#define GC_T(...)    clnn_param(g, NULL, GC_NDIM(__VA_ARGS__), (int64_t[]){__VA_ARGS__})
+#define GC_IN(...)   clnn_input(g, NULL, GC_NDIM(__VA_ARGS__), (int64_t[]){__VA_ARGS__})
+#define GC_I32(...)  clnn_input_i32(g, NULL, GC_NDIM(__VA_ARGS__), (int64_t[]){__VA_ARGS__})
+
 /* An op construction that must fail (error-path tables of every op suite). */
 typedef struct gc_err_case {
     const char *name;

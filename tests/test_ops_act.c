@@ -516,9 +516,8 @@ START_TEST(test_dropout_seeds)
 END_TEST
 
 /* ---- error paths ---------------------------------------------------------------------------- */
-#define NDIM(...) (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t))
-#define T(...)    clnn_param(g, NULL, NDIM(__VA_ARGS__), (int64_t[]){__VA_ARGS__})
-#define I32(...)  clnn_input_i32(g, NULL, NDIM(__VA_ARGS__), (int64_t[]){__VA_ARGS__})
+#define T   GC_T
+#define I32 GC_I32
 
 typedef gc_err_case err_case;
 

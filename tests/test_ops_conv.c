@@ -327,13 +327,8 @@ START_TEST(test_composite)
 END_TEST
 
 /* ---- error paths ---------------------------------------------------------------------------- */
-static clnn_tensor *leaf(clnn_graph *g, int ndim, const int64_t *shape)
-{
-    return clnn_param(g, NULL, ndim, shape);
-}
-#define NDIM(...) (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t))
-#define T(...)    leaf(g, NDIM(__VA_ARGS__), (int64_t[]){__VA_ARGS__})
-#define I32(...)  clnn_input_i32(g, NULL, NDIM(__VA_ARGS__), (int64_t[]){__VA_ARGS__})
+#define T   GC_T
+#define I32 GC_I32
 /* options in field order: stride, pad, padding mode, dilation, groups, output_pad */
 #define OPTS(sh, sw, ph, pw, mode, dh, dw, groups, oph, opw)                                       \
     (&(const clnn_conv2d_options){sh, sw, ph, pw, mode, dh, dw, groups, oph, opw})

@@ -312,13 +312,8 @@ START_TEST(test_ce_no_counted_label)
 END_TEST
 
 /* ---- error paths ----------------------------------------------------------------------------- */
-static clnn_tensor *leaf(clnn_graph *g, int ndim, const int64_t *shape)
-{
-    return clnn_param(g, NULL, ndim, shape);
-}
-#define NDIM(...) (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t))
-#define T(...)    leaf(g, NDIM(__VA_ARGS__), (int64_t[]){__VA_ARGS__})
-#define I32(...)  clnn_input_i32(g, NULL, NDIM(__VA_ARGS__), (int64_t[]){__VA_ARGS__})
+#define T   GC_T
+#define I32 GC_I32
 
 typedef gc_err_case err_case;
 

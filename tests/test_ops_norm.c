@@ -540,14 +540,9 @@ START_TEST(test_embedding_large_deterministic)
 END_TEST
 
 /* ---- error paths ---------------------------------------------------------------------------- */
-static clnn_tensor *leaf(clnn_graph *g, int ndim, const int64_t *shape)
-{
-    return clnn_param(g, NULL, ndim, shape);
-}
-#define NDIM(...) (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t))
-#define T(...)    leaf(g, NDIM(__VA_ARGS__), (int64_t[]){__VA_ARGS__})
-#define IN(...)   clnn_input(g, NULL, NDIM(__VA_ARGS__), (int64_t[]){__VA_ARGS__})
-#define I32(...)  clnn_input_i32(g, NULL, NDIM(__VA_ARGS__), (int64_t[]){__VA_ARGS__})
+#define T   GC_T
+#define IN  GC_IN
+#define I32 GC_I32
 
 static const clnn_batchnorm_options bad_momentum = {1.5f, 1e-5f, 1};
 static const clnn_batchnorm_options bad_eps = {0.1f, 0.0f, 1};

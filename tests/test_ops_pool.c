@@ -315,9 +315,8 @@ START_TEST(test_options_init)
 END_TEST
 
 /* ---- error paths --------------------------------------------------------------------------- */
-#define NDIM(...) (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t))
-#define T(...)    clnn_param(g, NULL, NDIM(__VA_ARGS__), (int64_t[]){__VA_ARGS__})
-#define I32(...)  clnn_input_i32(g, NULL, NDIM(__VA_ARGS__), (int64_t[]){__VA_ARGS__})
+#define T   GC_T
+#define I32 GC_I32
 // clang-format off
 #define OPT(...) (&(const clnn_pool2d_options){__VA_ARGS__})
 #define K(kh, kw) .kernel_h = kh, .kernel_w = kw, .count_include_pad = 1
