@@ -367,7 +367,9 @@ typedef enum clnn_activation {
     CLNN_ACT_SIGMOID,
     CLNN_ACT_TANH,
     CLNN_ACT_GELU,     /* x Phi(x), the erf form (PyTorch approximate='none') */
-    CLNN_ACT_GELU_TANH /* the tanh approximation (PyTorch approximate='tanh') */
+    CLNN_ACT_GELU_TANH, /* the tanh approximation (PyTorch approximate='tanh') */
+    CLNN_ACT_SOFTMAX    /* softmax over the last axis (clnn_activate, clnn_linear) or over the
+                         * bias axis (clnn_bias_act, i.e. the channels of a convolution) */
 } clnn_activation;
 
 CLNN_API clnn_tensor *clnn_leaky_relu(clnn_graph *g, clnn_tensor *x, float alpha);
@@ -745,6 +747,308 @@ CLNN_API clnn_status clnn_dataset_split(clnn_dataset *ds, double fraction, uint6
 /* The message of the last failed call on ds ("" if none). */
 CLNN_API const char *clnn_dataset_last_error(const clnn_dataset *ds);
 /* ---- end of data sets -------------------------------------------------------------------------
+ */
+
+/* ---- Layers and models (src/nn) ----------------------------------------------------------------
+ */
+/* Keras-style models on the op library: layers own their parameters, a model is a graph of layer
+ * applications (a Sequential chain or a functional graph with branches, merges and shared
+ * layers), compiled with a loss, an optimizer and metrics, trained with fit() and used with
+ * evaluate() and predict(). Data are NCHW (PyTorch's layout): a Keras input of 28x28x1 is (1, 28,
+ * 28) here and a convolution's output (filters, H, W). Shapes given to the model never include the
+ * batch axis; the model builds one device graph per batch size it meets (the full batch and the
+ * last partial one of an epoch), all sharing the parameters and the optimizer state.
+ *
+ * Defaults follow Keras: glorot_uniform weights and zero biases, padding "valid", BatchNorm
+ * momentum 0.99 and eps 1e-3, LayerNorm eps 1e-3 over the last axis, Embedding uniform(-0.05,
+ * 0.05), fit with batch size 32 and shuffling. CLNN_INIT_PYTORCH gives PyTorch's initialisers
+ * instead (kaiming_uniform with a = sqrt(5), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights
+ * and biases; Embedding N(0, 1)). Parameter layouts are PyTorch's: Dense weight (units, in),
+ * Conv2D (filters, C/groups, kh, kw), Conv2DTranspose (C, filters/groups, kh, kw). Parameters are
+ * named "<layer>.weight", "<layer>.bias", "<layer>.running_mean", "<layer>.running_var".
+ *
+ * Errors: builder calls return a node id (>= 0) or -1; the first error sticks to the model
+ * (clnn_model_status / clnn_model_last_error) and every later builder returns -1, so a chain of
+ * calls is checked once. Other calls return a status; their message is also in the context
+ * (clnn_ctx_last_error).
+ *
+ * Example: the Keras MNIST CNN (tools/examples/mnist_cnn.c is the full program)
+ *
+ *   clnn_model *m;  clnn_model_create(ctx, NULL, &m);
+ *   clnn_model_input(m, "image", 3, (int64_t[]){1, 28, 28});
+ *   clnn_layer_spec l[] = {clnn_layer_conv2d(32, 3, 3, CLNN_ACT_RELU), clnn_layer_maxpool2d(2, 2),
+ *       clnn_layer_conv2d(64, 3, 3, CLNN_ACT_RELU), clnn_layer_maxpool2d(2, 2),
+ *       clnn_layer_flatten(), clnn_layer_dense(10, CLNN_ACT_SOFTMAX)};
+ *   for (int i = 0; i < 6; i++) clnn_model_push(m, &l[i]);
+ *   clnn_compile_options c;
+ *   clnn_compile_options_init(&c, CLNN_LOSS_CATEGORICAL_CROSSENTROPY, CLNN_OPTIM_ADAM);
+ *   c.metrics = CLNN_METRIC_ACCURACY;
+ *   if (clnn_model_compile(m, &c)) puts(clnn_model_last_error(m));
+ *   clnn_data train = {x, 60000, 2, {28, 28}, labels, NULL};  // x: 60000*784 floats, int32 labels
+ *   clnn_fit_options f;  clnn_fit_options_init(&f);  f.epochs = 5;  f.batch_size = 128;
+ *   clnn_model_fit(m, &train, &f);
+ *   clnn_eval_result r;  clnn_model_evaluate(m, &test, 128, &r);  printf("%.4f\n", r.accuracy);
+ */
+typedef enum clnn_layer_kind {
+    CLNN_LAYER_DENSE = 1,         /* x: (..., in) -> (..., units); PyTorch Linear */
+    CLNN_LAYER_CONV2D,            /* (C, H, W) -> (units, H', W') */
+    CLNN_LAYER_CONV2D_TRANSPOSE,  /* (C, H, W) -> (units, H', W') */
+    CLNN_LAYER_MAXPOOL2D,         /* (C, H, W) -> (C, H', W') */
+    CLNN_LAYER_AVGPOOL2D,         /* (C, H, W) -> (C, H', W') */
+    CLNN_LAYER_GLOBAL_AVGPOOL2D,  /* (C, H, W) -> (C) */
+    CLNN_LAYER_FLATTEN,           /* (d1, d2, ...) -> (d1 d2 ...) */
+    CLNN_LAYER_RESHAPE,           /* -> shape (one dimension may be -1) */
+    CLNN_LAYER_DROPOUT,           /* rate; identity outside training */
+    CLNN_LAYER_BATCHNORM,         /* over axis 1 of the batch (channels, or features of (F)) */
+    CLNN_LAYER_LAYERNORM,         /* over the last axis */
+    CLNN_LAYER_ACTIVATION,        /* activation, alpha */
+    CLNN_LAYER_EMBEDDING,         /* int32 indices (T) -> (T, units); input_dim rows */
+    CLNN_LAYER_ADD,               /* the sum of 2 or more inputs of one shape (Keras Add) */
+    CLNN_LAYER_CONCATENATE        /* inputs joined along axis (Keras Concatenate) */
+} clnn_layer_kind;
+
+/* A layer's configuration. Fill it with a clnn_layer_*() function (which sets every default),
+ * then change fields as needed. Fields a kind does not use are ignored. */
+typedef struct clnn_layer_spec {
+    clnn_layer_kind kind;
+    char name[48];              /* "": a Keras-style name, "conv2d", "conv2d_1", ... */
+    int units;                  /* DENSE: outputs; CONV2D*: filters; EMBEDDING: output dim */
+    int kernel_h, kernel_w;     /* CONV2D*, pooling */
+    int stride_h, stride_w;     /* CONV2D* 1; pooling 0 (= the kernel, as Keras) */
+    clnn_padding_mode padding;  /* CLNN_PADDING_VALID (Keras); EXPLICIT uses pad_h, pad_w */
+    int pad_h, pad_w;           /* 0 */
+    int dilation_h, dilation_w; /* 1 */
+    int groups;                 /* CONV2D*: 1 */
+    int output_pad_h, output_pad_w;  /* CONV2D_TRANSPOSE: 0 (needs EXPLICIT padding) */
+    clnn_activation activation; /* DENSE, CONV2D*, ACTIVATION; CLNN_ACT_SOFTMAX runs over the
+                                 * units (the channels of a convolution) */
+    float alpha;                /* LEAKY_RELU (Keras 0.3), ELU (1.0) */
+    int use_bias;               /* DENSE, CONV2D*: 1 */
+    float rate;                 /* DROPOUT: the probability of dropping, in [0, 1) */
+    float momentum;             /* BATCHNORM: 0.01 in PyTorch's convention = Keras momentum 0.99 */
+    float eps;                  /* BATCHNORM, LAYERNORM: 1e-3 (Keras) */
+    int center, scale;          /* BATCHNORM, LAYERNORM: 1, 1 (learn beta, gamma) */
+    int input_dim;              /* EMBEDDING: vocabulary size */
+    int padding_index;          /* EMBEDDING: -1 (none), else PyTorch padding_idx */
+    int ndim;                   /* RESHAPE: target shape without the batch axis */
+    int64_t shape[CLNN_MAX_DIMS - 1];
+    int axis;                   /* CONCATENATE: -1 (the last), counted without the batch axis */
+} clnn_layer_spec;
+
+CLNN_API clnn_layer_spec clnn_layer_dense(int units, clnn_activation activation);
+CLNN_API clnn_layer_spec clnn_layer_conv2d(int filters, int kernel_h, int kernel_w,
+                                           clnn_activation activation);
+CLNN_API clnn_layer_spec clnn_layer_conv2d_transpose(int filters, int kernel_h, int kernel_w,
+                                                     clnn_activation activation);
+CLNN_API clnn_layer_spec clnn_layer_maxpool2d(int pool_h, int pool_w);
+CLNN_API clnn_layer_spec clnn_layer_avgpool2d(int pool_h, int pool_w);
+CLNN_API clnn_layer_spec clnn_layer_global_avgpool2d(void);
+CLNN_API clnn_layer_spec clnn_layer_flatten(void);
+CLNN_API clnn_layer_spec clnn_layer_reshape(int ndim, const int64_t *shape);
+CLNN_API clnn_layer_spec clnn_layer_dropout(float rate);
+CLNN_API clnn_layer_spec clnn_layer_batchnorm(void);
+CLNN_API clnn_layer_spec clnn_layer_layernorm(void);
+CLNN_API clnn_layer_spec clnn_layer_activation(clnn_activation activation, float alpha);
+CLNN_API clnn_layer_spec clnn_layer_embedding(int input_dim, int output_dim);
+CLNN_API clnn_layer_spec clnn_layer_add(void);
+CLNN_API clnn_layer_spec clnn_layer_concatenate(int axis);
+
+typedef enum clnn_init_style {
+    CLNN_INIT_KERAS = 0,  /* glorot_uniform weights, zero biases */
+    CLNN_INIT_PYTORCH = 1 /* kaiming_uniform(a = sqrt(5)) weights, U(+-1/sqrt(fan_in)) biases */
+} clnn_init_style;
+
+typedef struct clnn_model_options {
+    clnn_init_style init; /* CLNN_INIT_KERAS */
+    uint64_t seed;        /* 0: initial weights and dropout masks depend only on it */
+    char name[48];        /* "": "sequential", or "model" for a functional graph */
+} clnn_model_options;
+CLNN_API void clnn_model_options_init(clnn_model_options *options);
+
+typedef struct clnn_model clnn_model;
+
+/* options may be NULL for the defaults. */
+CLNN_API clnn_status clnn_model_create(clnn_ctx *ctx, const clnn_model_options *options,
+                                       clnn_model **out);
+CLNN_API void clnn_model_destroy(clnn_model *m); /* NULL is a no-op */
+CLNN_API clnn_status clnn_model_status(const clnn_model *m);
+CLNN_API const char *clnn_model_last_error(const clnn_model *m); /* "" when none */
+
+/* Building. A model's inputs are declared first; each application of a layer to earlier nodes
+ * makes a new node; the last node made is the output unless clnn_model_set_output() says
+ * otherwise. Parameters are made (and initialised) when a layer is first applied. The first
+ * input is f32 (images, features) or, with clnn_model_input_i32, int32 indices (Embedding). */
+CLNN_API int clnn_model_input(clnn_model *m, const char *name, int ndim, const int64_t *shape);
+CLNN_API int clnn_model_input_i32(clnn_model *m, const char *name, int ndim, const int64_t *shape);
+/* Sequential: applies the layer to the last node made (the input for the first layer). */
+CLNN_API int clnn_model_push(clnn_model *m, const clnn_layer_spec *layer);
+/* Functional: applies a new layer to ninputs earlier nodes (ADD and CONCATENATE take several). */
+CLNN_API int clnn_model_apply(clnn_model *m, const clnn_layer_spec *layer, int ninputs,
+                              const int *inputs);
+/* Applies the layer made by node `layer_node` again (shared weights, as calling a Keras layer
+ * twice). */
+CLNN_API int clnn_model_reapply(clnn_model *m, int layer_node, int ninputs, const int *inputs);
+/* Applies every layer of `inner` (a model with one input and one output) to node `input`, with
+ * inner's parameters shared, not copied: a GAN's combined model is a generator followed by the
+ * discriminator. The node's value is inner's output. inner must stay alive while m uses it
+ * (parameters are reference counted, so destroying inner first is safe). */
+CLNN_API int clnn_model_apply_model(clnn_model *m, clnn_model *inner, int input);
+CLNN_API clnn_status clnn_model_set_output(clnn_model *m, int node);
+
+/* Shape of a node's value without the batch axis (node -1: the output). */
+CLNN_API clnn_status clnn_model_node_shape(const clnn_model *m, int node, int *ndim,
+                                           int64_t shape[CLNN_MAX_DIMS]);
+
+/* Layers are numbered in the order they were first applied. Freezing a layer (trainable 0, or
+ * clnn_model_set_trainable(m, -1, 0) for all) takes effect at the next compile, as in Keras:
+ * its parameters then get no gradient and no update. */
+CLNN_API int clnn_model_layer_count(const clnn_model *m);
+CLNN_API const char *clnn_model_layer_name(const clnn_model *m, int layer);
+CLNN_API clnn_status clnn_model_set_trainable(clnn_model *m, int layer, int trainable);
+
+/* Parameters (weights, biases, BatchNorm running statistics) in layer order. The tensors belong to
+ * the layers: read or write them (e.g. to load weights) but do not destroy them. */
+CLNN_API int clnn_model_param_count(const clnn_model *m);
+CLNN_API clnn_tensor *clnn_model_param(const clnn_model *m, int index);
+CLNN_API clnn_tensor *clnn_model_param_by_name(const clnn_model *m, const char *name);
+/* 1 for weights and biases of trainable layers; 0 for running statistics and frozen layers. */
+CLNN_API int clnn_model_param_trainable(const clnn_model *m, int index);
+/* Total elements of every parameter, and of the trainable ones. */
+CLNN_API int64_t clnn_model_count_params(const clnn_model *m, int64_t *trainable);
+
+/* Keras's model.summary() table (layer, output shape with None for the batch, parameter count,
+ * and "Connected to" for a functional model) into buf, always NUL-terminated; returns the length
+ * the whole text needs (as snprintf). */
+CLNN_API size_t clnn_model_summary(const clnn_model *m, char *buf, size_t size);
+
+/* Compiling. Losses (reduction: mean over the batch):
+ *   CATEGORICAL_CROSSENTROPY         Keras, on probabilities (a softmax output) and one-hot
+ *                                    targets, clipped to [1e-7, 1 - 1e-7]
+ *   SPARSE_CATEGORICAL_CROSSENTROPY  the same with class labels
+ *   CROSS_ENTROPY                    PyTorch CrossEntropyLoss: logits and class labels
+ *   MSE                              mean squared error against float targets
+ *   BINARY_CROSSENTROPY              Keras/PyTorch BCE on probabilities; targets in [0, 1]
+ *   BINARY_CROSSENTROPY_LOGITS       BCEWithLogitsLoss
+ * Class labels (int32, in [0, classes)) are what clnn_data.labels holds; the categorical losses
+ * take them as labels (made one-hot on the host) or as float targets. */
+typedef enum clnn_loss_kind {
+    CLNN_LOSS_CATEGORICAL_CROSSENTROPY = 0,
+    CLNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
+    CLNN_LOSS_CROSS_ENTROPY,
+    CLNN_LOSS_MSE,
+    CLNN_LOSS_BINARY_CROSSENTROPY,
+    CLNN_LOSS_BINARY_CROSSENTROPY_LOGITS
+} clnn_loss_kind;
+
+/* Metrics (a bit set; the mean loss is always reported). ACCURACY resolves as Keras does:
+ * binary accuracy (threshold 0.5 on probabilities, 0 on logits) for the binary losses, otherwise
+ * the arg-max of the output compared with the label (or the arg-max of a float target). */
+#define CLNN_METRIC_ACCURACY                    1u
+#define CLNN_METRIC_CATEGORICAL_ACCURACY        2u
+#define CLNN_METRIC_SPARSE_CATEGORICAL_ACCURACY 4u
+#define CLNN_METRIC_BINARY_ACCURACY             8u
+
+typedef struct clnn_compile_options {
+    clnn_loss_kind loss;
+    clnn_optim_options optimizer; /* clnn_optim_options_init defaults of the kind given */
+    unsigned metrics;             /* 0 */
+    float label_smoothing;        /* CROSS_ENTROPY: 0 */
+} clnn_compile_options;
+CLNN_API void clnn_compile_options_init(clnn_compile_options *options, clnn_loss_kind loss,
+                                        clnn_optim_kind optimizer);
+/* Sets the loss, the optimizer (fresh state) and the metrics; may be called again (e.g. after
+ * freezing layers). CLNN_ERR_SHAPE when the loss does not fit the output (e.g. a categorical loss
+ * on an output that is not (classes)). */
+CLNN_API clnn_status clnn_model_compile(clnn_model *m, const clnn_compile_options *options);
+CLNN_API clnn_optimizer *clnn_model_optimizer(const clnn_model *m); /* NULL before compile */
+
+/* Data: n samples of the model's input shape (x, float; for an int32 input the values are token
+ * ids, converted exactly up to 2^24), with class labels (n int32) or float targets of the output's
+ * shape (n * prod(output shape)); the arrays are borrowed for the call. */
+typedef struct clnn_data {
+    const float *x;
+    int64_t n;
+    int ndim; /* one sample's shape; must equal the model input's (size-1 axes aside, so MNIST's
+               * (28, 28) fits an input (1, 28, 28)); ndim 0: not checked */
+    int64_t shape[CLNN_MAX_DIMS - 1];
+    const int32_t *labels;
+    const float *targets;
+} clnn_data;
+
+/* One value per epoch for each column: "loss", the metrics ("accuracy", ...), "val_loss", the
+ * validation metrics, and "lr" (the learning rate of the epoch). */
+#define CLNN_HISTORY_MAX_COLUMNS 12
+typedef struct clnn_history {
+    int epochs;   /* rows filled */
+    int columns;
+    char names[CLNN_HISTORY_MAX_COLUMNS][32];
+    double *values; /* epochs x columns, row-major */
+} clnn_history;
+/* The value of column `name` at epoch (from 0); NAN when absent. */
+CLNN_API double clnn_history_get(const clnn_history *h, const char *name, int epoch);
+/* Keras CSVLogger format: a header "epoch,<names>" and one line per epoch; written atomically. */
+CLNN_API clnn_status clnn_history_write_csv(const clnn_history *h, const char *path, char *err,
+                                            size_t err_size);
+
+/* Early stopping (Keras EarlyStopping): stops when `monitor` has not improved by more than
+ * min_delta for `patience` epochs; "loss"-like names improve downwards, accuracies upwards. */
+typedef struct clnn_early_stopping {
+    int enabled;              /* 0 */
+    char monitor[32];         /* "val_loss" */
+    double min_delta;         /* 0 */
+    int patience;             /* 0 */
+    int restore_best_weights; /* 0: keep the last weights; 1: copy back the best epoch's */
+} clnn_early_stopping;
+
+/* Called after each epoch with the history so far; return nonzero to stop training. */
+typedef int (*clnn_epoch_callback)(void *user, int epoch, const clnn_history *history);
+/* Receives each line of progress output (without its newline). */
+typedef void (*clnn_output_fn)(void *user, const char *text);
+
+typedef struct clnn_fit_options {
+    int epochs;                       /* 1 */
+    int64_t batch_size;               /* 32 */
+    int shuffle;                      /* 1: a new order each epoch, from seed and epoch */
+    uint64_t seed;                    /* 0 */
+    double validation_split;          /* 0: the last fraction of the samples (Keras) */
+    const clnn_data *validation_data; /* NULL; takes precedence over validation_split */
+    int verbose;                      /* 1: a progress bar when stdout is a terminal, else one
+                                       * line per epoch; 2: one line per epoch; 0: silent */
+    clnn_output_fn output;            /* NULL: stdout; else one line per epoch goes here */
+    void *output_user;
+    clnn_early_stopping early_stopping;
+    clnn_epoch_callback on_epoch_end; /* NULL */
+    void *callback_user;
+    const char *history_csv; /* NULL; else rewritten after every epoch (Keras CSVLogger) */
+} clnn_fit_options;
+CLNN_API void clnn_fit_options_init(clnn_fit_options *options);
+
+/* Trains (compile first). A last partial batch is trained on, never dropped. Returns CLNN_OK also
+ * when early stopping or the callback ended training early; the history says how far it went.
+ * Mismatched data (n < 1, NULL x, no labels or targets for the loss, a label out of range) is
+ * CLNN_ERR_INVALID with a message naming the sample. */
+CLNN_API clnn_status clnn_model_fit(clnn_model *m, const clnn_data *train,
+                                    const clnn_fit_options *options);
+/* The history of the last fit (empty before), valid until the next fit or destroy. */
+CLNN_API const clnn_history *clnn_model_history(const clnn_model *m);
+
+typedef struct clnn_eval_result {
+    double loss;     /* mean over the samples */
+    double accuracy; /* NAN without an accuracy metric */
+    int64_t samples;
+} clnn_eval_result;
+/* Loss and accuracy over every sample (evaluation mode: dropout off, BatchNorm running stats). */
+CLNN_API clnn_status clnn_model_evaluate(clnn_model *m, const clnn_data *data, int64_t batch_size,
+                                         clnn_eval_result *result);
+/* Outputs of n samples into out (n * prod(output shape) floats, out_count the capacity),
+ * evaluation mode; needs no compile. */
+CLNN_API clnn_status clnn_model_predict(clnn_model *m, const float *x, int64_t n,
+                                        int64_t batch_size, float *out, size_t out_count);
+/* One optimizer step on one batch of batch->n samples (Keras train_on_batch); *loss (may be
+ * NULL) receives the batch's mean loss. */
+CLNN_API clnn_status clnn_model_train_on_batch(clnn_model *m, const clnn_data *batch,
+                                               double *loss);
+/* ---- end of layers and models -----------------------------------------------------------------
  */
 
 #ifdef __cplusplus

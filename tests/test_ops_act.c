@@ -542,7 +542,7 @@ ERR_BUILDER(bias_act_i32, clnn_bias_act(g, T(2, 3), I32(3), -1, CLNN_ACT_RELU, 0
 ERR_BUILDER(linear_in, clnn_linear(g, T(4, 6), T(5, 7), NULL, CLNN_ACT_NONE, 0))
 ERR_BUILDER(linear_w_1d, clnn_linear(g, T(4, 6), T(6), NULL, CLNN_ACT_NONE, 0))
 ERR_BUILDER(linear_b, clnn_linear(g, T(4, 6), T(5, 6), T(4), CLNN_ACT_RELU, 0))
-ERR_BUILDER(linear_act, clnn_linear(g, T(4, 6), T(5, 6), T(5), (clnn_activation)8, 0))
+ERR_BUILDER(linear_act, clnn_linear(g, T(4, 6), T(5, 6), T(5), (clnn_activation)9, 0))
 ERR_BUILDER(linear_null_w, clnn_linear(g, T(4, 6), NULL, NULL, CLNN_ACT_NONE, 0))
 ERR_BUILDER(linear_i32, clnn_linear(g, I32(4, 6), T(5, 6), NULL, CLNN_ACT_NONE, 0))
 ERR_BUILDER(dropout_1, clnn_dropout(g, T(8), 1.0f, 1))

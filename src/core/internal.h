@@ -69,6 +69,8 @@ struct clnn_ctx {
     size_t nprof, prof_cap;
     clnn__prof_pending *pending;
     size_t npending, pending_cap;
+    /* layers named so far per kind, for Keras-style default names unique in the context */
+    unsigned layer_names[32];
     /* CLBlast keeps its own per-device state; see gemm.c */
     int gemm_ready;
 };
@@ -274,5 +276,13 @@ typedef struct clnn__gemm_args {
     size_t batch;
 } clnn__gemm_args;
 clnn_status clnn__gemm(clnn_ctx *ctx, const clnn_tensor *node, const clnn__gemm_args *args);
+
+/* ---- optimizers (src/optim/optim.c) -------------------------------------------------------- */
+/* Points an optimizer at another graph that binds the same caller-owned tensors (a model's graph
+ * for another batch size): each updated leaf must be bound in g (clnn_graph_bind of the same
+ * tensor) with a gradient. The state buffers (moments, step count) are kept. Plans g. */
+clnn_status clnn__optimizer_attach(clnn_optimizer *opt, clnn_graph *g);
+/* Forgets the graph (about to be destroyed); the next step needs an attach. */
+void clnn__optimizer_detach(clnn_optimizer *opt);
 
 #endif /* CLNN_INTERNAL_H */

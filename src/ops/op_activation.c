@@ -230,9 +230,11 @@ clnn_tensor *clnn_activate(clnn_graph *g, clnn_tensor *x, clnn_activation act, f
     case CLNN_ACT_GELU:
     case CLNN_ACT_GELU_TANH:
         return activate_node(g, x, act, alpha);
+    case CLNN_ACT_SOFTMAX:
+        return clnn_softmax(g, x, -1);
     }
     clnn__graph_fail(g, CLNN_ERR_INVALID, "activate: expected a clnn_activation (%d to %d), got %d",
-                     CLNN_ACT_NONE, ACT_COUNT - 1, (int)act);
+                     CLNN_ACT_NONE, CLNN_ACT_SOFTMAX, (int)act);
     return NULL;
 }
 
@@ -324,10 +326,12 @@ clnn_tensor *clnn_bias_act(clnn_graph *g, clnn_tensor *x, clnn_tensor *b, int ax
 {
     if (!g || g->status)
         return NULL;
+    if (act == CLNN_ACT_SOFTMAX) /* softmax is not elementwise: bias, then its own op */
+        return clnn_softmax(g, clnn_bias_act(g, x, b, axis, CLNN_ACT_NONE, 0.0f), axis);
     if (!act_valid((int)act)) {
         clnn__graph_fail(g, CLNN_ERR_INVALID,
                          "bias_act: expected a clnn_activation (%d to %d), got %d", CLNN_ACT_NONE,
-                         ACT_COUNT - 1, (int)act);
+                         CLNN_ACT_SOFTMAX, (int)act);
         return NULL;
     }
     if (!x || !b) {

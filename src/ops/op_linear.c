@@ -15,10 +15,10 @@ clnn_tensor *clnn_linear(clnn_graph *g, clnn_tensor *x, clnn_tensor *w, clnn_ten
         clnn__graph_fail(g, CLNN_ERR_INVALID, "linear: input %s is NULL", x ? "w" : "x");
         return NULL;
     }
-    if ((int)act < CLNN_ACT_NONE || (int)act > CLNN_ACT_GELU_TANH) {
+    if ((int)act < CLNN_ACT_NONE || (int)act > CLNN_ACT_SOFTMAX) {
         clnn__graph_fail(g, CLNN_ERR_INVALID,
                          "linear: expected a clnn_activation (%d to %d), got %d", CLNN_ACT_NONE,
-                         CLNN_ACT_GELU_TANH, (int)act);
+                         CLNN_ACT_SOFTMAX, (int)act);
         return NULL;
     }
     const clnn_tensor *bad = x->dtype != CLNN_F32        ? x

@@ -25,6 +25,7 @@ static const char *const KERNEL_NAMES[K_COUNT] = {"optim_sgd", "optim_adam", "op
 
 typedef struct optim_param {
     clnn_tensor *leaf;
+    const clnn_tensor *external;        /* the caller's tensor of a bound leaf (attach) */
     clnn__storage *state[OPTIM_NSTATE]; /* SGD: buf; Adam: m, v; RMSprop: sq, avg, buf */
     int groups;                         /* of the norm's partial pass */
     int slot;                           /* first partial sum of this leaf */
@@ -310,6 +311,7 @@ clnn_status clnn_optimizer_create(clnn_graph *g, const clnn_optim_options *optio
         }
         optim_param *p = &opt->params[opt->nparams++];
         p->leaf = t;
+        p->external = t->external;
         int64_t groups = (t->numel + (int64_t)opt->wg - 1) / (int64_t)opt->wg;
         p->groups = groups > OPTIM_MAX_GROUPS ? OPTIM_MAX_GROUPS : (int)groups;
         p->slot = opt->npartials;
@@ -328,6 +330,52 @@ clnn_status clnn_optimizer_create(clnn_graph *g, const clnn_optim_options *optio
     }
     *out = opt;
     return CLNN_OK;
+}
+
+clnn_status clnn__optimizer_attach(clnn_optimizer *opt, clnn_graph *g)
+{
+    if (!opt || !g)
+        return CLNN_ERR_INVALID;
+    if (g == opt->graph)
+        return CLNN_OK;
+    if (g->status || !g->has_backward)
+        return clnn__fail(opt->ctx, CLNN_ERR_STATE, "optimizer: the graph to attach has %s",
+                          g->status ? "an error" : "no backward pass");
+    clnn_tensor **found = calloc(opt->nparams ? opt->nparams : 1, sizeof *found);
+    if (!found)
+        return clnn__fail(opt->ctx, CLNN_ERR_NOMEM, "optimizer: out of host memory");
+    clnn_status st = CLNN_OK;
+    for (size_t i = 0; i < opt->nparams && st == CLNN_OK; i++) {
+        const clnn_tensor *ext = opt->params[i].external;
+        for (size_t j = 0; ext && j < g->nnodes && !found[i]; j++) {
+            clnn_tensor *t = g->nodes[j];
+            if (t->kind == CLNN__BOUND && t->external == ext && t->requires_grad && t->grad)
+                found[i] = t;
+        }
+        if (!found[i])
+            st = clnn__fail(opt->ctx, CLNN_ERR_STATE,
+                            "optimizer: '%s' is not a bound tensor with a gradient in the graph "
+                            "to attach",
+                            ext ? ext->name : "a parameter");
+    }
+    if (st == CLNN_OK)
+        st = clnn_graph_plan(g);
+    if (st == CLNN_OK) {
+        for (size_t i = 0; i < opt->nparams; i++)
+            opt->params[i].leaf = found[i];
+        opt->graph = g;
+    }
+    free(found);
+    return st;
+}
+
+void clnn__optimizer_detach(clnn_optimizer *opt)
+{
+    if (!opt)
+        return;
+    opt->graph = NULL;
+    for (size_t i = 0; i < opt->nparams; i++)
+        opt->params[i].leaf = NULL;
 }
 
 /* ---- step --------------------------------------------------------------------------------- */
@@ -439,7 +487,7 @@ clnn_status clnn_optimizer_step(clnn_optimizer *opt)
 {
     if (!opt)
         return CLNN_ERR_INVALID;
-    if (!opt->graph->planned)
+    if (!opt->graph || !opt->graph->planned)
         return clnn__fail(opt->ctx, CLNN_ERR_STATE,
                           "clnn_optimizer_step: the graph is not planned (run it first)");
     clnn_status st = CLNN_OK;

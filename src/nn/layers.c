@@ -1,0 +1,885 @@
+/* layers.c — the layer kinds of src/nn: the public clnn_layer_*() constructors (every field of
+ * clnn_layer_spec at its Keras default), the Keras class names and default-name prefixes, the
+ * checks of a layer's configuration and inputs, its parameters (PyTorch layouts and names,
+ * initialised on the host from the layer's seed with Keras's or PyTorch's initialisers) and the
+ * ops one application of the layer adds to a graph. A layer owns its parameters (caller-owned
+ * tensors) and is reference counted by the models that use it. What does not live here: the
+ * graph of layer applications, compile, fit and the rest of the model (model.c), and the random
+ * number generator (rng.c). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn.h"
+
+/* ---- constructors -------------------------------------------------------------------------- */
+static clnn_layer_spec spec_defaults(clnn_layer_kind kind)
+{
+    clnn_layer_spec s;
+    memset(&s, 0, sizeof s);
+    s.kind = kind;
+    s.name[0] = 0;
+    s.units = 0;
+    s.kernel_h = s.kernel_w = 0;
+    s.stride_h = s.stride_w = 1;
+    s.padding = CLNN_PADDING_VALID;
+    s.pad_h = s.pad_w = 0;
+    s.dilation_h = s.dilation_w = 1;
+    s.groups = 1;
+    s.output_pad_h = s.output_pad_w = 0;
+    s.activation = CLNN_ACT_NONE;
+    s.alpha = 0.0f;
+    s.use_bias = 1;
+    s.rate = 0.0f;
+    s.momentum = 0.01f; /* PyTorch's convention: Keras momentum 0.99 */
+    s.eps = 1e-3f;
+    s.center = s.scale = 1;
+    s.input_dim = 0;
+    s.padding_index = -1;
+    s.ndim = 0;
+    s.axis = -1;
+    return s;
+}
+
+/* Keras's default alpha of an activation given without one */
+static float default_alpha(clnn_activation act)
+{
+    return act == CLNN_ACT_LEAKY_RELU ? 0.3f : act == CLNN_ACT_ELU ? 1.0f : 0.0f;
+}
+
+clnn_layer_spec clnn_layer_dense(int units, clnn_activation activation)
+{
+    clnn_layer_spec s = spec_defaults(CLNN_LAYER_DENSE);
+    s.units = units;
+    s.activation = activation;
+    s.alpha = default_alpha(activation);
+    return s;
+}
+
+clnn_layer_spec clnn_layer_conv2d(int filters, int kernel_h, int kernel_w,
+                                  clnn_activation activation)
+{
+    clnn_layer_spec s = spec_defaults(CLNN_LAYER_CONV2D);
+    s.units = filters;
+    s.kernel_h = kernel_h;
+    s.kernel_w = kernel_w;
+    s.activation = activation;
+    s.alpha = default_alpha(activation);
+    return s;
+}
+
+clnn_layer_spec clnn_layer_conv2d_transpose(int filters, int kernel_h, int kernel_w,
+                                            clnn_activation activation)
+{
+    clnn_layer_spec s = clnn_layer_conv2d(filters, kernel_h, kernel_w, activation);
+    s.kind = CLNN_LAYER_CONV2D_TRANSPOSE;
+    return s;
+}
+
+static clnn_layer_spec pool_spec(clnn_layer_kind kind, int pool_h, int pool_w)
+{
+    clnn_layer_spec s = spec_defaults(kind);
+    s.kernel_h = pool_h;
+    s.kernel_w = pool_w;
+    s.stride_h = s.stride_w = 0; /* the pool size, as Keras */
+    return s;
+}
+
+clnn_layer_spec clnn_layer_maxpool2d(int pool_h, int pool_w)
+{
+    return pool_spec(CLNN_LAYER_MAXPOOL2D, pool_h, pool_w);
+}
+
+clnn_layer_spec clnn_layer_avgpool2d(int pool_h, int pool_w)
+{
+    return pool_spec(CLNN_LAYER_AVGPOOL2D, pool_h, pool_w);
+}
+
+clnn_layer_spec clnn_layer_global_avgpool2d(void)
+{
+    return spec_defaults(CLNN_LAYER_GLOBAL_AVGPOOL2D);
+}
+
+clnn_layer_spec clnn_layer_flatten(void)
+{
+    return spec_defaults(CLNN_LAYER_FLATTEN);
+}
+
+clnn_layer_spec clnn_layer_reshape(int ndim, const int64_t *shape)
+{
+    clnn_layer_spec s = spec_defaults(CLNN_LAYER_RESHAPE);
+    s.ndim = ndim; /* checked by the build */
+    if (shape && ndim >= 1 && ndim <= CLNN_MAX_DIMS - 1)
+        memcpy(s.shape, shape, (size_t)ndim * sizeof *shape);
+    return s;
+}
+
+clnn_layer_spec clnn_layer_dropout(float rate)
+{
+    clnn_layer_spec s = spec_defaults(CLNN_LAYER_DROPOUT);
+    s.rate = rate;
+    return s;
+}
+
+clnn_layer_spec clnn_layer_batchnorm(void)
+{
+    return spec_defaults(CLNN_LAYER_BATCHNORM);
+}
+
+clnn_layer_spec clnn_layer_layernorm(void)
+{
+    return spec_defaults(CLNN_LAYER_LAYERNORM);
+}
+
+clnn_layer_spec clnn_layer_activation(clnn_activation activation, float alpha)
+{
+    clnn_layer_spec s = spec_defaults(CLNN_LAYER_ACTIVATION);
+    s.activation = activation;
+    s.alpha = alpha;
+    return s;
+}
+
+clnn_layer_spec clnn_layer_embedding(int input_dim, int output_dim)
+{
+    clnn_layer_spec s = spec_defaults(CLNN_LAYER_EMBEDDING);
+    s.input_dim = input_dim;
+    s.units = output_dim;
+    return s;
+}
+
+clnn_layer_spec clnn_layer_add(void)
+{
+    return spec_defaults(CLNN_LAYER_ADD);
+}
+
+clnn_layer_spec clnn_layer_concatenate(int axis)
+{
+    clnn_layer_spec s = spec_defaults(CLNN_LAYER_CONCATENATE);
+    s.axis = axis;
+    return s;
+}
+
+/* ---- names --------------------------------------------------------------------------------- */
+typedef struct kind_names {
+    const char *type, *prefix;
+} kind_names;
+
+static const kind_names NAMES[] = {
+    [CLNN_LAYER_DENSE] = {"Dense", "dense"},
+    [CLNN_LAYER_CONV2D] = {"Conv2D", "conv2d"},
+    [CLNN_LAYER_CONV2D_TRANSPOSE] = {"Conv2DTranspose", "conv2d_transpose"},
+    [CLNN_LAYER_MAXPOOL2D] = {"MaxPooling2D", "max_pooling2d"},
+    [CLNN_LAYER_AVGPOOL2D] = {"AveragePooling2D", "average_pooling2d"},
+    [CLNN_LAYER_GLOBAL_AVGPOOL2D] = {"GlobalAveragePooling2D", "global_average_pooling2d"},
+    [CLNN_LAYER_FLATTEN] = {"Flatten", "flatten"},
+    [CLNN_LAYER_RESHAPE] = {"Reshape", "reshape"},
+    [CLNN_LAYER_DROPOUT] = {"Dropout", "dropout"},
+    [CLNN_LAYER_BATCHNORM] = {"BatchNormalization", "batch_normalization"},
+    [CLNN_LAYER_LAYERNORM] = {"LayerNormalization", "layer_normalization"},
+    [CLNN_LAYER_ACTIVATION] = {"Activation", "activation"},
+    [CLNN_LAYER_EMBEDDING] = {"Embedding", "embedding"},
+    [CLNN_LAYER_ADD] = {"Add", "add"},
+    [CLNN_LAYER_CONCATENATE] = {"Concatenate", "concatenate"},
+};
+#define NKINDS ((int)(sizeof NAMES / sizeof NAMES[0]))
+
+const char *clnn__layer_type(clnn_layer_kind kind)
+{
+    return (int)kind >= 1 && (int)kind < NKINDS ? NAMES[kind].type : NULL;
+}
+
+const char *clnn__layer_prefix(clnn_layer_kind kind)
+{
+    return (int)kind >= 1 && (int)kind < NKINDS ? NAMES[kind].prefix : NULL;
+}
+
+/* ---- checks -------------------------------------------------------------------------------- */
+/* Fails with the message prefixed by the layer: "conv2d 'conv2d_1': ...". */
+static clnn_status lfail(clnn_ctx *ctx, const clnn__layer *L, clnn_status st, const char *fmt, ...)
+    CLNN__PRINTF(4, 5);
+static clnn_status lfail(clnn_ctx *ctx, const clnn__layer *L, clnn_status st, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const char *prefix = clnn__layer_prefix(L->spec.kind);
+    return clnn__fail(ctx, st, "%s '%s': %s", prefix ? prefix : "layer", L->spec.name, msg);
+}
+
+static const char *shape_str(int ndim, const int64_t *shape, char *buf, size_t size)
+{
+    return clnn__shape_str(ndim, shape, buf, size);
+}
+
+static const char *dtype_name(clnn_dtype d)
+{
+    return d == CLNN_F32 ? "f32" : d == CLNN_I32 ? "i32" : d == CLNN_F16 ? "f16" : "unknown";
+}
+
+static int same_shape(int na, const int64_t *a, int nb, const int64_t *b)
+{
+    if (na != nb)
+        return 0;
+    for (int i = 0; i < na; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
+static int64_t numel(int ndim, const int64_t *shape)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        n *= shape[i];
+    return n;
+}
+
+/* Output size of one axis of a convolution (as src/ops/op_conv.c computes it); < 1 when the
+ * kernel does not fit. */
+static int64_t conv_out(int64_t in, int k, int stride, int dil, clnn_padding_mode mode, int pad)
+{
+    int64_t ek = (int64_t)dil * (k - 1) + 1;
+    if (mode == CLNN_PADDING_SAME)
+        return (in + stride - 1) / stride;
+    int64_t total = mode == CLNN_PADDING_EXPLICIT ? 2 * (int64_t)pad : 0;
+    return in + total < ek ? 0 : (in + total - ek) / stride + 1;
+}
+
+static int64_t transpose_out(int64_t in, int k, int stride, int dil, clnn_padding_mode mode,
+                             int pad, int opad)
+{
+    int64_t ek = (int64_t)dil * (k - 1) + 1, over = ek - stride > 0 ? ek - stride : 0;
+    if (mode == CLNN_PADDING_VALID)
+        return in * stride + over;
+    if (mode == CLNN_PADDING_SAME)
+        return in * stride;
+    return (in - 1) * stride - 2 * (int64_t)pad + ek + opad;
+}
+
+/* Output size of one axis of a pooling window (floor mode, as src/ops/op_pool.c) */
+static int64_t pool_out(int64_t in, int k, int stride, clnn_padding_mode mode, int pad)
+{
+    if (mode == CLNN_PADDING_SAME)
+        return (in + stride - 1) / stride;
+    int64_t total = mode == CLNN_PADDING_EXPLICIT ? 2 * (int64_t)pad : 0;
+    return in + total < k ? 0 : (in + total - k) / stride + 1;
+}
+
+static clnn_status check_activation(clnn_ctx *ctx, const clnn__layer *L)
+{
+    const clnn_layer_spec *s = &L->spec;
+    if ((int)s->activation < CLNN_ACT_NONE || (int)s->activation > CLNN_ACT_SOFTMAX)
+        return lfail(ctx, L, CLNN_ERR_INVALID,
+                     "expected an activation in CLNN_ACT_NONE..CLNN_ACT_SOFTMAX (%d to %d), got %d",
+                     CLNN_ACT_NONE, CLNN_ACT_SOFTMAX, (int)s->activation);
+    if (!isfinite(s->alpha))
+        return lfail(ctx, L, CLNN_ERR_INVALID, "expected a finite alpha, got %g", (double)s->alpha);
+    return CLNN_OK;
+}
+
+static clnn_status check_padding(clnn_ctx *ctx, const clnn__layer *L)
+{
+    const clnn_layer_spec *s = &L->spec;
+    if (s->padding != CLNN_PADDING_EXPLICIT && s->padding != CLNN_PADDING_VALID &&
+        s->padding != CLNN_PADDING_SAME)
+        return lfail(ctx, L, CLNN_ERR_INVALID,
+                     "expected padding CLNN_PADDING_EXPLICIT, _VALID or _SAME, got %d",
+                     (int)s->padding);
+    if (s->pad_h < 0 || s->pad_w < 0)
+        return lfail(ctx, L, CLNN_ERR_INVALID, "expected pad_h, pad_w >= 0, got (%d, %d)", s->pad_h,
+                     s->pad_w);
+    if (s->padding != CLNN_PADDING_EXPLICIT && (s->pad_h || s->pad_w))
+        return lfail(ctx, L, CLNN_ERR_INVALID,
+                     "pad_h, pad_w apply to CLNN_PADDING_EXPLICIT only (Keras 'valid' and 'same' "
+                     "choose their own): expected (0, 0), got (%d, %d)",
+                     s->pad_h, s->pad_w);
+    return CLNN_OK;
+}
+
+/* The configuration of a convolution and its output size for input (C, H, W). */
+static clnn_status check_conv(clnn_ctx *ctx, const clnn__layer *L, const int64_t *in)
+{
+    const clnn_layer_spec *s = &L->spec;
+    int transpose = s->kind == CLNN_LAYER_CONV2D_TRANSPOSE;
+    clnn_status st;
+    if (s->units < 1)
+        return lfail(ctx, L, CLNN_ERR_INVALID, "expected filters (units) >= 1, got %d", s->units);
+    if (s->kernel_h < 1 || s->kernel_w < 1)
+        return lfail(ctx, L, CLNN_ERR_INVALID, "expected a kernel >= (1, 1), got (%d, %d)",
+                     s->kernel_h, s->kernel_w);
+    if (s->stride_h < 1 || s->stride_w < 1)
+        return lfail(ctx, L, CLNN_ERR_INVALID, "expected strides >= (1, 1), got (%d, %d)",
+                     s->stride_h, s->stride_w);
+    if (s->dilation_h < 1 || s->dilation_w < 1)
+        return lfail(ctx, L, CLNN_ERR_INVALID, "expected a dilation >= (1, 1), got (%d, %d)",
+                     s->dilation_h, s->dilation_w);
+    if ((st = check_padding(ctx, L)) || (st = check_activation(ctx, L)))
+        return st;
+    if (s->groups < 1 || in[0] % s->groups || s->units % s->groups)
+        return lfail(ctx, L, CLNN_ERR_SHAPE,
+                     "expected groups >= 1 dividing the input channels (%lld) and the filters "
+                     "(%d), got groups %d",
+                     (long long)in[0], s->units, s->groups);
+    if (transpose) {
+        if (s->output_pad_h < 0 || s->output_pad_w < 0)
+            return lfail(ctx, L, CLNN_ERR_INVALID,
+                         "expected output_pad_h, output_pad_w >= 0, got (%d, %d)", s->output_pad_h,
+                         s->output_pad_w);
+        if ((s->output_pad_h || s->output_pad_w) && s->padding != CLNN_PADDING_EXPLICIT)
+            return lfail(ctx, L, CLNN_ERR_INVALID,
+                         "output_pad needs CLNN_PADDING_EXPLICIT: expected (0, 0) with 'valid' or "
+                         "'same' padding, got (%d, %d)",
+                         s->output_pad_h, s->output_pad_w);
+        int mh = s->stride_h > s->dilation_h ? s->stride_h : s->dilation_h;
+        int mw = s->stride_w > s->dilation_w ? s->stride_w : s->dilation_w;
+        if (s->output_pad_h >= mh || s->output_pad_w >= mw)
+            return lfail(ctx, L, CLNN_ERR_INVALID,
+                         "expected output_pad smaller than the stride or the dilation, got "
+                         "output_pad (%d, %d), strides (%d, %d), dilation (%d, %d)",
+                         s->output_pad_h, s->output_pad_w, s->stride_h, s->stride_w, s->dilation_h,
+                         s->dilation_w);
+    }
+    int64_t oh, ow;
+    if (transpose) {
+        oh = transpose_out(in[1], s->kernel_h, s->stride_h, s->dilation_h, s->padding, s->pad_h,
+                           s->output_pad_h);
+        ow = transpose_out(in[2], s->kernel_w, s->stride_w, s->dilation_w, s->padding, s->pad_w,
+                           s->output_pad_w);
+    } else {
+        oh = conv_out(in[1], s->kernel_h, s->stride_h, s->dilation_h, s->padding, s->pad_h);
+        ow = conv_out(in[2], s->kernel_w, s->stride_w, s->dilation_w, s->padding, s->pad_w);
+    }
+    if (oh < 1 || ow < 1) {
+        char b[128];
+        return lfail(ctx, L, CLNN_ERR_SHAPE,
+                     "the kernel (%d, %d) with dilation (%d, %d), strides (%d, %d) and pad (%d, "
+                     "%d) leaves no output for input %s: expected an output of at least (1, 1), "
+                     "got (%lld, %lld)",
+                     s->kernel_h, s->kernel_w, s->dilation_h, s->dilation_w, s->stride_h,
+                     s->stride_w, s->pad_h, s->pad_w, shape_str(3, in, b, sizeof b), (long long)oh,
+                     (long long)ow);
+    }
+    return CLNN_OK;
+}
+
+static clnn_status check_pool(clnn_ctx *ctx, const clnn__layer *L, const int64_t *in)
+{
+    const clnn_layer_spec *s = &L->spec;
+    clnn_status st;
+    if (s->kernel_h < 1 || s->kernel_w < 1)
+        return lfail(ctx, L, CLNN_ERR_INVALID, "expected a pool size >= (1, 1), got (%d, %d)",
+                     s->kernel_h, s->kernel_w);
+    if (s->stride_h < 0 || s->stride_w < 0)
+        return lfail(ctx, L, CLNN_ERR_INVALID,
+                     "expected strides >= (0, 0) (0: the pool size), got (%d, %d)", s->stride_h,
+                     s->stride_w);
+    if ((st = check_padding(ctx, L)))
+        return st;
+    if (s->padding == CLNN_PADDING_EXPLICIT &&
+        (s->pad_h > s->kernel_h / 2 || s->pad_w > s->kernel_w / 2))
+        return lfail(ctx, L, CLNN_ERR_INVALID,
+                     "expected pad at most half the pool size (%d, %d), got (%d, %d)",
+                     s->kernel_h / 2, s->kernel_w / 2, s->pad_h, s->pad_w);
+    int sh = s->stride_h ? s->stride_h : s->kernel_h, sw = s->stride_w ? s->stride_w : s->kernel_w;
+    int64_t oh = pool_out(in[1], s->kernel_h, sh, s->padding, s->pad_h);
+    int64_t ow = pool_out(in[2], s->kernel_w, sw, s->padding, s->pad_w);
+    if (oh < 1 || ow < 1) {
+        char b[128];
+        return lfail(ctx, L, CLNN_ERR_SHAPE,
+                     "the pool size (%d, %d) with pad (%d, %d) does not fit input %s: expected H "
+                     "and W at least the pool size",
+                     s->kernel_h, s->kernel_w, s->pad_h, s->pad_w, shape_str(3, in, b, sizeof b));
+    }
+    return CLNN_OK;
+}
+
+static clnn_status check_reshape(clnn_ctx *ctx, const clnn__layer *L, int ndim,
+                                 const int64_t *shape)
+{
+    const clnn_layer_spec *s = &L->spec;
+    char a[128], b[128];
+    if (s->ndim < 1 || s->ndim > CLNN_MAX_DIMS - 1)
+        return lfail(ctx, L, CLNN_ERR_INVALID,
+                     "expected a target shape of 1 to %d dimensions (batch excluded), got ndim %d",
+                     CLNN_MAX_DIMS - 1, s->ndim);
+    int64_t known = 1;
+    int infer = -1;
+    for (int i = 0; i < s->ndim; i++) {
+        if (s->shape[i] == -1 && infer < 0)
+            infer = i;
+        else if (s->shape[i] < 1)
+            return lfail(ctx, L, CLNN_ERR_INVALID,
+                         "expected target dimensions >= 1 (one may be -1), got %s",
+                         shape_str(s->ndim, s->shape, a, sizeof a));
+        else
+            known *= s->shape[i];
+    }
+    int64_t n = numel(ndim, shape);
+    if (infer < 0 ? known != n : n % known != 0)
+        return lfail(ctx, L, CLNN_ERR_SHAPE,
+                     "cannot reshape input %s (%lld elements) to %s: expected the same number of "
+                     "elements",
+                     shape_str(ndim, shape, a, sizeof a), (long long)n,
+                     shape_str(s->ndim, s->shape, b, sizeof b));
+    return CLNN_OK;
+}
+
+/* Checks the configuration and the inputs of L (batch axis excluded). */
+static clnn_status check_layer(clnn_ctx *ctx, const clnn__layer *L, int nin,
+                               const clnn_dtype *in_dtype, const int *in_ndim,
+                               const int64_t (*in_shape)[CLNN_MAX_DIMS])
+{
+    const clnn_layer_spec *s = &L->spec;
+    clnn_layer_kind k = s->kind;
+    char a[128], b[128];
+    clnn_status st;
+    int multi = k == CLNN_LAYER_ADD || k == CLNN_LAYER_CONCATENATE;
+
+    if (multi ? nin < 2 || nin > CLNN__LAYER_MAX_INPUTS : nin != 1) {
+        if (multi)
+            return lfail(ctx, L, CLNN_ERR_INVALID, "expected 2 to %d inputs, got %d",
+                         CLNN__LAYER_MAX_INPUTS, nin);
+        return lfail(ctx, L, CLNN_ERR_INVALID, "expected 1 input, got %d", nin);
+    }
+    if (!in_dtype || !in_ndim || !in_shape)
+        return lfail(ctx, L, CLNN_ERR_INVALID, "the input descriptions are NULL");
+    clnn_dtype want = k == CLNN_LAYER_EMBEDDING ? CLNN_I32 : CLNN_F32;
+    for (int i = 0; i < nin; i++) {
+        if (in_dtype[i] != want)
+            return lfail(ctx, L, CLNN_ERR_INVALID, "expected %s input%s, got input %d of dtype %s",
+                         dtype_name(want), want == CLNN_I32 ? " (int32 indices)" : "", i,
+                         dtype_name(in_dtype[i]));
+        if (in_ndim[i] < 0 || in_ndim[i] > CLNN_MAX_DIMS - 1)
+            return lfail(ctx, L, CLNN_ERR_SHAPE,
+                         "expected inputs of 0 to %d dimensions (batch excluded), got input %d "
+                         "with %d",
+                         CLNN_MAX_DIMS - 1, i, in_ndim[i]);
+    }
+    int nd = in_ndim[0];
+    const int64_t *sh = in_shape[0];
+
+    switch (k) {
+    case CLNN_LAYER_DENSE:
+        if (s->units < 1)
+            return lfail(ctx, L, CLNN_ERR_INVALID, "expected units >= 1, got %d", s->units);
+        if ((st = check_activation(ctx, L)))
+            return st;
+        if (nd < 1)
+            return lfail(ctx, L, CLNN_ERR_SHAPE,
+                         "expected an input (..., features) of at least 1 dimension, got ()");
+        return CLNN_OK;
+    case CLNN_LAYER_CONV2D:
+    case CLNN_LAYER_CONV2D_TRANSPOSE:
+    case CLNN_LAYER_MAXPOOL2D:
+    case CLNN_LAYER_AVGPOOL2D:
+    case CLNN_LAYER_GLOBAL_AVGPOOL2D:
+        if (nd != 3)
+            return lfail(ctx, L, CLNN_ERR_SHAPE, "expected an input (C, H, W), got %s",
+                         shape_str(nd, sh, a, sizeof a));
+        if (k == CLNN_LAYER_CONV2D || k == CLNN_LAYER_CONV2D_TRANSPOSE)
+            return check_conv(ctx, L, sh);
+        if (k == CLNN_LAYER_GLOBAL_AVGPOOL2D)
+            return CLNN_OK;
+        return check_pool(ctx, L, sh);
+    case CLNN_LAYER_FLATTEN:
+        return CLNN_OK;
+    case CLNN_LAYER_RESHAPE:
+        return check_reshape(ctx, L, nd, sh);
+    case CLNN_LAYER_DROPOUT:
+        if (!(s->rate >= 0.0f && s->rate < 1.0f))
+            return lfail(ctx, L, CLNN_ERR_INVALID, "expected a rate in [0, 1), got %g",
+                         (double)s->rate);
+        return CLNN_OK;
+    case CLNN_LAYER_BATCHNORM:
+    case CLNN_LAYER_LAYERNORM:
+        if (!(s->eps > 0.0f) || !isfinite(s->eps))
+            return lfail(ctx, L, CLNN_ERR_INVALID, "expected a finite eps > 0, got %g",
+                         (double)s->eps);
+        if (k == CLNN_LAYER_BATCHNORM && !(s->momentum >= 0.0f && s->momentum <= 1.0f))
+            return lfail(ctx, L, CLNN_ERR_INVALID,
+                         "expected momentum in [0, 1] (PyTorch's convention: Keras 0.99 is 0.01), "
+                         "got %g",
+                         (double)s->momentum);
+        if (nd < 1)
+            return lfail(ctx, L, CLNN_ERR_SHAPE,
+                         "expected an input of at least 1 dimension (%s), got ()",
+                         k == CLNN_LAYER_BATCHNORM ? "(C, ...)" : "(..., features)");
+        return CLNN_OK;
+    case CLNN_LAYER_ACTIVATION:
+        return check_activation(ctx, L);
+    case CLNN_LAYER_EMBEDDING:
+        if (s->input_dim < 1 || s->units < 1)
+            return lfail(ctx, L, CLNN_ERR_INVALID,
+                         "expected input_dim >= 1 and output_dim (units) >= 1, got %d and %d",
+                         s->input_dim, s->units);
+        if (s->padding_index < -1 || s->padding_index >= s->input_dim)
+            return lfail(ctx, L, CLNN_ERR_INVALID,
+                         "expected padding_index in -1..%d (-1: none), got %d", s->input_dim - 1,
+                         s->padding_index);
+        if (nd > CLNN_MAX_DIMS - 2)
+            return lfail(ctx, L, CLNN_ERR_SHAPE,
+                         "expected indices of at most %d dimensions (the output adds one), got %s",
+                         CLNN_MAX_DIMS - 2, shape_str(nd, sh, a, sizeof a));
+        return CLNN_OK;
+    case CLNN_LAYER_ADD:
+        for (int i = 1; i < nin; i++)
+            if (!same_shape(nd, sh, in_ndim[i], in_shape[i]))
+                return lfail(ctx, L, CLNN_ERR_SHAPE,
+                             "expected inputs of one shape, got input 0 %s and input %d %s",
+                             shape_str(nd, sh, a, sizeof a), i,
+                             shape_str(in_ndim[i], in_shape[i], b, sizeof b));
+        return CLNN_OK;
+    case CLNN_LAYER_CONCATENATE: {
+        if (nd < 1 || s->axis < -nd || s->axis >= nd)
+            return lfail(ctx, L, CLNN_ERR_INVALID,
+                         "expected axis in -%d..%d (batch excluded) for input %s, got %d", nd,
+                         nd - 1, shape_str(nd, sh, a, sizeof a), s->axis);
+        int ax = s->axis < 0 ? s->axis + nd : s->axis;
+        for (int i = 1; i < nin; i++) {
+            int ok = in_ndim[i] == nd;
+            for (int d = 0; ok && d < nd; d++)
+                ok = d == ax || in_shape[i][d] == sh[d];
+            if (!ok)
+                return lfail(ctx, L, CLNN_ERR_SHAPE,
+                             "expected inputs of one shape except on axis %d, got input 0 %s and "
+                             "input %d %s",
+                             s->axis, shape_str(nd, sh, a, sizeof a), i,
+                             shape_str(in_ndim[i], in_shape[i], b, sizeof b));
+        }
+        return CLNN_OK;
+    }
+    }
+    return lfail(ctx, L, CLNN_ERR_INVALID, "unknown layer kind %d", (int)k);
+}
+
+/* ---- parameters ---------------------------------------------------------------------------- */
+static void destroy_params(clnn__layer *L)
+{
+    for (int i = 0; i < L->nparams; i++) {
+        clnn_tensor_destroy(L->params[i]);
+        L->params[i] = NULL;
+        L->param_trainable[i] = 0;
+    }
+    L->nparams = 0;
+}
+
+/* How a parameter's initial values are drawn */
+typedef enum init_kind { INIT_UNIFORM, INIT_NORMAL, INIT_CONST } init_kind;
+
+/* Makes the parameter "<layer>.<suffix>", fills it on the host (U(-v, v), N(0, 1) or the value
+ * v; drawn from r in row-major order) and appends it to L. */
+static clnn_status add_param(clnn_ctx *ctx, clnn__layer *L, const char *suffix, int ndim,
+                             const int64_t *shape, int trainable, clnn__rng *r, init_kind how,
+                             double v)
+{
+    clnn_tensor *t = NULL;
+    clnn_status st = clnn_tensor_create(ctx, CLNN_F32, ndim, shape, &t);
+    if (st)
+        return st;
+    size_t n = (size_t)numel(ndim, shape);
+    float *buf = malloc((n ? n : 1) * sizeof *buf);
+    if (!buf) {
+        clnn_tensor_destroy(t);
+        return lfail(ctx, L, CLNN_ERR_NOMEM, "out of host memory for parameter '%s'", suffix);
+    }
+    for (size_t i = 0; i < n; i++) {
+        double x = how == INIT_UNIFORM  ? (2.0 * clnn__rng_uniform(r) - 1.0) * v
+                   : how == INIT_NORMAL ? clnn__rng_normal(r)
+                                        : v;
+        buf[i] = (float)x;
+    }
+    /* PyTorch nn.Embedding zeroes the padding_idx row at initialisation */
+    if (L->spec.kind == CLNN_LAYER_EMBEDDING && L->spec.padding_index >= 0 && ndim == 2)
+        memset(buf + (size_t)L->spec.padding_index * (size_t)shape[1], 0,
+               (size_t)shape[1] * sizeof *buf);
+    st = clnn_tensor_write(t, buf, n * sizeof *buf);
+    free(buf);
+    if (st) {
+        clnn_tensor_destroy(t);
+        return st;
+    }
+    char name[96];
+    snprintf(name, sizeof name, "%s.%s", L->spec.name, suffix);
+    clnn_tensor_set_name(t, name);
+    L->params[L->nparams] = t;
+    L->param_trainable[L->nparams] = trainable;
+    L->nparams++;
+    return CLNN_OK;
+}
+
+/* Initialisers (computed in double, stored as float):
+ *   Keras glorot_uniform: U(-l, l), l = sqrt(6 / (fan_in + fan_out)), fans from the Keras kernel
+ *     shape (compute_fans: fan_in = shape[-2] * receptive, fan_out = shape[-1] * receptive):
+ *     Dense (in, units); Conv2D (kh, kw, C/groups, filters); Conv2DTranspose (kh, kw, filters, C).
+ *     Biases 0; Embedding U(-0.05, 0.05).
+ *   PyTorch kaiming_uniform(a = sqrt(5)): bound = gain sqrt(3 / fan_in) with gain = sqrt(2 / (1 +
+ *     a^2)) = sqrt(1/3), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = weight.size(1) *
+ *     receptive of the PyTorch layout: Linear in; Conv2d C/groups kh kw; ConvTranspose2d
+ *     (filters/groups) kh kw. Biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)), same fan_in. Embedding
+ *     N(0, 1).
+ *   Both: normalisation gamma 1, beta 0; running mean 0, running variance 1. */
+static clnn_status make_params(clnn_ctx *ctx, clnn__layer *L, const int *in_ndim,
+                               const int64_t (*in_shape)[CLNN_MAX_DIMS], clnn_init_style init,
+                               uint64_t seed)
+{
+    const clnn_layer_spec *s = &L->spec;
+    int keras = init != CLNN_INIT_PYTORCH;
+    clnn__rng r;
+    clnn__rng_seed(&r, seed);
+    clnn_status st;
+    int nd = in_ndim[0];
+    const int64_t *in = in_shape[0];
+
+    switch (s->kind) {
+    case CLNN_LAYER_DENSE:
+    case CLNN_LAYER_CONV2D:
+    case CLNN_LAYER_CONV2D_TRANSPOSE: {
+        int64_t w[4], b[1] = {s->units};
+        int wnd;
+        double fan_in, fan_out, pt_fan_in;
+        if (s->kind == CLNN_LAYER_DENSE) {
+            int64_t features = in[nd - 1];
+            wnd = 2;
+            w[0] = s->units;
+            w[1] = features;
+            fan_in = (double)features;
+            fan_out = (double)s->units;
+            pt_fan_in = (double)features;
+        } else {
+            double rec = (double)s->kernel_h * s->kernel_w, c = (double)in[0];
+            wnd = 4;
+            w[2] = s->kernel_h;
+            w[3] = s->kernel_w;
+            if (s->kind == CLNN_LAYER_CONV2D) {
+                w[0] = s->units;
+                w[1] = in[0] / s->groups;
+                fan_in = rec * (c / s->groups);
+                fan_out = rec * s->units;
+            } else {
+                w[0] = in[0];
+                w[1] = s->units / s->groups;
+                fan_in = rec * s->units;
+                fan_out = rec * c;
+            }
+            pt_fan_in = rec * (double)w[1];
+        }
+        double wb = keras ? sqrt(6.0 / (fan_in + fan_out)) : 1.0 / sqrt(pt_fan_in);
+        if ((st = add_param(ctx, L, "weight", wnd, w, 1, &r, INIT_UNIFORM, wb)))
+            return st;
+        if (s->use_bias) {
+            if (keras)
+                st = add_param(ctx, L, "bias", 1, b, 1, &r, INIT_CONST, 0.0);
+            else
+                st = add_param(ctx, L, "bias", 1, b, 1, &r, INIT_UNIFORM, 1.0 / sqrt(pt_fan_in));
+        }
+        return st;
+    }
+    case CLNN_LAYER_BATCHNORM:
+    case CLNN_LAYER_LAYERNORM: {
+        int64_t c[1] = {s->kind == CLNN_LAYER_BATCHNORM ? in[0] : in[nd - 1]};
+        if (s->scale && (st = add_param(ctx, L, "weight", 1, c, 1, &r, INIT_CONST, 1.0)))
+            return st;
+        if (s->center && (st = add_param(ctx, L, "bias", 1, c, 1, &r, INIT_CONST, 0.0)))
+            return st;
+        if (s->kind == CLNN_LAYER_BATCHNORM &&
+            ((st = add_param(ctx, L, "running_mean", 1, c, 0, &r, INIT_CONST, 0.0)) ||
+             (st = add_param(ctx, L, "running_var", 1, c, 0, &r, INIT_CONST, 1.0))))
+            return st;
+        return CLNN_OK;
+    }
+    case CLNN_LAYER_EMBEDDING: {
+        int64_t w[2] = {s->input_dim, s->units};
+        return keras ? add_param(ctx, L, "weight", 2, w, 1, &r, INIT_UNIFORM, 0.05)
+                     : add_param(ctx, L, "weight", 2, w, 1, &r, INIT_NORMAL, 0.0);
+    }
+    default:
+        return CLNN_OK;
+    }
+}
+
+clnn_status clnn__layer_build(clnn_ctx *ctx, clnn__layer *L, int nin, const clnn_dtype *in_dtype,
+                              const int *in_ndim, const int64_t (*in_shape)[CLNN_MAX_DIMS],
+                              clnn_init_style init, uint64_t seed)
+{
+    if (!ctx)
+        return CLNN_ERR_INVALID;
+    if (!L)
+        return clnn__fail(ctx, CLNN_ERR_INVALID, "clnn__layer_build: the layer is NULL");
+    if (!clnn__layer_prefix(L->spec.kind))
+        return clnn__fail(ctx, CLNN_ERR_INVALID,
+                          "layer '%s': expected a clnn_layer_kind (%d to %d), got %d", L->spec.name,
+                          (int)CLNN_LAYER_DENSE, (int)CLNN_LAYER_CONCATENATE, (int)L->spec.kind);
+    if (L->built)
+        return lfail(ctx, L, CLNN_ERR_STATE, "the layer is already built");
+    if (init != CLNN_INIT_KERAS && init != CLNN_INIT_PYTORCH)
+        return lfail(ctx, L, CLNN_ERR_INVALID,
+                     "expected an init style CLNN_INIT_KERAS or CLNN_INIT_PYTORCH, got %d",
+                     (int)init);
+    clnn_status st = check_layer(ctx, L, nin, in_dtype, in_ndim, in_shape);
+    if (st)
+        return st;
+    destroy_params(L);
+    st = make_params(ctx, L, in_ndim, in_shape, init, seed);
+    if (st) {
+        destroy_params(L);
+        return st;
+    }
+    L->seed = seed;
+    L->built = 1;
+    return CLNN_OK;
+}
+
+/* ---- forward ------------------------------------------------------------------------------- */
+static clnn_tensor *conv_forward(clnn_graph *g, const clnn__layer *L, clnn_tensor *x,
+                                 clnn_tensor *const *p)
+{
+    const clnn_layer_spec *s = &L->spec;
+    clnn_conv2d_options o;
+    clnn_conv2d_options_init(&o);
+    o.stride_h = s->stride_h;
+    o.stride_w = s->stride_w;
+    o.padding = s->padding;
+    o.pad_h = s->pad_h;
+    o.pad_w = s->pad_w;
+    o.dilation_h = s->dilation_h;
+    o.dilation_w = s->dilation_w;
+    o.groups = s->groups;
+    clnn_tensor *y;
+    if (s->kind == CLNN_LAYER_CONV2D_TRANSPOSE) {
+        o.output_pad_h = s->output_pad_h;
+        o.output_pad_w = s->output_pad_w;
+        y = clnn_conv2d_transpose(g, x, p[0], NULL, &o);
+    } else {
+        y = clnn_conv2d(g, x, p[0], NULL, &o);
+    }
+    if (!y)
+        return NULL;
+    if (s->use_bias) /* bias_act runs a softmax over the bias axis (the channels) */
+        return clnn_bias_act(g, y, p[1], 1, s->activation, s->alpha);
+    if (s->activation == CLNN_ACT_SOFTMAX)
+        return clnn_softmax(g, y, 1);
+    return clnn_activate(g, y, s->activation, s->alpha);
+}
+
+static clnn_tensor *pool_forward(clnn_graph *g, const clnn__layer *L, clnn_tensor *x)
+{
+    const clnn_layer_spec *s = &L->spec;
+    clnn_pool2d_options o;
+    clnn_pool2d_options_init(&o, s->kernel_h, s->kernel_w);
+    o.stride_h = s->stride_h;
+    o.stride_w = s->stride_w;
+    o.padding = s->padding;
+    o.pad_h = s->pad_h;
+    o.pad_w = s->pad_w;
+    if (s->padding == CLNN_PADDING_SAME)
+        o.count_include_pad = 0; /* Keras "same" averages over the window inside the input */
+    return s->kind == CLNN_LAYER_MAXPOOL2D ? clnn_maxpool2d(g, x, &o) : clnn_avgpool2d(g, x, &o);
+}
+
+clnn_tensor *clnn__layer_forward(clnn_graph *g, const clnn__layer *L, int nin,
+                                 clnn_tensor *const *x, clnn_tensor *const *p)
+{
+    if (!g || !L || !x || nin < 1)
+        return NULL;
+    const clnn_layer_spec *s = &L->spec;
+    clnn_tensor *y = NULL, *x0 = x[0];
+
+    switch (s->kind) {
+    case CLNN_LAYER_DENSE:
+        y = clnn_linear(g, x0, p[0], s->use_bias ? p[1] : NULL, s->activation, s->alpha);
+        break;
+    case CLNN_LAYER_CONV2D:
+    case CLNN_LAYER_CONV2D_TRANSPOSE:
+        y = conv_forward(g, L, x0, p);
+        break;
+    case CLNN_LAYER_MAXPOOL2D:
+    case CLNN_LAYER_AVGPOOL2D:
+        y = pool_forward(g, L, x0);
+        break;
+    case CLNN_LAYER_GLOBAL_AVGPOOL2D:
+        y = clnn_global_avgpool2d(g, x0);
+        break;
+    case CLNN_LAYER_FLATTEN:
+        y = clnn_flatten(g, x0);
+        break;
+    case CLNN_LAYER_RESHAPE: {
+        int64_t shape[CLNN_MAX_DIMS];
+        int nd = s->ndim;
+        if (!x0)
+            return NULL;
+        if (nd < 1 || nd > CLNN_MAX_DIMS - 1) {
+            clnn__graph_fail(g, CLNN_ERR_INVALID,
+                             "reshape '%s': expected a target shape of 1 to %d dimensions, got %d",
+                             s->name, CLNN_MAX_DIMS - 1, nd);
+            return NULL;
+        }
+        shape[0] = clnn_tensor_dim(x0, 0);
+        memcpy(shape + 1, s->shape, (size_t)nd * sizeof *shape);
+        y = clnn_reshape(g, x0, nd + 1, shape);
+        break;
+    }
+    case CLNN_LAYER_DROPOUT:
+        y = s->rate == 0.0f ? x0 : clnn_dropout(g, x0, s->rate, L->seed);
+        break;
+    case CLNN_LAYER_BATCHNORM: {
+        int k = 0;
+        clnn_tensor *gamma = s->scale ? p[k++] : NULL;
+        clnn_tensor *beta = s->center ? p[k++] : NULL;
+        clnn_tensor *mean = p[k++], *var = p[k++];
+        clnn_batchnorm_options o;
+        clnn_batchnorm_options_init(&o);
+        o.momentum = s->momentum;
+        o.eps = s->eps;
+        o.unbiased_running_var = 0; /* Keras keeps the biased batch variance */
+        y = clnn_batchnorm(g, x0, gamma, beta, mean, var, &o);
+        break;
+    }
+    case CLNN_LAYER_LAYERNORM: {
+        int k = 0;
+        clnn_tensor *gamma = s->scale ? p[k++] : NULL;
+        clnn_tensor *beta = s->center ? p[k++] : NULL;
+        y = clnn_layernorm(g, x0, 1, gamma, beta, s->eps);
+        break;
+    }
+    case CLNN_LAYER_ACTIVATION:
+        y = s->activation == CLNN_ACT_SOFTMAX ? clnn_softmax(g, x0, -1)
+                                              : clnn_activate(g, x0, s->activation, s->alpha);
+        break;
+    case CLNN_LAYER_EMBEDDING:
+        y = clnn_embedding(g, x0, p[0], s->padding_index);
+        break;
+    case CLNN_LAYER_ADD:
+        y = x0;
+        for (int i = 1; i < nin && y; i++)
+            y = clnn_add(g, y, x[i]);
+        break;
+    case CLNN_LAYER_CONCATENATE:
+        /* spec.axis counts without the batch axis; negative axes count from the end alike */
+        y = clnn_concat(g, nin, x, s->axis < 0 ? s->axis : s->axis + 1);
+        break;
+    default:
+        clnn__graph_fail(g, CLNN_ERR_INVALID, "layer '%s': unknown layer kind %d", s->name,
+                         (int)s->kind);
+        return NULL;
+    }
+    if (!y)
+        return NULL;
+    for (int i = 0; i < nin; i++)
+        if (y == x[i])
+            return y; /* an identity (Activation NONE, Dropout 0): keep the input's name */
+    return clnn_tensor_set_name(y, s->name);
+}
+
+/* ---- lifetime ------------------------------------------------------------------------------ */
+void clnn__layer_release(clnn__layer *L)
+{
+    if (!L)
+        return;
+    if (--L->refs > 0)
+        return;
+    destroy_params(L);
+    free(L);
+}

@@ -1,0 +1,72 @@
+/* model.h — the model structure shared by model.c (building, parameters, summary) and train.c
+ * (compile, the per-batch-size device graphs, fit, evaluate, predict, history). */
+#ifndef CLNN_MODEL_H
+#define CLNN_MODEL_H
+
+#include "nn.h"
+
+#define CLNN__MODEL_MAX_INPUTS 8
+#define CLNN__MODEL_GRAPHS     6 /* device graphs kept (full and last partial batch per use) */
+
+/* One node of the model: an input (layer -1) or an application of layers[layer] to nodes in[]. */
+typedef struct clnn__mnode {
+    int layer;
+    int nin;
+    int in[CLNN__LAYER_MAX_INPUTS];
+    clnn_dtype dtype;
+    int ndim; /* the value's shape without the batch axis */
+    int64_t shape[CLNN_MAX_DIMS];
+    char name[48];
+} clnn__mnode;
+
+typedef enum clnn__gkind { CLNN__G_TRAIN, CLNN__G_EVAL, CLNN__G_PREDICT } clnn__gkind;
+
+/* A device graph of the model for one batch size and use. */
+typedef struct clnn__mgraph {
+    clnn_graph *g; /* NULL: free slot */
+    clnn__gkind kind;
+    int64_t batch;
+    uint64_t used; /* for least-recently-used eviction */
+    clnn_tensor *x, *target, *output, *loss;
+} clnn__mgraph;
+
+struct clnn_model {
+    clnn_ctx *ctx;
+    clnn_model_options o;
+    clnn_status status; /* first builder error, sticky */
+    char error[512];
+    clnn__mnode *nodes;
+    int nnodes;
+    size_t nodes_cap;
+    clnn__layer **layers; /* each layer once, in order of first application; one reference each */
+    int nlayers;
+    size_t layers_cap;
+    int inputs[CLNN__MODEL_MAX_INPUTS];
+    int ninputs;
+    int output;
+    int chain; /* 1 while the model is a Sequential chain (summary without "Connected to") */
+    clnn__rng init_gen;
+    clnn_graph *shape_graph; /* batch 2: the shapes of every node */
+    clnn_tensor **shape_t;
+    size_t shape_t_cap;
+    /* compile (train.c) */
+    int compiled;
+    clnn_compile_options c;
+    unsigned char *trainable_at_compile; /* per layer */
+    clnn_optimizer *opt;
+    clnn__mgraph graphs[CLNN__MODEL_GRAPHS];
+    uint64_t clock;
+    float *stage_x, *stage_t, *stage_out; /* host staging of one batch */
+    int32_t *stage_xi, *stage_l;
+    size_t stage_cap_x, stage_cap_t, stage_cap_out, stage_cap_xi, stage_cap_l; /* elements */
+    clnn_history history;
+    size_t history_cap; /* rows allocated */
+};
+
+/* Records the model's first error (also the context's last error); returns -1. */
+int clnn__model_fail(clnn_model *m, clnn_status st, const char *fmt, ...) CLNN__PRINTF(3, 4);
+/* Drops the compiled state: device graphs, optimizer, staging (the model must be compiled
+ * again). */
+void clnn__model_invalidate(clnn_model *m);
+
+#endif

@@ -1,0 +1,1103 @@
+/* train.c — compile, fit, evaluate, predict and train_on_batch of a model, with metrics, the
+ * Keras-style progress output, early stopping, callbacks and the history (also as CSV).
+ *
+ * A model keeps a few device graphs, one per (use, batch size): training (with the loss, its
+ * backward and the optimizer), evaluation (loss, no backward, evaluation mode) and prediction
+ * (output only). An epoch of N samples at batch B uses the graph of B and, when B does not
+ * divide N, the graph of the last partial batch: every graph binds the same parameter tensors, and
+ * the one optimizer is attached to whichever training graph runs, so its moments carry over.
+ * Per batch the host gathers the samples (in the epoch's order) into staging buffers, writes them,
+ * runs the graph and the optimizer step, and reads the batch loss (and the outputs when a metric
+ * needs them) — the only synchronisation. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "model.h"
+
+/* ---- options ------------------------------------------------------------------------------ */
+void clnn_compile_options_init(clnn_compile_options *o, clnn_loss_kind loss,
+                               clnn_optim_kind optimizer)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->loss = loss;
+    clnn_optim_options_init(&o->optimizer, optimizer);
+}
+
+void clnn_fit_options_init(clnn_fit_options *o)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->epochs = 1;
+    o->batch_size = 32;
+    o->shuffle = 1;
+    o->verbose = 1;
+    snprintf(o->early_stopping.monitor, sizeof o->early_stopping.monitor, "val_loss");
+}
+
+static const char *loss_name(clnn_loss_kind k)
+{
+    static const char *const names[] = {
+        "categorical_crossentropy", "sparse_categorical_crossentropy", "cross_entropy", "mse",
+        "binary_crossentropy",      "binary_crossentropy_logits"};
+    return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : NULL;
+}
+
+static int loss_is_binary(clnn_loss_kind k)
+{
+    return k == CLNN_LOSS_BINARY_CROSSENTROPY || k == CLNN_LOSS_BINARY_CROSSENTROPY_LOGITS;
+}
+
+static int loss_is_categorical(clnn_loss_kind k)
+{
+    return k == CLNN_LOSS_CATEGORICAL_CROSSENTROPY ||
+           k == CLNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY || k == CLNN_LOSS_CROSS_ENTROPY;
+}
+
+/* ---- metrics ------------------------------------------------------------------------------ */
+#define NMETRICS 4
+static const unsigned METRIC_BITS[NMETRICS] = {
+    CLNN_METRIC_ACCURACY, CLNN_METRIC_CATEGORICAL_ACCURACY, CLNN_METRIC_SPARSE_CATEGORICAL_ACCURACY,
+    CLNN_METRIC_BINARY_ACCURACY};
+static const char *const METRIC_NAMES[NMETRICS] = {
+    "accuracy", "categorical_accuracy", "sparse_categorical_accuracy", "binary_accuracy"};
+
+/* Sums of one pass: loss * samples, and per metric correct predictions and predictions made. */
+typedef struct sums {
+    double loss;
+    int64_t samples;
+    double correct[NMETRICS], total[NMETRICS];
+} sums;
+
+static int64_t out_numel(const clnn_model *m)
+{
+    const clnn__mnode *o = &m->nodes[m->output];
+    return clnn__numel(o->ndim, o->shape);
+}
+
+/* Adds one batch of outputs (n x per) to the metric sums; labels or targets (n x per). */
+static void metric_batch(const clnn_model *m, sums *s, const float *out, int64_t n,
+                         const int32_t *labels, const float *targets)
+{
+    const unsigned bits = m->c.metrics;
+    const int64_t per = out_numel(m);
+    const int64_t cls = m->nodes[m->output].shape[m->nodes[m->output].ndim - 1];
+    for (int k = 0; k < NMETRICS; k++) {
+        if (!(bits & METRIC_BITS[k]))
+            continue;
+        int binary = METRIC_BITS[k] == CLNN_METRIC_BINARY_ACCURACY ||
+                     (METRIC_BITS[k] == CLNN_METRIC_ACCURACY && loss_is_binary(m->c.loss));
+        if (binary) {
+            float thr = m->c.loss == CLNN_LOSS_BINARY_CROSSENTROPY_LOGITS ? 0.0f : 0.5f;
+            for (int64_t i = 0; i < n * per; i++) {
+                float truth = targets ? targets[i] : (float)labels[i / per];
+                s->correct[k] += (out[i] > thr) == (truth > 0.5f);
+            }
+            s->total[k] += (double)(n * per);
+            continue;
+        }
+        /* arg-max over the last axis, against the label or the target's arg-max */
+        const int64_t rows = n * per / cls;
+        for (int64_t r = 0; r < rows; r++) {
+            const float *o = out + r * cls;
+            int64_t best = 0, truth = 0;
+            for (int64_t c = 1; c < cls; c++)
+                if (o[c] > o[best])
+                    best = c;
+            if (targets) {
+                const float *t = targets + r * cls;
+                for (int64_t c = 1; c < cls; c++)
+                    if (t[c] > t[truth])
+                        truth = c;
+            } else {
+                truth = labels[r];
+            }
+            s->correct[k] += best == truth;
+        }
+        s->total[k] += (double)rows;
+    }
+}
+
+/* ---- compile ------------------------------------------------------------------------------ */
+void clnn__model_invalidate(clnn_model *m)
+{
+    if (!m)
+        return;
+    clnn_optimizer_destroy(m->opt);
+    m->opt = NULL;
+    for (int i = 0; i < CLNN__MODEL_GRAPHS; i++) {
+        clnn_graph_destroy(m->graphs[i].g);
+        memset(&m->graphs[i], 0, sizeof m->graphs[i]);
+    }
+    free(m->trainable_at_compile);
+    m->trainable_at_compile = NULL;
+    free(m->stage_x);
+    free(m->stage_t);
+    free(m->stage_out);
+    free(m->stage_xi);
+    free(m->stage_l);
+    m->stage_x = m->stage_t = m->stage_out = NULL;
+    m->stage_xi = m->stage_l = NULL;
+    m->stage_cap_x = m->stage_cap_t = m->stage_cap_out = m->stage_cap_xi = m->stage_cap_l = 0;
+    m->compiled = 0;
+}
+
+static clnn_status model_usable(clnn_model *m, const char *fn)
+{
+    if (!m)
+        return CLNN_ERR_INVALID;
+    if (m->status)
+        return clnn__fail(m->ctx, m->status, "%s: the model has an error: %s", fn, m->error);
+    if (m->output < 0 || m->nodes[m->output].layer < 0)
+        return clnn__fail(m->ctx, CLNN_ERR_STATE, "%s: the model has no layer yet", fn);
+    if (m->ninputs != 1)
+        return clnn__fail(m->ctx, CLNN_ERR_UNSUPPORTED,
+                          "%s: expected a model with one input, this one has %d", fn, m->ninputs);
+    if (m->nodes[m->output].dtype != CLNN_F32)
+        return clnn__fail(m->ctx, CLNN_ERR_INVALID, "%s: the output must be f32", fn);
+    return CLNN_OK;
+}
+
+clnn_status clnn_model_compile(clnn_model *m, const clnn_compile_options *c)
+{
+    static const char fn[] = "clnn_model_compile";
+    clnn_status st = model_usable(m, fn);
+    if (st)
+        return st;
+    if (!c)
+        return clnn__fail(m->ctx, CLNN_ERR_INVALID, "%s: options is NULL", fn);
+    if (!loss_name(c->loss))
+        return clnn__fail(m->ctx, CLNN_ERR_INVALID,
+                          "%s: expected a clnn_loss_kind (0 to 5), got %d", fn, (int)c->loss);
+    if (c->metrics & ~(unsigned)15)
+        return clnn__fail(m->ctx, CLNN_ERR_INVALID,
+                          "%s: unknown metric bits 0x%x (known: CLNN_METRIC_* = 1, 2, 4, 8)", fn,
+                          c->metrics & ~(unsigned)15);
+    if (!(c->label_smoothing >= 0 && c->label_smoothing < 1))
+        return clnn__fail(m->ctx, CLNN_ERR_INVALID, "%s: label_smoothing must be in [0, 1), got %g",
+                          fn, (double)c->label_smoothing);
+    const clnn__mnode *o = &m->nodes[m->output];
+    char sbuf[128];
+    clnn__shape_str(o->ndim, o->shape, sbuf, sizeof sbuf);
+    if (loss_is_categorical(c->loss) && (o->ndim != 1 || o->shape[0] < 2))
+        return clnn__fail(m->ctx, CLNN_ERR_SHAPE,
+                          "%s: the %s loss needs an output of (classes) with at least 2 classes, "
+                          "the model's output is %s",
+                          fn, loss_name(c->loss), sbuf);
+    const unsigned argmax_metrics = CLNN_METRIC_CATEGORICAL_ACCURACY |
+                                    CLNN_METRIC_SPARSE_CATEGORICAL_ACCURACY |
+                                    (loss_is_binary(c->loss) ? 0u : CLNN_METRIC_ACCURACY);
+    if ((c->metrics & argmax_metrics) && o->shape[o->ndim - 1] < 2)
+        return clnn__fail(m->ctx, CLNN_ERR_SHAPE,
+                          "%s: a categorical accuracy needs an output whose last axis has the "
+                          "classes, the model's output is %s",
+                          fn, sbuf);
+    clnn__model_invalidate(m);
+    m->trainable_at_compile = malloc((size_t)(m->nlayers ? m->nlayers : 1));
+    if (!m->trainable_at_compile)
+        return clnn__fail(m->ctx, CLNN_ERR_NOMEM, "%s: out of host memory", fn);
+    for (int i = 0; i < m->nlayers; i++)
+        m->trainable_at_compile[i] = (unsigned char)m->layers[i]->trainable;
+    m->c = *c;
+    m->compiled = 1;
+    return CLNN_OK;
+}
+
+clnn_optimizer *clnn_model_optimizer(const clnn_model *m)
+{
+    return m ? m->opt : NULL;
+}
+
+/* ---- device graphs -------------------------------------------------------------------------- */
+/* The target leaf of the loss: labels (i32, (n)) for CROSS_ENTROPY, else float of the output. */
+static int target_is_labels(const clnn_model *m)
+{
+    return m->c.loss == CLNN_LOSS_CROSS_ENTROPY;
+}
+
+static clnn_status build_graph(clnn_model *m, clnn__mgraph *mg, clnn__gkind kind, int64_t n)
+{
+    clnn_graph *g;
+    clnn_status st = clnn_graph_create(m->ctx, &g);
+    if (st)
+        return st;
+    clnn_tensor **t = calloc((size_t)m->nnodes, sizeof *t);
+    clnn_tensor **bound = calloc((size_t)m->nlayers * CLNN__LAYER_MAX_PARAMS, sizeof *bound);
+    if (!t || !bound) {
+        free(t);
+        free(bound);
+        clnn_graph_destroy(g);
+        return clnn__fail(m->ctx, CLNN_ERR_NOMEM, "model: out of host memory");
+    }
+    const int train = kind == CLNN__G_TRAIN;
+    for (int i = 0; i < m->nnodes && !clnn_graph_status(g); i++) {
+        const clnn__mnode *nd = &m->nodes[i];
+        int64_t shape[CLNN_MAX_DIMS];
+        shape[0] = n;
+        memcpy(shape + 1, nd->shape, (size_t)nd->ndim * sizeof *shape);
+        if (nd->layer < 0) {
+            t[i] = nd->dtype == CLNN_I32 ? clnn_input_i32(g, nd->name, nd->ndim + 1, shape)
+                                         : clnn_input(g, nd->name, nd->ndim + 1, shape);
+            continue;
+        }
+        const clnn__layer *L = m->layers[nd->layer];
+        clnn_tensor **p = bound + (size_t)nd->layer * CLNN__LAYER_MAX_PARAMS;
+        int trainable = m->trainable_at_compile ? m->trainable_at_compile[nd->layer] : 0;
+        for (int k = 0; k < L->nparams; k++)
+            if (!p[k])
+                p[k] =
+                    clnn_graph_bind(g, L->params[k], train && trainable && L->param_trainable[k]);
+        clnn_tensor *x[CLNN__LAYER_MAX_INPUTS];
+        for (int k = 0; k < nd->nin; k++)
+            x[k] = t[nd->in[k]];
+        t[i] = clnn__layer_forward(g, L, nd->nin, x, p);
+    }
+    clnn__mgraph r = {g, kind, n, 0, NULL, NULL, NULL, NULL};
+    if (!clnn_graph_status(g)) {
+        r.x = t[m->inputs[0]];
+        r.output = clnn_graph_keep(g, t[m->output]);
+    }
+    free(t);
+    free(bound);
+    if (kind != CLNN__G_PREDICT && r.output) {
+        const clnn__mnode *o = &m->nodes[m->output];
+        int64_t shape[CLNN_MAX_DIMS];
+        shape[0] = n;
+        memcpy(shape + 1, o->shape, (size_t)o->ndim * sizeof *shape);
+        if (target_is_labels(m))
+            r.target = clnn_input_i32(g, "labels", 1, &n);
+        else
+            r.target = clnn_input(g, "targets", o->ndim + 1, shape);
+        switch (m->c.loss) {
+        case CLNN_LOSS_CATEGORICAL_CROSSENTROPY:
+        case CLNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY:
+            r.loss = clnn_categorical_crossentropy(g, r.output, r.target, CLNN_REDUCTION_MEAN);
+            break;
+        case CLNN_LOSS_CROSS_ENTROPY:
+            r.loss = clnn_cross_entropy(g, r.output, r.target, CLNN_REDUCTION_MEAN,
+                                        m->c.label_smoothing);
+            break;
+        case CLNN_LOSS_MSE:
+            r.loss = clnn_mse_loss(g, r.output, r.target, CLNN_REDUCTION_MEAN);
+            break;
+        case CLNN_LOSS_BINARY_CROSSENTROPY:
+            r.loss = clnn_binary_crossentropy(g, r.output, r.target, CLNN_REDUCTION_MEAN);
+            break;
+        case CLNN_LOSS_BINARY_CROSSENTROPY_LOGITS:
+            r.loss = clnn_binary_crossentropy_logits(g, r.output, r.target, CLNN_REDUCTION_MEAN);
+            break;
+        }
+        clnn_tensor_set_name(r.loss, "loss");
+        clnn_graph_keep(g, r.loss);
+    }
+    if (kind != CLNN__G_TRAIN)
+        clnn_graph_set_training(g, 0);
+    st = clnn_graph_status(g);
+    if (st == CLNN_OK && train)
+        st = clnn_graph_backward(g, r.loss);
+    if (st == CLNN_OK && train) {
+        if (!m->opt) {
+            st = clnn_optimizer_create(g, &m->c.optimizer, &m->opt);
+            if (st == CLNN_ERR_STATE)
+                st = clnn__fail(m->ctx, st,
+                                "model: nothing to train: every layer is frozen or has no "
+                                "parameters");
+        } else {
+            st = clnn__optimizer_attach(m->opt, g);
+        }
+    }
+    if (st == CLNN_OK)
+        st = clnn_graph_plan(g);
+    if (st) {
+        const char *msg = clnn_graph_status(g) ? clnn_graph_last_error(g) : NULL;
+        if (msg)
+            clnn__fail(m->ctx, st, "model: building the graph for batch %lld: %s", (long long)n,
+                       msg);
+        clnn_graph_destroy(g);
+        return st;
+    }
+    *mg = r;
+    return CLNN_OK;
+}
+
+/* The graph of (kind, n), made on first use; the least recently used one is dropped when all
+ * slots are taken (never the training graph the optimizer is attached to). */
+static clnn_status get_graph(clnn_model *m, clnn__gkind kind, int64_t n, clnn__mgraph **out)
+{
+    clnn__mgraph *slot = NULL;
+    for (int i = 0; i < CLNN__MODEL_GRAPHS; i++) {
+        clnn__mgraph *mg = &m->graphs[i];
+        if (mg->g && mg->kind == kind && mg->batch == n) {
+            mg->used = ++m->clock;
+            *out = mg;
+            return CLNN_OK;
+        }
+    }
+    for (int i = 0; i < CLNN__MODEL_GRAPHS && !slot; i++)
+        if (!m->graphs[i].g)
+            slot = &m->graphs[i];
+    for (int i = 0; i < CLNN__MODEL_GRAPHS && !slot; i++) {
+        clnn__mgraph *mg = &m->graphs[i];
+        if (!slot || mg->used < slot->used)
+            slot = mg;
+    }
+    if (slot->g) {
+        if (slot->kind == CLNN__G_TRAIN && m->opt) {
+            /* the optimizer may point at it: re-attached before its next step (attach keeps the
+             * optimizer's state and needs only the caller-owned parameters) */
+            clnn__optimizer_detach(m->opt);
+        }
+        clnn_graph_destroy(slot->g);
+        memset(slot, 0, sizeof *slot);
+    }
+    clnn_status st = build_graph(m, slot, kind, n);
+    if (st)
+        return st;
+    slot->used = ++m->clock;
+    *out = slot;
+    return CLNN_OK;
+}
+
+/* ---- data ----------------------------------------------------------------------------------- */
+static int same_squeezed(int na, const int64_t *a, int nb, const int64_t *b)
+{
+    int i = 0, j = 0;
+    for (;;) {
+        while (i < na && a[i] == 1)
+            i++;
+        while (j < nb && b[j] == 1)
+            j++;
+        if (i == na || j == nb)
+            return i == na && j == nb;
+        if (a[i++] != b[j++])
+            return 0;
+    }
+}
+
+/* Checks data against the model; need_target: the loss needs labels or targets. */
+static clnn_status check_data(clnn_model *m, const char *fn, const clnn_data *d, int need_target,
+                              const char *what)
+{
+    clnn_ctx *ctx = m->ctx;
+    if (!d)
+        return clnn__fail(ctx, CLNN_ERR_INVALID, "%s: the %s data is NULL", fn, what);
+    if (d->n < 1 || !d->x)
+        return clnn__fail(ctx, CLNN_ERR_INVALID,
+                          "%s: expected %s data of at least one sample, got n = %lld%s", fn, what,
+                          (long long)d->n, d->x ? "" : " and x = NULL");
+    const clnn__mnode *in = &m->nodes[m->inputs[0]];
+    char s1[128], s2[128];
+    if (d->ndim < 0 || d->ndim > CLNN_MAX_DIMS - 1 ||
+        (d->ndim > 0 && !same_squeezed(in->ndim, in->shape, d->ndim, d->shape)))
+        return clnn__fail(ctx, CLNN_ERR_SHAPE,
+                          "%s: expected %s samples of shape %s (the model's input), got %s", fn,
+                          what, clnn__shape_str(in->ndim, in->shape, s1, sizeof s1),
+                          d->ndim > 0 && d->ndim < CLNN_MAX_DIMS
+                              ? clnn__shape_str(d->ndim, d->shape, s2, sizeof s2)
+                              : "a bad ndim");
+    if (!need_target)
+        return CLNN_OK;
+    const clnn__mnode *o = &m->nodes[m->output];
+    const int64_t per = out_numel(m);
+    const clnn_loss_kind loss = m->c.loss;
+    if (!d->labels && !d->targets)
+        return clnn__fail(ctx, CLNN_ERR_INVALID,
+                          "%s: the %s loss needs labels or targets in the %s data, both are NULL",
+                          fn, loss_name(loss), what);
+    if (!d->labels && loss == CLNN_LOSS_CROSS_ENTROPY)
+        return clnn__fail(ctx, CLNN_ERR_INVALID,
+                          "%s: the cross_entropy loss needs class labels in the %s data", fn, what);
+    if (d->labels && !d->targets && !loss_is_categorical(loss) && per != 1)
+        return clnn__fail(ctx, CLNN_ERR_INVALID,
+                          "%s: the %s loss on an output of %s needs float targets, not labels "
+                          "(labels fit an output of one value)",
+                          fn, loss_name(loss), clnn__shape_str(o->ndim, o->shape, s1, sizeof s1));
+    if (d->labels && !(d->targets && !target_is_labels(m))) {
+        int32_t lo = 0, hi = loss_is_categorical(loss) ? (int32_t)o->shape[0] - 1 : 1;
+        if (loss == CLNN_LOSS_MSE)
+            hi = INT32_MAX, lo = INT32_MIN;
+        for (int64_t i = 0; i < d->n; i++)
+            if (d->labels[i] < lo || d->labels[i] > hi)
+                return clnn__fail(ctx, CLNN_ERR_INVALID,
+                                  "%s: %s sample %lld has label %d, expected a class in [%d, %d]",
+                                  fn, what, (long long)i, (int)d->labels[i], (int)lo, (int)hi);
+    }
+    return CLNN_OK;
+}
+
+static int grow_buf(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    void *q = realloc(*p, need * elem);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = need;
+    return 0;
+}
+
+/* Gathers samples idx[0 .. n-1] (or first .. first+n-1 when idx is NULL) into the staging
+ * buffers and writes them into mg's leaves. */
+static clnn_status stage_batch(clnn_model *m, clnn__mgraph *mg, const clnn_data *d,
+                               const int64_t *idx, int64_t first, int64_t n)
+{
+    const clnn__mnode *in = &m->nodes[m->inputs[0]];
+    const int64_t xper = clnn__numel(in->ndim, in->shape), per = out_numel(m);
+    if (grow_buf((void **)&m->stage_x, &m->stage_cap_x, (size_t)(n * xper), sizeof(float)) ||
+        (in->dtype == CLNN_I32 &&
+         grow_buf((void **)&m->stage_xi, &m->stage_cap_xi, (size_t)(n * xper), sizeof(int32_t))) ||
+        grow_buf((void **)&m->stage_t, &m->stage_cap_t, (size_t)(n * per), sizeof(float)) ||
+        grow_buf((void **)&m->stage_l, &m->stage_cap_l, (size_t)n, sizeof(int32_t)))
+        return clnn__fail(m->ctx, CLNN_ERR_NOMEM, "model: out of host memory for a batch");
+    for (int64_t i = 0; i < n; i++) {
+        int64_t s = idx ? idx[first + i] : first + i;
+        const float *src = d->x + s * xper;
+        if (in->dtype == CLNN_I32) {
+            for (int64_t k = 0; k < xper; k++) {
+                float v = src[k];
+                if (!(v >= 0 && v < 16777216.0f && v == floorf(v)))
+                    return clnn__fail(m->ctx, CLNN_ERR_INVALID,
+                                      "model: sample %lld has index %g at position %lld, "
+                                      "expected an integer in [0, 2^24)",
+                                      (long long)s, (double)v, (long long)k);
+                m->stage_xi[i * xper + k] = (int32_t)v;
+            }
+        } else {
+            memcpy(m->stage_x + i * xper, src, (size_t)xper * sizeof(float));
+        }
+        if (d->labels)
+            m->stage_l[i] = d->labels[s];
+        if (d->targets)
+            memcpy(m->stage_t + i * per, d->targets + s * per, (size_t)per * sizeof(float));
+        else if (d->labels && !target_is_labels(m)) {
+            float *t = m->stage_t + i * per;
+            if (loss_is_categorical(m->c.loss)) {
+                memset(t, 0, (size_t)per * sizeof *t);
+                t[d->labels[s]] = 1.0f;
+            } else {
+                t[0] = (float)d->labels[s];
+            }
+        }
+    }
+    clnn_status st = in->dtype == CLNN_I32
+                         ? clnn_tensor_write(mg->x, m->stage_xi, (size_t)(n * xper) * 4)
+                         : clnn_tensor_write(mg->x, m->stage_x, (size_t)(n * xper) * 4);
+    if (st == CLNN_OK && mg->target) {
+        if (target_is_labels(m))
+            st = clnn_tensor_write(mg->target, m->stage_l, (size_t)n * 4);
+        else
+            st = clnn_tensor_write(mg->target, m->stage_t, (size_t)(n * per) * 4);
+    }
+    return st;
+}
+
+/* Reads the batch loss (and the outputs when metrics need them) and adds them to s. */
+static clnn_status collect(clnn_model *m, clnn__mgraph *mg, const clnn_data *d, int64_t n, sums *s)
+{
+    float loss;
+    clnn_status st = clnn_tensor_read(mg->loss, &loss, sizeof loss);
+    if (st)
+        return st;
+    s->loss += (double)loss * (double)n;
+    s->samples += n;
+    if (m->c.metrics) {
+        const int64_t per = out_numel(m);
+        if (grow_buf((void **)&m->stage_out, &m->stage_cap_out, (size_t)(n * per), sizeof(float)))
+            return clnn__fail(m->ctx, CLNN_ERR_NOMEM, "model: out of host memory");
+        if ((st = clnn_tensor_read(mg->output, m->stage_out, (size_t)(n * per) * 4)) != CLNN_OK)
+            return st;
+        metric_batch(m, s, m->stage_out, n, d->labels ? m->stage_l : NULL,
+                     d->targets || !d->labels ? m->stage_t : NULL);
+    }
+    return CLNN_OK;
+}
+
+/* One optimizer step on samples idx[first ..] (or first .. when idx is NULL). */
+static clnn_status train_step(clnn_model *m, const clnn_data *d, const int64_t *idx, int64_t first,
+                              int64_t n, sums *s)
+{
+    clnn__mgraph *mg;
+    clnn_status st = get_graph(m, CLNN__G_TRAIN, n, &mg);
+    if (st == CLNN_OK)
+        st = clnn__optimizer_attach(m->opt, mg->g);
+    if (st == CLNN_OK)
+        st = stage_batch(m, mg, d, idx, first, n);
+    if (st == CLNN_OK)
+        st = clnn_graph_run(mg->g);
+    if (st == CLNN_OK)
+        st = clnn_optimizer_step(m->opt);
+    if (st == CLNN_OK)
+        st = collect(m, mg, d, n, s);
+    return st;
+}
+
+/* Loss and metrics over every sample of d, in order, in evaluation mode. */
+static clnn_status eval_pass(clnn_model *m, const clnn_data *d, int64_t batch, sums *s)
+{
+    memset(s, 0, sizeof *s);
+    for (int64_t first = 0; first < d->n; first += batch) {
+        int64_t n = d->n - first < batch ? d->n - first : batch;
+        clnn__mgraph *mg;
+        clnn_status st = get_graph(m, CLNN__G_EVAL, n, &mg);
+        if (st == CLNN_OK)
+            st = stage_batch(m, mg, d, NULL, first, n);
+        if (st == CLNN_OK)
+            st = clnn_graph_run(mg->g);
+        if (st == CLNN_OK)
+            st = collect(m, mg, d, n, s);
+        if (st)
+            return st;
+    }
+    return CLNN_OK;
+}
+
+static clnn_status check_batch_size(clnn_model *m, const char *fn, int64_t batch)
+{
+    if (batch < 1 || batch > ((int64_t)1 << 31))
+        return clnn__fail(m->ctx, CLNN_ERR_INVALID, "%s: expected a batch size >= 1, got %lld", fn,
+                          (long long)batch);
+    return CLNN_OK;
+}
+
+static clnn_status compiled(clnn_model *m, const char *fn)
+{
+    clnn_status st = model_usable(m, fn);
+    if (st == CLNN_OK && !m->compiled)
+        st = clnn__fail(m->ctx, CLNN_ERR_STATE,
+                        "%s: the model is not compiled (call clnn_model_compile first)", fn);
+    return st;
+}
+
+/* ---- evaluate, predict, train_on_batch ------------------------------------------------------ */
+static double first_accuracy(const clnn_model *m, const sums *s)
+{
+    for (int k = 0; k < NMETRICS; k++)
+        if ((m->c.metrics & METRIC_BITS[k]) && s->total[k] > 0)
+            return s->correct[k] / s->total[k];
+    return NAN;
+}
+
+clnn_status clnn_model_evaluate(clnn_model *m, const clnn_data *data, int64_t batch_size,
+                                clnn_eval_result *result)
+{
+    static const char fn[] = "clnn_model_evaluate";
+    clnn_status st = compiled(m, fn);
+    if (st == CLNN_OK)
+        st = check_batch_size(m, fn, batch_size);
+    if (st == CLNN_OK)
+        st = check_data(m, fn, data, 1, "evaluation");
+    if (st == CLNN_OK && !result)
+        st = clnn__fail(m->ctx, CLNN_ERR_INVALID, "%s: result is NULL", fn);
+    if (st)
+        return st;
+    sums s;
+    if ((st = eval_pass(m, data, batch_size, &s)) != CLNN_OK)
+        return st;
+    result->loss = s.loss / (double)s.samples;
+    result->accuracy = first_accuracy(m, &s);
+    result->samples = s.samples;
+    return CLNN_OK;
+}
+
+clnn_status clnn_model_predict(clnn_model *m, const float *x, int64_t n, int64_t batch_size,
+                               float *out, size_t out_count)
+{
+    static const char fn[] = "clnn_model_predict";
+    clnn_status st = model_usable(m, fn);
+    if (st == CLNN_OK)
+        st = check_batch_size(m, fn, batch_size);
+    clnn_data d = {x, n, 0, {0}, NULL, NULL};
+    if (st == CLNN_OK)
+        st = check_data(m, fn, &d, 0, "input");
+    if (st)
+        return st;
+    const int64_t per = out_numel(m);
+    if (!out || (uint64_t)out_count < (uint64_t)(n * per))
+        return clnn__fail(m->ctx, CLNN_ERR_INVALID,
+                          "%s: expected room for %lld outputs (%lld samples x %lld), got %zu%s", fn,
+                          (long long)(n * per), (long long)n, (long long)per, out_count,
+                          out ? "" : " (out is NULL)");
+    for (int64_t first = 0; first < n; first += batch_size) {
+        int64_t b = n - first < batch_size ? n - first : batch_size;
+        clnn__mgraph *mg;
+        st = get_graph(m, CLNN__G_PREDICT, b, &mg);
+        if (st == CLNN_OK)
+            st = stage_batch(m, mg, &d, NULL, first, b);
+        if (st == CLNN_OK)
+            st = clnn_graph_run(mg->g);
+        if (st == CLNN_OK)
+            st = clnn_tensor_read(mg->output, out + first * per, (size_t)(b * per) * 4);
+        if (st)
+            return st;
+    }
+    return CLNN_OK;
+}
+
+clnn_status clnn_model_train_on_batch(clnn_model *m, const clnn_data *batch, double *loss)
+{
+    static const char fn[] = "clnn_model_train_on_batch";
+    clnn_status st = compiled(m, fn);
+    if (st == CLNN_OK)
+        st = check_data(m, fn, batch, 1, "batch");
+    if (st)
+        return st;
+    sums s = {0};
+    if ((st = train_step(m, batch, NULL, 0, batch->n, &s)) != CLNN_OK)
+        return st;
+    if (loss)
+        *loss = s.loss / (double)s.samples;
+    return CLNN_OK;
+}
+
+/* ---- history -------------------------------------------------------------------------------- */
+double clnn_history_get(const clnn_history *h, const char *name, int epoch)
+{
+    if (!h || !name || epoch < 0 || epoch >= h->epochs)
+        return NAN;
+    for (int c = 0; c < h->columns; c++)
+        if (!strcmp(h->names[c], name))
+            return h->values[(size_t)epoch * (size_t)h->columns + (size_t)c];
+    return NAN;
+}
+
+static void set_err(char *err, size_t size, const char *fmt, ...) CLNN__PRINTF(3, 4);
+static void set_err(char *err, size_t size, const char *fmt, ...)
+{
+    if (!err || !size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, size, fmt, ap);
+    va_end(ap);
+}
+
+clnn_status clnn_history_write_csv(const clnn_history *h, const char *path, char *err,
+                                   size_t err_size)
+{
+    set_err(err, err_size, "%s", "");
+    if (!h || !path || !path[0]) {
+        set_err(err, err_size, "clnn_history_write_csv: %s is NULL or empty",
+                h ? "the path" : "the history");
+        return CLNN_ERR_INVALID;
+    }
+    /* a temporary file in the same directory, flushed and renamed over the target */
+    size_t len = strlen(path);
+    char *tmp = malloc(len + 16);
+    if (!tmp) {
+        set_err(err, err_size, "clnn_history_write_csv: out of host memory");
+        return CLNN_ERR_NOMEM;
+    }
+    snprintf(tmp, len + 16, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        set_err(err, err_size, "clnn_history_write_csv: cannot create a file next to '%s': %s",
+                path, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
+        free(tmp);
+        return CLNN_ERR_IO;
+    }
+    fputs("epoch", f);
+    for (int c = 0; c < h->columns; c++)
+        fprintf(f, ",%s", h->names[c]);
+    fputc('\n', f);
+    for (int e = 0; e < h->epochs; e++) {
+        fprintf(f, "%d", e);
+        for (int c = 0; c < h->columns; c++)
+            fprintf(f, ",%.17g", h->values[(size_t)e * (size_t)h->columns + (size_t)c]);
+        fputc('\n', f);
+    }
+    int bad = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        set_err(err, err_size, "clnn_history_write_csv: writing '%s' failed: %s", path,
+                strerror(errno));
+        unlink(tmp);
+        free(tmp);
+        return CLNN_ERR_IO;
+    }
+    free(tmp);
+    return CLNN_OK;
+}
+
+const clnn_history *clnn_model_history(const clnn_model *m)
+{
+    return m ? &m->history : NULL;
+}
+
+static int history_column(clnn_history *h, const char *name)
+{
+    if (h->columns >= CLNN_HISTORY_MAX_COLUMNS)
+        return -1;
+    size_t len = strlen(name);
+    if (len >= sizeof h->names[0])
+        len = sizeof h->names[0] - 1;
+    memcpy(h->names[h->columns], name, len);
+    h->names[h->columns][len] = '\0';
+    return h->columns++;
+}
+
+static clnn_status history_row(clnn_model *m, const double *row)
+{
+    clnn_history *h = &m->history;
+    if ((size_t)h->epochs + 1 > m->history_cap) {
+        size_t cap = m->history_cap ? m->history_cap * 2 : 16;
+        double *v = realloc(h->values, cap * CLNN_HISTORY_MAX_COLUMNS * sizeof *v);
+        if (!v)
+            return clnn__fail(m->ctx, CLNN_ERR_NOMEM, "fit: out of host memory");
+        h->values = v;
+        m->history_cap = cap;
+    }
+    memcpy(h->values + (size_t)h->epochs * (size_t)h->columns, row,
+           (size_t)h->columns * sizeof *row);
+    h->epochs++;
+    return CLNN_OK;
+}
+
+/* ---- progress output ------------------------------------------------------------------------ */
+typedef struct progress {
+    const clnn_fit_options *o;
+    int bar; /* 1: a progress bar redrawn on a terminal */
+    double last_draw;
+} progress;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void emit_text(const progress *p, const char *s, int newline)
+{
+    if (p->o->output) {
+        p->o->output(p->o->output_user, s);
+        return;
+    }
+    fputs(s, stdout);
+    if (newline)
+        fputc('\n', stdout);
+    fflush(stdout);
+}
+
+static int fmt_value(char *buf, size_t size, const char *name, double v)
+{
+    return snprintf(buf, size, fabs(v) > 1e-3 || v == 0 ? " - %s: %.4f" : " - %s: %.4e", name, v);
+}
+
+/* " - loss: 0.2100 - accuracy: 0.9400" from the first ncol columns of row */
+static void fmt_values(char *buf, size_t size, const clnn_history *h, const double *row, int ncol)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (int c = 0; c < ncol && o < size; c++) {
+        if (!strcmp(h->names[c], "lr"))
+            continue;
+        int n = fmt_value(buf + o, size - o, h->names[c], row[c]);
+        if (n > 0)
+            o += (size_t)n;
+    }
+}
+
+static void fmt_time(char *buf, size_t size, double seconds, int64_t steps)
+{
+    double per = steps > 0 ? seconds / (double)steps : 0;
+    if (per >= 1)
+        snprintf(buf, size, "%.0fs %.0fs/step", seconds, per);
+    else if (per >= 1e-3)
+        snprintf(buf, size, "%.0fs %.0fms/step", seconds, per * 1e3);
+    else
+        snprintf(buf, size, "%.0fs %.0fus/step", seconds, per * 1e6);
+}
+
+static void draw_bar(progress *p, int64_t done, int64_t total, double elapsed,
+                     const clnn_history *h, const double *row, int ncol, int final)
+{
+    char line[1024], vals[640], bar[40], tm[64];
+    int width = 30, fill = (int)((double)width * (double)done / (double)total);
+    for (int i = 0; i < width; i++)
+        bar[i] = i < fill - 1 ? '=' : i == fill - 1 ? (done < total ? '>' : '=') : '.';
+    bar[width] = '\0';
+    fmt_values(vals, sizeof vals, h, row, ncol);
+    int digits = snprintf(NULL, 0, "%lld", (long long)total);
+    if (final) {
+        fmt_time(tm, sizeof tm, elapsed, total);
+        snprintf(line, sizeof line, "\r%*lld/%lld [%s] - %s%s", digits, (long long)done,
+                 (long long)total, bar, tm, vals);
+    } else {
+        double eta = done > 0 ? elapsed / (double)done * (double)(total - done) : 0;
+        snprintf(line, sizeof line, "\r%*lld/%lld [%s] - ETA: %.0fs%s\033[K", digits,
+                 (long long)done, (long long)total, bar, eta, vals);
+    }
+    emit_text(p, line, final);
+}
+
+/* ---- fit ------------------------------------------------------------------------------------ */
+static int monitor_improves_down(const char *name)
+{
+    return !strstr(name, "acc");
+}
+
+/* Device copies of every parameter (the best weights of early stopping). */
+static clnn_status snapshot(clnn_model *m, clnn_tensor ***copies, int restore)
+{
+    int n = clnn_model_param_count(m);
+    clnn_status st = CLNN_OK;
+    if (!*copies) {
+        *copies = calloc((size_t)(n ? n : 1), sizeof **copies);
+        if (!*copies)
+            return clnn__fail(m->ctx, CLNN_ERR_NOMEM, "fit: out of host memory");
+    }
+    for (int i = 0; i < n && st == CLNN_OK; i++) {
+        clnn_tensor *p = clnn_model_param(m, i), **c = &(*copies)[i];
+        if (!*c) {
+            int64_t shape[CLNN_MAX_DIMS];
+            int nd = clnn_tensor_ndim(p);
+            for (int k = 0; k < nd; k++)
+                shape[k] = clnn_tensor_dim(p, k);
+            st = clnn_tensor_create(m->ctx, CLNN_F32, nd, shape, c);
+        }
+        if (st == CLNN_OK)
+            st = restore ? clnn_tensor_copy(p, *c) : clnn_tensor_copy(*c, p);
+    }
+    return st;
+}
+
+static void snapshot_free(clnn_model *m, clnn_tensor **copies)
+{
+    if (!copies)
+        return;
+    int n = clnn_model_param_count(m);
+    for (int i = 0; i < n; i++)
+        clnn_tensor_destroy(copies[i]);
+    free(copies);
+}
+
+/* Fisher-Yates from one generator seeded by (seed, epoch). */
+static void permute(int64_t *idx, int64_t n, uint64_t seed, int64_t epoch, int shuffle)
+{
+    for (int64_t i = 0; i < n; i++)
+        idx[i] = i;
+    if (!shuffle)
+        return;
+    clnn__rng r;
+    clnn__rng_seed(&r, seed ^ ((uint64_t)epoch * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull));
+    for (int64_t i = n - 1; i > 0; i--) {
+        /* unbiased draw in [0, i] by rejection */
+        uint64_t bound = (uint64_t)i + 1, limit = UINT64_MAX - UINT64_MAX % bound, v;
+        do
+            v = clnn__rng_next(&r);
+        while (v >= limit);
+        int64_t j = (int64_t)(v % bound), t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
+    }
+}
+
+static clnn_status check_fit_options(clnn_model *m, const char *fn, const clnn_fit_options *o)
+{
+    clnn_ctx *ctx = m->ctx;
+    if (!o)
+        return clnn__fail(ctx, CLNN_ERR_INVALID, "%s: options is NULL", fn);
+    if (o->epochs < 0)
+        return clnn__fail(ctx, CLNN_ERR_INVALID, "%s: expected epochs >= 0, got %d", fn, o->epochs);
+    clnn_status st = check_batch_size(m, fn, o->batch_size);
+    if (st)
+        return st;
+    if (!(o->validation_split >= 0 && o->validation_split < 1))
+        return clnn__fail(ctx, CLNN_ERR_INVALID, "%s: expected validation_split in [0, 1), got %g",
+                          fn, o->validation_split);
+    if (o->verbose < 0 || o->verbose > 2)
+        return clnn__fail(ctx, CLNN_ERR_INVALID, "%s: expected verbose 0, 1 or 2, got %d", fn,
+                          o->verbose);
+    const clnn_early_stopping *es = &o->early_stopping;
+    if (es->enabled && (es->patience < 0 || !(es->min_delta >= 0)))
+        return clnn__fail(ctx, CLNN_ERR_INVALID,
+                          "%s: early stopping needs patience >= 0 and min_delta >= 0, got %d and "
+                          "%g",
+                          fn, es->patience, es->min_delta);
+    return CLNN_OK;
+}
+
+clnn_status clnn_model_fit(clnn_model *m, const clnn_data *train, const clnn_fit_options *o)
+{
+    static const char fn[] = "clnn_model_fit";
+    clnn_status st = compiled(m, fn);
+    if (st == CLNN_OK)
+        st = check_fit_options(m, fn, o);
+    if (st == CLNN_OK)
+        st = check_data(m, fn, train, 1, "training");
+    if (st == CLNN_OK && o->validation_data)
+        st = check_data(m, fn, o->validation_data, 1, "validation");
+    if (st)
+        return st;
+    /* the training and validation sets: Keras's validation_split takes the last samples */
+    clnn_data tr = *train, val = {0};
+    int has_val = 0;
+    if (o->validation_data) {
+        val = *o->validation_data;
+        has_val = 1;
+    } else if (o->validation_split > 0) {
+        int64_t split_at = (int64_t)floor((double)train->n * (1.0 - o->validation_split));
+        if (split_at < 1 || split_at >= train->n)
+            return clnn__fail(m->ctx, CLNN_ERR_INVALID,
+                              "%s: validation_split %g of %lld samples leaves an empty %s set", fn,
+                              o->validation_split, (long long)train->n,
+                              split_at < 1 ? "training" : "validation");
+        const clnn__mnode *in = &m->nodes[m->inputs[0]];
+        const int64_t xper = clnn__numel(in->ndim, in->shape), per = out_numel(m);
+        tr.n = split_at;
+        val = *train;
+        val.n = train->n - split_at;
+        val.x = train->x + split_at * xper;
+        val.labels = train->labels ? train->labels + split_at : NULL;
+        val.targets = train->targets ? train->targets + split_at * per : NULL;
+        has_val = 1;
+    }
+    /* history columns */
+    clnn_history *h = &m->history;
+    h->epochs = 0;
+    h->columns = 0;
+    history_column(h, "loss");
+    for (int k = 0; k < NMETRICS; k++)
+        if (m->c.metrics & METRIC_BITS[k])
+            history_column(h, METRIC_NAMES[k]);
+    const int ntrain_cols = h->columns;
+    if (has_val) {
+        char name[40];
+        for (int c = 0; c < ntrain_cols; c++) {
+            snprintf(name, sizeof name, "val_%s", h->names[c]);
+            history_column(h, name);
+        }
+    }
+    const int lr_col = history_column(h, "lr");
+    const clnn_early_stopping *es = &o->early_stopping;
+    int monitor = -1;
+    if (es->enabled) {
+        for (int c = 0; c < h->columns; c++)
+            if (!strcmp(h->names[c], es->monitor))
+                monitor = c;
+        if (monitor < 0)
+            return clnn__fail(m->ctx, CLNN_ERR_INVALID,
+                              "%s: early stopping monitors '%s', which this fit does not report "
+                              "(it reports loss, the metrics%s)",
+                              fn, es->monitor, has_val ? " and their val_ forms" : "");
+    }
+    const int64_t B = o->batch_size, nb = (tr.n + B - 1) / B;
+    int64_t *idx = malloc((size_t)tr.n * sizeof *idx);
+    if (!idx)
+        return clnn__fail(m->ctx, CLNN_ERR_NOMEM, "%s: out of host memory", fn);
+    progress p = {o, o->verbose == 1 && !o->output && isatty(STDOUT_FILENO), 0};
+    clnn_tensor **best = NULL;
+    double best_value = 0;
+    int wait = 0, have_best = 0, stop = 0;
+    for (int epoch = 0; epoch < o->epochs && !stop && st == CLNN_OK; epoch++) {
+        permute(idx, tr.n, o->seed, epoch, o->shuffle);
+        double row[CLNN_HISTORY_MAX_COLUMNS] = {0};
+        double lr = clnn_optimizer_get_lr(m->opt);
+        sums s = {0};
+        const double t0 = now_s();
+        if (p.bar) {
+            char line[64];
+            snprintf(line, sizeof line, "Epoch %d/%d", epoch + 1, o->epochs);
+            emit_text(&p, line, 1);
+        }
+        for (int64_t b = 0; b < nb && st == CLNN_OK; b++) {
+            int64_t first = b * B, n = tr.n - first < B ? tr.n - first : B;
+            st = train_step(m, &tr, idx, first, n, &s);
+            if (b == 0 && st == CLNN_OK)
+                lr = clnn_optimizer_get_lr(m->opt); /* the optimizer exists from now on */
+            if (st == CLNN_OK && p.bar && (now_s() - p.last_draw > 0.1 || b + 1 == nb)) {
+                row[0] = s.loss / (double)s.samples;
+                for (int c = 1; c < ntrain_cols; c++) {
+                    int k = 0, seen = 0;
+                    for (; k < NMETRICS; k++)
+                        if ((m->c.metrics & METRIC_BITS[k]) && ++seen == c)
+                            break;
+                    row[c] = s.total[k] > 0 ? s.correct[k] / s.total[k] : 0;
+                }
+                if (b + 1 < nb) {
+                    draw_bar(&p, b + 1, nb, now_s() - t0, h, row, ntrain_cols, 0);
+                    p.last_draw = now_s();
+                }
+            }
+        }
+        if (st)
+            break;
+        /* the epoch's row */
+        row[0] = s.loss / (double)s.samples;
+        for (int k = 0, c = 1; k < NMETRICS; k++)
+            if (m->c.metrics & METRIC_BITS[k])
+                row[c++] = s.total[k] > 0 ? s.correct[k] / s.total[k] : NAN;
+        if (has_val) {
+            sums v;
+            if ((st = eval_pass(m, &val, B, &v)) != CLNN_OK)
+                break;
+            row[ntrain_cols] = v.loss / (double)v.samples;
+            for (int k = 0, c = ntrain_cols + 1; k < NMETRICS; k++)
+                if (m->c.metrics & METRIC_BITS[k])
+                    row[c++] = v.total[k] > 0 ? v.correct[k] / v.total[k] : NAN;
+        }
+        if (lr_col >= 0)
+            row[lr_col] = lr;
+        const double elapsed = now_s() - t0;
+        if ((st = history_row(m, row)) != CLNN_OK)
+            break;
+        if (o->verbose) {
+            if (p.bar) {
+                draw_bar(&p, nb, nb, elapsed, h, row, h->columns, 1);
+            } else {
+                char line[1024], vals[640], tm[64];
+                fmt_values(vals, sizeof vals, h, row, h->columns);
+                fmt_time(tm, sizeof tm, elapsed, nb);
+                snprintf(line, sizeof line, "Epoch %d/%d - %lld/%lld - %s%s", epoch + 1, o->epochs,
+                         (long long)nb, (long long)nb, tm, vals);
+                emit_text(&p, line, 1);
+            }
+        }
+        if (!m->c.optimizer.schedule.per_update)
+            clnn_optimizer_schedule_step(m->opt);
+        if (o->history_csv) {
+            char err[512];
+            if ((st = clnn_history_write_csv(h, o->history_csv, err, sizeof err)) != CLNN_OK) {
+                clnn__fail(m->ctx, st, "%s: %s", fn, err);
+                break;
+            }
+        }
+        if (monitor >= 0) {
+            double v = row[monitor];
+            int down = monitor_improves_down(es->monitor);
+            int better = !have_best ||
+                         (down ? v < best_value - es->min_delta : v > best_value + es->min_delta);
+            if (better) {
+                best_value = v;
+                have_best = 1;
+                wait = 0;
+                if (es->restore_best_weights && (st = snapshot(m, &best, 0)) != CLNN_OK)
+                    break;
+            } else if (++wait > es->patience || (es->patience == 0 && wait > 0)) {
+                stop = 1;
+                if (es->restore_best_weights && best && (st = snapshot(m, &best, 1)) != CLNN_OK)
+                    break;
+            }
+        }
+        if (o->on_epoch_end && o->on_epoch_end(o->callback_user, epoch, h))
+            stop = 1;
+    }
+    snapshot_free(m, best);
+    free(idx);
+    return st;
+}

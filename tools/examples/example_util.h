@@ -1,0 +1,42 @@
+/* example_util.h — what the MNIST examples share: the command line, loading the IDX files,
+ * opening the device, and the train-then-test run with its report. */
+#ifndef EXAMPLE_UTIL_H
+#define EXAMPLE_UTIL_H
+
+#include <stdint.h>
+
+#include "clnn.h"
+
+typedef struct ex_args {
+    const char *data;    /* --data DIR (data/mnist) */
+    int epochs;          /* --epochs N */
+    int64_t batch_size;  /* --batch-size N */
+    const char *device;  /* --device SPEC (NULL: CLNN_DEVICE or the default device) */
+    uint64_t seed;       /* --seed N (1) */
+    int64_t limit;       /* --limit N: the first N training and N/6 test samples (0: all) */
+    const char *history; /* --history FILE: the per-epoch values as CSV */
+    int quiet;           /* --quiet: no progress output */
+} ex_args;
+
+/* Parses argv; prints usage and returns nonzero for bad arguments (--help: exits 0). */
+int ex_parse_args(int argc, char **argv, const char *prog, int epochs, int64_t batch, ex_args *a);
+
+typedef struct ex_mnist {
+    float *train_x, *test_x; /* pixels / 255 */
+    int32_t *train_y, *test_y;
+    int64_t train_n, test_n;
+} ex_mnist;
+
+/* Reads DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]; prints the problem and returns
+ * nonzero when a file is missing or malformed. */
+int ex_mnist_load(const char *dir, int64_t limit, ex_mnist *d);
+void ex_mnist_free(ex_mnist *d);
+
+/* Opens the device; prints the problem and returns nonzero on failure. */
+int ex_ctx(const char *device, clnn_ctx **ctx);
+
+/* Prints the summary, fits, evaluates and prints "test accuracy: 0.9912"; returns 0 or 1. */
+int ex_train_and_test(clnn_ctx *ctx, clnn_model *m, const ex_args *a, const ex_mnist *d,
+                      const char *prog);
+
+#endif
