@@ -97,14 +97,17 @@ __kernel void act_fwd(const int n, const int act, const float alpha, __global co
         y[oy + i] = act_value(act, alpha, x[ox + i]);
 }
 
-// x: (outer, C, inner), b: (C) -> y: (outer, C, inner), y = act(x + b)
+// x: (outer, C, inner), b: (C) -> y: (outer, C, inner), y = act(x + b). Both kernels below run
+// over a 3-D range (inner, C, outer), so the channel needs no integer division (n is unused).
 __kernel void bias_act_fwd(const int n, const int act, const float alpha, const int channels,
                            const int inner, __global const float *x, const int ox,
                            __global const float *b, const int ob, __global float *y, const int oy)
 {
-    const int i = get_global_id(0);
-    if (i < n)
-        y[oy + i] = act_value(act, alpha, x[ox + i] + b[ob + (i / inner) % channels]);
+    const int j = get_global_id(0), c = get_global_id(1);
+    if (j >= inner || c >= channels)
+        return;
+    const int i = ((int)get_global_id(2) * channels + c) * inner + j;
+    y[oy + i] = act_value(act, alpha, x[ox + i] + b[ob + c]);
 }
 
 // x: (outer, C, inner), b: (C) (read only when has_bias), dy: like x -> dx: like x,
@@ -114,12 +117,13 @@ __kernel void act_bwd(const int n, const int act, const float alpha, const int c
                       __global const float *b, const int ob, __global const float *dy,
                       const int ody, __global float *dx, const int odx)
 {
-    const int i = get_global_id(0);
-    if (i >= n)
+    const int j = get_global_id(0), c = get_global_id(1);
+    if (j >= inner || c >= channels)
         return;
+    const int i = ((int)get_global_id(2) * channels + c) * inner + j;
     float z = x[ox + i];
     if (has_bias)
-        z += b[ob + (i / inner) % channels];
+        z += b[ob + c];
     dx[odx + i] = act_derivative(act, alpha, z) * dy[ody + i];
 }
 

@@ -19,15 +19,16 @@ inline int pool_first_out(const int p, const int pad, const int k, const int s)
 
 // x: (NC, H, W) -> y: (NC, OH, OW), argmax: (NC, OH, OW) holding h W + w of the first maximum
 // of each window in row-major order (PyTorch's tie rule); NaN wins as in PyTorch.
+// A 3-D range (OW, OH, NC): no integer division in the index arithmetic (n is unused).
 __kernel void maxpool2d_fwd(const int n, const int H, const int W, const int OH, const int OW,
                             const int kh, const int kw, const int sh, const int sw, const int pt,
                             const int pl, __global const float *x, const int ox, __global float *y,
                             const int oy, __global int *argmax)
 {
-    const int i = get_global_id(0);
-    if (i >= n)
+    const int ow = get_global_id(0), oh = get_global_id(1), nc = get_global_id(2);
+    if (ow >= OW || oh >= OH)
         return;
-    const int ow = i % OW, oh = (i / OW) % OH, nc = i / (OW * OH);
+    const int i = (nc * OH + oh) * OW + ow;
     const int hs0 = oh * sh - pt, ws0 = ow * sw - pl;
     const int hs = max(hs0, 0), ws = max(ws0, 0);
     const int he = min(hs0 + kh, H), we = min(ws0 + kw, W);
@@ -68,6 +69,30 @@ __kernel void maxpool2d_bwd(const int n, const int H, const int W, const int OH,
                 s += dy[ody + o];
         }
     dx[odx + i] = s;
+}
+
+// The same for windows that do not overlap (stride >= kernel), over a 3-D range (OW, OH, NC):
+// the stride cells [oh sh - pt, (oh + 1) sh - pt) x [ow sw - pl, (ow + 1) sw - pl), clipped to
+// the plane, the last row and column of cells reaching to its end, tile the input plane, so each
+// work-item writes its cell (dy at the window's argmax, 0 elsewhere): every element once, no
+// division, no atomics.
+__kernel void maxpool2d_bwd_cells(const int n, const int H, const int W, const int OH,
+                                  const int OW, const int kh, const int kw, const int sh,
+                                  const int sw, const int pt, const int pl,
+                                  __global const float *dy, const int ody,
+                                  __global const int *argmax, __global float *dx, const int odx)
+{
+    const int ow = get_global_id(0), oh = get_global_id(1), nc = get_global_id(2);
+    if (ow >= OW || oh >= OH)
+        return;
+    const int o = (nc * OH + oh) * OW + ow, a = argmax[o];
+    const float g = dy[ody + o];
+    const int h0 = max(oh * sh - pt, 0), h1 = oh == OH - 1 ? H : min(oh * sh - pt + sh, H);
+    const int w0 = max(ow * sw - pl, 0), w1 = ow == OW - 1 ? W : min(ow * sw - pl + sw, W);
+    __global float *plane = dx + odx + nc * H * W;
+    for (int h = h0; h < h1; h++)
+        for (int w = w0; w < w1; w++)
+            plane[h * W + w] = h * W + w == a ? g : 0.0f;
 }
 
 // The divisor of the average of the window starting at (hs0, ws0): with include_pad, the window

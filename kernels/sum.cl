@@ -29,6 +29,51 @@ inline int clnn_sum_reduced_offset(int r, __global const int *meta)
     return off;
 }
 
+// The sum of x[base + reduced offset of r] for r in [b, e): the offset of b is computed once,
+// then advanced like an odometer (no integer division per element).
+inline float clnn_sum_range(__global const float *x, const int base, const int b, const int e,
+                            __global const int *meta)
+{
+    __global const int *rmeta = meta + 1 + 2 * CLNN_MAX_DIMS;
+    const int rdim = rmeta[0];
+    __global const int *rshape = rmeta + 1;
+    __global const int *rstrides = rmeta + 1 + CLNN_MAX_DIMS;
+    float acc = 0.0f;
+    if (b >= e)
+        return acc;
+    if (rdim == 1) {
+        const int st = rstrides[0];
+        for (int r = b; r < e; r++)
+            acc += x[base + r * st];
+        return acc;
+    }
+    int idx[CLNN_MAX_DIMS];
+    int rem = b, off = base;
+    for (int d = rdim - 1; d >= 0; d--) {
+        idx[d] = rem % rshape[d];
+        off += idx[d] * rstrides[d];
+        rem /= rshape[d];
+    }
+    const int last = rdim - 1, n_last = rshape[last], st_last = rstrides[last];
+    int r = b;
+    while (r < e) {
+        /* a run along the last reduced axis */
+        const int run = min(n_last - idx[last], e - r);
+        for (int k = 0; k < run; k++)
+            acc += x[off + k * st_last];
+        r += run;
+        off += run * st_last;
+        idx[last] += run;
+        /* carry */
+        for (int d = last; d > 0 && idx[d] == rshape[d]; d--) {
+            off += rstrides[d - 1] - rshape[d] * rstrides[d];
+            idx[d] = 0;
+            idx[d - 1]++;
+        }
+    }
+    return acc;
+}
+
 // x: (kept..., reduced...) strided -> y: (kept...)
 __kernel void sum_serial(const int nout, const int nred, const float scale,
                          __global const int *meta, __global const float *x, const int ox,
@@ -38,10 +83,7 @@ __kernel void sum_serial(const int nout, const int nred, const float scale,
     if (o >= nout)
         return;
     const int base = ox + clnn_strided_offset(o, meta, 0);
-    float acc = 0.0f;
-    for (int r = 0; r < nred; r++)
-        acc += x[base + clnn_sum_reduced_offset(r, meta)];
-    y[oy + o] = acc * scale;
+    y[oy + o] = clnn_sum_range(x, base, 0, nred, meta) * scale;
 }
 
 // work-group g = o * chunks + c sums reduced indexes [c * per, min(nred, (c + 1) * per)) of
@@ -61,8 +103,7 @@ void sum_partial(const int nred, const int chunks, const int per, __global const
     // CPUs run the work-items of a group one after another: give each a contiguous slice
     const int sub = (end - begin + SUM_WG - 1) / SUM_WG;
     const int b = begin + lid * sub, e = min(end, b + sub);
-    for (int r = b; r < e; r++)
-        acc += x[base + clnn_sum_reduced_offset(r, meta)];
+    acc = clnn_sum_range(x, base, b, e, meta);
 #else
     // GPUs: neighbouring work-items read neighbouring elements
     for (int r = begin + lid; r < end; r += SUM_WG)

@@ -302,15 +302,21 @@ static clnn_status build_graph(clnn_model *m, clnn__mgraph *mg, clnn__gkind kind
     if (kind != CLNN__G_TRAIN)
         clnn_graph_set_training(g, 0);
     st = clnn_graph_status(g);
+    if (st == CLNN_OK && train) {
+        int trainable = 0;
+        for (size_t i = 0; i < g->nnodes; i++)
+            trainable |= g->nodes[i]->kind == CLNN__BOUND && g->nodes[i]->requires_grad;
+        if (!trainable)
+            st = clnn__fail(m->ctx, CLNN_ERR_STATE,
+                            "model: nothing to train: every layer is frozen or has no parameters "
+                            "(frozen layers are captured at compile)");
+    }
     if (st == CLNN_OK && train)
         st = clnn_graph_backward(g, r.loss);
     if (st == CLNN_OK && train) {
         if (!m->opt) {
             st = clnn_optimizer_create(g, &m->c.optimizer, &m->opt);
-            if (st == CLNN_ERR_STATE)
-                st = clnn__fail(m->ctx, st,
-                                "model: nothing to train: every layer is frozen or has no "
-                                "parameters");
+
         } else {
             st = clnn__optimizer_attach(m->opt, g);
         }
@@ -421,6 +427,13 @@ static clnn_status check_data(clnn_model *m, const char *fn, const clnn_data *d,
                           "%s: the %s loss on an output of %s needs float targets, not labels "
                           "(labels fit an output of one value)",
                           fn, loss_name(loss), clnn__shape_str(o->ndim, o->shape, s1, sizeof s1));
+    const unsigned binary_metrics =
+        CLNN_METRIC_BINARY_ACCURACY | (loss_is_binary(loss) ? CLNN_METRIC_ACCURACY : 0u);
+    if ((m->c.metrics & binary_metrics) && d->labels && !d->targets && per != 1)
+        return clnn__fail(ctx, CLNN_ERR_INVALID,
+                          "%s: binary accuracy compares every output value with its target: an "
+                          "output of %s needs float targets, not labels",
+                          fn, clnn__shape_str(o->ndim, o->shape, s1, sizeof s1));
     if (d->labels && !(d->targets && !target_is_labels(m))) {
         int32_t lo = 0, hi = loss_is_categorical(loss) ? (int32_t)o->shape[0] - 1 : 1;
         if (loss == CLNN_LOSS_MSE)
@@ -459,17 +472,27 @@ static clnn_status stage_batch(clnn_model *m, clnn__mgraph *mg, const clnn_data 
         grow_buf((void **)&m->stage_t, &m->stage_cap_t, (size_t)(n * per), sizeof(float)) ||
         grow_buf((void **)&m->stage_l, &m->stage_cap_l, (size_t)n, sizeof(int32_t)))
         return clnn__fail(m->ctx, CLNN_ERR_NOMEM, "model: out of host memory for a batch");
+    /* token ids that feed an Embedding directly must be rows of it */
+    double limit = 16777216.0;
+    for (int j = 0; in->dtype == CLNN_I32 && j < m->nnodes; j++) {
+        const clnn__mnode *nd = &m->nodes[j];
+        for (int k = 0; nd->layer >= 0 && k < nd->nin; k++)
+            if (nd->in[k] == m->inputs[0] &&
+                m->layers[nd->layer]->spec.kind == CLNN_LAYER_EMBEDDING &&
+                m->layers[nd->layer]->spec.input_dim < limit)
+                limit = m->layers[nd->layer]->spec.input_dim;
+    }
     for (int64_t i = 0; i < n; i++) {
         int64_t s = idx ? idx[first + i] : first + i;
         const float *src = d->x + s * xper;
         if (in->dtype == CLNN_I32) {
             for (int64_t k = 0; k < xper; k++) {
                 float v = src[k];
-                if (!(v >= 0 && v < 16777216.0f && v == floorf(v)))
+                if (!(v >= 0 && (double)v < limit && v == floorf(v)))
                     return clnn__fail(m->ctx, CLNN_ERR_INVALID,
                                       "model: sample %lld has index %g at position %lld, "
-                                      "expected an integer in [0, 2^24)",
-                                      (long long)s, (double)v, (long long)k);
+                                      "expected an integer in [0, %.0f)",
+                                      (long long)s, (double)v, (long long)k, limit);
                 m->stage_xi[i * xper + k] = (int32_t)v;
             }
         } else {
@@ -1007,7 +1030,9 @@ clnn_status clnn_model_fit(clnn_model *m, const clnn_data *train, const clnn_fit
     for (int epoch = 0; epoch < o->epochs && !stop && st == CLNN_OK; epoch++) {
         permute(idx, tr.n, o->seed, epoch, o->shuffle);
         double row[CLNN_HISTORY_MAX_COLUMNS] = {0};
-        double lr = clnn_optimizer_get_lr(m->opt);
+        /* the rate of the epoch's first step (before the first step ever, the base rate: every
+         * schedule starts there) */
+        const double lr = m->opt ? clnn_optimizer_get_lr(m->opt) : m->c.optimizer.lr;
         sums s = {0};
         const double t0 = now_s();
         if (p.bar) {
@@ -1018,8 +1043,6 @@ clnn_status clnn_model_fit(clnn_model *m, const clnn_data *train, const clnn_fit
         for (int64_t b = 0; b < nb && st == CLNN_OK; b++) {
             int64_t first = b * B, n = tr.n - first < B ? tr.n - first : B;
             st = train_step(m, &tr, idx, first, n, &s);
-            if (b == 0 && st == CLNN_OK)
-                lr = clnn_optimizer_get_lr(m->opt); /* the optimizer exists from now on */
             if (st == CLNN_OK && p.bar && (now_s() - p.last_draw > 0.1 || b + 1 == nb)) {
                 row[0] = s.loss / (double)s.samples;
                 for (int c = 1; c < ntrain_cols; c++) {
@@ -1088,7 +1111,7 @@ clnn_status clnn_model_fit(clnn_model *m, const clnn_data *train, const clnn_fit
                 wait = 0;
                 if (es->restore_best_weights && (st = snapshot(m, &best, 0)) != CLNN_OK)
                     break;
-            } else if (++wait > es->patience || (es->patience == 0 && wait > 0)) {
+            } else if (++wait >= (es->patience > 0 ? es->patience : 1)) {
                 stop = 1;
                 if (es->restore_best_weights && best && (st = snapshot(m, &best, 1)) != CLNN_OK)
                     break;

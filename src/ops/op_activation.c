@@ -118,6 +118,20 @@ static clnn_status emit_activate(clnn_tensor *y)
     return clnn__enqueue(y, k, 1, &global, &local);
 }
 
+/* bias_act_fwd and act_bwd run over (inner, channels, outer) (see activation.cl) */
+static clnn_status enqueue_oci(clnn_tensor *node, cl_kernel k, int channels, int inner)
+{
+    size_t outer = (size_t)node->numel / ((size_t)channels * (size_t)inner);
+    size_t global[3] = {(size_t)inner, (size_t)channels, outer}, local[3] = {64, 1, 1};
+    if (inner < 64) {
+        local[0] = (size_t)inner;
+        local[1] = (size_t)(64 / inner);
+        if (local[1] > (size_t)channels)
+            local[1] = (size_t)channels;
+    }
+    return clnn__enqueue(node, k, 3, global, local);
+}
+
 /* activate_bwd (x, dy) and bias_act_bwd (x, b, dy): dx = act'(x [+ b]) dy */
 static clnn_status emit_act_bwd(clnn_tensor *dx)
 {
@@ -131,7 +145,7 @@ static clnn_status emit_act_bwd(clnn_tensor *dx)
         return st;
     if (fresh) {
         int n = (int)dx->numel, channels = has_bias ? (int)x->shape[p->axis] : 1;
-        int inner = has_bias ? (int)inner_size(x, p->axis) : 1;
+        int inner = has_bias ? (int)inner_size(x, p->axis) : n;
         int ox = (int)x->offset, ob = (int)b->offset, ody = (int)dy->offset, odx = (int)dx->offset;
         st = clnn__set_args(dx->ctx, k, "act_bwd", 14, CLNN__ARG(n), CLNN__ARG(p->act),
                             CLNN__ARG(p->alpha), CLNN__ARG(channels), CLNN__ARG(inner),
@@ -141,8 +155,8 @@ static clnn_status emit_act_bwd(clnn_tensor *dx)
         if (st)
             return drop_kernel(dx, st);
     }
-    size_t global = (size_t)dx->numel, local = 64;
-    return clnn__enqueue(dx, k, 1, &global, &local);
+    return enqueue_oci(dx, k, has_bias ? (int)x->shape[p->axis] : 1,
+                       has_bias ? (int)inner_size(x, p->axis) : (int)dx->numel);
 }
 
 static clnn_status backward_activate(clnn_graph *g, clnn_tensor *y, clnn_tensor *dy)
@@ -288,8 +302,7 @@ static clnn_status emit_bias_act(clnn_tensor *y)
         if (st)
             return drop_kernel(y, st);
     }
-    size_t global = (size_t)y->numel, local = 64;
-    return clnn__enqueue(y, k, 1, &global, &local);
+    return enqueue_oci(y, k, (int)x->shape[p->axis], (int)inner_size(x, p->axis));
 }
 
 static clnn_status backward_bias_act(clnn_graph *g, clnn_tensor *y, clnn_tensor *dy)

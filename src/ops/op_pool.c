@@ -224,6 +224,20 @@ static clnn_status set_tail(clnn_tensor *node, cl_kernel k, const char *name, cl
     return st;
 }
 
+/* One work-item per output element over (OW, OH, NC), a work-group per plane when it fits. */
+static clnn_status enqueue_planes(clnn_tensor *node, cl_kernel k, const pool_params *p, int64_t nc)
+{
+    size_t global[3] = {(size_t)p->OW, (size_t)p->OH, (size_t)nc};
+    size_t local[3] = {(size_t)p->OW, (size_t)p->OH, 1};
+    size_t wg = (size_t)p->OW * (size_t)p->OH;
+    if (wg > node->ctx->info.max_work_group_size || wg > 256) {
+        local[1] = 1;
+        if (local[0] > node->ctx->info.max_work_group_size || local[0] > 256)
+            local[0] = 16; /* global[0] is rounded up to a multiple; the kernels guard it */
+    }
+    return clnn__enqueue(node, k, 3, global, local);
+}
+
 static clnn_status emit_maxpool(clnn_tensor *y)
 {
     const pool_params *p = CLNN__PARAMS(y, pool_params);
@@ -251,7 +265,7 @@ static clnn_status emit_maxpool(clnn_tensor *y)
             (st = set_tail(y, k, "maxpool2d_fwd", 11, 5, sizes, values)))
             return forget_kernel(y, st);
     }
-    return enqueue_1d(y, k);
+    return enqueue_planes(y, k, p, y->shape[0] * y->shape[1]);
 }
 
 static clnn_status emit_maxpool_bwd(clnn_tensor *dx)
@@ -264,7 +278,10 @@ static clnn_status emit_maxpool_bwd(clnn_tensor *dx)
                           dx->name, y->name);
     cl_kernel k;
     int fresh;
-    clnn_status st = clnn__node_kernel(dx, 0, "maxpool2d_bwd", &k, &fresh);
+    /* windows that do not overlap: each work-item writes its own cell */
+    const int cells = p->sh >= p->kh && p->sw >= p->kw;
+    const char *name = cells ? "maxpool2d_bwd_cells" : "maxpool2d_bwd";
+    clnn_status st = clnn__node_kernel(dx, 0, name, &k, &fresh);
     if (st)
         return st;
     if (fresh) {
@@ -272,11 +289,11 @@ static clnn_status emit_maxpool_bwd(clnn_tensor *dx)
         const size_t sizes[] = {sizeof(cl_mem), sizeof ody, sizeof(cl_mem), sizeof(cl_mem),
                                 sizeof odx};
         const void *values[] = {&dy->storage->mem, &ody, &y->scratch, &dx->storage->mem, &odx};
-        if ((st = set_geometry(dx, k, "maxpool2d_bwd", (int)dx->numel, p)) ||
-            (st = set_tail(dx, k, "maxpool2d_bwd", 11, 5, sizes, values)))
+        if ((st = set_geometry(dx, k, name, (int)dx->numel, p)) ||
+            (st = set_tail(dx, k, name, 11, 5, sizes, values)))
             return forget_kernel(dx, st);
     }
-    return enqueue_1d(dx, k);
+    return cells ? enqueue_planes(dx, k, p, dx->shape[0] * dx->shape[1]) : enqueue_1d(dx, k);
 }
 
 /* avgpool2d_fwd (x -> y) and avgpool2d_bwd (dy -> dx) take the same arguments */
