@@ -960,7 +960,8 @@ CLNN_API void clnn_compile_options_init(clnn_compile_options *options, clnn_loss
  * freezing layers). CLNN_ERR_SHAPE when the loss does not fit the output (e.g. a categorical loss
  * on an output that is not (classes)). */
 CLNN_API clnn_status clnn_model_compile(clnn_model *m, const clnn_compile_options *options);
-CLNN_API clnn_optimizer *clnn_model_optimizer(const clnn_model *m); /* NULL before compile */
+/* The optimizer, made by the first training step after compile (NULL before it). */
+CLNN_API clnn_optimizer *clnn_model_optimizer(const clnn_model *m);
 
 /* Data: n samples of the model's input shape (x, float; for an int32 input the values are token
  * ids, converted exactly up to 2^24), with class labels (n int32) or float targets of the output's

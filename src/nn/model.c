@@ -330,6 +330,11 @@ int clnn_model_reapply(clnn_model *m, int layer_node, int ninputs, const int *in
                                 m->nnodes - 1);
     if (check_inputs(m, fn, ninputs, inputs))
         return -1;
+    const clnn__layer *L = m->layers[m->nodes[layer_node].layer];
+    const int merge = L->spec.kind == CLNN_LAYER_ADD || L->spec.kind == CLNN_LAYER_CONCATENATE;
+    if (merge ? ninputs < 2 : ninputs != 1)
+        return clnn__model_fail(m, CLNN_ERR_INVALID, "%s '%s': expected %s, got %d", fn,
+                                L->spec.name, merge ? "2 or more inputs" : "1 input", ninputs);
     m->chain = 0;
     return apply_layer(m, fn, m->nodes[layer_node].layer, ninputs, inputs);
 }
@@ -342,10 +347,11 @@ int clnn_model_apply_model(clnn_model *m, clnn_model *inner, int input)
     if (!inner || inner == m)
         return clnn__model_fail(m, CLNN_ERR_INVALID, "%s: expected another model, got %s", fn,
                                 inner ? "the model itself" : "NULL");
-    if (inner->status || inner->ninputs != 1 || inner->output < 0)
+    if (inner->status || inner->ninputs != 1 || inner->output < 0 ||
+        inner->nodes[inner->output].layer < 0)
         return clnn__model_fail(m, CLNN_ERR_INVALID,
-                                "%s: the inner model must have one input and an output and no "
-                                "error (it has %d inputs%s)",
+                                "%s: the inner model must have one input, a layer and no error "
+                                "(it has %d inputs%s)",
                                 fn, inner->ninputs, inner->status ? " and an error" : "");
     if (check_inputs(m, fn, 1, &input))
         return -1;
@@ -622,7 +628,7 @@ size_t clnn_model_summary(const clnn_model *m, char *buf, size_t size)
         for (int line = 0; line == 0 || *lp || *sp; line++) {
             int ln = (int)strlen(lp) > lw ? lw : (int)strlen(lp);
             int sn = (int)strlen(sp) > sw ? sw : (int)strlen(sp);
-            put(&t, " %-*.*s %-*.*s %-*s%s\n", lw, ln, lp, sw, sn, sp, w2 - 1, line ? "" : params,
+            put(&t, " %-*.*s %-*.*s %-*s%s\n", lw, ln, lp, sw, sn, sp, w2, line ? "" : params,
                 line ? "" : conn);
             lp += ln;
             sp += sn;

@@ -858,7 +858,7 @@ static void draw_bar(progress *p, int64_t done, int64_t total, double elapsed,
     int digits = snprintf(NULL, 0, "%lld", (long long)total);
     if (final) {
         fmt_time(tm, sizeof tm, elapsed, total);
-        snprintf(line, sizeof line, "\r%*lld/%lld [%s] - %s%s", digits, (long long)done,
+        snprintf(line, sizeof line, "\r%*lld/%lld [%s] - %s%s\033[K", digits, (long long)done,
                  (long long)total, bar, tm, vals);
     } else {
         double eta = done > 0 ? elapsed / (double)done * (double)(total - done) : 0;

@@ -1,0 +1,93 @@
+#!/bin/sh
+# test_examples.sh BUILD_ROOT — the example programs as a user runs them, on tiny synthetic MNIST
+# files (IDX, one set plain and one gzipped, written by python3): bad arguments exit 2 with a
+# message, a missing or malformed data directory exits 1 naming the problem (and tools/fetch-data),
+# and one short training run of mnist_cnn and mnist_mlp prints the summary, one line per epoch,
+# the test accuracy and a history CSV. The real run (60,000 digits, >= 98.5%) is the slow suite's
+# slow_mnist.sh. Exits non-zero on any failure.
+set -eu
+
+build=${1:?usage: test_examples.sh BUILD_ROOT}
+cnn=$build/tools/mnist_cnn
+mlp=$build/tools/mnist_mlp
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/clnn-test-examples-XXXXXX")
+trap 'rm -rf "$tmp"' EXIT HUP INT TERM
+checks=0
+
+fail() {
+    echo "test_examples: FAIL: $*" >&2
+    exit 1
+}
+
+# expect RC PATTERN CMD...: CMD exits with RC and its output matches PATTERN (grep -E)
+expect() {
+    want=$1 pattern=$2
+    shift 2
+    set +e
+    "$@" >"$tmp/out" 2>&1
+    rc=$?
+    set -e
+    [ "$rc" = "$want" ] || { cat "$tmp/out" >&2; fail "'$*' exited $rc, expected $want"; }
+    grep -Eq -- "$pattern" "$tmp/out" || { cat "$tmp/out" >&2; fail "'$*': no '$pattern'"; }
+    checks=$((checks + 1))
+}
+
+# ---- synthetic MNIST: 120 training and 30 test images of 28x28; the label is a bright quadrant
+python3 - "$tmp" <<'PY'
+import gzip, os, random, struct, sys
+d = sys.argv[1]
+random.seed(7)
+def images(n):
+    labels, pix = [], bytearray()
+    for _ in range(n):
+        y = random.randrange(4)
+        img = [random.randrange(40) for _ in range(784)]
+        r0, c0 = (y // 2) * 14, (y % 2) * 14
+        for r in range(r0 + 2, r0 + 12):
+            for c in range(c0 + 2, c0 + 12):
+                img[r * 28 + c] = 200 + random.randrange(56)
+        labels.append(y)
+        pix += bytes(img)
+    return labels, bytes(pix)
+for sub, gz in (("plain", False), ("gz", True)):
+    os.makedirs(os.path.join(d, sub))
+    for name, n in (("train", 120), ("t10k", 30)):
+        labels, pix = images(n)
+        files = {f"{name}-images-idx3-ubyte": struct.pack(">IIII", 0x803, n, 28, 28) + pix,
+                 f"{name}-labels-idx1-ubyte": struct.pack(">II", 0x801, n) + bytes(labels)}
+        for f, data in files.items():
+            p = os.path.join(d, sub, f)
+            if gz:
+                with gzip.open(p + ".gz", "wb") as out:
+                    out.write(data)
+            else:
+                open(p, "wb").write(data)
+os.makedirs(os.path.join(d, "bad"))
+open(os.path.join(d, "bad", "train-images-idx3-ubyte"), "wb").write(struct.pack(">IIII", 0x803, 5, 28, 28))
+open(os.path.join(d, "bad", "train-labels-idx1-ubyte"), "wb").write(struct.pack(">II", 0x801, 5) + bytes(5))
+PY
+
+# ---- arguments and data errors -----------------------------------------------------------------
+for prog in "$cnn" "$mlp"; do
+    expect 0 'usage: ' "$prog" --help
+    expect 2 "unknown argument '--bogus'" "$prog" --bogus
+    expect 2 '--epochs expects a positive integer' "$prog" --epochs 0
+    expect 2 '--batch-size expects a positive integer' "$prog" --batch-size x
+    expect 2 '--data needs a value' "$prog" --data
+    expect 1 'tools/fetch-data' "$prog" --data "$tmp/nowhere"
+    expect 1 'train-images-idx3-ubyte' "$prog" --data "$tmp/bad"
+    expect 1 'error: ' "$prog" --data "$tmp/plain" --device no-such-device-name
+done
+
+# ---- short training runs -----------------------------------------------------------------------
+expect 0 'test accuracy: [01]\.[0-9]{4}' "$cnn" --data "$tmp/plain" --epochs 2 --batch-size 32 \
+    --history "$tmp/h.csv"
+grep -q 'Total params: 34,826' "$tmp/out" || fail "mnist_cnn: no 'Total params: 34,826' in the summary"
+[ "$(grep -c '^Epoch [12]/2 - 4/4 - ' "$tmp/out")" = 2 ] ||
+    { cat "$tmp/out" >&2; fail "mnist_cnn: expected two plain epoch lines '4/4' (120 samples, batch 32)"; }
+head -n 1 "$tmp/h.csv" | grep -q '^epoch,loss,accuracy,lr$' || fail "history header: $(head -n 1 "$tmp/h.csv")"
+[ "$(wc -l <"$tmp/h.csv")" = 3 ] || fail "history: expected 3 lines"
+expect 0 'test accuracy: ' "$mlp" --data "$tmp/gz" --epochs 1 --quiet
+[ "$(wc -l <"$tmp/out")" -le 4 ] || { cat "$tmp/out" >&2; fail "--quiet printed progress"; }
+
+echo "test_examples: $checks checks passed"
