@@ -1869,7 +1869,7 @@ START_TEST(test_use_errors)
     ck_assert_str_eq(clnn_model_last_error(m), "");
 
     /* nothing to run yet */
-    float x[2 * 4] = {0}, out[2 * 6];
+    float x[2 * 8] = {0}, out[2 * 6]; /* 2 samples of (2, 4) */
     EXPECT_ST(ctx, clnn_model_predict(m, x, 2, 2, out, 12), CLNN_ERR_STATE);
     input(m, 2, (int64_t[]){2, 4});
     EXPECT_ST(ctx, clnn_model_predict(m, x, 1, 1, out, 12), CLNN_ERR_STATE);

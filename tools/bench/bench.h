@@ -3,7 +3,7 @@
  * the human table. clnn-bench uses only the public API (include/clnn.h).
  * Files: main.c (options, dispatch, the devices suite, JSON), util.c (this header's functions),
  * suite_gemm_elementwise.c, suite_startup_launch.c, suite_ops.c with its host references in
- * ops_ref.c. Not here: any suite's own cases. */
+ * ops_ref.c, suite_models.c (train, infer). Not here: any suite's own cases. */
 #ifndef CLNN_BENCH_H
 #define CLNN_BENCH_H
 
@@ -16,7 +16,16 @@
 
 #include "clnn.h"
 
-enum { S_DEVICES = 1, S_GEMM = 2, S_ELEMENTWISE = 4, S_STARTUP = 8, S_LAUNCH = 16, S_OPS = 32 };
+enum {
+    S_DEVICES = 1,
+    S_GEMM = 2,
+    S_ELEMENTWISE = 4,
+    S_STARTUP = 8,
+    S_LAUNCH = 16,
+    S_OPS = 32,
+    S_TRAIN = 64,
+    S_INFER = 128
+};
 
 #define LAUNCH_CHAIN 1000 /* kernels queued by one run of the launch suite */
 #define GEMM_SAMPLES 64   /* entries of each GEMM result checked on the host */
@@ -34,9 +43,11 @@ enum { S_DEVICES = 1, S_GEMM = 2, S_ELEMENTWISE = 4, S_STARTUP = 8, S_LAUNCH = 1
 #define STARTUP_RESULTS     4 /* one per cache variant */
 #define LAUNCH_RESULTS      1
 #define OPS_RESULTS         14 /* forward + backward of each op case */
+#define TRAIN_RESULTS       3  /* one per model and batch */
+#define INFER_RESULTS       4
 #define MAX_RESULTS         48
-_Static_assert(GEMM_RESULTS + ELEMENTWISE_RESULTS + STARTUP_RESULTS + LAUNCH_RESULTS +
-                       OPS_RESULTS <=
+_Static_assert(GEMM_RESULTS + ELEMENTWISE_RESULTS + STARTUP_RESULTS + LAUNCH_RESULTS + OPS_RESULTS +
+                       TRAIN_RESULTS + INFER_RESULTS <=
                    MAX_RESULTS,
                "MAX_RESULTS must hold every case");
 
@@ -75,7 +86,9 @@ typedef struct bench {
     double host_copy_gbps; /* 0 until the elementwise or ops suite measured it */
     op_profile *profiles;  /* ops suite, for --json */
     size_t nprofiles;
-    int ops_ran; /* the ops suite ran: --json prints its reference figures */
+    int ops_ran;           /* the ops suite ran: --json prints its reference figures */
+    const char *models[8]; /* train, infer: model names or "model/bN" given (none: all) */
+    int nmodels;
     int failures;
 } bench;
 
@@ -124,5 +137,9 @@ void suite_launch(bench *b);
 /* The child process of the startup suite: `clnn-bench --startup-child ...`. */
 int startup_child(char **argv, double t_main);
 void suite_ops(bench *b);
+void suite_train(bench *b);
+void suite_infer(bench *b);
+/* 1 when name is a model of the train or infer suite ("mnist-cnn") or one case ("mlp/b128"). */
+int models_known(const char *name);
 
 #endif /* CLNN_BENCH_H */

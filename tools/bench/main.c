@@ -1,7 +1,8 @@
 /* main.c — clnn-bench's entry point: the command line, the devices suite, opening the device,
  * dispatching the suites and the --json output. Suites: `devices` (every OpenCL device, here),
  * `gemm` and `elementwise` (suite_gemm_elementwise.c), `startup` and `launch`
- * (suite_startup_launch.c), `ops` (suite_ops.c). Every benchmark checks its result against a
+ * (suite_startup_launch.c), `ops` (suite_ops.c), `train` and `infer` (suite_models.c). Every
+ * benchmark checks its result against a
  * double-precision host reference before timing it; a wrong result fails the run (exit status
  * 1). Human tables by default, one JSON object on stdout with --json. Written against the public
  * API only (include/clnn.h). Not here: op correctness tests (tests/). */
@@ -9,8 +10,8 @@
 
 #include "bench.h"
 
-static const char *const SUITE_NAMES[] = {"devices", "gemm",   "elementwise",
-                                          "startup", "launch", "ops"};
+static const char *const SUITE_NAMES[] = {"devices", "gemm", "elementwise", "startup",
+                                          "launch",  "ops",  "train",       "infer"};
 #define NSUITES (int)(sizeof SUITE_NAMES / sizeof *SUITE_NAMES)
 
 /* ---- devices -------------------------------------------------------------------------------- */
@@ -152,7 +153,7 @@ static void json_output(const bench *b)
 static void usage(void)
 {
     printf(
-        "usage: clnn-bench [options] [suite...]\n"
+        "usage: clnn-bench [options] [suite...] [model...]\n"
         "\n"
         "Benchmarks clnn on one OpenCL device. Every benchmark checks its result against a\n"
         "double-precision host reference before timing it. Exit status: 0 success, 1 a failed\n"
@@ -176,6 +177,18 @@ static void usage(void)
         "               full runs op + loss + backward; a per-op device profile of each case\n"
         "               from a second, profiling context. An op the library cannot build yet\n"
         "               is reported as unavailable (not a failure)\n"
+        "  train        training of the reference models with clnn_model_fit (Adam, shuffled,\n"
+        "               fixed seeded random data): mnist-cnn (the Keras MNIST CNN, batch 64 and\n"
+        "               128) and mlp (784-512-512-10 relu, batch 128); samples/s and ms/step\n"
+        "               of the median epoch after a warm-up epoch; checked: the loss of a few\n"
+        "               steps on one batch is finite and decreases\n"
+        "  infer        clnn_model_predict of the same models with a softmax output: mnist-cnn\n"
+        "               at batch 64, 128 and 256, mlp at 128; checked: rows sum to 1\n"
+        "               (the text LSTM model comes with the recurrent layers)\n"
+        "\n"
+        "models (train and infer; default: all): mnist-cnn, mlp, or one batch size of a model\n"
+        "as MODEL/bN, e.g. `clnn-bench train mnist-cnn/b64`. Neither suite is in the default\n"
+        "set. The PyTorch peer: ../shared/peers/torch_peers.py (tools/bench/peer-compare)\n"
         "\n"
         "options:\n"
         "  --list-devices  run the devices suite\n"
@@ -185,10 +198,11 @@ static void usage(void)
         "                  {suite, name, shape, median_ms, min_ms, gflops | gbps |\n"
         "                  us_per_launch, more numbers, checked, max_rel_err}; the ops suite\n"
         "                  adds reference_gflops and op_profiles {case, op, calls_per_run,\n"
-        "                  ms_per_run, gflops, gbps}\n"
+        "                  ms_per_run, gflops, gbps}; train and infer: samples_per_s,\n"
+        "                  ms_per_step, batch, samples (median_ms: one epoch)\n"
         "  --quick         fewer and smaller cases, fewer repetitions (CI, the README)\n"
         "  --reps N        timed repetitions per case (default 10, quick 5; startup 3, quick 1;\n"
-        "                  ops 5, quick 3)\n"
+        "                  ops 5, quick 3; train and infer 5 epochs, quick 2)\n"
         "  -h, --help      this text\n"
         "\n"
         "Times are wall clock (CLOCK_MONOTONIC) of a run + clnn_ctx_finish after one warm-up\n"
@@ -229,6 +243,12 @@ static int parse_args(bench *b, int argc, char **argv, int *suites)
             int s = 0;
             while (s < NSUITES && strcmp(a, SUITE_NAMES[s]))
                 s++;
+            if (s == NSUITES && a[0] != '-' && models_known(a)) {
+                if (b->nmodels == (int)(sizeof b->models / sizeof *b->models))
+                    return fprintf(stderr, "clnn-bench: too many model names\n"), -1;
+                b->models[b->nmodels++] = a;
+                continue;
+            }
             if (s == NSUITES)
                 return fprintf(stderr, "clnn-bench: unknown %s '%s' (see --help)\n",
                                a[0] == '-' ? "option" : "suite", a),
@@ -236,6 +256,8 @@ static int parse_args(bench *b, int argc, char **argv, int *suites)
             *suites |= 1 << s;
         }
     }
+    if (b->nmodels && !(*suites & (S_TRAIN | S_INFER)))
+        return fprintf(stderr, "clnn-bench: a model name needs the train or infer suite\n"), -1;
     *suites = *suites ? *suites : S_GEMM | S_ELEMENTWISE;
     b->reps = b->reps_given ? b->reps : b->quick ? 5 : 10;
     return 0;
@@ -293,6 +315,10 @@ int main(int argc, char **argv)
         suite_launch(&b);
     if (suites & S_OPS)
         suite_ops(&b);
+    if (suites & S_TRAIN)
+        suite_train(&b);
+    if (suites & S_INFER)
+        suite_infer(&b);
     if (b.json)
         json_output(&b);
     else if (b.failures)
