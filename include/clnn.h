@@ -749,6 +749,61 @@ CLNN_API const char *clnn_dataset_last_error(const clnn_dataset *ds);
 /* ---- end of data sets -------------------------------------------------------------------------
  */
 
+/* ---- safetensors files (src/io) -----------------------------------------------------------------
+ */
+/* The container of model files and checkpoints, readable by PyTorch and Hugging Face tools: an
+ * 8-byte little-endian header length N, N bytes of JSON {"name": {"dtype": "F32", "shape": [..],
+ * "data_offsets": [begin, end]}, ..., "__metadata__": {"key": "value", ...}} (padded with spaces),
+ * then the raw little-endian data; offsets are relative to the end of the header. Reading
+ * validates everything: the header length against the file size (and at most 100 MB), the JSON
+ * (strict: UTF-8, no duplicate keys, nesting depth limited), every dtype (BOOL, U8, I8, I16, U16,
+ * F16, BF16, I32, U32, F32, F64, I64, U64), shape (non-negative, product without overflow),
+ * offsets (in order, inside the data, end - begin = numel * dtype size, no overlap, no gap, the
+ * data region fully covered) and metadata values (strings only); any violation is
+ * CLNN_ERR_FORMAT with a message naming the tensor and what was wrong. Same err buffer
+ * convention as the IDX and CSV readers. */
+typedef struct clnn_safetensors clnn_safetensors;
+
+CLNN_API clnn_status clnn_safetensors_read(const char *path, clnn_safetensors **out, char *err,
+                                           size_t err_size);
+/* The same from memory (copied); messages name the source "<memory>". */
+CLNN_API clnn_status clnn_safetensors_parse(const void *data, size_t size,
+                                            clnn_safetensors **out, char *err, size_t err_size);
+CLNN_API void clnn_safetensors_destroy(clnn_safetensors *st); /* NULL is a no-op */
+
+CLNN_API int clnn_safetensors_count(const clnn_safetensors *st); /* tensors, in file order */
+CLNN_API const char *clnn_safetensors_name(const clnn_safetensors *st, int index);
+CLNN_API int clnn_safetensors_find(const clnn_safetensors *st, const char *name); /* -1: none */
+CLNN_API const char *clnn_safetensors_dtype(const clnn_safetensors *st, int index); /* "F32" */
+CLNN_API int clnn_safetensors_ndim(const clnn_safetensors *st, int index);
+CLNN_API int64_t clnn_safetensors_dim(const clnn_safetensors *st, int index, int axis);
+/* The raw little-endian bytes of a tensor (owned by st) and their count. */
+CLNN_API const void *clnn_safetensors_data(const clnn_safetensors *st, int index, size_t *bytes);
+/* A metadata value, NULL when the key is absent. */
+CLNN_API const char *clnn_safetensors_metadata(const clnn_safetensors *st, const char *key);
+CLNN_API int clnn_safetensors_metadata_count(const clnn_safetensors *st);
+CLNN_API const char *clnn_safetensors_metadata_key(const clnn_safetensors *st, int index);
+
+/* One tensor to write: data holds numel * dtype size bytes, little-endian. */
+typedef struct clnn_safetensors_entry {
+    const char *name;
+    const char *dtype; /* "F32", "I32", "I64", "U8", ... */
+    int ndim;          /* 0 to 8 */
+    const int64_t *shape;
+    const void *data;
+} clnn_safetensors_entry;
+
+/* Writes n tensors (names unique, not "__metadata__") and nmeta metadata pairs meta[2 i] (key),
+ * meta[2 i + 1] (value) atomically: a temporary file in the same directory, flushed, fsynced and
+ * renamed over path, so a crash or kill leaves the previous file intact. Tensors are stored in
+ * the order given, the header padded to a multiple of 8 bytes. CLNN_ERR_IO when the file cannot
+ * be written; CLNN_ERR_INVALID for bad entries. */
+CLNN_API clnn_status clnn_safetensors_write(const char *path, int n,
+                                            const clnn_safetensors_entry *entries, int nmeta,
+                                            const char *const *meta, char *err, size_t err_size);
+/* ---- end of safetensors -------------------------------------------------------------------------
+ */
+
 /* ---- Layers and models (src/nn) ----------------------------------------------------------------
  */
 /* Keras-style models on the op library: layers own their parameters, a model is a graph of layer
@@ -980,14 +1035,16 @@ typedef struct clnn_data {
  * validation metrics, and "lr" (the learning rate of the epoch). */
 #define CLNN_HISTORY_MAX_COLUMNS 12
 typedef struct clnn_history {
-    int epochs;   /* rows filled */
+    int epochs;      /* rows filled */
+    int first_epoch; /* the epoch number of row 0 (the fit's initial_epoch) */
     int columns;
     char names[CLNN_HISTORY_MAX_COLUMNS][32];
     double *values; /* epochs x columns, row-major */
 } clnn_history;
-/* The value of column `name` at epoch (from 0); NAN when absent. */
+/* The value of column `name` in row `epoch` (0: the first epoch of the fit); NAN when absent. */
 CLNN_API double clnn_history_get(const clnn_history *h, const char *name, int epoch);
-/* Keras CSVLogger format: a header "epoch,<names>" and one line per epoch; written atomically. */
+/* Keras CSVLogger format: a header "epoch,<names>" and one line per epoch (numbered from
+ * first_epoch); written atomically. */
 CLNN_API clnn_status clnn_history_write_csv(const clnn_history *h, const char *path, char *err,
                                             size_t err_size);
 
@@ -1000,6 +1057,16 @@ typedef struct clnn_early_stopping {
     int patience;             /* 0 */
     int restore_best_weights; /* 0: keep the last weights; 1: copy back the best epoch's */
 } clnn_early_stopping;
+
+/* Saving during fit (Keras ModelCheckpoint): after each epoch, or only when `monitor` improved
+ * (best_only), a model file (clnn_model_save) or, with full = 1, a checkpoint
+ * (clnn_model_save_checkpoint: resumable with clnn_model_load_checkpoint). */
+typedef struct clnn_checkpointing {
+    const char *path; /* NULL: off */
+    int best_only;    /* 0 */
+    char monitor[32]; /* "val_loss"; names as for early stopping */
+    int full;         /* 0: the model file; 1: a checkpoint */
+} clnn_checkpointing;
 
 /* Called after each epoch with the history so far; return nonzero to stop training. */
 typedef int (*clnn_epoch_callback)(void *user, int epoch, const clnn_history *history);
@@ -1021,6 +1088,9 @@ typedef struct clnn_fit_options {
     clnn_epoch_callback on_epoch_end; /* NULL */
     void *callback_user;
     const char *history_csv; /* NULL; else rewritten after every epoch (Keras CSVLogger) */
+    clnn_checkpointing checkpoint;
+    int initial_epoch; /* 0; the epoch to start at (Keras initial_epoch): resuming from a
+                        * checkpoint gives the shuffling and dropout of an uninterrupted run */
 } clnn_fit_options;
 CLNN_API void clnn_fit_options_init(clnn_fit_options *options);
 
@@ -1049,6 +1119,31 @@ CLNN_API clnn_status clnn_model_predict(clnn_model *m, const float *x, int64_t n
  * NULL) receives the batch's mean loss. */
 CLNN_API clnn_status clnn_model_train_on_batch(clnn_model *m, const clnn_data *batch,
                                                double *loss);
+/* Model files (safetensors, see above): every parameter under its name ("conv2d.weight",
+ * "dense.bias", "batch_normalization.running_mean": "<layer>.<PyTorch parameter name>", so a
+ * PyTorch module whose attribute names match the layer names has the same state_dict keys), and
+ * in the metadata "format" = "clnn", "clnn.version", and "clnn.architecture": the model as JSON
+ * (inputs, layers with every setting, the graph of applications, trainable flags, the options).
+ * clnn_model_load rebuilds the same model (uncompiled) with the saved weights: its predictions are
+ * identical. Files are written atomically and validated on read: a missing tensor, a wrong shape
+ * or dtype, a malformed architecture is CLNN_ERR_FORMAT naming it. */
+CLNN_API clnn_status clnn_model_save(clnn_model *m, const char *path);
+CLNN_API clnn_status clnn_model_load(clnn_ctx *ctx, const char *path, clnn_model **out);
+/* Copies weights from a safetensors file (e.g. written by PyTorch's safetensors.torch.save_file)
+ * into m by name: every parameter of m must be in the file with the same shape (F32, F64, F16 or
+ * BF16, converted); tensors of the file that m has no parameter for are ignored (PyTorch's
+ * num_batches_tracked, a head you replaced) unless strict is 1. Layouts are PyTorch's (conv
+ * OIHW, linear (out, in)): a model built with layer names equal to the PyTorch module's
+ * attribute names (a Sequential's "0", "1", ...) loads its state_dict unchanged. */
+CLNN_API clnn_status clnn_model_load_weights(clnn_model *m, const char *path, int strict);
+/* Checkpoints: the model file plus the optimizer's state (moments, updates done, schedule counter),
+ * the compile options, the number of training steps (dropout masks depend on it) and the epoch
+ * reached. Loading into a model with the same architecture (e.g. from clnn_model_load of the same
+ * file) compiles it with the saved options and restores everything; *epoch (may be NULL) receives
+ * the epochs done, to pass as clnn_fit_options.initial_epoch. Training on from there gives the
+ * same weights, bit for bit, as training without the interruption. */
+CLNN_API clnn_status clnn_model_save_checkpoint(clnn_model *m, const char *path, int epoch);
+CLNN_API clnn_status clnn_model_load_checkpoint(clnn_model *m, const char *path, int *epoch);
 /* ---- end of layers and models -----------------------------------------------------------------
  */
 

@@ -284,5 +284,16 @@ clnn_status clnn__gemm(clnn_ctx *ctx, const clnn_tensor *node, const clnn__gemm_
 clnn_status clnn__optimizer_attach(clnn_optimizer *opt, clnn_graph *g);
 /* Forgets the graph (about to be destroyed); the next step needs an attach. */
 void clnn__optimizer_detach(clnn_optimizer *opt);
+/* Checkpoints: the updated tensors (the caller-owned tensor of each bound leaf), their state
+ * buffers (nstate per tensor: SGD momentum; Adam m, v; RMSprop sq, avg, buf; state_len floats,
+ * 1 for an unused RMSprop buffer) read or written from/to the host, and the counters (updates
+ * done, schedule counter, base learning rate) read or set. */
+size_t clnn__optimizer_nparams(const clnn_optimizer *opt);
+const clnn_tensor *clnn__optimizer_external(const clnn_optimizer *opt, size_t i);
+int clnn__optimizer_nstate(const clnn_optimizer *opt);
+size_t clnn__optimizer_state_len(const clnn_optimizer *opt, size_t i, int k);
+clnn_status clnn__optimizer_state_rw(clnn_optimizer *opt, size_t i, int k, float *host, int write);
+void clnn__optimizer_counters(clnn_optimizer *opt, uint64_t *steps, uint64_t *epoch, double *base_lr,
+                              int set);
 
 #endif /* CLNN_INTERNAL_H */

@@ -60,8 +60,15 @@ struct clnn_model {
     int32_t *stage_xi, *stage_l;
     size_t stage_cap_x, stage_cap_t, stage_cap_out, stage_cap_xi, stage_cap_l; /* elements */
     clnn_history history;
-    size_t history_cap; /* rows allocated */
+    size_t history_cap;   /* rows allocated */
+    uint64_t train_steps; /* training steps done: the dropout counter of every training graph */
+    struct clnn__pending_opt *pending_opt; /* optimizer state of a checkpoint, applied when the
+                                            * optimizer is made (persist.c) */
 };
+
+/* persist.c: puts the optimizer state of a loaded checkpoint into the optimizer just made. */
+clnn_status clnn__model_apply_pending_opt(clnn_model *m);
+void clnn__model_free_pending_opt(clnn_model *m);
 
 /* Records the model's first error (also the context's last error); returns -1. */
 int clnn__model_fail(clnn_model *m, clnn_status st, const char *fmt, ...) CLNN__PRINTF(3, 4);

@@ -42,6 +42,7 @@ void clnn_fit_options_init(clnn_fit_options *o)
     o->shuffle = 1;
     o->verbose = 1;
     snprintf(o->early_stopping.monitor, sizeof o->early_stopping.monitor, "val_loss");
+    snprintf(o->checkpoint.monitor, sizeof o->checkpoint.monitor, "val_loss");
 }
 
 static const char *loss_name(clnn_loss_kind k)
@@ -149,6 +150,7 @@ void clnn__model_invalidate(clnn_model *m)
     m->stage_xi = m->stage_l = NULL;
     m->stage_cap_x = m->stage_cap_t = m->stage_cap_out = m->stage_cap_xi = m->stage_cap_l = 0;
     m->compiled = 0;
+    clnn__model_free_pending_opt(m);
 }
 
 static clnn_status model_usable(clnn_model *m, const char *fn)
@@ -316,6 +318,8 @@ static clnn_status build_graph(clnn_model *m, clnn__mgraph *mg, clnn__gkind kind
     if (st == CLNN_OK && train) {
         if (!m->opt) {
             st = clnn_optimizer_create(g, &m->c.optimizer, &m->opt);
+            if (st == CLNN_OK)
+                st = clnn__model_apply_pending_opt(m);
 
         } else {
             st = clnn__optimizer_attach(m->opt, g);
@@ -555,10 +559,15 @@ static clnn_status train_step(clnn_model *m, const clnn_data *d, const int64_t *
         st = clnn__optimizer_attach(m->opt, mg->g);
     if (st == CLNN_OK)
         st = stage_batch(m, mg, d, idx, first, n);
+    /* dropout masks depend on the model's step count, whichever graph runs the step */
+    if (st == CLNN_OK)
+        st = clnn_graph_set_run_count(mg->g, m->train_steps);
     if (st == CLNN_OK)
         st = clnn_graph_run(mg->g);
     if (st == CLNN_OK)
         st = clnn_optimizer_step(m->opt);
+    if (st == CLNN_OK)
+        m->train_steps++;
     if (st == CLNN_OK)
         st = collect(m, mg, d, n, s);
     return st;
@@ -738,7 +747,7 @@ clnn_status clnn_history_write_csv(const clnn_history *h, const char *path, char
         fprintf(f, ",%s", h->names[c]);
     fputc('\n', f);
     for (int e = 0; e < h->epochs; e++) {
-        fprintf(f, "%d", e);
+        fprintf(f, "%d", h->first_epoch + e);
         for (int c = 0; c < h->columns; c++)
             fprintf(f, ",%.17g", h->values[(size_t)e * (size_t)h->columns + (size_t)c]);
         fputc('\n', f);
@@ -946,6 +955,10 @@ static clnn_status check_fit_options(clnn_model *m, const char *fn, const clnn_f
     if (o->verbose < 0 || o->verbose > 2)
         return clnn__fail(ctx, CLNN_ERR_INVALID, "%s: expected verbose 0, 1 or 2, got %d", fn,
                           o->verbose);
+    if (o->initial_epoch < 0 || o->initial_epoch > o->epochs)
+        return clnn__fail(ctx, CLNN_ERR_INVALID,
+                          "%s: expected initial_epoch in [0, epochs = %d], got %d", fn, o->epochs,
+                          o->initial_epoch);
     const clnn_early_stopping *es = &o->early_stopping;
     if (es->enabled && (es->patience < 0 || !(es->min_delta >= 0)))
         return clnn__fail(ctx, CLNN_ERR_INVALID,
@@ -993,6 +1006,7 @@ clnn_status clnn_model_fit(clnn_model *m, const clnn_data *train, const clnn_fit
     /* history columns */
     clnn_history *h = &m->history;
     h->epochs = 0;
+    h->first_epoch = o->initial_epoch;
     h->columns = 0;
     history_column(h, "loss");
     for (int k = 0; k < NMETRICS; k++)
@@ -1019,6 +1033,19 @@ clnn_status clnn_model_fit(clnn_model *m, const clnn_data *train, const clnn_fit
                               "(it reports loss, the metrics%s)",
                               fn, es->monitor, has_val ? " and their val_ forms" : "");
     }
+    const clnn_checkpointing *ck = &o->checkpoint;
+    int ck_monitor = -1;
+    if (ck->path && ck->best_only) {
+        for (int c = 0; c < h->columns; c++)
+            if (!strcmp(h->names[c], ck->monitor))
+                ck_monitor = c;
+        if (ck_monitor < 0)
+            return clnn__fail(m->ctx, CLNN_ERR_INVALID,
+                              "%s: the checkpoint monitors '%s', which this fit does not report",
+                              fn, ck->monitor);
+    }
+    double ck_best = 0;
+    int ck_have = 0;
     const int64_t B = o->batch_size, nb = (tr.n + B - 1) / B;
     int64_t *idx = malloc((size_t)tr.n * sizeof *idx);
     if (!idx)
@@ -1027,7 +1054,13 @@ clnn_status clnn_model_fit(clnn_model *m, const clnn_data *train, const clnn_fit
     clnn_tensor **best = NULL;
     double best_value = 0;
     int wait = 0, have_best = 0, stop = 0;
-    for (int epoch = 0; epoch < o->epochs && !stop && st == CLNN_OK; epoch++) {
+    if (m->pending_opt && !m->opt && o->initial_epoch < o->epochs) {
+        /* a loaded checkpoint: make the optimizer now (it takes the saved state), so that the
+         * first epoch's learning rate is the resumed one */
+        clnn__mgraph *mg;
+        st = get_graph(m, CLNN__G_TRAIN, tr.n < B ? tr.n : B, &mg);
+    }
+    for (int epoch = o->initial_epoch; epoch < o->epochs && !stop && st == CLNN_OK; epoch++) {
         permute(idx, tr.n, o->seed, epoch, o->shuffle);
         double row[CLNN_HISTORY_MAX_COLUMNS] = {0};
         /* the rate of the epoch's first step (before the first step ever, the base rate: every
@@ -1099,6 +1132,21 @@ clnn_status clnn_model_fit(clnn_model *m, const clnn_data *train, const clnn_fit
                 clnn__fail(m->ctx, st, "%s: %s", fn, err);
                 break;
             }
+        }
+        if (ck->path) {
+            int save = 1;
+            if (ck_monitor >= 0) {
+                double v = row[ck_monitor];
+                int down = monitor_improves_down(ck->monitor);
+                save = !ck_have || (down ? v < ck_best : v > ck_best);
+                if (save) {
+                    ck_best = v;
+                    ck_have = 1;
+                }
+            }
+            if (save && (st = ck->full ? clnn_model_save_checkpoint(m, ck->path, epoch + 1)
+                                       : clnn_model_save(m, ck->path)) != CLNN_OK)
+                break;
         }
         if (monitor >= 0) {
             double v = row[monitor];

@@ -369,6 +369,61 @@ clnn_status clnn__optimizer_attach(clnn_optimizer *opt, clnn_graph *g)
     return st;
 }
 
+/* ---- state for checkpoints ----------------------------------------------------------------- */
+size_t clnn__optimizer_nparams(const clnn_optimizer *opt)
+{
+    return opt ? opt->nparams : 0;
+}
+
+const clnn_tensor *clnn__optimizer_external(const clnn_optimizer *opt, size_t i)
+{
+    return opt && i < opt->nparams ? opt->params[i].external : NULL;
+}
+
+int clnn__optimizer_nstate(const clnn_optimizer *opt)
+{
+    return opt ? state_count(&opt->o) : 0;
+}
+
+size_t clnn__optimizer_state_len(const clnn_optimizer *opt, size_t i, int k)
+{
+    if (!opt || i >= opt->nparams || k < 0 || k >= state_count(&opt->o))
+        return 0;
+    return opt->params[i].state[k]->bytes / sizeof(float);
+}
+
+clnn_status clnn__optimizer_state_rw(clnn_optimizer *opt, size_t i, int k, float *host, int write)
+{
+    size_t n = clnn__optimizer_state_len(opt, i, k);
+    if (!n)
+        return CLNN_ERR_INVALID;
+    cl_mem mem = opt->params[i].state[k]->mem;
+    cl_int err = write ? clEnqueueWriteBuffer(opt->ctx->queue, mem, CL_TRUE, 0, n * sizeof(float),
+                                              host, 0, NULL, NULL)
+                       : clEnqueueReadBuffer(opt->ctx->queue, mem, CL_TRUE, 0, n * sizeof(float),
+                                             host, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return clnn__cl_fail(opt->ctx, err, "%s of the optimizer state",
+                             write ? "clEnqueueWriteBuffer" : "clEnqueueReadBuffer");
+    return CLNN_OK;
+}
+
+void clnn__optimizer_counters(clnn_optimizer *opt, uint64_t *steps, uint64_t *epoch, double *base_lr,
+                              int set)
+{
+    if (!opt)
+        return;
+    if (set) {
+        opt->steps = *steps;
+        opt->epoch = *epoch;
+        opt->base_lr = *base_lr;
+    } else {
+        *steps = opt->steps;
+        *epoch = opt->epoch;
+        *base_lr = opt->base_lr;
+    }
+}
+
 void clnn__optimizer_detach(clnn_optimizer *opt)
 {
     if (!opt)

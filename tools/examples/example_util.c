@@ -13,7 +13,7 @@ static void usage(const char *prog, FILE *f)
 {
     fprintf(f,
             "usage: %s [--data DIR] [--epochs N] [--batch-size N] [--device SPEC] [--seed N]\n"
-            "       %*s [--limit N] [--history FILE] [--quiet]\n"
+            "       %*s [--limit N] [--history FILE] [--save FILE] [--checkpoint FILE] [--quiet]\n"
             "  --data DIR       the MNIST IDX files, plain or .gz (default data/mnist;\n"
             "                   tools/fetch-data puts them there)\n"
             "  --epochs N       passes over the training set\n"
@@ -23,6 +23,10 @@ static void usage(const char *prog, FILE *f)
             "  --seed N         initial weights and shuffling (default 1)\n"
             "  --limit N        train on the first N samples and test on N/6 (quick runs)\n"
             "  --history FILE   write loss and accuracy per epoch as CSV\n"
+            "  --save FILE      save the trained model (safetensors; mnist_predict reads it)\n"
+            "  --checkpoint FILE  save a checkpoint after every epoch; if FILE exists, resume\n"
+            "                   from it (same data and options: the same result as without the\n"
+            "                   interruption)\n"
             "  --quiet          no progress output\n",
             prog, (int)strlen(prog), "");
 }
@@ -58,7 +62,8 @@ int ex_parse_args(int argc, char **argv, const char *prog, int epochs, int64_t b
         if (strncmp(opt, "--", 2) ||
             !(!strcmp(opt, "--data") || !strcmp(opt, "--epochs") || !strcmp(opt, "--batch-size") ||
               !strcmp(opt, "--device") || !strcmp(opt, "--seed") || !strcmp(opt, "--limit") ||
-              !strcmp(opt, "--history"))) {
+              !strcmp(opt, "--history") || !strcmp(opt, "--save") ||
+              !strcmp(opt, "--checkpoint"))) {
             fprintf(stderr, "%s: unknown argument '%s'\n", prog, opt);
             usage(prog, stderr);
             return -1;
@@ -74,6 +79,10 @@ int ex_parse_args(int argc, char **argv, const char *prog, int epochs, int64_t b
             a->device = val;
         else if (!strcmp(opt, "--history"))
             a->history = val;
+        else if (!strcmp(opt, "--save"))
+            a->save = val;
+        else if (!strcmp(opt, "--checkpoint"))
+            a->checkpoint = val;
         else if (!strcmp(opt, "--epochs")) {
             if (parse_i64(val, 1, 100000, &v))
                 goto bad;
@@ -234,6 +243,22 @@ int ex_train_and_test(clnn_ctx *ctx, clnn_model *m, const ex_args *a, const ex_m
     f.seed = a->seed;
     f.verbose = a->quiet ? 0 : 1;
     f.history_csv = a->history;
+    if (a->checkpoint) {
+        f.checkpoint.path = a->checkpoint;
+        f.checkpoint.full = 1;
+        if (access(a->checkpoint, F_OK) == 0) {
+            int epoch;
+            if (clnn_model_load_checkpoint(m, a->checkpoint, &epoch)) {
+                fprintf(stderr, "%s: %s\n", prog, clnn_ctx_last_error(ctx));
+                return 1;
+            }
+            if (epoch > f.epochs)
+                epoch = f.epochs;
+            f.initial_epoch = epoch;
+            if (!a->quiet)
+                printf("resuming from %s after epoch %d\n", a->checkpoint, epoch);
+        }
+    }
     double t0 = now_s();
     if (clnn_model_fit(m, &train, &f)) {
         fprintf(stderr, "%s: %s\n", prog, clnn_ctx_last_error(ctx));
@@ -246,8 +271,15 @@ int ex_train_and_test(clnn_ctx *ctx, clnn_model *m, const ex_args *a, const ex_m
         return 1;
     }
     printf("training: %.1f s, %.0f samples/s\n", t1 - t0,
-           (double)d->train_n * a->epochs / (t1 - t0));
+           (double)d->train_n * (f.epochs - f.initial_epoch) / (t1 - t0));
     printf("test loss: %.4f\n", r.loss);
     printf("test accuracy: %.4f\n", r.accuracy);
+    if (a->save) {
+        if (clnn_model_save(m, a->save)) {
+            fprintf(stderr, "%s: %s\n", prog, clnn_ctx_last_error(ctx));
+            return 1;
+        }
+        printf("saved the model to %s\n", a->save);
+    }
     return 0;
 }

@@ -8,14 +8,17 @@
 #include "clnn.h"
 
 typedef struct ex_args {
-    const char *data;    /* --data DIR (data/mnist) */
-    int epochs;          /* --epochs N */
-    int64_t batch_size;  /* --batch-size N */
-    const char *device;  /* --device SPEC (NULL: CLNN_DEVICE or the default device) */
-    uint64_t seed;       /* --seed N (1) */
-    int64_t limit;       /* --limit N: the first N training and N/6 test samples (0: all) */
-    const char *history; /* --history FILE: the per-epoch values as CSV */
-    int quiet;           /* --quiet: no progress output */
+    const char *data;       /* --data DIR (data/mnist) */
+    int epochs;             /* --epochs N */
+    int64_t batch_size;     /* --batch-size N */
+    const char *device;     /* --device SPEC (NULL: CLNN_DEVICE or the default device) */
+    uint64_t seed;          /* --seed N (1) */
+    int64_t limit;          /* --limit N: the first N training and N/6 test samples (0: all) */
+    const char *history;    /* --history FILE: the per-epoch values as CSV */
+    int quiet;              /* --quiet: no progress output */
+    const char *save;       /* --save FILE: the trained model (safetensors; see mnist_predict) */
+    const char *checkpoint; /* --checkpoint FILE: a checkpoint after every epoch; when the file
+                             * exists, training resumes from it */
 } ex_args;
 
 /* Parses argv; prints usage and returns nonzero for bad arguments (--help: exits 0). */

@@ -5,7 +5,7 @@
  * digits and evaluated on the 10,000 test digits ("test accuracy: 0.9912").
  * Data: tools/fetch-data puts the four IDX files (plain or .gz) in data/mnist.
  * Usage: mnist_cnn [--data DIR] [--epochs N] [--batch-size N] [--device SPEC] [--seed N]
- *                  [--limit N] [--history FILE] [--quiet] */
+ *                  [--limit N] [--history FILE] [--save FILE] [--checkpoint FILE] [--quiet] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  *   Flatten(28x28) -> Dense(512, relu) -> Dropout(0.2) -> Dense(512, relu) -> Dropout(0.2)
  *   -> Dense(10, softmax), categorical cross-entropy, RMSprop(lr 1e-3, rho 0.9), accuracy.
  * Usage: mnist_mlp [--data DIR] [--epochs N] [--batch-size N] [--device SPEC] [--seed N]
- *                  [--limit N] [--history FILE] [--quiet] */
+ *                  [--limit N] [--history FILE] [--save FILE] [--checkpoint FILE] [--quiet] */
 #include <stdio.h>
 #include <stdlib.h>
 
