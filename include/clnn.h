@@ -1115,6 +1115,12 @@ CLNN_API clnn_status clnn_model_evaluate(clnn_model *m, const clnn_data *data, i
  * evaluation mode; needs no compile. */
 CLNN_API clnn_status clnn_model_predict(clnn_model *m, const float *x, int64_t n,
                                         int64_t batch_size, float *out, size_t out_count);
+/* One forward pass of n samples as one batch (Keras model(x, training=...)), needing no compile:
+ * training 0 is predict; training 1 runs dropout (masks from the step count) and BatchNorm as
+ * in training (the batch's statistics; the running ones are updated), e.g. a GAN's generator
+ * making the fakes its discriminator trains on. No gradient is computed. */
+CLNN_API clnn_status clnn_model_forward(clnn_model *m, const float *x, int64_t n, int training,
+                                        float *out, size_t out_count);
 /* One optimizer step on one batch of batch->n samples (Keras train_on_batch); *loss (may be
  * NULL) receives the batch's mean loss. */
 CLNN_API clnn_status clnn_model_train_on_batch(clnn_model *m, const clnn_data *batch,

@@ -606,6 +606,40 @@ END_TEST
 
 /* ---- normalisation ----------------------------------------------------------------------------
  */
+/* clnn_model_forward: training mode normalises with the batch's statistics and updates the
+ * running ones (momentum 0.01: running = 0.99 running + 0.01 batch); evaluation mode = predict. */
+START_TEST(test_forward_training_mode)
+{
+    clnn_ctx *ctx = test_ctx(NULL);
+    enum { N = 4, F = 3 };
+    float x[N * F], out[N * F], ref[N * F];
+    fillv(x, COUNT(x), 45);
+    clnn_model *m = new_model(ctx, CLNN_INIT_KERAS, 0);
+    input(m, 1, (int64_t[]){F});
+    push(m, named(clnn_layer_batchnorm(), "bn"));
+    ck_assert_int_eq(clnn_model_forward(m, x, N, 1, out, COUNT(out)), CLNN_OK);
+    float *rm = read_param(clnn_model_param_by_name(m, "bn.running_mean"));
+    for (int f = 0; f < F; f++) {
+        double mean = 0, var = 0;
+        for (int n = 0; n < N; n++)
+            mean += x[n * F + f] / (double)N;
+        for (int n = 0; n < N; n++)
+            var += (x[n * F + f] - mean) * (x[n * F + f] - mean) / N;
+        for (int n = 0; n < N; n++)
+            ck_assert_double_eq_tol(out[n * F + f], (x[n * F + f] - mean) / sqrt(var + 1e-3), 1e-4);
+        ck_assert_double_eq_tol(rm[f], 0.01 * mean, 1e-6);
+    }
+    free(rm);
+    ck_assert_int_eq(clnn_model_forward(m, x, N, 0, out, COUNT(out)), CLNN_OK);
+    predict(ctx, m, x, N, ref, COUNT(ref));
+    ck_assert_int_eq(memcmp(out, ref, sizeof out), 0);
+    ck_assert_int_eq(clnn_model_forward(m, x, N, 1, out, 2), CLNN_ERR_INVALID);
+    ck_assert_int_eq(clnn_model_forward(m, NULL, N, 1, out, COUNT(out)), CLNN_ERR_INVALID);
+    clnn_model_destroy(m);
+    clnn_ctx_destroy(ctx);
+}
+END_TEST
+
 START_TEST(test_batchnorm_forward)
 {
     clnn_ctx *ctx = test_ctx(NULL);
@@ -2032,6 +2066,7 @@ static Suite *nn_suite(void)
     tcase_add_test(layers, test_global_avgpool_flatten);
     tcase_add_test(layers, test_reshape_dropout_activation);
     tcase_add_test(layers, test_batchnorm_forward);
+    tcase_add_test(layers, test_forward_training_mode);
     tcase_add_test(layers, test_layernorm_forward);
     tcase_add_test(layers, test_embedding_forward);
     tcase_add_test(layers, test_add_concatenate);

@@ -19,7 +19,13 @@ typedef struct clnn__mnode {
     char name[48];
 } clnn__mnode;
 
-typedef enum clnn__gkind { CLNN__G_TRAIN, CLNN__G_EVAL, CLNN__G_PREDICT } clnn__gkind;
+/* training (loss, backward), evaluation (loss), prediction and a training-mode forward pass */
+typedef enum clnn__gkind {
+    CLNN__G_TRAIN,
+    CLNN__G_EVAL,
+    CLNN__G_PREDICT,
+    CLNN__G_FORWARD_TRAIN
+} clnn__gkind;
 
 /* A device graph of the model for one batch size and use. */
 typedef struct clnn__mgraph {

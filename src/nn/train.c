@@ -270,7 +270,7 @@ static clnn_status build_graph(clnn_model *m, clnn__mgraph *mg, clnn__gkind kind
     }
     free(t);
     free(bound);
-    if (kind != CLNN__G_PREDICT && r.output) {
+    if (kind != CLNN__G_PREDICT && kind != CLNN__G_FORWARD_TRAIN && r.output) {
         const clnn__mnode *o = &m->nodes[m->output];
         int64_t shape[CLNN_MAX_DIMS];
         shape[0] = n;
@@ -301,7 +301,7 @@ static clnn_status build_graph(clnn_model *m, clnn__mgraph *mg, clnn__gkind kind
         clnn_tensor_set_name(r.loss, "loss");
         clnn_graph_keep(g, r.loss);
     }
-    if (kind != CLNN__G_TRAIN)
+    if (kind != CLNN__G_TRAIN && kind != CLNN__G_FORWARD_TRAIN)
         clnn_graph_set_training(g, 0);
     st = clnn_graph_status(g);
     if (st == CLNN_OK && train) {
@@ -673,6 +673,37 @@ clnn_status clnn_model_predict(clnn_model *m, const float *x, int64_t n, int64_t
             return st;
     }
     return CLNN_OK;
+}
+
+clnn_status clnn_model_forward(clnn_model *m, const float *x, int64_t n, int training, float *out,
+                               size_t out_count)
+{
+    static const char fn[] = "clnn_model_forward";
+    if (!training)
+        return clnn_model_predict(m, x, n, n > 0 ? n : 1, out, out_count);
+    clnn_status st = model_usable(m, fn);
+    clnn_data d = {x, n, 0, {0}, NULL, NULL};
+    if (st == CLNN_OK)
+        st = check_data(m, fn, &d, 0, "input");
+    if (st)
+        return st;
+    const int64_t per = out_numel(m);
+    if (!out || (uint64_t)out_count < (uint64_t)(n * per))
+        return clnn__fail(m->ctx, CLNN_ERR_INVALID,
+                          "%s: expected room for %lld outputs (%lld samples x %lld), got %zu%s", fn,
+                          (long long)(n * per), (long long)n, (long long)per, out_count,
+                          out ? "" : " (out is NULL)");
+    clnn__mgraph *mg;
+    st = get_graph(m, CLNN__G_FORWARD_TRAIN, n, &mg);
+    if (st == CLNN_OK)
+        st = stage_batch(m, mg, &d, NULL, 0, n);
+    if (st == CLNN_OK)
+        st = clnn_graph_set_run_count(mg->g, m->train_steps);
+    if (st == CLNN_OK)
+        st = clnn_graph_run(mg->g);
+    if (st == CLNN_OK)
+        st = clnn_tensor_read(mg->output, out, (size_t)(n * per) * 4);
+    return st;
 }
 
 clnn_status clnn_model_train_on_batch(clnn_model *m, const clnn_data *batch, double *loss)

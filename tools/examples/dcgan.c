@@ -8,14 +8,15 @@
  * Both train with binary cross-entropy on logits and Adam (lr 2e-4, beta1 0.5), the Keras way:
  * D is compiled, then frozen, and the combined model C = D(G(z)) is compiled (trainable flags are
  * read at compile, so C updates only G while D, compiled before the freeze, still trains). Per
- * batch: D steps on real images (label 1) and on G's images (label 0; clnn_model_predict runs G
- * in evaluation mode, BatchNorm on its running statistics), then C steps on fresh noise with label
- * 1. The training images are scaled to [-1, 1] to match the tanh output; the last partial batch
- * of an epoch is dropped. Each epoch prints D's loss (real + fake), G's loss and D's accuracy on
- * held-out real digits and on fakes, and writes an 8x8 grid of G's images of a fixed noise batch
- * to OUT/epoch_NNN.png (epoch_000.png: before training).
- * Data: tools/fetch-data puts MNIST in data/mnist (Fashion-MNIST: --data data/fashion-mnist).
- * Usage: dcgan [--data DIR] [--epochs N] [--batch-size N] [--device SPEC] [--seed N] [--limit N]
+ * batch: D steps on real images (label 1) and on G's images (label 0; made by
+ * clnn_model_forward in training mode, as Keras's generator(z, training=True): BatchNorm on the
+ * batch's statistics, as inside C), then C steps on fresh noise with label 1. The training images
+ * are scaled to [-1, 1] to match the tanh output; the last partial batch of an epoch is dropped.
+ * Each epoch prints D's loss (real + fake), G's loss and D's accuracy on held-out real digits and
+ * on fakes, and writes an 8x8 grid of G's images of a fixed noise batch to OUT/epoch_NNN.png
+ * (epoch_000.png: before training). Data: tools/fetch-data puts MNIST in data/mnist (Fashion-MNIST:
+ * --data data/fashion-mnist). Usage: dcgan [--data DIR] [--epochs N] [--batch-size N] [--device
+ * SPEC] [--seed N] [--limit N]
  *              [--out DIR] */
 #include <errno.h>
 #include <math.h>
@@ -252,15 +253,15 @@ static clnn_layer_spec conv(clnn_layer_kind kind, int filters, clnn_activation a
     return s;
 }
 
-/* BatchNorm with momentum 1 (PyTorch's convention): the running statistics are those of the last
- * training batch. clnn_model_predict runs G in evaluation mode, so the fakes D trains on then come
- * from (almost) the same function that C trains; with the default momentum (0.01) the running
- * statistics lag far behind G's changing activations and D learns to reject evaluation-mode fakes
- * while G's training-mode images still fool it (tried: D's and G's losses both fall to ~0.1). */
+/* BatchNorm with PyTorch's default momentum 0.1 (the DCGAN paper's PyTorch port; Keras's 0.99 is
+ * 0.01 here): the running statistics follow G's fast-changing activations closely enough for the
+ * image grids and D's accuracy on fakes, which use predict (evaluation mode) as a saved generator
+ * would. The fakes D trains on come from G in training mode (clnn_model_forward), as inside C: with
+ * evaluation-mode fakes D learns to reject them while G's training-mode images still fool it. */
 static clnn_layer_spec batchnorm(void)
 {
     clnn_layer_spec s = clnn_layer_batchnorm();
-    s.momentum = 1.0f;
+    s.momentum = 0.1f;
     return s;
 }
 
@@ -431,7 +432,7 @@ int main(int argc, char **argv)
             clnn_data dr = {real, B, 3, {1, 28, 28}, NULL, ones};
             clnn_data df = {fake, B, 3, {1, 28, 28}, NULL, zeros};
             clnn_data dz = {z, B, 1, {ZDIM}, NULL, ones};
-            if (clnn_model_predict(G, z, B, B, fake, (size_t)(B * 784)) ||
+            if (clnn_model_forward(G, z, B, 1, fake, (size_t)(B * 784)) ||
                 clnn_model_train_on_batch(D, &dr, &lr) || clnn_model_train_on_batch(D, &df, &lf))
                 goto ctx_error;
             gauss_fill(&rng, z, (size_t)(B * ZDIM));
