@@ -775,6 +775,8 @@ CLNN_API int clnn_safetensors_count(const clnn_safetensors *st); /* tensors, in 
 CLNN_API const char *clnn_safetensors_name(const clnn_safetensors *st, int index);
 CLNN_API int clnn_safetensors_find(const clnn_safetensors *st, const char *name); /* -1: none */
 CLNN_API const char *clnn_safetensors_dtype(const clnn_safetensors *st, int index); /* "F32" */
+/* -1 for an index (or axis) out of range: 0 is a valid rank and a valid size. Axes < 0 count from
+ * the end. */
 CLNN_API int clnn_safetensors_ndim(const clnn_safetensors *st, int index);
 CLNN_API int64_t clnn_safetensors_dim(const clnn_safetensors *st, int index, int axis);
 /* The raw little-endian bytes of a tensor (owned by st) and their count. */
@@ -1147,7 +1149,9 @@ CLNN_API clnn_status clnn_model_load_weights(clnn_model *m, const char *path, in
  * reached. Loading into a model with the same architecture (e.g. from clnn_model_load of the same
  * file) compiles it with the saved options and restores everything; *epoch (may be NULL) receives
  * the epochs done, to pass as clnn_fit_options.initial_epoch. Training on from there gives the
- * same weights, bit for bit, as training without the interruption. */
+ * same weights, bit for bit, as training without the interruption. The architecture must match
+ * exactly, layer names included: default names count per context ("dense", "dense_1", ...), so a
+ * program that resumes should name its layers or build the model with clnn_model_load. */
 CLNN_API clnn_status clnn_model_save_checkpoint(clnn_model *m, const char *path, int epoch);
 CLNN_API clnn_status clnn_model_load_checkpoint(clnn_model *m, const char *path, int *epoch);
 /* ---- end of layers and models -----------------------------------------------------------------
