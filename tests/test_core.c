@@ -71,6 +71,7 @@ static const struct {
     {CLNN_ERR_FORMAT, -11, "CLNN_ERR_FORMAT", "file"},
     {CLNN_ERR_STATE, -12, "CLNN_ERR_STATE", "state"},
     {CLNN_ERR_UNSUPPORTED, -13, "CLNN_ERR_UNSUPPORTED", "not supported"},
+    {CLNN_ERR_NONFINITE, -14, "CLNN_ERR_NONFINITE", "not finite"},
 };
 enum { NSTATUSES = sizeof statuses / sizeof statuses[0] };
 
@@ -104,7 +105,7 @@ START_TEST(test_status_list_complete)
     ck_assert_msg(n == NSTATUSES,
                   "CLNN_STATUS_LIST: got %d entries, expected %d (update the table in test_core.c)",
                   n, NSTATUSES);
-    static const int unknown[] = {1, 42, -14, -99, -1001};
+    static const int unknown[] = {1, 42, -15, -99, -1001};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         clnn_status s = (clnn_status)unknown[i];
         ck_assert_msg(!strcmp(clnn_status_name(s), "CLNN_UNKNOWN"),

@@ -1298,6 +1298,101 @@ END_TEST
 
 /* ---- runner -----------------------------------------------------------------------------------
  */
+/* The numerical guard: a NaN weight stops fit with CLNN_ERR_NONFINITE naming the epoch, the step
+ * and the layer; SKIP_BATCH drops only the batches whose loss overflows (a sample of 1e30) and
+ * trains on the others; IGNORE lets NaN through; NaN in the data is rejected before training. */
+START_TEST(test_nonfinite_guard)
+{
+    clnn_ctx *ctx = test_ctx(NULL);
+    enum { N = 8 };
+    float x[N * NF], t[N];
+    for (int i = 0; i < N * NF; i++)
+        x[i] = (float)((i * 7) % 11) / 11.0f - 0.5f;
+    for (int i = 0; i < N; i++)
+        t[i] = (float)i / N;
+    clnn_data d = {x, N, 1, {NF}, NULL, t};
+    for (int mode = 0; mode < 3; mode++) {
+        clnn_model *m = new_model(ctx, 3);
+        clnn_model_input(m, "x", 1, (int64_t[]){NF});
+        clnn_layer_spec l1 = clnn_layer_dense(4, CLNN_ACT_RELU), l2 = clnn_layer_dense(1, 0);
+        snprintf(l2.name, sizeof l2.name, "head");
+        clnn_model_push(m, &l1);
+        clnn_model_push(m, &l2);
+        MODEL_OK(m);
+        compile(ctx, m, CLNN_LOSS_MSE, CLNN_OPTIM_SGD, 0.01f, 0);
+        float w[4];
+        clnn_tensor *hw = clnn_model_param_by_name(m, "head.weight");
+        ck_assert_int_eq(clnn_tensor_read(hw, w, sizeof w), CLNN_OK);
+        w[2] = NAN;
+        ck_assert_int_eq(clnn_tensor_write(hw, w, sizeof w), CLNN_OK);
+        clnn_fit_options f = quiet(2, 4);
+        f.on_nonfinite = (clnn_nonfinite_action)mode;
+        clnn_status st = clnn_model_fit(m, &d, &f);
+        const clnn_history *h = clnn_model_history(m);
+        if (mode == CLNN_NONFINITE_STOP) {
+            ck_assert_int_eq(st, CLNN_ERR_NONFINITE);
+            const char *e = clnn_ctx_last_error(ctx);
+            ck_assert_msg(strstr(e, "epoch 1, step 1") && strstr(e, "layer 'head'") &&
+                              strstr(e, "head.weight") && strstr(e, "[2]"),
+                          "%s", e);
+            ck_assert_int_eq(h->epochs, 0);
+        } else {
+            ck_assert_int_eq(st, CLNN_OK);
+            ck_assert_int_eq(h->epochs, 2);
+            ck_assert(isnan(clnn_history_get(h, "loss", 1)));
+            /* SKIP_BATCH made no update at all, IGNORE made every one */
+            ck_assert_uint_eq(clnn_optimizer_steps(clnn_model_optimizer(m)),
+                              mode == CLNN_NONFINITE_SKIP_BATCH ? 0 : 4);
+        }
+        clnn_model_destroy(m);
+    }
+
+    /* one overflowing sample: with batch 1 only its step is skipped */
+    float big[N * NF];
+    memcpy(big, x, sizeof big);
+    for (int k = 0; k < NF; k++)
+        big[5 * NF + k] = 1e30f;
+    clnn_data db = {big, N, 1, {NF}, NULL, t};
+    clnn_model *m = new_model(ctx, 3);
+    clnn_model_input(m, "x", 1, (int64_t[]){NF});
+    clnn_layer_spec l = clnn_layer_dense(1, CLNN_ACT_NONE);
+    clnn_model_push(m, &l);
+    compile(ctx, m, CLNN_LOSS_MSE, CLNN_OPTIM_SGD, 0.01f, 0);
+    clnn_fit_options f = quiet(1, 1);
+    f.shuffle = 0;
+    f.on_nonfinite = CLNN_NONFINITE_SKIP_BATCH;
+    EXPECT_ST(ctx, clnn_model_fit(m, &db, &f), CLNN_OK);
+    ck_assert_uint_eq(clnn_optimizer_steps(clnn_model_optimizer(m)), N - 1);
+    ck_assert(isfinite(clnn_history_get(clnn_model_history(m), "loss", 0)));
+    /* and the default stops at that step, naming it */
+    compile(ctx, m, CLNN_LOSS_MSE, CLNN_OPTIM_SGD, 0.01f, 0);
+    f.on_nonfinite = CLNN_NONFINITE_STOP;
+    ck_assert_int_eq(clnn_model_fit(m, &db, &f), CLNN_ERR_NONFINITE);
+    ck_assert_msg(strstr(clnn_ctx_last_error(ctx), "epoch 1, step 6"), "%s",
+                  clnn_ctx_last_error(ctx));
+
+    /* NaN and infinity in the data: rejected before training, naming the sample */
+    x[3 * NF + 1] = NAN;
+    ck_assert_int_eq(clnn_model_fit(m, &d, &f), CLNN_ERR_INVALID);
+    ck_assert_msg(strstr(clnn_ctx_last_error(ctx), "sample 3") &&
+                      strstr(clnn_ctx_last_error(ctx), "non-finite"),
+                  "%s", clnn_ctx_last_error(ctx));
+    x[3 * NF + 1] = 0;
+    t[6] = INFINITY;
+    ck_assert_int_eq(clnn_model_fit(m, &d, &f), CLNN_ERR_INVALID);
+    ck_assert_msg(strstr(clnn_ctx_last_error(ctx), "sample 6"), "%s", clnn_ctx_last_error(ctx));
+    float out[N];
+    x[0] = -INFINITY;
+    ck_assert_int_eq(clnn_model_predict(m, x, N, 4, out, N), CLNN_ERR_INVALID);
+    f.on_nonfinite = (clnn_nonfinite_action)7;
+    t[6] = 0;
+    x[0] = 0;
+    ck_assert_int_eq(clnn_model_fit(m, &d, &f), CLNN_ERR_INVALID);
+    clnn_model_destroy(m);
+    clnn_ctx_destroy(ctx);
+}
+END_TEST
+
 static Suite *fit_suite(void)
 {
     Suite *s = suite_create("fit");
@@ -1335,6 +1430,7 @@ static Suite *fit_suite(void)
     tcase_add_test(tc, test_evaluate_predict);
     tcase_add_test(tc, test_metrics);
     tcase_add_test(tc, test_errors_data);
+    tcase_add_test(tc, test_nonfinite_guard);
     tcase_add_test(tc, test_errors_options);
     tcase_add_test(tc, test_gan_freeze);
     tcase_add_test(tc, test_embedding_input);

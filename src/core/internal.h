@@ -293,6 +293,9 @@ const clnn_tensor *clnn__optimizer_external(const clnn_optimizer *opt, size_t i)
 int clnn__optimizer_nstate(const clnn_optimizer *opt);
 size_t clnn__optimizer_state_len(const clnn_optimizer *opt, size_t i, int k);
 clnn_status clnn__optimizer_state_rw(clnn_optimizer *opt, size_t i, int k, float *host, int write);
+/* The global norm of the current gradients of every updated tensor (computed on the device as for
+ * clipping; waits for it). Non-finite when any gradient is. */
+clnn_status clnn__optimizer_norm(clnn_optimizer *opt, float *norm);
 void clnn__optimizer_counters(clnn_optimizer *opt, uint64_t *steps, uint64_t *epoch, double *base_lr,
                               int set);
 

@@ -393,6 +393,15 @@ static int same_squeezed(int na, const int64_t *a, int nb, const int64_t *b)
     }
 }
 
+/* Scans n floats for a non-finite value; its index or -1. */
+static int64_t first_nonfinite(const float *v, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return i;
+    return -1;
+}
+
 /* Checks data against the model; need_target: the loss needs labels or targets. */
 static clnn_status check_data(clnn_model *m, const char *fn, const clnn_data *d, int need_target,
                               const char *what)
@@ -414,6 +423,15 @@ static clnn_status check_data(clnn_model *m, const char *fn, const clnn_data *d,
                           d->ndim > 0 && d->ndim < CLNN_MAX_DIMS
                               ? clnn__shape_str(d->ndim, d->shape, s2, sizeof s2)
                               : "a bad ndim");
+    /* NaN or infinity in the data would silently poison the weights */
+    const int64_t xper = clnn__numel(in->ndim, in->shape);
+    int64_t bad = in->dtype == CLNN_F32 ? first_nonfinite(d->x, d->n * xper) : -1;
+    if (bad >= 0)
+        return clnn__fail(ctx, CLNN_ERR_INVALID,
+                          "%s: %s sample %lld has a non-finite value (%g) at position %lld; "
+                          "expected finite inputs",
+                          fn, what, (long long)(bad / xper), (double)d->x[bad],
+                          (long long)(bad % xper));
     if (!need_target)
         return CLNN_OK;
     const clnn__mnode *o = &m->nodes[m->output];
@@ -426,6 +444,11 @@ static clnn_status check_data(clnn_model *m, const char *fn, const clnn_data *d,
     if (!d->labels && loss == CLNN_LOSS_CROSS_ENTROPY)
         return clnn__fail(ctx, CLNN_ERR_INVALID,
                           "%s: the cross_entropy loss needs class labels in the %s data", fn, what);
+    if (d->targets && (bad = first_nonfinite(d->targets, d->n * per)) >= 0)
+        return clnn__fail(ctx, CLNN_ERR_INVALID,
+                          "%s: %s sample %lld has a non-finite target (%g) at position %lld", fn,
+                          what, (long long)(bad / per), (double)d->targets[bad],
+                          (long long)(bad % per));
     if (d->labels && !d->targets && !loss_is_categorical(loss) && per != 1)
         return clnn__fail(ctx, CLNN_ERR_INVALID,
                           "%s: the %s loss on an output of %s needs float targets, not labels "
@@ -549,11 +572,53 @@ static clnn_status collect(clnn_model *m, clnn__mgraph *mg, const clnn_data *d, 
     return CLNN_OK;
 }
 
-/* One optimizer step on samples idx[first ..] (or first .. when idx is NULL). */
+/* After a non-finite loss or gradient norm: the first layer (in model order) whose parameters are
+ * not finite (they poison every gradient upstream), else the first whose gradients are not, into
+ * buf. */
+static void diagnose(clnn_model *m, clnn__mgraph *mg, char *buf, size_t size)
+{
+    snprintf(buf, size, "every parameter and gradient is finite: check the data and the loss");
+    for (int pass = 0; pass < 2; pass++)
+        for (int li = 0; li < m->nlayers; li++) {
+            const clnn__layer *L = m->layers[li];
+            for (int k = 0; k < L->nparams; k++) {
+                clnn_tensor *p = L->params[k], *t = p;
+                if (pass == 1) {
+                    t = NULL;
+                    for (size_t j = 0; j < mg->g->nnodes && !t; j++)
+                        if (mg->g->nodes[j]->kind == CLNN__BOUND && mg->g->nodes[j]->external == p)
+                            t = mg->g->nodes[j]->grad;
+                    if (!t)
+                        continue;
+                }
+                int64_t n = clnn_tensor_numel(p), at = -1;
+                float *host = malloc((size_t)(n ? n : 1) * sizeof *host);
+                if (!host)
+                    return;
+                if (clnn_tensor_read(t, host, (size_t)n * 4) == CLNN_OK)
+                    at = first_nonfinite(host, n);
+                if (at >= 0)
+                    snprintf(buf, size,
+                             "the first non-finite values are in layer '%s': %s'%s' [%lld] = %g",
+                             L->spec.name, pass ? "the gradient of " : "parameter ",
+                             clnn_tensor_name(p), (long long)at, (double)host[at]);
+                free(host);
+                if (at >= 0)
+                    return;
+            }
+        }
+}
+
+/* One optimizer step on samples idx[first ..] (or first .. when idx is NULL). With a guard (not
+ * CLNN_NONFINITE_IGNORE) the loss and the gradient norm are checked before the update: *skipped
+ * is set when the batch is dropped; STOP returns CLNN_ERR_NONFINITE naming where. */
 static clnn_status train_step(clnn_model *m, const clnn_data *d, const int64_t *idx, int64_t first,
-                              int64_t n, sums *s)
+                              int64_t n, sums *s, clnn_nonfinite_action guard, int epoch,
+                              int64_t step, int *skipped)
 {
     clnn__mgraph *mg;
+    if (skipped)
+        *skipped = 0;
     clnn_status st = get_graph(m, CLNN__G_TRAIN, n, &mg);
     if (st == CLNN_OK)
         st = clnn__optimizer_attach(m->opt, mg->g);
@@ -564,6 +629,26 @@ static clnn_status train_step(clnn_model *m, const clnn_data *d, const int64_t *
         st = clnn_graph_set_run_count(mg->g, m->train_steps);
     if (st == CLNN_OK)
         st = clnn_graph_run(mg->g);
+    if (st == CLNN_OK && guard != CLNN_NONFINITE_IGNORE) {
+        float loss = 0, norm = 0;
+        st = clnn_tensor_read(mg->loss, &loss, sizeof loss);
+        if (st == CLNN_OK)
+            st = clnn__optimizer_norm(m->opt, &norm);
+        if (st == CLNN_OK && !(isfinite(loss) && isfinite(norm))) {
+            m->train_steps++; /* the step happened, without an update */
+            if (guard == CLNN_NONFINITE_SKIP_BATCH) {
+                if (skipped)
+                    *skipped = 1;
+                return CLNN_OK;
+            }
+            char where[400];
+            diagnose(m, mg, where, sizeof where);
+            return clnn__fail(m->ctx, CLNN_ERR_NONFINITE,
+                              "fit: %s at epoch %d, step %lld (loss %g, gradient norm %g): %s",
+                              isfinite(loss) ? "a non-finite gradient" : "a non-finite loss",
+                              epoch + 1, (long long)step + 1, (double)loss, (double)norm, where);
+        }
+    }
     if (st == CLNN_OK)
         st = clnn_optimizer_step(m->opt);
     if (st == CLNN_OK)
@@ -715,7 +800,8 @@ clnn_status clnn_model_train_on_batch(clnn_model *m, const clnn_data *batch, dou
     if (st)
         return st;
     sums s = {0};
-    if ((st = train_step(m, batch, NULL, 0, batch->n, &s)) != CLNN_OK)
+    if ((st = train_step(m, batch, NULL, 0, batch->n, &s, CLNN_NONFINITE_IGNORE, 0, 0, NULL)) !=
+        CLNN_OK)
         return st;
     if (loss)
         *loss = s.loss / (double)s.samples;
@@ -983,6 +1069,11 @@ static clnn_status check_fit_options(clnn_model *m, const char *fn, const clnn_f
     if (!(o->validation_split >= 0 && o->validation_split < 1))
         return clnn__fail(ctx, CLNN_ERR_INVALID, "%s: expected validation_split in [0, 1), got %g",
                           fn, o->validation_split);
+    if ((unsigned)o->on_nonfinite > CLNN_NONFINITE_IGNORE)
+        return clnn__fail(
+            ctx, CLNN_ERR_INVALID,
+            "%s: expected on_nonfinite STOP (0), SKIP_BATCH (1) or IGNORE (2), got %d", fn,
+            (int)o->on_nonfinite);
     if (o->verbose < 0 || o->verbose > 2)
         return clnn__fail(ctx, CLNN_ERR_INVALID, "%s: expected verbose 0, 1 or 2, got %d", fn,
                           o->verbose);
@@ -1098,6 +1189,7 @@ clnn_status clnn_model_fit(clnn_model *m, const clnn_data *train, const clnn_fit
          * schedule starts there) */
         const double lr = m->opt ? clnn_optimizer_get_lr(m->opt) : m->c.optimizer.lr;
         sums s = {0};
+        int64_t skipped_batches = 0;
         const double t0 = now_s();
         if (p.bar) {
             char line[64];
@@ -1106,7 +1198,9 @@ clnn_status clnn_model_fit(clnn_model *m, const clnn_data *train, const clnn_fit
         }
         for (int64_t b = 0; b < nb && st == CLNN_OK; b++) {
             int64_t first = b * B, n = tr.n - first < B ? tr.n - first : B;
-            st = train_step(m, &tr, idx, first, n, &s);
+            int skipped = 0;
+            st = train_step(m, &tr, idx, first, n, &s, o->on_nonfinite, epoch, b, &skipped);
+            skipped_batches += skipped;
             if (st == CLNN_OK && p.bar && (now_s() - p.last_draw > 0.1 || b + 1 == nb)) {
                 row[0] = s.loss / (double)s.samples;
                 for (int c = 1; c < ntrain_cols; c++) {
@@ -1124,8 +1218,12 @@ clnn_status clnn_model_fit(clnn_model *m, const clnn_data *train, const clnn_fit
         }
         if (st)
             break;
-        /* the epoch's row */
-        row[0] = s.loss / (double)s.samples;
+        /* the epoch's row (NaN when every batch was skipped) */
+        row[0] = s.samples ? s.loss / (double)s.samples : NAN;
+        if (skipped_batches)
+            clnn__log(m->ctx, CLNN_LOG_WARN,
+                      "fit: epoch %d: %lld of %lld batches skipped (non-finite loss or gradient)",
+                      epoch + 1, (long long)skipped_batches, (long long)nb);
         for (int k = 0, c = 1; k < NMETRICS; k++)
             if (m->c.metrics & METRIC_BITS[k])
                 row[c++] = s.total[k] > 0 ? s.correct[k] / s.total[k] : NAN;

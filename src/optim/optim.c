@@ -560,6 +560,26 @@ clnn_status clnn_optimizer_step(clnn_optimizer *opt)
     return CLNN_OK;
 }
 
+clnn_status clnn__optimizer_norm(clnn_optimizer *opt, float *norm)
+{
+    if (!opt || !opt->graph || !opt->graph->planned)
+        return CLNN_ERR_STATE;
+    clnn_status st = CLNN_OK;
+    if (!opt->partials)
+        st = zeros(opt->ctx, (size_t)opt->npartials, "partial sums", &opt->partials);
+    if (st == CLNN_OK)
+        st = clip_pass(opt);
+    float v[2];
+    cl_int err = st ? CL_SUCCESS
+                    : clEnqueueReadBuffer(opt->ctx->queue, opt->scale->mem, CL_TRUE, 0, sizeof v,
+                                          v, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return clnn__cl_fail(opt->ctx, err, "clEnqueueReadBuffer of the gradient norm");
+    if (st == CLNN_OK)
+        *norm = v[1];
+    return st;
+}
+
 clnn_status clnn_optimizer_grad_norm(clnn_optimizer *opt, float *norm)
 {
     if (!opt || !norm)

@@ -1,0 +1,2 @@
+/* ref_rnn.c — host references of the recurrent ops: being written */
+int ref_rnn_placeholder;

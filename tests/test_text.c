@@ -1,0 +1,6 @@
+/* test_text.c — being written */
+#include <stdlib.h>
+int main(void)
+{
+    return EXIT_SUCCESS;
+}
