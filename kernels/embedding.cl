@@ -153,3 +153,18 @@ __kernel void emb_bwd_sum(const int V, const int D, const int n2, __global const
     }
 #endif
 }
+
+// ids: (N, T) i32 -> lengths: (N) i32, the number of ids before the first `pad` id of each row
+// (at least 1: an all-padding row counts one step, as an empty sequence cannot be run)
+__kernel void sequence_lengths(const int N, const int T, const int pad, __global const int *ids,
+                               const int oi, __global int *lengths, const int ol)
+{
+    const int n = get_global_id(0);
+    if (n >= N)
+        return;
+    __global const int *row = ids + oi + n * T;
+    int len = 0;
+    while (len < T && row[len] != pad)
+        len++;
+    lengths[ol + n] = len > 0 ? len : 1;
+}

@@ -1,5 +1,241 @@
-// rnn.cl — the recurrent ops (issue 5): being written
-__kernel void rnn_placeholder(__global float *x)
+// rnn.cl — the recurrent ops of src/ops/op_rnn.c: the fused per-step gate kernels of the forward
+// pass and of backpropagation through time, the state initialisation, and the small helpers of
+// the gradients (column sums, state copies) and of clnn_rnn_last (gather / scatter).
+//
+// mode: 0 RNN tanh, 1 RNN relu, 2 LSTM (gates i, f, g, o), 3 GRU (gates r, z, n); G gates of H
+// each, GH = G H. Steps are counted in "step order" s = 0 .. T-1: sequence n has L = lengths[n]
+// real steps (clamped to [0, T]; T without lengths); step s < L is time t = s (forward) or
+// L - 1 - s (reverse), a step s >= L is padding at time t = s. The forward scratch holds
+//   xp   (N, T, GH)  the input projection x W_ih^T; each real step replaces its row by the gate
+//                    activations (for RNN: h itself)
+//   gh   (N, GH)     h_{s} W_hh^T of the current step
+//   hist (T+1, N, H) the hidden state before step s at slot s (slot 0: h0 or 0)
+//   chist(T+1, N, H) the same for the LSTM cell state
+//   ghn  (N, T, H)   GRU: W_hn h + b_hn of each real step (the r-scaled term)
+//   whh_t(H, GH)     W_hh^T (rnn_transpose), the B of the per-step GEMMs
+// One work-item per (n, j), j < H; no barriers, so the tail work-items simply return.
+
+inline float rnn_sigmoid(const float x)
 {
-    x[0] = 0.0f;
+    return 1.0f / (1.0f + exp(-x));
+}
+
+inline int rnn_len(const int has_len, __global const int *len, const int olen, const int n,
+                   const int T)
+{
+    return has_len ? clamp(len[olen + n], 0, T) : T;
+}
+
+// hist slot 0 (and chist slot 0) = h0 (c0) or 0
+__kernel void rnn_init(const int NH, const int has_h0, __global const float *h0, const int oh0,
+                       const int has_c0, __global const float *c0, const int oc0,
+                       __global float *hist, const int ohist, const int has_c,
+                       __global float *chist, const int ochist)
+{
+    const int i = get_global_id(0);
+    if (i >= NH)
+        return;
+    hist[ohist + i] = has_h0 ? h0[oh0 + i] : 0.0f;
+    if (has_c)
+        chist[ochist + i] = has_c0 ? c0[oc0 + i] : 0.0f;
+}
+
+// One forward step s. y: (N, T, F) with F = H, or 2 H for LSTM ([h | c]).
+__kernel void rnn_fwd_step(const int mode, const int N, const int T, const int H, const int s,
+                           const int reverse, const int has_len, __global const int *len,
+                           const int olen, const int has_bih, __global const float *bih,
+                           const int obih, const int has_bhh, __global const float *bhh,
+                           const int obhh, __global float *sc, const int oxp, const int ogh,
+                           const int ohist, const int ochist, const int oghn,
+                           __global float *y, const int oy)
+{
+    const int i = get_global_id(0);
+    if (i >= N * H)
+        return;
+    const int n = i / H, j = i - n * H;
+    const int G = mode == 2 ? 4 : mode == 3 ? 3 : 1, GH = G * H;
+    const int F = mode == 2 ? 2 * H : H;
+    const int L = rnn_len(has_len, len, olen, n, T);
+    __global float *hprev = sc + ohist + s * N * H, *hnext = hprev + N * H;
+    __global float *cprev = sc + ochist + s * N * H, *cnext = cprev + N * H;
+    if (s >= L) { // padding: zero output at t = s, the state passes through
+        hnext[i] = hprev[i];
+        y[oy + (n * T + s) * F + j] = 0.0f;
+        if (mode == 2) {
+            cnext[i] = cprev[i];
+            y[oy + (n * T + s) * F + H + j] = 0.0f;
+        }
+        return;
+    }
+    const int t = reverse ? L - 1 - s : s;
+    __global float *xp = sc + oxp + (n * T + t) * GH;
+    __global const float *gh = sc + ogh + n * GH;
+    float a[4];
+    for (int g = 0; g < G; g++) {
+        const int k = g * H + j;
+        a[g] = xp[k] + (has_bih ? bih[obih + k] : 0.0f);
+        if (mode != 3 || g < 2)
+            a[g] += gh[k] + (has_bhh ? bhh[obhh + k] : 0.0f);
+    }
+    float h;
+    if (mode == 0) {
+        h = tanh(a[0]);
+        xp[j] = h;
+    } else if (mode == 1) {
+        h = fmax(a[0], 0.0f);
+        xp[j] = h;
+    } else if (mode == 2) {
+        const float ig = rnn_sigmoid(a[0]), fg = rnn_sigmoid(a[1]), gg = tanh(a[2]),
+                    og = rnn_sigmoid(a[3]);
+        const float c = fg * cprev[i] + ig * gg;
+        h = og * tanh(c);
+        xp[j] = ig;
+        xp[H + j] = fg;
+        xp[2 * H + j] = gg;
+        xp[3 * H + j] = og;
+        cnext[i] = c;
+        y[oy + (n * T + t) * F + H + j] = c;
+    } else {
+        const float r = rnn_sigmoid(a[0]), z = rnn_sigmoid(a[1]);
+        const float hn = gh[2 * H + j] + (has_bhh ? bhh[obhh + 2 * H + j] : 0.0f);
+        const float nn = tanh(a[2] + r * hn);
+        h = (1.0f - z) * nn + z * hprev[i];
+        xp[j] = r;
+        xp[H + j] = z;
+        xp[2 * H + j] = nn;
+        sc[oghn + (n * T + t) * H + j] = hn;
+    }
+    hnext[i] = h;
+    y[oy + (n * T + t) * F + j] = h;
+}
+
+// One backward step s (run for s = T-1 .. 0). fs: the forward scratch (offsets as above); bs: the
+// backward scratch: dgh (T, N, GH) the hh-side pre-activation gradients in step order, then two
+// (N, H) buffers for d h (step s reads buffer (s+1)%2, writes buffer s%2; first: the incoming
+// gradient is 0) and two for d c. dg: (N, T, GH) the ih-side pre-activation gradients (0 at
+// padding). The direct part of d h_{s} is written here; the GEMM d h += dgh[s] W_hh follows.
+__kernel void rnn_bwd_step(const int mode, const int N, const int T, const int H, const int s,
+                           const int reverse, const int first, const int has_len,
+                           __global const int *len, const int olen, __global const float *dy,
+                           const int ody, __global const float *fs, const int oxp,
+                           const int ohist, const int ochist, const int oghn,
+                           __global float *bs, const int odgh, const int odh, const int odc,
+                           __global float *dg, const int odg)
+{
+    const int i = get_global_id(0);
+    if (i >= N * H)
+        return;
+    const int n = i / H, j = i - n * H;
+    const int G = mode == 2 ? 4 : mode == 3 ? 3 : 1, GH = G * H;
+    const int F = mode == 2 ? 2 * H : H;
+    const int L = rnn_len(has_len, len, olen, n, T);
+    const int rd = (s + 1) & 1, wr = s & 1;
+    const float dh_in = first ? 0.0f : bs[odh + rd * N * H + i];
+    const float dc_in = (first || mode != 2) ? 0.0f : bs[odc + rd * N * H + i];
+    __global float *dgh = bs + odgh + (s * N + n) * GH;
+    if (s >= L) { // padding: the state gradient passes through, no gate gradients
+        bs[odh + wr * N * H + i] = dh_in;
+        if (mode == 2)
+            bs[odc + wr * N * H + i] = dc_in;
+        for (int g = 0; g < G; g++) {
+            dgh[g * H + j] = 0.0f;
+            dg[odg + (n * T + s) * GH + g * H + j] = 0.0f;
+        }
+        return;
+    }
+    const int t = reverse ? L - 1 - s : s;
+    __global const float *act = fs + oxp + (n * T + t) * GH;
+    __global float *dgx = dg + odg + (n * T + t) * GH;
+    const float dh = dh_in + dy[ody + (n * T + t) * F + j];
+    float direct = 0.0f;
+    if (mode == 0) {
+        const float h = act[j];
+        dgx[j] = dgh[j] = dh * (1.0f - h * h);
+    } else if (mode == 1) {
+        dgx[j] = dgh[j] = act[j] > 0.0f ? dh : 0.0f;
+    } else if (mode == 2) {
+        const float ig = act[j], fg = act[H + j], gg = act[2 * H + j], og = act[3 * H + j];
+        const float c = fs[ochist + (s + 1) * N * H + i], cp = fs[ochist + s * N * H + i];
+        const float tc = tanh(c);
+        const float dc = dc_in + dy[ody + (n * T + t) * F + H + j] + dh * og * (1.0f - tc * tc);
+        const float di = dc * gg * ig * (1.0f - ig), df = dc * cp * fg * (1.0f - fg);
+        const float dgg = dc * ig * (1.0f - gg * gg), dog = dh * tc * og * (1.0f - og);
+        dgx[j] = dgh[j] = di;
+        dgx[H + j] = dgh[H + j] = df;
+        dgx[2 * H + j] = dgh[2 * H + j] = dgg;
+        dgx[3 * H + j] = dgh[3 * H + j] = dog;
+        bs[odc + wr * N * H + i] = dc * fg;
+    } else {
+        const float r = act[j], z = act[H + j], nn = act[2 * H + j];
+        const float hp = fs[ohist + s * N * H + i], hn = fs[oghn + (n * T + t) * H + j];
+        const float dn = dh * (1.0f - z) * (1.0f - nn * nn);
+        const float dr = dn * hn * r * (1.0f - r), dz = dh * (hp - nn) * z * (1.0f - z);
+        dgx[j] = dgh[j] = dr;
+        dgx[H + j] = dgh[H + j] = dz;
+        dgx[2 * H + j] = dn;
+        dgh[2 * H + j] = dn * r;
+        direct = dh * z;
+    }
+    bs[odh + wr * N * H + i] = direct;
+}
+
+// out[c] = sum over rows of m (rows, C) (the bias gradient of the hh side), in row order
+__kernel void rnn_colsum(const int rows, const int C, __global const float *m, const int om,
+                         __global float *out, const int oout)
+{
+    const int c = get_global_id(0);
+    if (c >= C)
+        return;
+    float acc = 0.0f;
+    for (int r = 0; r < rows; r++)
+        acc += m[om + r * C + c];
+    out[oout + c] = acc;
+}
+
+__kernel void rnn_copy(const int n, __global const float *src, const int osrc,
+                       __global float *dst, const int odst)
+{
+    const int i = get_global_id(0);
+    if (i < n)
+        dst[odst + i] = src[osrc + i];
+}
+
+// y (N, F) = seq (N, T, F) at step lengths[n] - 1 (T - 1 without lengths), or 0 if reverse
+__kernel void rnn_last_fwd(const int N, const int T, const int F, const int reverse,
+                           const int has_len, __global const int *len, const int olen,
+                           __global const float *seq, const int oseq, __global float *y,
+                           const int oy)
+{
+    const int i = get_global_id(0);
+    if (i >= N * F)
+        return;
+    const int n = i / F, f = i - n * F;
+    const int t = reverse ? 0 : clamp(rnn_len(has_len, len, olen, n, T), 1, T) - 1;
+    y[oy + i] = seq[oseq + (n * T + t) * F + f];
+}
+
+// dseq (N, T, F): dy (N, F) at the gathered step, 0 elsewhere
+__kernel void rnn_last_bwd(const int N, const int T, const int F, const int reverse,
+                           const int has_len, __global const int *len, const int olen,
+                           __global const float *dy, const int ody, __global float *dseq,
+                           const int odseq)
+{
+    const int i = get_global_id(0);
+    if (i >= N * T * F)
+        return;
+    const int f = i % F, nt = i / F, n = nt / T, t = nt - n * T;
+    const int tl = reverse ? 0 : clamp(rnn_len(has_len, len, olen, n, T), 1, T) - 1;
+    dseq[odseq + i] = t == tl ? dy[ody + n * F + f] : 0.0f;
+}
+
+// dst (cols, rows) = src (rows, cols)^T: W_hh^T once per run, so that the per-step GEMMs need no
+// transposition
+__kernel void rnn_transpose(const int rows, const int cols, __global const float *src,
+                            const int osrc, __global float *dst, const int odst)
+{
+    const int i = get_global_id(0);
+    if (i >= rows * cols)
+        return;
+    const int r = i / cols, c = i - r * cols;
+    dst[odst + c * rows + r] = src[osrc + i];
 }

@@ -147,7 +147,7 @@ struct clnn_tensor {
     int64_t numel;
     clnn__storage *storage; /* NULL until planned (op nodes) */
     size_t offset;          /* in elements, into storage */
-    char name[48];
+    char name[80]; /* layer names (<= 34) + the longest parameter suffix fit */
     /* graph node */
     int op; /* index into the op registry for CLNN__OP */
     int nsrc;

@@ -39,6 +39,9 @@ static clnn_layer_spec spec_defaults(clnn_layer_kind kind)
     s.padding_index = -1;
     s.ndim = 0;
     s.axis = -1;
+    s.num_layers = 1;
+    s.bidirectional = 0;
+    s.return_sequences = 0;
     return s;
 }
 
@@ -160,6 +163,31 @@ clnn_layer_spec clnn_layer_concatenate(int axis)
     return s;
 }
 
+static clnn_layer_spec rnn_spec(clnn_layer_kind kind, int units, int num_layers)
+{
+    clnn_layer_spec s = spec_defaults(kind);
+    s.units = units;
+    s.num_layers = num_layers;
+    if (kind == CLNN_LAYER_SIMPLE_RNN)
+        s.activation = CLNN_ACT_TANH;
+    return s;
+}
+
+clnn_layer_spec clnn_layer_lstm(int units, int num_layers)
+{
+    return rnn_spec(CLNN_LAYER_LSTM, units, num_layers);
+}
+
+clnn_layer_spec clnn_layer_gru(int units, int num_layers)
+{
+    return rnn_spec(CLNN_LAYER_GRU, units, num_layers);
+}
+
+clnn_layer_spec clnn_layer_simple_rnn(int units, int num_layers)
+{
+    return rnn_spec(CLNN_LAYER_SIMPLE_RNN, units, num_layers);
+}
+
 /* ---- names --------------------------------------------------------------------------------- */
 typedef struct kind_names {
     const char *type, *prefix;
@@ -181,6 +209,9 @@ static const kind_names NAMES[] = {
     [CLNN_LAYER_EMBEDDING] = {"Embedding", "embedding"},
     [CLNN_LAYER_ADD] = {"Add", "add"},
     [CLNN_LAYER_CONCATENATE] = {"Concatenate", "concatenate"},
+    [CLNN_LAYER_LSTM] = {"LSTM", "lstm"},
+    [CLNN_LAYER_GRU] = {"GRU", "gru"},
+    [CLNN_LAYER_SIMPLE_RNN] = {"SimpleRNN", "simple_rnn"},
 };
 #define NKINDS ((int)(sizeof NAMES / sizeof NAMES[0]))
 
@@ -437,8 +468,13 @@ static clnn_status check_layer(clnn_ctx *ctx, const clnn__layer *L, int nin,
     char a[128], b[128];
     clnn_status st;
     int multi = k == CLNN_LAYER_ADD || k == CLNN_LAYER_CONCATENATE;
+    int rnn = k == CLNN_LAYER_LSTM || k == CLNN_LAYER_GRU || k == CLNN_LAYER_SIMPLE_RNN;
 
-    if (multi ? nin < 2 || nin > CLNN__LAYER_MAX_INPUTS : nin != 1) {
+    if (rnn ? nin < 1 || nin > 2 : multi ? nin < 2 || nin > CLNN__LAYER_MAX_INPUTS : nin != 1) {
+        if (rnn)
+            return lfail(ctx, L, CLNN_ERR_INVALID,
+                         "expected 1 input (the sequence) or 2 (and its int32 token ids), got %d",
+                         nin);
         if (multi)
             return lfail(ctx, L, CLNN_ERR_INVALID, "expected 2 to %d inputs, got %d",
                          CLNN__LAYER_MAX_INPUTS, nin);
@@ -446,8 +482,8 @@ static clnn_status check_layer(clnn_ctx *ctx, const clnn__layer *L, int nin,
     }
     if (!in_dtype || !in_ndim || !in_shape)
         return lfail(ctx, L, CLNN_ERR_INVALID, "the input descriptions are NULL");
-    clnn_dtype want = k == CLNN_LAYER_EMBEDDING ? CLNN_I32 : CLNN_F32;
     for (int i = 0; i < nin; i++) {
+        clnn_dtype want = k == CLNN_LAYER_EMBEDDING || (rnn && i == 1) ? CLNN_I32 : CLNN_F32;
         if (in_dtype[i] != want)
             return lfail(ctx, L, CLNN_ERR_INVALID, "expected %s input%s, got input %d of dtype %s",
                          dtype_name(want), want == CLNN_I32 ? " (int32 indices)" : "", i,
@@ -462,6 +498,32 @@ static clnn_status check_layer(clnn_ctx *ctx, const clnn__layer *L, int nin,
     const int64_t *sh = in_shape[0];
 
     switch (k) {
+    case CLNN_LAYER_LSTM:
+    case CLNN_LAYER_GRU:
+    case CLNN_LAYER_SIMPLE_RNN:
+        if (s->units < 1)
+            return lfail(ctx, L, CLNN_ERR_INVALID, "expected units >= 1, got %d", s->units);
+        if (s->num_layers < 1 || s->num_layers > 8)
+            return lfail(ctx, L, CLNN_ERR_INVALID, "expected num_layers in [1, 8], got %d",
+                         s->num_layers);
+        if (!(s->rate >= 0 && s->rate < 1))
+            return lfail(ctx, L, CLNN_ERR_INVALID,
+                         "expected a dropout rate between layers in [0, 1), got %g",
+                         (double)s->rate);
+        if (k == CLNN_LAYER_SIMPLE_RNN && s->activation != CLNN_ACT_TANH &&
+            s->activation != CLNN_ACT_RELU)
+            return lfail(ctx, L, CLNN_ERR_INVALID,
+                         "expected the activation CLNN_ACT_TANH or CLNN_ACT_RELU, got %d",
+                         (int)s->activation);
+        if (nd != 2)
+            return lfail(ctx, L, CLNN_ERR_SHAPE,
+                         "expected a batch-first sequence (T, F) (batch excluded), got %s",
+                         shape_str(nd, sh, a, sizeof a));
+        if (nin == 2 && (in_ndim[1] != 1 || in_shape[1][0] != sh[0]))
+            return lfail(ctx, L, CLNN_ERR_SHAPE,
+                         "expected token ids (T) = (%lld) as the second input, got %s",
+                         (long long)sh[0], shape_str(in_ndim[1], in_shape[1], b, sizeof b));
+        return CLNN_OK;
     case CLNN_LAYER_DENSE:
         if (s->units < 1)
             return lfail(ctx, L, CLNN_ERR_INVALID, "expected units >= 1, got %d", s->units);
@@ -610,6 +672,115 @@ static clnn_status add_param(clnn_ctx *ctx, clnn__layer *L, const char *suffix, 
     return CLNN_OK;
 }
 
+/* Keras's orthogonal initialiser for a recurrent kernel, in PyTorch's layout (rows = G H, cols =
+ * H): a normal matrix whose columns are made orthonormal by modified Gram-Schmidt (Keras takes the
+ * Q of a QR with the signs of R's diagonal, which Gram-Schmidt makes positive). */
+static clnn_status add_orthogonal(clnn_ctx *ctx, clnn__layer *L, const char *suffix, int64_t rows,
+                                  int64_t cols, clnn__rng *r)
+{
+    double *a = malloc((size_t)(rows * cols) * sizeof *a);
+    float *f = malloc((size_t)(rows * cols) * sizeof *f);
+    clnn_tensor *t = NULL;
+    clnn_status st = CLNN_OK;
+    if (!a || !f)
+        st = lfail(ctx, L, CLNN_ERR_NOMEM, "out of host memory for parameter '%s'", suffix);
+    for (int64_t i = 0; st == CLNN_OK && i < rows * cols; i++)
+        a[i] = clnn__rng_normal(r);
+    for (int64_t j = 0; st == CLNN_OK && j < cols; j++) {
+        for (int64_t k = 0; k < j; k++) {
+            double dot = 0;
+            for (int64_t i = 0; i < rows; i++)
+                dot += a[i * cols + j] * a[i * cols + k];
+            for (int64_t i = 0; i < rows; i++)
+                a[i * cols + j] -= dot * a[i * cols + k];
+        }
+        double norm = 0;
+        for (int64_t i = 0; i < rows; i++)
+            norm += a[i * cols + j] * a[i * cols + j];
+        norm = sqrt(norm);
+        for (int64_t i = 0; i < rows; i++)
+            a[i * cols + j] = norm > 0 ? a[i * cols + j] / norm : 0.0;
+    }
+    int64_t shape[2] = {rows, cols};
+    if (st == CLNN_OK)
+        st = clnn_tensor_create(ctx, CLNN_F32, 2, shape, &t);
+    for (int64_t i = 0; st == CLNN_OK && i < rows * cols; i++)
+        f[i] = (float)a[i];
+    if (st == CLNN_OK)
+        st = clnn_tensor_write(t, f, (size_t)(rows * cols) * sizeof *f);
+    free(a);
+    free(f);
+    if (st) {
+        clnn_tensor_destroy(t);
+        return st;
+    }
+    char name[96];
+    snprintf(name, sizeof name, "%s.%s", L->spec.name, suffix);
+    clnn_tensor_set_name(t, name);
+    L->params[L->nparams] = t;
+    L->param_trainable[L->nparams] = 1;
+    L->nparams++;
+    return CLNN_OK;
+}
+
+static int rnn_gates(clnn_layer_kind k)
+{
+    return k == CLNN_LAYER_LSTM ? 4 : k == CLNN_LAYER_GRU ? 3 : 1;
+}
+
+/* PyTorch's names and order per layer and direction: weight_ih_l<k>[_reverse], weight_hh,
+ * bias_ih, bias_hh. PyTorch: every tensor U(-1/sqrt(H), 1/sqrt(H)). Keras: glorot_uniform
+ * weight_ih (fans F and G H), orthogonal weight_hh, zero biases with the LSTM forget gate's input
+ * bias 1 (unit_forget_bias; the second block of PyTorch's i, f, g, o). */
+static clnn_status make_rnn_params(clnn_ctx *ctx, clnn__layer *L, int64_t features, int keras,
+                                   clnn__rng *r)
+{
+    const clnn_layer_spec *s = &L->spec;
+    const int64_t H = s->units, G = rnn_gates(s->kind);
+    const double pt = 1.0 / sqrt((double)H);
+    clnn_status st = CLNN_OK;
+    for (int l = 0; l < s->num_layers && st == CLNN_OK; l++)
+        for (int dir = 0; dir < 1 + (s->bidirectional != 0) && st == CLNN_OK; dir++) {
+            const int64_t in = l == 0 ? features : H * (1 + (s->bidirectional != 0));
+            char n[4][40];
+            snprintf(n[0], sizeof n[0], "weight_ih_l%d%s", l, dir ? "_reverse" : "");
+            snprintf(n[1], sizeof n[1], "weight_hh_l%d%s", l, dir ? "_reverse" : "");
+            snprintf(n[2], sizeof n[2], "bias_ih_l%d%s", l, dir ? "_reverse" : "");
+            snprintf(n[3], sizeof n[3], "bias_hh_l%d%s", l, dir ? "_reverse" : "");
+            int64_t wih[2] = {G * H, in}, bsh[1] = {G * H};
+            if (!keras) {
+                int64_t whh[2] = {G * H, H};
+                if ((st = add_param(ctx, L, n[0], 2, wih, 1, r, INIT_UNIFORM, pt)) ||
+                    (st = add_param(ctx, L, n[1], 2, whh, 1, r, INIT_UNIFORM, pt)))
+                    break;
+                if (s->use_bias &&
+                    ((st = add_param(ctx, L, n[2], 1, bsh, 1, r, INIT_UNIFORM, pt)) ||
+                     (st = add_param(ctx, L, n[3], 1, bsh, 1, r, INIT_UNIFORM, pt))))
+                    break;
+                continue;
+            }
+            double limit = sqrt(6.0 / (double)(in + G * H));
+            if ((st = add_param(ctx, L, n[0], 2, wih, 1, r, INIT_UNIFORM, limit)) ||
+                (st = add_orthogonal(ctx, L, n[1], G * H, H, r)))
+                break;
+            if (!s->use_bias)
+                continue;
+            if ((st = add_param(ctx, L, n[2], 1, bsh, 1, r, INIT_CONST, 0.0)) ||
+                (st = add_param(ctx, L, n[3], 1, bsh, 1, r, INIT_CONST, 0.0)))
+                break;
+            if (s->kind == CLNN_LAYER_LSTM) { /* unit_forget_bias */
+                float *b = malloc((size_t)(G * H) * sizeof *b);
+                if (!b)
+                    return lfail(ctx, L, CLNN_ERR_NOMEM, "out of host memory");
+                for (int64_t i = 0; i < G * H; i++)
+                    b[i] = i >= H && i < 2 * H ? 1.0f : 0.0f;
+                st = clnn_tensor_write(L->params[L->nparams - 2], b, (size_t)(G * H) * sizeof *b);
+                free(b);
+            }
+        }
+    return st;
+}
+
 /* Initialisers (computed in double, stored as float):
  *   Keras glorot_uniform: U(-l, l), l = sqrt(6 / (fan_in + fan_out)), fans from the Keras kernel
  *     shape (compute_fans: fan_in = shape[-2] * receptive, fan_out = shape[-1] * receptive):
@@ -690,6 +861,10 @@ static clnn_status make_params(clnn_ctx *ctx, clnn__layer *L, const int *in_ndim
             return st;
         return CLNN_OK;
     }
+    case CLNN_LAYER_LSTM:
+    case CLNN_LAYER_GRU:
+    case CLNN_LAYER_SIMPLE_RNN:
+        return make_rnn_params(ctx, L, in[nd - 1], keras, &r);
     case CLNN_LAYER_EMBEDDING: {
         int64_t w[2] = {s->input_dim, s->units};
         return keras ? add_param(ctx, L, "weight", 2, w, 1, &r, INIT_UNIFORM, 0.05)
@@ -779,6 +954,40 @@ static clnn_tensor *pool_forward(clnn_graph *g, const clnn__layer *L, clnn_tenso
     return s->kind == CLNN_LAYER_MAXPOOL2D ? clnn_maxpool2d(g, x, &o) : clnn_avgpool2d(g, x, &o);
 }
 
+/* num_layers layers of one or two directions (clnn_rnn), PyTorch's parameter order (see
+ * make_rnn_params); dropout between layers; the output sequence or the final hidden state, each
+ * direction's taken at each sequence's own last real step. */
+static clnn_tensor *rnn_forward(clnn_graph *g, const clnn__layer *L, clnn_tensor *x,
+                                clnn_tensor *ids, clnn_tensor *const *p)
+{
+    const clnn_layer_spec *s = &L->spec;
+    const int dirs = 1 + (s->bidirectional != 0), per = s->use_bias ? 4 : 2;
+    const int64_t H = s->units;
+    clnn_rnn_mode mode = s->kind == CLNN_LAYER_LSTM       ? CLNN_RNN_LSTM
+                         : s->kind == CLNN_LAYER_GRU      ? CLNN_RNN_GRU
+                         : s->activation == CLNN_ACT_RELU ? CLNN_RNN_RELU
+                                                          : CLNN_RNN_TANH;
+    clnn_tensor *lengths = ids ? clnn_sequence_lengths(g, ids, 0) : NULL;
+    clnn_tensor *seq = x, *h[2] = {NULL, NULL};
+    for (int l = 0; l < s->num_layers && seq; l++) {
+        for (int d = 0; d < dirs; d++) {
+            clnn_tensor *const *q = p + (size_t)(l * dirs + d) * (size_t)per;
+            clnn_tensor *out = clnn_rnn(g, mode, seq, q[0], q[1], s->use_bias ? q[2] : NULL,
+                                        s->use_bias ? q[3] : NULL, NULL, NULL, lengths, d);
+            h[d] = mode == CLNN_RNN_LSTM ? clnn_slice(g, out, 2, 0, H, 1) : out;
+        }
+        seq = dirs == 2 ? clnn_concat(g, 2, h, 2) : h[0];
+        if (l + 1 < s->num_layers && s->rate > 0)
+            seq = clnn_dropout(g, seq, s->rate, L->seed + (uint64_t)l * 0x9e3779b97f4a7c15ull);
+    }
+    if (!seq || s->return_sequences)
+        return seq;
+    clnn_tensor *last[2];
+    for (int d = 0; d < dirs; d++)
+        last[d] = clnn_rnn_last(g, h[d], lengths, d);
+    return dirs == 2 ? clnn_concat(g, 2, last, 1) : last[0];
+}
+
 clnn_tensor *clnn__layer_forward(clnn_graph *g, const clnn__layer *L, int nin,
                                  clnn_tensor *const *x, clnn_tensor *const *p)
 {
@@ -850,6 +1059,11 @@ clnn_tensor *clnn__layer_forward(clnn_graph *g, const clnn__layer *L, int nin,
         break;
     case CLNN_LAYER_EMBEDDING:
         y = clnn_embedding(g, x0, p[0], s->padding_index);
+        break;
+    case CLNN_LAYER_LSTM:
+    case CLNN_LAYER_GRU:
+    case CLNN_LAYER_SIMPLE_RNN:
+        y = rnn_forward(g, L, x0, nin > 1 ? x[1] : NULL, p);
         break;
     case CLNN_LAYER_ADD:
         y = x0;

@@ -81,6 +81,9 @@ void clnn_model_destroy(clnn_model *m)
     clnn_graph_destroy(m->shape_graph);
     for (int i = 0; i < m->nlayers; i++)
         clnn__layer_release(m->layers[i]);
+    for (int i = 0; i < 2 * m->nmeta; i++)
+        free(m->meta[i]);
+    free(m->meta);
     free(m->layers);
     free(m->nodes);
     free(m->shape_t);
@@ -332,9 +335,15 @@ int clnn_model_reapply(clnn_model *m, int layer_node, int ninputs, const int *in
         return -1;
     const clnn__layer *L = m->layers[m->nodes[layer_node].layer];
     const int merge = L->spec.kind == CLNN_LAYER_ADD || L->spec.kind == CLNN_LAYER_CONCATENATE;
-    if (merge ? ninputs < 2 : ninputs != 1)
+    const int rnn = L->spec.kind == CLNN_LAYER_LSTM || L->spec.kind == CLNN_LAYER_GRU ||
+                    L->spec.kind == CLNN_LAYER_SIMPLE_RNN;
+    if (merge ? ninputs < 2 : rnn ? ninputs > 2 : ninputs != 1)
         return clnn__model_fail(m, CLNN_ERR_INVALID, "%s '%s': expected %s, got %d", fn,
-                                L->spec.name, merge ? "2 or more inputs" : "1 input", ninputs);
+                                L->spec.name,
+                                merge ? "2 or more inputs"
+                                : rnn ? "1 or 2 inputs"
+                                      : "1 input",
+                                ninputs);
     m->chain = 0;
     return apply_layer(m, fn, m->nodes[layer_node].layer, ninputs, inputs);
 }
@@ -642,4 +651,57 @@ size_t clnn_model_summary(const clnn_model *m, char *buf, size_t size)
         grouped(all, a, sizeof a), grouped(tr, b, sizeof b), grouped(all - tr, c, sizeof c));
     rule(&t, '_', width);
     return t.len;
+}
+
+/* ---- user metadata -------------------------------------------------------------------------- */
+const char *clnn_model_metadata(const clnn_model *m, const char *key)
+{
+    for (int i = 0; m && key && i < m->nmeta; i++)
+        if (!strcmp(m->meta[2 * i], key))
+            return m->meta[2 * i + 1];
+    return NULL;
+}
+
+clnn_status clnn_model_set_metadata(clnn_model *m, const char *key, const char *value)
+{
+    if (!m)
+        return CLNN_ERR_INVALID;
+    if (!key || !key[0] || strlen(key) > 63)
+        return clnn__fail(m->ctx, CLNN_ERR_INVALID,
+                          "clnn_model_set_metadata: expected a key of 1 to 63 characters, got %s",
+                          key ? "a longer or empty one" : "NULL");
+    int at = -1;
+    for (int i = 0; i < m->nmeta; i++)
+        if (!strcmp(m->meta[2 * i], key))
+            at = i;
+    if (!value) {
+        if (at >= 0) {
+            free(m->meta[2 * at]);
+            free(m->meta[2 * at + 1]);
+            memmove(m->meta + 2 * at, m->meta + 2 * at + 2,
+                    (size_t)(2 * (m->nmeta - at - 1)) * sizeof *m->meta);
+            m->nmeta--;
+        }
+        return CLNN_OK;
+    }
+    char *v = clnn__strdup(value);
+    if (!v)
+        return clnn__fail(m->ctx, CLNN_ERR_NOMEM, "clnn_model_set_metadata: out of host memory");
+    if (at >= 0) {
+        free(m->meta[2 * at + 1]);
+        m->meta[2 * at + 1] = v;
+        return CLNN_OK;
+    }
+    char *k = clnn__strdup(key);
+    char **grown = k ? realloc(m->meta, (size_t)(2 * (m->nmeta + 1)) * sizeof *grown) : NULL;
+    if (!grown) {
+        free(k);
+        free(v);
+        return clnn__fail(m->ctx, CLNN_ERR_NOMEM, "clnn_model_set_metadata: out of host memory");
+    }
+    m->meta = grown;
+    m->meta[2 * m->nmeta] = k;
+    m->meta[2 * m->nmeta + 1] = v;
+    m->nmeta++;
+    return CLNN_OK;
 }

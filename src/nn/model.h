@@ -68,6 +68,8 @@ struct clnn_model {
     clnn_history history;
     size_t history_cap;   /* rows allocated */
     uint64_t train_steps; /* training steps done: the dropout counter of every training graph */
+    char **meta; /* user metadata: key, value pairs (2 nmeta strings) */
+    int nmeta;
     struct clnn__pending_opt *pending_opt; /* optimizer state of a checkpoint, applied when the
                                             * optimizer is made (persist.c) */
 };

@@ -6,7 +6,7 @@
 
 #include "../core/internal.h"
 
-#define CLNN__LAYER_MAX_PARAMS 4
+#define CLNN__LAYER_MAX_PARAMS 64 /* 8 bidirectional recurrent layers x 4 tensors */
 #define CLNN__LAYER_MAX_INPUTS 8
 
 typedef struct clnn__layer {

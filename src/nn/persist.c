@@ -40,10 +40,12 @@ static void put_spec(clnn__buf *b, const clnn__layer *L)
     clnn__buf_printf(b,
                      ",\"activation\":%d,\"alpha\":%.9g,\"use_bias\":%d,\"rate\":%.9g,"
                      "\"momentum\":%.9g,\"eps\":%.9g,\"center\":%d,\"scale\":%d,\"input_dim\":%d,"
-                     "\"padding_index\":%d,\"axis\":%d,\"shape\":[",
+                     "\"padding_index\":%d,\"axis\":%d,\"num_layers\":%d,"
+                     "\"bidirectional\":%d,\"return_sequences\":%d,\"shape\":[",
                      (int)s->activation, (double)s->alpha, s->use_bias, (double)s->rate,
                      (double)s->momentum, (double)s->eps, s->center, s->scale, s->input_dim,
-                     s->padding_index, s->axis);
+                     s->padding_index, s->axis, s->num_layers, s->bidirectional,
+                     s->return_sequences);
     for (int i = 0; i < s->ndim && i < CLNN_MAX_DIMS - 1; i++)
         clnn__buf_printf(b, "%s%lld", i ? "," : "", (long long)s->shape[i]);
     clnn__buf_printf(b, "]}");
@@ -176,6 +178,37 @@ static clnn_status write_file(clnn_model *m, const char *fn, const char *path, e
     return CLNN_OK;
 }
 
+/* The file's own metadata pairs, then the model's user metadata as "user.<key>". */
+static clnn_status write_with_user_meta(clnn_model *m, const char *fn, const char *path,
+                                        entries *es, const char *const *meta, int nmeta)
+{
+    int total = nmeta + m->nmeta;
+    const char **all = malloc((size_t)(2 * total) * sizeof *all);
+    char **keys = calloc((size_t)(m->nmeta ? m->nmeta : 1), sizeof *keys);
+    clnn_status st = CLNN_OK;
+    if (!all || !keys)
+        st = clnn__fail(m->ctx, CLNN_ERR_NOMEM, "%s: out of host memory", fn);
+    for (int i = 0; st == CLNN_OK && i < 2 * nmeta; i++)
+        all[i] = meta[i];
+    for (int i = 0; st == CLNN_OK && i < m->nmeta; i++) {
+        size_t len = strlen(m->meta[2 * i]) + 6;
+        if (!(keys[i] = malloc(len))) {
+            st = clnn__fail(m->ctx, CLNN_ERR_NOMEM, "%s: out of host memory", fn);
+            break;
+        }
+        snprintf(keys[i], len, "user.%s", m->meta[2 * i]);
+        all[2 * (nmeta + i)] = keys[i];
+        all[2 * (nmeta + i) + 1] = m->meta[2 * i + 1];
+    }
+    if (st == CLNN_OK)
+        st = write_file(m, fn, path, es, all, total);
+    for (int i = 0; keys && i < m->nmeta; i++)
+        free(keys[i]);
+    free(keys);
+    free((void *)all);
+    return st;
+}
+
 static clnn_status check_saveable(clnn_model *m, const char *fn, const char *path)
 {
     if (!m)
@@ -203,7 +236,7 @@ clnn_status clnn_model_save(clnn_model *m, const char *path)
     if (st == CLNN_OK) {
         const char *meta[] = {
             "format", "clnn", "clnn.version", CLNN_VERSION_STRING, "clnn.architecture", arch.data};
-        st = write_file(m, fn, path, &es, meta, 3);
+        st = write_with_user_meta(m, fn, path, &es, meta, 3);
     }
     entries_free(&es);
     clnn__buf_free(&arch);
@@ -399,7 +432,7 @@ static void get_pair(reader *r, const clnn__json *obj, const char *key, int *x, 
 
 static clnn_layer_kind kind_of(const char *prefix)
 {
-    for (int k = CLNN_LAYER_DENSE; k <= CLNN_LAYER_CONCATENATE; k++)
+    for (int k = CLNN_LAYER_DENSE; k <= CLNN_LAYER_SIMPLE_RNN; k++)
         if (prefix && !strcmp(prefix, clnn__layer_prefix((clnn_layer_kind)k)))
             return (clnn_layer_kind)k;
     return (clnn_layer_kind)0;
@@ -443,6 +476,9 @@ static void read_spec(reader *r, const clnn__json *j, clnn_layer_spec *s, int *t
     s->input_dim = get_int(r, j, "input_dim", 0, INT32_MAX);
     s->padding_index = get_int(r, j, "padding_index", -1, INT32_MAX);
     s->axis = get_int(r, j, "axis", -CLNN_MAX_DIMS, CLNN_MAX_DIMS);
+    s->num_layers = get_int(r, j, "num_layers", 0, 8);
+    s->bidirectional = get_int(r, j, "bidirectional", 0, 1);
+    s->return_sequences = get_int(r, j, "return_sequences", 0, 1);
     const clnn__json *sh = clnn__json_get(j, "shape");
     if (!sh || clnn__json_type_of(sh) != CLNN__JSON_ARRAY ||
         clnn__json_len(sh) > CLNN_MAX_DIMS - 1) {
@@ -601,6 +637,15 @@ static clnn_status load_model(clnn_ctx *ctx, const char *path, const clnn_safete
     if (st == CLNN_OK && (st = load_params(m, fn, path, sf)) != CLNN_OK) {
         clnn_model_destroy(m);
         m = NULL;
+    }
+    for (int i = 0; st == CLNN_OK && i < clnn_safetensors_metadata_count(sf); i++) {
+        const char *key = clnn_safetensors_metadata_key(sf, i);
+        if (!strncmp(key, "user.", 5) && key[5] &&
+            (st = clnn_model_set_metadata(m, key + 5, clnn_safetensors_metadata(sf, key))) !=
+                CLNN_OK) {
+            clnn_model_destroy(m);
+            m = NULL;
+        }
     }
     *out = m;
     return st;
@@ -787,7 +832,7 @@ clnn_status clnn_model_save_checkpoint(clnn_model *m, const char *path, int epoc
                               arch.data,
                               "clnn.checkpoint",
                               ck.data};
-        st = write_file(m, fn, path, &es, meta, 4);
+        st = write_with_user_meta(m, fn, path, &es, meta, 4);
     }
     entries_free(&es);
     clnn__buf_free(&arch);

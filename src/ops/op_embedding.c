@@ -222,3 +222,62 @@ static void cost_embedding_bwd(const clnn_tensor *y, double *flops, double *byte
 const clnn__op_def clnn__op_embedding_bwd = {"embedding_bwd",    2,    infer_embedding_bwd,
                                              emit_embedding_bwd, NULL, cost_embedding_bwd,
                                              "embedding"};
+
+/* ---- sequence_lengths ------------------------------------------------------------------------ */
+/* ids (N, T) i32 -> (N) i32: the steps before each row's first padding id (at least 1). */
+typedef struct seqlen_params {
+    int pad;
+} seqlen_params;
+
+static clnn_status infer_sequence_lengths(clnn_graph *g, clnn_tensor *y)
+{
+    const clnn_tensor *ids = y->src[0];
+    char a[128];
+    if (ids->dtype != CLNN_I32 || ids->ndim != 2)
+        return clnn__graph_fail(g, CLNN_ERR_SHAPE,
+                                "sequence_lengths: expected i32 ids of shape (N, T), got '%s' %s%s",
+                                ids->name, clnn__shape_str(ids->ndim, ids->shape, a, sizeof a),
+                                ids->dtype == CLNN_I32 ? "" : " (not i32)");
+    y->dtype = CLNN_I32;
+    y->ndim = 1;
+    y->shape[0] = ids->shape[0];
+    return CLNN_OK;
+}
+
+static clnn_status emit_sequence_lengths(clnn_tensor *y)
+{
+    const clnn_tensor *ids = y->src[0];
+    cl_kernel k;
+    int fresh;
+    clnn_status st = clnn__node_kernel(y, 0, "sequence_lengths", &k, &fresh);
+    if (st)
+        return st;
+    if (fresh) {
+        int N = (int)ids->shape[0], T = (int)ids->shape[1];
+        int pad = CLNN__PARAMS(y, seqlen_params)->pad, oi = (int)ids->offset, ol = (int)y->offset;
+        st = clnn__set_args(y->ctx, k, "sequence_lengths", 7, CLNN__ARG(N), CLNN__ARG(T),
+                            CLNN__ARG(pad), CLNN__ARG(ids->storage->mem), CLNN__ARG(oi),
+                            CLNN__ARG(y->storage->mem), CLNN__ARG(ol));
+        if (st)
+            return st;
+    }
+    size_t global = (size_t)ids->shape[0], local = 64;
+    return clnn__enqueue(y, k, 1, &global, &local);
+}
+
+static void cost_sequence_lengths(const clnn_tensor *y, double *flops, double *bytes)
+{
+    *flops = 0;
+    *bytes = 4.0 * (double)(y->src[0]->numel + y->numel);
+}
+
+/* no backward: integer lengths have no gradient */
+const clnn__op_def clnn__op_sequence_lengths = {
+    "sequence_lengths",    1,          infer_sequence_lengths, emit_sequence_lengths, NULL,
+    cost_sequence_lengths, "embedding"};
+
+clnn_tensor *clnn_sequence_lengths(clnn_graph *g, clnn_tensor *ids, int pad)
+{
+    seqlen_params p = {pad};
+    return clnn__node(g, CLNN_OP_SEQUENCE_LENGTHS, 1, (clnn_tensor *[]){ids}, &p, sizeof p);
+}

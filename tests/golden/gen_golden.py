@@ -16,7 +16,7 @@ import torch
 
 from golden import GoldenWriter
 
-FAMILIES = ['core', 'conv', 'pool', 'layout', 'act', 'norm', 'loss', 'optim']
+FAMILIES = ['core', 'conv', 'pool', 'layout', 'act', 'norm', 'loss', 'optim', 'rnn']
 
 
 def main():
