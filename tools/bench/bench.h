@@ -43,8 +43,8 @@ enum {
 #define STARTUP_RESULTS     4 /* one per cache variant */
 #define LAUNCH_RESULTS      1
 #define OPS_RESULTS         14 /* forward + backward of each op case */
-#define TRAIN_RESULTS       3  /* one per model and batch */
-#define INFER_RESULTS       4
+#define TRAIN_RESULTS       4  /* one per model and batch */
+#define INFER_RESULTS       5
 #define MAX_RESULTS         48
 _Static_assert(GEMM_RESULTS + ELEMENTWISE_RESULTS + STARTUP_RESULTS + LAUNCH_RESULTS + OPS_RESULTS +
                        TRAIN_RESULTS + INFER_RESULTS <=

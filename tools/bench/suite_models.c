@@ -13,7 +13,16 @@
 #define CHECK_STEPS 5    /* train_on_batch steps of the training check */
 #define ROW_SUM_TOL 1e-4 /* |sum of a softmax row - 1| */
 
-typedef enum { M_CNN, M_MLP } model_kind;
+typedef enum { M_CNN, M_MLP, M_LSTM } model_kind;
+
+/* the text LSTM of torch_peers.py: vocabulary 10,000, embedding 128, 2 x LSTM(128), length 100 */
+#define LSTM_VOCAB 10000
+#define LSTM_LEN   100
+
+static int classes_of(model_kind k)
+{
+    return k == M_LSTM ? 2 : 10;
+}
 
 typedef struct model_case {
     const char *model; /* the name on the command line */
@@ -26,12 +35,12 @@ static const model_case TRAIN_CASES[] = {
     {"mnist-cnn", M_CNN, 64, 1024, 256},
     {"mnist-cnn", M_CNN, 128, 1024, 256},
     {"mlp", M_MLP, 128, 4096, 1024},
+    {"text-lstm", M_LSTM, 64, 256, 64},
 };
 static const model_case INFER_CASES[] = {
-    {"mnist-cnn", M_CNN, 64, 2048, 512},
-    {"mnist-cnn", M_CNN, 128, 2048, 512},
-    {"mnist-cnn", M_CNN, 256, 2048, 512},
-    {"mlp", M_MLP, 128, 8192, 2048},
+    {"mnist-cnn", M_CNN, 64, 2048, 512},  {"mnist-cnn", M_CNN, 128, 2048, 512},
+    {"mnist-cnn", M_CNN, 256, 2048, 512}, {"mlp", M_MLP, 128, 8192, 2048},
+    {"text-lstm", M_LSTM, 64, 512, 128},
 };
 #define NTRAIN (int)(sizeof TRAIN_CASES / sizeof *TRAIN_CASES)
 #define NINFER (int)(sizeof INFER_CASES / sizeof *INFER_CASES)
@@ -93,6 +102,15 @@ static clnn_model *model_build(bench *b, const model_case *c, int train)
         l[nl++] = clnn_layer_maxpool2d(2, 2);
         l[nl++] = clnn_layer_flatten();
         l[nl++] = clnn_layer_dense(10, CLNN_ACT_SOFTMAX);
+    } else if (c->kind == M_LSTM) {
+        /* ids -> Embedding -> LSTM(128, 2 layers; the ids give the lengths) -> Dense(2) */
+        int ids = clnn_model_input_i32(m, "ids", 1, (int64_t[]){LSTM_LEN});
+        clnn_layer_spec e = clnn_layer_embedding(LSTM_VOCAB, 128), r = clnn_layer_lstm(128, 2),
+                        d = clnn_layer_dense(2, train ? CLNN_ACT_NONE : CLNN_ACT_SOFTMAX);
+        e.padding_index = 0;
+        int he = clnn_model_apply(m, &e, 1, &ids);
+        int hr = clnn_model_apply(m, &r, 2, (int[]){he, ids});
+        clnn_model_apply(m, &d, 1, &hr);
     } else {
         clnn_model_input(m, "features", 1, MLP_SHAPE);
         l[nl++] = clnn_layer_dense(512, CLNN_ACT_RELU);
@@ -127,10 +145,11 @@ typedef struct model_data {
     clnn_data d;
 } model_data;
 
-/* n seeded samples: inputs uniform in [-1, 1], labels in [0, 10). */
+/* n seeded samples: inputs uniform in [-1, 1] (token ids in [1, 10000): full-length sequences, as
+ * the peer's), labels in [0, classes). */
 static int data_make(const model_case *c, int64_t n, model_data *md)
 {
-    const int64_t per = c->kind == M_CNN ? 28 * 28 : 784;
+    const int64_t per = c->kind == M_CNN ? 28 * 28 : c->kind == M_LSTM ? LSTM_LEN : 784;
     *md = (model_data){0};
     md->x = malloc((size_t)(n * per) * sizeof *md->x);
     md->labels = malloc((size_t)n * sizeof *md->labels);
@@ -138,12 +157,17 @@ static int data_make(const model_case *c, int64_t n, model_data *md)
         return -1;
     rng r = {0x5eed0000u + (uint64_t)c->kind};
     rng_fill(&r, md->x, (size_t)(n * per), -1.0f, 1.0f);
+    if (c->kind == M_LSTM)
+        for (int64_t i = 0; i < n * per; i++)
+            md->x[i] = (float)(1 + rng_next(&r) % (LSTM_VOCAB - 1));
     for (int64_t i = 0; i < n; i++)
-        md->labels[i] = (int32_t)(rng_next(&r) % 10);
+        md->labels[i] = (int32_t)(rng_next(&r) % (uint64_t)classes_of(c->kind));
     md->d = (clnn_data){.x = md->x, .n = n, .labels = md->labels};
     md->d.ndim = c->kind == M_CNN ? 3 : 1;
     memcpy(md->d.shape, c->kind == M_CNN ? CNN_SHAPE : MLP_SHAPE,
            (size_t)md->d.ndim * sizeof *md->d.shape);
+    if (c->kind == M_LSTM)
+        md->d.shape[0] = LSTM_LEN;
     return 0;
 }
 
@@ -198,7 +222,11 @@ static result *case_result(bench *b, const char *suite, const model_case *c, int
 {
     char name[40], shape[32];
     snprintf(name, sizeof name, "%s/%s/b%lld", suite, c->model, (long long)c->batch);
-    snprintf(shape, sizeof shape, "%s x%lld", c->kind == M_CNN ? "1x28x28" : "784", (long long)n);
+    snprintf(shape, sizeof shape, "%s x%lld",
+             c->kind == M_CNN    ? "1x28x28"
+             : c->kind == M_LSTM ? "ids 100"
+                                 : "784",
+             (long long)n);
     return add_result(b, suite, name, shape);
 }
 
@@ -280,10 +308,11 @@ out:
 static void infer_case(bench *b, const model_case *c)
 {
     const int64_t n = b->quick ? c->quick_samples : c->samples;
+    const int C = classes_of(c->kind);
     result *r = case_result(b, "infer", c, n);
     model_data md;
     double *t = malloc((size_t)b->reps * sizeof *t);
-    float *out = malloc((size_t)n * 10 * sizeof *out);
+    float *out = malloc((size_t)n * (size_t)C * sizeof *out);
     clnn_model *m = NULL;
     if (data_make(c, n, &md) || !t || !out) {
         fail_call(b, r->name, CLNN_ERR_NOMEM);
@@ -291,7 +320,7 @@ static void infer_case(bench *b, const model_case *c)
     }
     if (!(m = model_build(b, c, 0)))
         goto out;
-    clnn_status st = clnn_model_predict(m, md.x, n, c->batch, out, (size_t)n * 10);
+    clnn_status st = clnn_model_predict(m, md.x, n, c->batch, out, (size_t)n * (size_t)C);
     if (st) {
         fail_call(b, "clnn_model_predict (warm-up)", st);
         goto out;
@@ -301,8 +330,8 @@ static void infer_case(bench *b, const model_case *c)
     int64_t worst_row = 0;
     for (int64_t i = 0; i < n; i++) {
         double s = 0, bad = 0;
-        for (int j = 0; j < 10; j++) {
-            float p = out[i * 10 + j];
+        for (int j = 0; j < C; j++) {
+            float p = out[i * C + j];
             s += p;
             if (!(p >= 0 && p <= 1))
                 bad = INFINITY;
@@ -327,7 +356,7 @@ static void infer_case(bench *b, const model_case *c)
     r->checked = 1;
     for (int i = 0; i < b->reps && !st; i++) {
         double t0 = now_ms();
-        st = clnn_model_predict(m, md.x, n, c->batch, out, (size_t)n * 10);
+        st = clnn_model_predict(m, md.x, n, c->batch, out, (size_t)n * (size_t)C);
         t[i] = now_ms() - t0;
     }
     if (st) {
