@@ -199,6 +199,14 @@ CLNN_API clnn_status clnn_ctx_stats_get(const clnn_ctx *ctx, clnn_ctx_stats *sta
  * for compilation. Useful to measure start-up and for tests that every kernel compiles. */
 CLNN_API clnn_status clnn_ctx_build_all(clnn_ctx *ctx);
 
+/* The OpenCL buffers, kernels and programs the library holds now, over every context of the
+ * process (thread-safe). For leak checks: with every context destroyed all three are 0, and
+ * making and destroying graphs or models brings them back to where they were. */
+typedef struct clnn_live_objects {
+    long buffers, kernels, programs;
+} clnn_live_objects;
+CLNN_API void clnn_live_objects_get(clnn_live_objects *out);
+
 /* ---- Per-op profiling (options.profile or CLNN_PROFILE=1) ---------------------------------- */
 typedef struct clnn_profile_entry {
     const char *op; /* op name, e.g. "matmul" */

@@ -14,6 +14,29 @@
 
 #include "clnn.h"
 
+/* ---- OpenCL object accounting (util.c) --------------------------------------------------------
+ * Every buffer, kernel and program the library creates or releases goes through these counting
+ * wrappers (clnn_live_objects reports the counts; the leak tests check they return to zero). */
+cl_mem clnn__cl_create_buffer(cl_context c, cl_mem_flags f, size_t size, void *host, cl_int *err);
+cl_int clnn__cl_release_mem(cl_mem m);
+cl_kernel clnn__cl_create_kernel(cl_program p, const char *name, cl_int *err);
+cl_int clnn__cl_release_kernel(cl_kernel k);
+cl_program clnn__cl_create_program_src(cl_context c, cl_uint n, const char **src,
+                                       const size_t *len, cl_int *err);
+cl_program clnn__cl_create_program_bin(cl_context c, cl_uint n, const cl_device_id *dev,
+                                       const size_t *len, const unsigned char **bin,
+                                       cl_int *status, cl_int *err);
+cl_int clnn__cl_release_program(cl_program p);
+#ifndef CLNN__NO_CL_WRAPPERS
+#define clCreateBuffer             clnn__cl_create_buffer
+#define clReleaseMemObject         clnn__cl_release_mem
+#define clCreateKernel             clnn__cl_create_kernel
+#define clReleaseKernel            clnn__cl_release_kernel
+#define clCreateProgramWithSource  clnn__cl_create_program_src
+#define clCreateProgramWithBinary  clnn__cl_create_program_bin
+#define clReleaseProgram           clnn__cl_release_program
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 #define CLNN__PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
