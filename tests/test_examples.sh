@@ -4,7 +4,8 @@
 # message, a missing or malformed data directory exits 1 naming the problem (and tools/fetch-data),
 # and one short training run of mnist_cnn and mnist_mlp prints the summary, one line per epoch,
 # the test accuracy and a history CSV. The real run (60,000 digits, >= 98.5%) is the slow suite's
-# slow_mnist.sh. Exits non-zero on any failure.
+# slow_mnist.sh. char_lm: the same argument and data checks, and one epoch on a few KB of text
+# that prints the epoch line and two generated samples. Exits non-zero on any failure.
 set -eu
 
 build=${1:?usage: test_examples.sh BUILD_ROOT}
@@ -89,5 +90,28 @@ head -n 1 "$tmp/h.csv" | grep -q '^epoch,loss,accuracy,lr$' || fail "history hea
 [ "$(wc -l <"$tmp/h.csv")" = 3 ] || fail "history: expected 3 lines"
 expect 0 'test accuracy: ' "$mlp" --data "$tmp/gz" --epochs 1 --quiet
 [ "$(wc -l <"$tmp/out")" -le 4 ] || { cat "$tmp/out" >&2; fail "--quiet printed progress"; }
+
+# ---- char_lm: a character-level LSTM on a few KB of repeated simple sentences --------------------
+charlm=$build/tools/char_lm
+python3 - "$tmp/tiny.txt" <<'PY'
+import random, sys
+random.seed(3)
+s = ["the cat sat on the mat.", "a dog ran in the park.", "the sun is hot today.",
+     "we like to read books."]
+open(sys.argv[1], "w").write(" ".join(random.choice(s) for _ in range(150)))
+PY
+expect 0 'usage: char_lm' "$charlm" --help
+expect 2 "unknown argument '--bogus'" "$charlm" --bogus
+expect 2 '--seq-len expects an integer' "$charlm" --seq-len 0
+expect 1 'tools/fetch-data' "$charlm" --data "$tmp/nowhere.txt"
+expect 1 'needs more' "$charlm" --data "$tmp/tiny.txt" --seq-len 5000
+expect 0 '^Epoch 1/1 - 36/36 - .*loss: [0-9]' "$charlm" --data "$tmp/tiny.txt" --epochs 1 \
+    --seq-len 10 --hidden 16 --generate 40 --batch-size 32 --save "$tmp/char_lm.safetensors"
+[ "$(grep -Ec '^---- temperature (0\.5|1\.0):$' "$tmp/out")" = 2 ] ||
+    { cat "$tmp/out" >&2; fail "char_lm: no generated samples for the temperatures 0.5 and 1.0"; }
+# each sample: one line of the 10 seed characters and the 40 generated ones (no newline in the text)
+[ "$(grep -A1 '^---- temperature' "$tmp/out" | grep -v '^--' | awk '{ print length($0) }' |
+    sort -u)" = 50 ] || { cat "$tmp/out" >&2; fail "char_lm: samples not 10 + 40 characters"; }
+grep -q 'user.chars' "$tmp/char_lm.safetensors" || fail "char_lm: no vocabulary in the saved model"
 
 echo "test_examples: $checks checks passed"
