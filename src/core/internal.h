@@ -117,6 +117,20 @@ uint64_t clnn__fnv1a(uint64_t h, const void *data, size_t n);
 /* Grows *arr (of elem bytes each) so that it holds at least need elements. 0 on success. */
 int clnn__grow(void **arr, size_t *cap, size_t need, size_t elem);
 
+/* ---- random numbers (rng.c): splitmix64 seeding xoshiro256**, no global state --------------- */
+typedef struct clnn__rng {
+    uint64_t s[4];
+} clnn__rng;
+void clnn__rng_seed(clnn__rng *r, uint64_t seed);
+/* Independent streams of one seed: seed ^ (stream * 0xd1342543de82ef95 + 0x2545f4914f6cdd1d). */
+void clnn__rng_seed_stream(clnn__rng *r, uint64_t seed, uint64_t stream);
+uint64_t clnn__rng_next(clnn__rng *r);
+double clnn__rng_uniform(clnn__rng *r);                 /* [0, 1), 53 bits */
+double clnn__rng_normal(clnn__rng *r);                  /* N(0, 1), Box-Muller */
+uint64_t clnn__rng_below(clnn__rng *r, uint64_t bound); /* [0, bound), no modulo bias */
+/* order = a permutation of 0 .. n-1 (Fisher-Yates from r). */
+void clnn__permutation(int64_t *order, int64_t n, clnn__rng *r);
+
 /* ---- programs and kernels (program.c, kernels_embedded.c) ------------------------------------ */
 typedef struct clnn__kernel_source {
     const char *name; /* file name without ".cl" */

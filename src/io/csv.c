@@ -380,43 +380,11 @@ clnn_status clnn_csv_read(const char *path, const clnn_csv_options *options, cln
         return clnn__io_fail(err, err_size, CLNN_ERR_INVALID,
                              "clnn_csv_read: expected a path and an out pointer, given NULL");
     *out = NULL;
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return clnn__io_fail(err, err_size, CLNN_ERR_IO, "%s: cannot open the CSV file: %s", path,
-                             strerror(errno));
-    if (S_ISDIR(st.st_mode))
-        return clnn__io_fail(err, err_size, CLNN_ERR_IO,
-                             "%s: expected a CSV file, found a directory", path);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return clnn__io_fail(err, err_size, CLNN_ERR_IO, "%s: cannot open the CSV file: %s", path,
-                             strerror(errno));
-    size_t cap = 1 << 16, len = 0;
-    char *text = malloc(cap);
-    while (text) {
-        if (len == cap) {
-            char *n = realloc(text, cap * 2);
-            if (!n) {
-                free(text);
-                text = NULL;
-                break;
-            }
-            text = n;
-            cap *= 2;
-        }
-        size_t got = fread(text + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!text)
-        return clnn__io_fail(err, err_size, CLNN_ERR_NOMEM, "%s: out of host memory", path);
-    if (bad) {
-        free(text);
-        return clnn__io_fail(err, err_size, CLNN_ERR_IO, "%s: reading the CSV file failed", path);
-    }
+    char *text;
+    size_t len;
+    clnn_status rs = clnn__io_read_file(path, "CSV file", &text, &len, err, err_size);
+    if (rs)
+        return rs;
     clnn_status s = clnn__csv_parse_named(text, len, path, options, out, err, err_size);
     free(text);
     return s;

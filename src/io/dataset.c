@@ -31,68 +31,12 @@ struct clnn_dataset {
     char error[512];
 };
 
-/* ---- random numbers: splitmix64 seeds xoshiro256** ---------------------------------------- */
-typedef struct rng {
-    uint64_t s[4];
-} rng;
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static void rng_seed(rng *r, uint64_t seed, uint64_t stream)
-{
-    uint64_t x = seed ^ (stream * 0xd1342543de82ef95ull + 0x2545f4914f6cdd1dull);
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&x);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rng_next(rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-/* Uniform in [0, bound), bound > 0, without modulo bias (rejection). */
-static uint64_t rng_below(rng *r, uint64_t bound)
-{
-    uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
-    uint64_t v;
-    do
-        v = rng_next(r);
-    while (v >= limit);
-    return v % bound;
-}
-
 /* order[0..n-1] = a permutation of 0..n-1 from (seed, stream). */
 static void permutation(int64_t *order, int64_t n, uint64_t seed, uint64_t stream)
 {
-    rng r;
-    rng_seed(&r, seed, stream);
-    for (int64_t i = 0; i < n; i++)
-        order[i] = i;
-    for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)rng_below(&r, (uint64_t)i + 1);
-        int64_t t = order[i];
-        order[i] = order[j];
-        order[j] = t;
-    }
+    clnn__rng r;
+    clnn__rng_seed_stream(&r, seed, stream);
+    clnn__permutation(order, n, &r);
 }
 
 /* ---- creation ------------------------------------------------------------------------------ */

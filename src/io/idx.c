@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include <stdint.h>
 #include "io.h"
 
 clnn_status clnn__io_fail(char *err, size_t err_size, clnn_status status, const char *fmt, ...)
@@ -28,6 +29,59 @@ void clnn__io_clear(char *err, size_t err_size)
 {
     if (err && err_size > 0)
         err[0] = '\0';
+}
+
+clnn_status clnn__io_read_file(const char *path, const char *what, char **out, size_t *len,
+                               char *err, size_t err_size)
+{
+    *out = NULL;
+    *len = 0;
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return clnn__io_fail(err, err_size, CLNN_ERR_IO, "%s: cannot open the %s: %s", path, what,
+                             strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+        return clnn__io_fail(err, err_size, CLNN_ERR_IO, "%s: expected a %s, found a directory",
+                             path, what);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return clnn__io_fail(err, err_size, CLNN_ERR_IO, "%s: cannot open the %s: %s", path, what,
+                             strerror(errno));
+    /* one allocation of the size stat gave (+1, so a read to the end is seen without growing);
+     * the buffer grows only when the file is longer than that (a pipe, a file being written) */
+    size_t cap = sb.st_size > 0 && (uint64_t)sb.st_size < SIZE_MAX / 2 ? (size_t)sb.st_size + 1
+                                                                       : (size_t)1 << 16;
+    size_t n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        if (n == cap) {
+            char *g = cap < SIZE_MAX / 4 ? realloc(buf, cap * 2 + 1) : NULL;
+            if (!g) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = g;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int bad = ferror(f), saved = errno;
+    fclose(f);
+    if (!buf)
+        return clnn__io_fail(err, err_size, CLNN_ERR_NOMEM, "%s: out of host memory", path);
+    if (bad) {
+        free(buf);
+        return clnn__io_fail(err, err_size, CLNN_ERR_IO, "%s: reading the %s failed: %s", path,
+                             what, strerror(saved));
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return CLNN_OK;
 }
 
 struct clnn_idx {

@@ -12,6 +12,10 @@ clnn_status clnn__io_fail(char *err, size_t err_size, clnn_status status, const 
     CLNN__PRINTF(4, 5);
 /* Empties err (on success). */
 void clnn__io_clear(char *err, size_t err_size);
+/* The whole file at path (malloc'd, *len bytes plus a NUL); `what` names it in messages ("CSV
+ * file"): CLNN_ERR_IO for a missing, unreadable or directory path, CLNN_ERR_NOMEM. */
+clnn_status clnn__io_read_file(const char *path, const char *what, char **out, size_t *len,
+                               char *err, size_t err_size);
 
 /* clnn_csv_parse with `src` naming the text in messages (the path for clnn_csv_read). */
 clnn_status clnn__csv_parse_named(const char *text, size_t size, const char *src,
@@ -39,6 +43,8 @@ clnn_status clnn__json_parse(const char *text, size_t len, const char *src, clnn
                              char *err, size_t err_size);
 void clnn__json_free(clnn__json *v); /* NULL is a no-op */
 clnn__json_type clnn__json_type_of(const clnn__json *v);
+/* "null", "a boolean", "a number", "a string", "an array", "an object" (for messages). */
+const char *clnn__json_type_name(const clnn__json *v);
 /* Number of elements of an array or members of an object (0 for other types). */
 size_t clnn__json_len(const clnn__json *v);
 /* Element i of an array or the value of member i of an object (in document order); NULL out of

@@ -849,3 +849,23 @@ void clnn__buf_free(clnn__buf *b)
     free(b->data);
     memset(b, 0, sizeof *b);
 }
+
+const char *clnn__json_type_name(const clnn__json *v)
+{
+    switch (clnn__json_type_of(v)) {
+    case CLNN__JSON_NULL:
+        return "null";
+    case CLNN__JSON_FALSE:
+    case CLNN__JSON_TRUE:
+        return "a boolean";
+    case CLNN__JSON_NUMBER:
+        return "a number";
+    case CLNN__JSON_STRING:
+        return "a string";
+    case CLNN__JSON_ARRAY:
+        return "an array";
+    case CLNN__JSON_OBJECT:
+        return "an object";
+    }
+    return "something else";
+}

@@ -87,25 +87,6 @@ void clnn_safetensors_destroy(clnn_safetensors *st)
 }
 
 /* ---- reading ------------------------------------------------------------------------------ */
-static const char *type_name(const clnn__json *v)
-{
-    switch (clnn__json_type_of(v)) {
-    case CLNN__JSON_NULL:
-        return "null";
-    case CLNN__JSON_FALSE:
-    case CLNN__JSON_TRUE:
-        return "a boolean";
-    case CLNN__JSON_NUMBER:
-        return "a number";
-    case CLNN__JSON_STRING:
-        return "a string";
-    case CLNN__JSON_ARRAY:
-        return "an array";
-    case CLNN__JSON_OBJECT:
-        return "an object";
-    }
-    return "?";
-}
 
 /* A JSON value as a non-negative int64, or -1. */
 static int64_t nonneg_int(const clnn__json *v)
@@ -125,7 +106,7 @@ static void describe_number(const clnn__json *v, char *buf, size_t size)
     else if (clnn__json_type_of(v) == CLNN__JSON_NUMBER)
         snprintf(buf, size, "the non-integer %.17g", clnn__json_number(v));
     else
-        snprintf(buf, size, "%s", type_name(v));
+        snprintf(buf, size, "%s", clnn__json_type_name(v));
 }
 
 #define TFAIL(fmt, ...)                                                                            \
@@ -138,7 +119,7 @@ static clnn_status read_tensor(const clnn__json *v, st_tensor *t, uint64_t data_
 {
     if (clnn__json_type_of(v) != CLNN__JSON_OBJECT)
         return TFAIL("expected an object {\"dtype\", \"shape\", \"data_offsets\"}, got %s",
-                     type_name(v));
+                     clnn__json_type_name(v));
     for (size_t k = 0; k < clnn__json_len(v); k++) {
         const char *key = clnn__json_key_at(v, k);
         if (strcmp(key, "dtype") && strcmp(key, "shape") && strcmp(key, "data_offsets"))
@@ -153,14 +134,15 @@ static clnn_status read_tensor(const clnn__json *v, st_tensor *t, uint64_t data_
 
     const clnn__json *dt = clnn__json_get(v, "dtype");
     if (clnn__json_type_of(dt) != CLNN__JSON_STRING)
-        return TFAIL("expected a dtype string (" DTYPE_LIST "), got %s", type_name(dt));
+        return TFAIL("expected a dtype string (" DTYPE_LIST "), got %s", clnn__json_type_name(dt));
     t->dtype = dtype_index(clnn__json_string(dt));
     if (t->dtype < 0)
         return TFAIL("expected a dtype " DTYPE_LIST ", got \"%.40s\"", clnn__json_string(dt));
 
     const clnn__json *sh = clnn__json_get(v, "shape");
     if (clnn__json_type_of(sh) != CLNN__JSON_ARRAY)
-        return TFAIL("expected a shape array of non-negative integers, got %s", type_name(sh));
+        return TFAIL("expected a shape array of non-negative integers, got %s",
+                     clnn__json_type_name(sh));
     if (clnn__json_len(sh) > ST_MAX_DIMS)
         return TFAIL("expected a shape of at most %d dimensions, got %zu", ST_MAX_DIMS,
                      clnn__json_len(sh));
@@ -195,7 +177,7 @@ static clnn_status read_tensor(const clnn__json *v, st_tensor *t, uint64_t data_
 
     const clnn__json *off = clnn__json_get(v, "data_offsets");
     if (clnn__json_type_of(off) != CLNN__JSON_ARRAY)
-        return TFAIL("expected data_offsets [begin, end], got %s", type_name(off));
+        return TFAIL("expected data_offsets [begin, end], got %s", clnn__json_type_name(off));
     if (clnn__json_len(off) != 2)
         return TFAIL("expected data_offsets [begin, end], got an array of %zu element(s)",
                      clnn__json_len(off));
@@ -332,7 +314,7 @@ static clnn_status parse_file(clnn_safetensors *st, const char *src, char *err, 
     if (clnn__json_type_of(h) != CLNN__JSON_OBJECT)
         return clnn__io_fail(err, err_size, CLNN_ERR_FORMAT,
                              "%s: expected the JSON header to be an object, got %s", src,
-                             type_name(h));
+                             clnn__json_type_name(h));
 
     size_t members = clnn__json_len(h);
     st->t = calloc(members ? members : 1, sizeof *st->t);
@@ -346,7 +328,7 @@ static clnn_status parse_file(clnn_safetensors *st, const char *src, char *err, 
                 return clnn__io_fail(err, err_size, CLNN_ERR_FORMAT,
                                      "%s: expected \"__metadata__\" to be an object of strings, "
                                      "got %s",
-                                     src, type_name(v));
+                                     src, clnn__json_type_name(v));
             size_t nm = clnn__json_len(v);
             st->meta_keys = malloc((nm ? nm : 1) * sizeof *st->meta_keys);
             st->meta_values = malloc((nm ? nm : 1) * sizeof *st->meta_values);
@@ -358,7 +340,7 @@ static clnn_status parse_file(clnn_safetensors *st, const char *src, char *err, 
                     return clnn__io_fail(err, err_size, CLNN_ERR_FORMAT,
                                          "%s: expected the \"__metadata__\" value of \"%.100s\" "
                                          "to be a string, got %s",
-                                         src, clnn__json_key_at(v, k), type_name(mv));
+                                         src, clnn__json_key_at(v, k), clnn__json_type_name(mv));
                 st->meta_keys[k] = clnn__json_key_at(v, k);
                 st->meta_values[k] = clnn__json_string(mv);
             }
@@ -434,50 +416,12 @@ clnn_status clnn_safetensors_read(const char *path, clnn_safetensors **out, char
                              "%s",
                              !path ? "path NULL" : "out NULL");
     *out = NULL;
-    struct stat sb;
-    if (stat(path, &sb) != 0)
-        return clnn__io_fail(err, err_size, CLNN_ERR_IO, "%s: cannot open the safetensors file: %s",
-                             path, strerror(errno));
-    if (S_ISDIR(sb.st_mode))
-        return clnn__io_fail(err, err_size, CLNN_ERR_IO,
-                             "%s: expected a safetensors file, found a directory", path);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return clnn__io_fail(err, err_size, CLNN_ERR_IO, "%s: cannot open the safetensors file: %s",
-                             path, strerror(errno));
-    /* one allocation of the size stat gave (+1, so a read to the end is seen without growing);
-     * the buffer grows only when the file is longer than that (a pipe, a file being written) */
-    size_t cap = sb.st_size > 0 && (uint64_t)sb.st_size < SIZE_MAX ? (size_t)sb.st_size + 1
-                                                                   : (size_t)1 << 16;
-    size_t len = 0;
-    unsigned char *buf = malloc(cap);
-    while (buf) {
-        if (len == cap) {
-            unsigned char *g = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
-            if (!g) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = g;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f);
-    int saved = errno;
-    fclose(f);
-    if (!buf)
-        return clnn__io_fail(err, err_size, CLNN_ERR_NOMEM, "%s: out of host memory", path);
-    if (bad) {
-        free(buf);
-        return clnn__io_fail(err, err_size, CLNN_ERR_IO,
-                             "%s: reading the safetensors file failed: %s", path, strerror(saved));
-    }
-    return parse_owned(buf, len, path, out, err, err_size);
+    char *buf;
+    size_t len;
+    clnn_status rs = clnn__io_read_file(path, "safetensors file", &buf, &len, err, err_size);
+    if (rs)
+        return rs;
+    return parse_owned((unsigned char *)buf, len, path, out, err, err_size);
 }
 
 int clnn_safetensors_count(const clnn_safetensors *st)

@@ -499,26 +499,6 @@ char *clnn_vocab_to_json(const clnn_vocab *v)
     return b.data;
 }
 
-static const char *json_type_name(const clnn__json *j)
-{
-    switch (clnn__json_type_of(j)) {
-    case CLNN__JSON_NULL:
-        return "null";
-    case CLNN__JSON_FALSE:
-    case CLNN__JSON_TRUE:
-        return "a boolean";
-    case CLNN__JSON_NUMBER:
-        return "a number";
-    case CLNN__JSON_STRING:
-        return "a string";
-    case CLNN__JSON_ARRAY:
-        return "an array";
-    case CLNN__JSON_OBJECT:
-        return "an object";
-    }
-    return "something else";
-}
-
 clnn_status clnn_vocab_from_json(const char *json, clnn_vocab **out, char *err, size_t err_size)
 {
     static const char *src = "clnn_vocab_from_json";
@@ -536,7 +516,7 @@ clnn_status clnn_vocab_from_json(const char *json, clnn_vocab **out, char *err, 
         if (clnn__json_type_of(root) != CLNN__JSON_ARRAY)
             s = clnn__io_fail(err, err_size, CLNN_ERR_FORMAT,
                               "%s: expected an array of words, found %s", src,
-                              json_type_name(root));
+                              clnn__json_type_name(root));
         else
             s = clnn__io_fail(err, err_size, CLNN_ERR_FORMAT,
                               "%s: expected 2 to %d words, found %zu", src, VOCAB_MAX_SIZE, n);
@@ -555,7 +535,7 @@ clnn_status clnn_vocab_from_json(const char *json, clnn_vocab **out, char *err, 
         if (!words[i]) {
             s = clnn__io_fail(err, err_size, CLNN_ERR_FORMAT,
                               "%s: word %zu: expected a string, found %s", src, i,
-                              json_type_name(w));
+                              clnn__json_type_name(w));
             goto done;
         }
         lens[i] = strlen(words[i]);
@@ -620,105 +600,12 @@ static clnn_text_set *text_set_new(int64_t n)
     return s;
 }
 
-typedef struct rng {
-    uint64_t s[4];
-} rng;
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rng_next(rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
 /* order[0..n-1] = a permutation of 0..n-1 that depends only on (seed, n). */
 static void permutation(int64_t *order, int64_t n, uint64_t seed)
 {
-    rng r;
-    uint64_t x = seed ^ (IMDB_STREAM * 0xd1342543de82ef95ull + 0x2545f4914f6cdd1dull);
-    for (int i = 0; i < 4; i++)
-        r.s[i] = splitmix64(&x);
-    for (int64_t i = 0; i < n; i++)
-        order[i] = i;
-    for (int64_t i = n - 1; i > 0; i--) {
-        uint64_t bound = (uint64_t)i + 1, limit = UINT64_MAX - UINT64_MAX % bound, v;
-        do
-            v = rng_next(&r);
-        while (v >= limit);
-        int64_t j = (int64_t)(v % bound), t = order[i];
-        order[i] = order[j];
-        order[j] = t;
-    }
-}
-
-/* The whole file at path, malloc'd (*len bytes, NUL-terminated). */
-static clnn_status read_file(const char *path, char **out, size_t *len, char *err, size_t err_size)
-{
-    *out = NULL;
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return clnn__io_fail(err, err_size, CLNN_ERR_IO, "%s: cannot open the reviews file: %s",
-                             path, strerror(errno));
-    if (S_ISDIR(st.st_mode))
-        return clnn__io_fail(err, err_size, CLNN_ERR_IO,
-                             "%s: expected a reviews file, found a directory", path);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return clnn__io_fail(err, err_size, CLNN_ERR_IO, "%s: cannot open the reviews file: %s",
-                             path, strerror(errno));
-    /* the size stat gave (plus one byte to see the end), growing if the file grew */
-    size_t cap = st.st_size > 0 && (uint64_t)st.st_size < SIZE_MAX / 2 ? (size_t)st.st_size + 1
-                                                                       : (size_t)1 << 16;
-    size_t n = 0;
-    char *text = malloc(cap + 1);
-    while (text) {
-        if (n == cap) {
-            char *g = cap < SIZE_MAX / 4 ? realloc(text, cap * 2 + 1) : NULL;
-            if (!g) {
-                free(text);
-                text = NULL;
-                break;
-            }
-            text = g;
-            cap *= 2;
-        }
-        size_t got = fread(text + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!text)
-        return clnn__io_fail(err, err_size, CLNN_ERR_NOMEM, "%s: out of host memory", path);
-    if (bad) {
-        free(text);
-        return clnn__io_fail(err, err_size, CLNN_ERR_IO, "%s: reading the reviews file failed",
-                             path);
-    }
-    text[n] = '\0';
-    *out = text;
-    *len = n;
-    return CLNN_OK;
+    clnn__rng r;
+    clnn__rng_seed_stream(&r, seed, IMDB_STREAM);
+    clnn__permutation(order, n, &r);
 }
 
 /* Checks element i of the reviews; its text and label in *t and *label. */
@@ -729,12 +616,12 @@ static clnn_status check_review(const clnn__json *e, size_t i, const char *path,
         return clnn__io_fail(err, err_size, CLNN_ERR_FORMAT,
                              "%s: element %zu: expected an object {\"t\": text, \"s\": 0 or 1}, "
                              "found %s",
-                             path, i, json_type_name(e));
+                             path, i, clnn__json_type_name(e));
     const clnn__json *jt = clnn__json_get(e, "t"), *js = clnn__json_get(e, "s");
     if (!jt || clnn__json_type_of(jt) != CLNN__JSON_STRING)
         return clnn__io_fail(err, err_size, CLNN_ERR_FORMAT,
                              "%s: element %zu: expected a string \"t\" (the text), found %s", path,
-                             i, jt ? json_type_name(jt) : "none");
+                             i, jt ? clnn__json_type_name(jt) : "none");
     if (!js)
         return clnn__io_fail(err, err_size, CLNN_ERR_FORMAT,
                              "%s: element %zu: expected a label \"s\" (0 or 1), found none", path,
@@ -753,7 +640,7 @@ static clnn_status check_review(const clnn__json *e, size_t i, const char *path,
                                  path, i, clnn__json_number(js));
         return clnn__io_fail(err, err_size, CLNN_ERR_FORMAT,
                              "%s: element %zu: expected a label \"s\" of 0 or 1, found %s", path, i,
-                             json_type_name(js));
+                             clnn__json_type_name(js));
     }
     *t = clnn__json_string(jt);
     *label = (int32_t)s;
@@ -842,7 +729,7 @@ clnn_status clnn_imdb_read(const char *path, uint64_t seed, int64_t n_train, cln
                              (long long)n_train);
     char *text;
     size_t len = 0;
-    clnn_status s = read_file(path, &text, &len, err, err_size);
+    clnn_status s = clnn__io_read_file(path, "reviews file", &text, &len, err, err_size);
     if (s != CLNN_OK)
         return s;
     clnn__json *root;
@@ -858,8 +745,9 @@ clnn_status clnn_imdb_read(const char *path, uint64_t seed, int64_t n_train, cln
                           "%s: expected a non-empty array of reviews {\"t\": text, \"s\": 0 or 1}, "
                           "found %s",
                           path,
-                          clnn__json_type_of(root) == CLNN__JSON_ARRAY ? "an empty array"
-                                                                       : json_type_name(root));
+                          clnn__json_type_of(root) == CLNN__JSON_ARRAY
+                              ? "an empty array"
+                              : clnn__json_type_name(root));
         goto done;
     }
     const char *t;

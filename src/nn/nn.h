@@ -43,13 +43,4 @@ clnn_tensor *clnn__layer_forward(clnn_graph *g, const clnn__layer *L, int nin,
 /* Drops one reference; the last one destroys the parameters and the layer. NULL is a no-op. */
 void clnn__layer_release(clnn__layer *L);
 
-/* splitmix64 seeding xoshiro256** (the same generator as src/io/dataset.c); no global state. */
-typedef struct clnn__rng {
-    uint64_t s[4];
-} clnn__rng;
-void clnn__rng_seed(clnn__rng *r, uint64_t seed);
-uint64_t clnn__rng_next(clnn__rng *r);
-double clnn__rng_uniform(clnn__rng *r); /* [0, 1), 53 bits */
-double clnn__rng_normal(clnn__rng *r);  /* N(0, 1), Box-Muller */
-
 #endif

@@ -726,24 +726,35 @@ clnn_status clnn_model_evaluate(clnn_model *m, const clnn_data *data, int64_t ba
     return CLNN_OK;
 }
 
-clnn_status clnn_model_predict(clnn_model *m, const float *x, int64_t n, int64_t batch_size,
-                               float *out, size_t out_count)
+/* The checks of predict and forward: a usable model, the inputs, room for every output. */
+static clnn_status check_inference(clnn_model *m, const char *fn, const clnn_data *d,
+                                   const float *out, size_t out_count)
 {
-    static const char fn[] = "clnn_model_predict";
     clnn_status st = model_usable(m, fn);
     if (st == CLNN_OK)
-        st = check_batch_size(m, fn, batch_size);
-    clnn_data d = {x, n, 0, {0}, NULL, NULL};
-    if (st == CLNN_OK)
-        st = check_data(m, fn, &d, 0, "input");
+        st = check_data(m, fn, d, 0, "input");
     if (st)
         return st;
-    const int64_t per = out_numel(m);
+    const int64_t per = out_numel(m), n = d->n;
     if (!out || (uint64_t)out_count < (uint64_t)(n * per))
         return clnn__fail(m->ctx, CLNN_ERR_INVALID,
                           "%s: expected room for %lld outputs (%lld samples x %lld), got %zu%s", fn,
                           (long long)(n * per), (long long)n, (long long)per, out_count,
                           out ? "" : " (out is NULL)");
+    return CLNN_OK;
+}
+
+clnn_status clnn_model_predict(clnn_model *m, const float *x, int64_t n, int64_t batch_size,
+                               float *out, size_t out_count)
+{
+    static const char fn[] = "clnn_model_predict";
+    clnn_data d = {x, n, 0, {0}, NULL, NULL};
+    clnn_status st = check_inference(m, fn, &d, out, out_count);
+    if (st == CLNN_OK)
+        st = check_batch_size(m, fn, batch_size);
+    if (st)
+        return st;
+    const int64_t per = out_numel(m);
     for (int64_t first = 0; first < n; first += batch_size) {
         int64_t b = n - first < batch_size ? n - first : batch_size;
         clnn__mgraph *mg;
@@ -766,18 +777,11 @@ clnn_status clnn_model_forward(clnn_model *m, const float *x, int64_t n, int tra
     static const char fn[] = "clnn_model_forward";
     if (!training)
         return clnn_model_predict(m, x, n, n > 0 ? n : 1, out, out_count);
-    clnn_status st = model_usable(m, fn);
     clnn_data d = {x, n, 0, {0}, NULL, NULL};
-    if (st == CLNN_OK)
-        st = check_data(m, fn, &d, 0, "input");
+    clnn_status st = check_inference(m, fn, &d, out, out_count);
     if (st)
         return st;
     const int64_t per = out_numel(m);
-    if (!out || (uint64_t)out_count < (uint64_t)(n * per))
-        return clnn__fail(m->ctx, CLNN_ERR_INVALID,
-                          "%s: expected room for %lld outputs (%lld samples x %lld), got %zu%s", fn,
-                          (long long)(n * per), (long long)n, (long long)per, out_count,
-                          out ? "" : " (out is NULL)");
     clnn__mgraph *mg;
     st = get_graph(m, CLNN__G_FORWARD_TRAIN, n, &mg);
     if (st == CLNN_OK)
@@ -1035,25 +1039,17 @@ static void snapshot_free(clnn_model *m, clnn_tensor **copies)
     free(copies);
 }
 
-/* Fisher-Yates from one generator seeded by (seed, epoch). */
+/* The epoch's order: Fisher-Yates from one generator seeded by (seed, epoch), or file order. */
 static void permute(int64_t *idx, int64_t n, uint64_t seed, int64_t epoch, int shuffle)
 {
-    for (int64_t i = 0; i < n; i++)
-        idx[i] = i;
-    if (!shuffle)
-        return;
     clnn__rng r;
     clnn__rng_seed(&r, seed ^ ((uint64_t)epoch * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull));
-    for (int64_t i = n - 1; i > 0; i--) {
-        /* unbiased draw in [0, i] by rejection */
-        uint64_t bound = (uint64_t)i + 1, limit = UINT64_MAX - UINT64_MAX % bound, v;
-        do
-            v = clnn__rng_next(&r);
-        while (v >= limit);
-        int64_t j = (int64_t)(v % bound), t = idx[i];
-        idx[i] = idx[j];
-        idx[j] = t;
+    if (shuffle) {
+        clnn__permutation(idx, n, &r);
+        return;
     }
+    for (int64_t i = 0; i < n; i++)
+        idx[i] = i;
 }
 
 static clnn_status check_fit_options(clnn_model *m, const char *fn, const clnn_fit_options *o)

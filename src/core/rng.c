@@ -1,9 +1,9 @@
-/* rng.c — the random numbers of src/nn (initial weights, dropout seeds, shuffling): splitmix64
- * seeds xoshiro256**, as src/io/dataset.c does. Every generator is a value owned by its caller:
- * no global state, so the same seed gives the same numbers on every run and thread. */
+/* rng.c — the library's host random numbers (initial weights, dropout seeds, every shuffle of
+ * src/nn and src/io): splitmix64 seeds xoshiro256**. Every generator is a value owned by its
+ * caller: no global state, so the same seed gives the same numbers on every run and thread. */
 #include <math.h>
 
-#include "nn.h"
+#include "internal.h"
 
 static uint64_t splitmix64(uint64_t *x)
 {
@@ -18,6 +18,11 @@ void clnn__rng_seed(clnn__rng *r, uint64_t seed)
     uint64_t x = seed;
     for (int i = 0; i < 4; i++)
         r->s[i] = splitmix64(&x);
+}
+
+void clnn__rng_seed_stream(clnn__rng *r, uint64_t seed, uint64_t stream)
+{
+    clnn__rng_seed(r, seed ^ (stream * 0xd1342543de82ef95ull + 0x2545f4914f6cdd1dull));
 }
 
 static uint64_t rotl(uint64_t x, int k)
@@ -49,4 +54,24 @@ double clnn__rng_normal(clnn__rng *r)
     if (u1 < 0x1.0p-60)
         u1 = 0x1.0p-60;
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586476925 * u2);
+}
+
+uint64_t clnn__rng_below(clnn__rng *r, uint64_t bound)
+{
+    uint64_t limit = UINT64_MAX - UINT64_MAX % bound, v;
+    do
+        v = clnn__rng_next(r);
+    while (v >= limit);
+    return v % bound;
+}
+
+void clnn__permutation(int64_t *order, int64_t n, clnn__rng *r)
+{
+    for (int64_t i = 0; i < n; i++)
+        order[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)clnn__rng_below(r, (uint64_t)i + 1), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
 }
