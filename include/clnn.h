@@ -12,6 +12,12 @@
  *                 clnn_graph_backward() appends the gradient operations; clnn_graph_run() plans
  *                 device memory once (buffers whose lifetimes do not overlap are shared) and
  *                 enqueues every node with no host synchronisation until a value is read.
+ *   clnn_optimizer SGD, Adam, AdamW, RMSprop over a graph's parameters (fused device updates).
+ *   clnn_model    Keras-style layers (Dense, Conv2D, pooling, BatchNorm, Embedding, LSTM, GRU,
+ *                 ...) in a Sequential or functional graph; compile / fit / evaluate / predict;
+ *                 model files and checkpoints (safetensors). See "Layers and models" below.
+ *   Data          IDX and CSV readers, a batch iterator, text (tokenizer, vocabulary, IMDB) and
+ *                 the safetensors container: host-side, no device needed.
  *
  * Example: y = relu(x W), its gradient, and reading it back
  *
