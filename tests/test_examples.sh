@@ -82,12 +82,19 @@ done
 
 # ---- short training runs -----------------------------------------------------------------------
 expect 0 'test accuracy: [01]\.[0-9]{4}' "$cnn" --data "$tmp/plain" --epochs 2 --batch-size 32 \
-    --history "$tmp/h.csv"
+    --history "$tmp/h.csv" --save "$tmp/cnn.safetensors"
+cnn_acc=$(sed -n 's/^test accuracy: //p' "$tmp/out")
 grep -q 'Total params: 34,826' "$tmp/out" || fail "mnist_cnn: no 'Total params: 34,826' in the summary"
 [ "$(grep -c '^Epoch [12]/2 - 4/4 - ' "$tmp/out")" = 2 ] ||
     { cat "$tmp/out" >&2; fail "mnist_cnn: expected two plain epoch lines '4/4' (120 samples, batch 32)"; }
 head -n 1 "$tmp/h.csv" | grep -q '^epoch,loss,accuracy,lr$' || fail "history header: $(head -n 1 "$tmp/h.csv")"
 [ "$(wc -l <"$tmp/h.csv")" = 3 ] || fail "history: expected 3 lines"
+# inference from the saved model: the same accuracy on the same test images
+predict=$build/tools/mnist_predict
+expect 0 "accuracy: $cnn_acc \\(" "$predict" --model "$tmp/cnn.safetensors" --data "$tmp/plain"
+expect 2 'model FILE is required' "$predict" --data "$tmp/gz"
+expect 1 'mnist_predict: ' "$predict" --model "$tmp/h.csv" --data "$tmp/gz"
+expect 1 'tools/fetch-data' "$predict" --model "$tmp/cnn.safetensors" --data "$tmp/nowhere"
 expect 0 'test accuracy: ' "$mlp" --data "$tmp/gz" --epochs 1 --quiet
 [ "$(wc -l <"$tmp/out")" -le 4 ] || { cat "$tmp/out" >&2; fail "--quiet printed progress"; }
 
