@@ -145,11 +145,9 @@ static int add_input(clnn_model *m, const char *name, int ndim, const int64_t *s
     n.dtype = dtype;
     n.ndim = ndim;
     memcpy(n.shape, shape, (size_t)ndim * sizeof *shape);
-    snprintf(n.name, sizeof n.name, "%s",
-             name && name[0] ? name
-             : m->ninputs    ? "input"
-                             : "input_1");
-    if (!name || !name[0])
+    if (name && name[0])
+        snprintf(n.name, sizeof n.name, "%s", name);
+    else
         snprintf(n.name, sizeof n.name, "input_%d", m->ninputs + 1);
     int64_t full[CLNN_MAX_DIMS];
     full[0] = SHAPE_BATCH;
@@ -598,8 +596,7 @@ size_t clnn_model_summary(const clnn_model *m, char *buf, size_t size)
     if (!m)
         return 0;
     const int functional = !m->chain;
-    const int w0 = 29, w1 = functional ? 26 : 26, w2 = functional ? 12 : 10,
-              width = functional ? 98 : 65;
+    const int w0 = 29, w1 = 26, w2 = functional ? 12 : 10, width = functional ? 98 : 65;
     put(&t, "Model: \"%s\"\n", m->o.name[0] ? m->o.name : functional ? "model" : "sequential");
     rule(&t, '_', width);
     put(&t, " %-*s%-*s%-*s%s\n", w0 - 1, "Layer (type)", w1, "Output Shape", w2, "Param #",

@@ -281,25 +281,42 @@ static float half_to_float(uint16_t h)
 /* Converts n little-endian elements of dtype into floats; -1 for an unsupported dtype. */
 static int to_floats(const char *dtype, const unsigned char *src, size_t n, float *out)
 {
+    /* the dtype is decided once, not per element */
+    enum { F32, F64, F16, BF16 } k;
+    if (!strcmp(dtype, "F32"))
+        k = F32;
+    else if (!strcmp(dtype, "F64"))
+        k = F64;
+    else if (!strcmp(dtype, "F16"))
+        k = F16;
+    else if (!strcmp(dtype, "BF16"))
+        k = BF16;
+    else
+        return -1;
     for (size_t i = 0; i < n; i++) {
-        if (!strcmp(dtype, "F32")) {
-            uint32_t u = (uint32_t)src[4 * i] | (uint32_t)src[4 * i + 1] << 8 |
-                         (uint32_t)src[4 * i + 2] << 16 | (uint32_t)src[4 * i + 3] << 24;
+        uint32_t u;
+        switch (k) {
+        case F32:
+            u = (uint32_t)src[4 * i] | (uint32_t)src[4 * i + 1] << 8 |
+                (uint32_t)src[4 * i + 2] << 16 | (uint32_t)src[4 * i + 3] << 24;
             memcpy(&out[i], &u, 4);
-        } else if (!strcmp(dtype, "F64")) {
-            uint64_t u = 0;
-            for (int k = 7; k >= 0; k--)
-                u = u << 8 | src[8 * i + (size_t)k];
+            break;
+        case F64: {
+            uint64_t v = 0;
+            for (int b = 7; b >= 0; b--)
+                v = v << 8 | src[8 * i + (size_t)b];
             double d;
-            memcpy(&d, &u, 8);
+            memcpy(&d, &v, 8);
             out[i] = (float)d;
-        } else if (!strcmp(dtype, "F16")) {
+            break;
+        }
+        case F16:
             out[i] = half_to_float((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
-        } else if (!strcmp(dtype, "BF16")) {
-            uint32_t u = (uint32_t)(src[2 * i] | src[2 * i + 1] << 8) << 16;
+            break;
+        case BF16:
+            u = (uint32_t)(src[2 * i] | src[2 * i + 1] << 8) << 16;
             memcpy(&out[i], &u, 4);
-        } else {
-            return -1;
+            break;
         }
     }
     return 0;

@@ -552,10 +552,11 @@ static clnn_status stage_batch(clnn_model *m, clnn__mgraph *mg, const clnn_data 
 }
 
 /* Reads the batch loss (and the outputs when metrics need them) and adds them to s. */
-static clnn_status collect(clnn_model *m, clnn__mgraph *mg, const clnn_data *d, int64_t n, sums *s)
+static clnn_status collect(clnn_model *m, clnn__mgraph *mg, const clnn_data *d, int64_t n, sums *s,
+                           const float *known_loss)
 {
-    float loss;
-    clnn_status st = clnn_tensor_read(mg->loss, &loss, sizeof loss);
+    float loss = known_loss ? *known_loss : 0.0f;
+    clnn_status st = known_loss ? CLNN_OK : clnn_tensor_read(mg->loss, &loss, sizeof loss);
     if (st)
         return st;
     s->loss += (double)loss * (double)n;
@@ -629,8 +630,9 @@ static clnn_status train_step(clnn_model *m, const clnn_data *d, const int64_t *
         st = clnn_graph_set_run_count(mg->g, m->train_steps);
     if (st == CLNN_OK)
         st = clnn_graph_run(mg->g);
+    float loss = 0; /* read by the guard, then reused by collect (one read per step) */
     if (st == CLNN_OK && guard != CLNN_NONFINITE_IGNORE) {
-        float loss = 0, norm = 0;
+        float norm = 0;
         st = clnn_tensor_read(mg->loss, &loss, sizeof loss);
         if (st == CLNN_OK)
             st = clnn__optimizer_norm(m->opt, &norm);
@@ -654,7 +656,7 @@ static clnn_status train_step(clnn_model *m, const clnn_data *d, const int64_t *
     if (st == CLNN_OK)
         m->train_steps++;
     if (st == CLNN_OK)
-        st = collect(m, mg, d, n, s);
+        st = collect(m, mg, d, n, s, guard != CLNN_NONFINITE_IGNORE ? &loss : NULL);
     return st;
 }
 
@@ -671,7 +673,7 @@ static clnn_status eval_pass(clnn_model *m, const clnn_data *d, int64_t batch, s
         if (st == CLNN_OK)
             st = clnn_graph_run(mg->g);
         if (st == CLNN_OK)
-            st = collect(m, mg, d, n, s);
+            st = collect(m, mg, d, n, s, NULL);
         if (st)
             return st;
     }
