@@ -283,3 +283,42 @@ int ex_train_and_test(clnn_ctx *ctx, clnn_model *m, const ex_args *a, const ex_m
     }
     return 0;
 }
+
+int ex_mnist_main(int argc, char **argv, const char *prog, int ndim, const int64_t *shape,
+                  const clnn_layer_spec *layers, int nlayers, const clnn_compile_options *c)
+{
+    ex_args a;
+    if (ex_parse_args(argc, argv, prog, 5, 128, &a))
+        return 2;
+    ex_mnist d;
+    if (ex_mnist_load(a.data, a.limit, &d))
+        return 1;
+    clnn_ctx *ctx = NULL;
+    clnn_model *m = NULL;
+    int rc = 1;
+    if (ex_ctx(a.device, &ctx))
+        goto out;
+    clnn_model_options mo;
+    clnn_model_options_init(&mo);
+    mo.seed = a.seed;
+    if (clnn_model_create(ctx, &mo, &m))
+        goto ctx_error;
+    clnn_model_input(m, "image", ndim, shape);
+    for (int i = 0; i < nlayers; i++)
+        clnn_model_push(m, &layers[i]);
+    if (clnn_model_status(m)) {
+        fprintf(stderr, "%s: %s\n", prog, clnn_model_last_error(m));
+        goto out;
+    }
+    if (clnn_model_compile(m, c))
+        goto ctx_error;
+    rc = ex_train_and_test(ctx, m, &a, &d, prog);
+    goto out;
+ctx_error:
+    fprintf(stderr, "%s: %s\n", prog, clnn_ctx_last_error(ctx));
+out:
+    clnn_model_destroy(m);
+    clnn_ctx_destroy(ctx);
+    ex_mnist_free(&d);
+    return rc;
+}

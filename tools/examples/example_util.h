@@ -42,4 +42,10 @@ int ex_ctx(const char *device, clnn_ctx **ctx);
 int ex_train_and_test(clnn_ctx *ctx, clnn_model *m, const ex_args *a, const ex_mnist *d,
                       const char *prog);
 
+/* The whole MNIST example: parses argv, loads the data, opens the device, builds the model (an
+ * input of ndim/shape, then the layers pushed in order), compiles it with c and trains and tests
+ * it (ex_train_and_test). Returns the process exit status (0, 1 failure, 2 usage). */
+int ex_mnist_main(int argc, char **argv, const char *prog, int ndim, const int64_t *shape,
+                  const clnn_layer_spec *layers, int nlayers, const clnn_compile_options *c);
+
 #endif

@@ -15,47 +15,15 @@
 
 int main(int argc, char **argv)
 {
-    ex_args a;
-    if (ex_parse_args(argc, argv, "mnist_cnn", 5, 128, &a))
-        return 2;
-    ex_mnist d;
-    if (ex_mnist_load(a.data, a.limit, &d))
-        return 1;
-    clnn_ctx *ctx = NULL;
-    clnn_model *m = NULL;
-    int rc = 1;
-    if (ex_ctx(a.device, &ctx))
-        goto out;
-    clnn_model_options mo;
-    clnn_model_options_init(&mo);
-    mo.seed = a.seed;
-    if (clnn_model_create(ctx, &mo, &m))
-        goto ctx_error;
-    clnn_model_input(m, "image", 3, (int64_t[]){1, 28, 28});
     const clnn_layer_spec layers[] = {clnn_layer_conv2d(32, 3, 3, CLNN_ACT_RELU),
                                       clnn_layer_maxpool2d(2, 2),
                                       clnn_layer_conv2d(64, 3, 3, CLNN_ACT_RELU),
                                       clnn_layer_maxpool2d(2, 2),
                                       clnn_layer_flatten(),
                                       clnn_layer_dense(10, CLNN_ACT_SOFTMAX)};
-    for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++)
-        clnn_model_push(m, &layers[i]);
-    if (clnn_model_status(m)) {
-        fprintf(stderr, "mnist_cnn: %s\n", clnn_model_last_error(m));
-        goto out;
-    }
     clnn_compile_options c;
     clnn_compile_options_init(&c, CLNN_LOSS_CATEGORICAL_CROSSENTROPY, CLNN_OPTIM_ADAM);
     c.metrics = CLNN_METRIC_ACCURACY;
-    if (clnn_model_compile(m, &c))
-        goto ctx_error;
-    rc = ex_train_and_test(ctx, m, &a, &d, "mnist_cnn");
-    goto out;
-ctx_error:
-    fprintf(stderr, "mnist_cnn: %s\n", clnn_ctx_last_error(ctx));
-out:
-    clnn_model_destroy(m);
-    clnn_ctx_destroy(ctx);
-    ex_mnist_free(&d);
-    return rc;
+    return ex_mnist_main(argc, argv, "mnist_cnn", 3, (int64_t[]){1, 28, 28}, layers,
+                         (int)(sizeof layers / sizeof layers[0]), &c);
 }
