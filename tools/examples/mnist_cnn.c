@@ -6,9 +6,6 @@
  * Data: tools/fetch-data puts the four IDX files (plain or .gz) in data/mnist.
  * Usage: mnist_cnn [--data DIR] [--epochs N] [--batch-size N] [--device SPEC] [--seed N]
  *                  [--limit N] [--history FILE] [--save FILE] [--checkpoint FILE] [--quiet] */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "clnn.h"
 #include "example_util.h"

@@ -3,8 +3,6 @@
  *   -> Dense(10, softmax), categorical cross-entropy, RMSprop(lr 1e-3, rho 0.9), accuracy.
  * Usage: mnist_mlp [--data DIR] [--epochs N] [--batch-size N] [--device SPEC] [--seed N]
  *                  [--limit N] [--history FILE] [--save FILE] [--checkpoint FILE] [--quiet] */
-#include <stdio.h>
-#include <stdlib.h>
 
 #include "clnn.h"
 #include "example_util.h"
