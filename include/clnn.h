@@ -839,6 +839,17 @@ CLNN_API int clnn_vocab_id(const clnn_vocab *v, const char *word);
  * untouched) for a NULL v or text, max_len < 0, ids NULL with max_len > 0, or out of memory. */
 CLNN_API int64_t clnn_vocab_encode(const clnn_vocab *v, const char *text, int64_t max_len,
                                    float *ids);
+/* Which tokens clnn_vocab_encode_ex keeps of a text longer than max_len. */
+typedef enum clnn_truncate {
+    CLNN_TRUNCATE_END = 0, /* keep the first max_len tokens (clnn_vocab_encode) */
+    CLNN_TRUNCATE_START    /* keep the last max_len (Keras pad_sequences' default, truncating='pre':
+                            * a review's verdict is often at its end) */
+} clnn_truncate;
+/* clnn_vocab_encode with a choice of the tokens kept; the padding is always after the tokens
+ * (the recurrent layers take each sequence's length from it). -1 as clnn_vocab_encode, and for a
+ * truncate value that is not one of the above. */
+CLNN_API int64_t clnn_vocab_encode_ex(const clnn_vocab *v, const char *text, int64_t max_len,
+                                      clnn_truncate truncate, float *ids);
 /* The vocabulary as JSON text (an array of the words in id order; malloc'd, the caller frees it;
  * NULL for a NULL v or out of memory) and back: model files keep it in their metadata
  * (clnn_model_set_vocab). from_json accepts exactly an array of 2 to 2^24 unique non-empty

@@ -326,6 +326,49 @@ START_TEST(test_vocab_encode)
 }
 END_TEST
 
+/* CLNN_TRUNCATE_START keeps the last max_len tokens (Keras pad_sequences' default), in order,
+ * for every length around max_len (the ring buffer's rotation), with the padding after them */
+START_TEST(test_vocab_encode_keep_last)
+{
+    clnn_vocab *v = build(abc, 3, 3); /* <pad> <unk> b a c */
+    const char *words[] = {"a", "b", "c", "zz"};
+    const float id_of[] = {3, 2, 4, 1};
+    for (int len = 0; len <= 11; len++) {
+        char text[64] = "";
+        float want[16];
+        for (int i = 0; i < len; i++) {
+            int w = (i * 7 + 3) % 4;
+            strcat(text, words[w]);
+            strcat(text, " ");
+            want[i] = id_of[w];
+        }
+        for (int64_t max_len = 1; max_len <= 5; max_len++) {
+            float ids[8];
+            for (int i = 0; i < 8; i++)
+                ids[i] = -7.0f;
+            int64_t kept = len < max_len ? len : max_len;
+            ck_assert_int_eq(clnn_vocab_encode_ex(v, text, max_len, CLNN_TRUNCATE_START, ids), kept);
+            for (int64_t i = 0; i < kept; i++)
+                ck_assert_msg(ids[i] == want[len - kept + i],
+                              "'%s', max_len %lld: id %lld is %g, expected %g", text,
+                              (long long)max_len, (long long)i, (double)ids[i],
+                              (double)want[len - kept + i]);
+            for (int64_t i = kept; i < max_len; i++)
+                ck_assert_float_eq(ids[i], 0);
+            ck_assert_float_eq(ids[max_len], -7.0f);
+            /* CLNN_TRUNCATE_END: clnn_vocab_encode's first tokens */
+            ck_assert_int_eq(clnn_vocab_encode_ex(v, text, max_len, CLNN_TRUNCATE_END, ids), kept);
+            for (int64_t i = 0; i < kept; i++)
+                ck_assert_float_eq(ids[i], want[i]);
+        }
+    }
+    float ids[4] = {-7.0f};
+    ck_assert_int_eq(clnn_vocab_encode_ex(v, "a", 4, (clnn_truncate)2, ids), -1);
+    ck_assert_float_eq(ids[0], -7.0f);
+    clnn_vocab_destroy(v);
+}
+END_TEST
+
 START_TEST(test_vocab_json_round_trip)
 {
     /* words that need escaping: '"' and '\\' (punctuation tokens), a control byte, UTF-8 */
@@ -709,6 +752,7 @@ static Suite *text_suite(void)
     tcase_add_test(tc, test_vocab_frequencies);
     tcase_add_test(tc, test_vocab_build_errors);
     tcase_add_test(tc, test_vocab_encode);
+    tcase_add_test(tc, test_vocab_encode_keep_last);
     tcase_add_test(tc, test_vocab_json_round_trip);
     tcase_add_loop_test(tc, test_vocab_json_errors, 0, NJSON_CASES);
     tcase_add_test(tc, test_vocab_json_null);

