@@ -98,7 +98,8 @@ CLNN_API int clnn_version_number(void);
     X(ERR_FORMAT, -11, "malformed or unsupported file contents")                                   \
     X(ERR_STATE, -12, "the object is not in a state that allows this call")                        \
     X(ERR_UNSUPPORTED, -13, "not supported on this device or in this version")                   \
-    X(ERR_NONFINITE, -14, "a loss or gradient is not finite (NaN or infinity)")
+    X(ERR_NONFINITE, -14, "a loss or gradient is not finite (NaN or infinity)")                 \
+    X(ERR_DISTRIBUTED, -15, "another MPI rank failed")
 
 typedef enum clnn_status {
 #define CLNN_X_ENUM(name, value, text) CLNN_##name = value,
@@ -1262,6 +1263,8 @@ typedef struct clnn_fit_options {
     clnn_nonfinite_action on_nonfinite; /* CLNN_NONFINITE_STOP */
     int initial_epoch; /* 0; the epoch to start at (Keras initial_epoch): resuming from a
                         * checkpoint gives the shuffling and dropout of an uninterrupted run */
+    int distributed;   /* 0; 1: data-parallel over the MPI ranks (clnn_mpi_init first; see
+                        * "Data-parallel training" below) */
 } clnn_fit_options;
 CLNN_API void clnn_fit_options_init(clnn_fit_options *options);
 
@@ -1273,6 +1276,48 @@ CLNN_API clnn_status clnn_model_fit(clnn_model *m, const clnn_data *train,
                                     const clnn_fit_options *options);
 /* The history of the last fit (empty before), valid until the next fit or destroy. */
 CLNN_API const clnn_history *clnn_model_history(const clnn_model *m);
+
+/* ---- Data-parallel training over MPI (meson -Dmpi; docs/distributed.md) -----------------------
+ * Run one process per device (mpirun -np N program). Each process calls clnn_mpi_init, makes
+ * its context (without an explicit device, rank r of a machine takes the (r mod count)-th device
+ * of the default type, so the ranks of a machine use different GPUs), builds and compiles the
+ * same model from the same seed, and calls clnn_model_fit with options.distributed = 1 and the
+ * same data, options and batch size on every rank. fit then
+ *  - broadcasts rank 0's parameters (trainable or not) before the first step;
+ *  - splits every global batch of N x batch_size samples of the epoch's shuffled order (the
+ *    same on every rank) into N consecutive shards, one per rank (the last global batch as
+ *    evenly as it goes: a rank may get none); each rank trains on its own shard;
+ *  - sums the gradients weighted by each rank's share of the global batch with MPI_Allreduce
+ *    (host-staged, in buckets of about 4 MB started as soon as each is copied off the device),
+ *    so every rank applies the same update: the result matches one process trained at batch
+ *    N x batch_size, within float rounding;
+ *  - reduces the loss and metrics (also validation's, whose samples are sharded the same way),
+ *    so every rank reports the same history and takes the same early-stopping decisions; at the
+ *    end of each epoch non-trainable state (BatchNorm running statistics) is averaged;
+ *  - writes files (history_csv, checkpoints) and prints progress on rank 0 only;
+ *  - agrees on failure: when one rank fails (bad data, out of device memory, a failed write)
+ *    every rank returns at the same step, the failed one with its own status and the others
+ *    with CLNN_ERR_DISTRIBUTED naming the rank and quoting its message, instead of hanging.
+ * Dropout masks differ per rank. Checkpoints from rank 0 resume on any number of ranks.
+ * The clnn_mpi_* functions are process-wide and must be called from one thread. Without MPI
+ * support clnn_mpi_init returns CLNN_ERR_UNSUPPORTED (the others then behave as for 1 rank) and
+ * fit with distributed = 1 returns CLNN_ERR_STATE. */
+CLNN_API int clnn_mpi_available(void); /* 1 when built with MPI */
+/* MPI_Init_thread (FUNNELED) unless the program initialised MPI itself; idempotent. err gets
+ * the reason on failure (may be NULL). */
+CLNN_API clnn_status clnn_mpi_init(int *argc, char ***argv, char *err, size_t err_size);
+/* MPI_Finalize if clnn_mpi_init initialised MPI; a no-op otherwise. */
+CLNN_API void clnn_mpi_finalize(void);
+CLNN_API int clnn_mpi_rank(void);       /* in MPI_COMM_WORLD; 0 before init */
+CLNN_API int clnn_mpi_size(void);       /* 1 before init */
+CLNN_API int clnn_mpi_local_rank(void); /* among the ranks of this machine; 0 before init */
+/* Collective: every rank passes its own status (and, when failed, a message). CLNN_OK when all
+ * are OK; else a failed rank gets its own status back and every other rank
+ * CLNN_ERR_DISTRIBUTED, with err = "MPI rank R of N failed: <R's message>" (R the lowest failed
+ * rank). For the steps of a program outside fit, e.g. making the context, so that a rank whose
+ * device cannot be opened stops every rank. Before init: returns local. */
+CLNN_API clnn_status clnn_mpi_agree(clnn_status local, const char *message, char *err,
+                                    size_t err_size);
 
 typedef struct clnn_eval_result {
     double loss;     /* mean over the samples */

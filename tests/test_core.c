@@ -72,6 +72,7 @@ static const struct {
     {CLNN_ERR_STATE, -12, "CLNN_ERR_STATE", "state"},
     {CLNN_ERR_UNSUPPORTED, -13, "CLNN_ERR_UNSUPPORTED", "not supported"},
     {CLNN_ERR_NONFINITE, -14, "CLNN_ERR_NONFINITE", "not finite"},
+    {CLNN_ERR_DISTRIBUTED, -15, "CLNN_ERR_DISTRIBUTED", "MPI rank"},
 };
 enum { NSTATUSES = sizeof statuses / sizeof statuses[0] };
 
@@ -105,7 +106,7 @@ START_TEST(test_status_list_complete)
     ck_assert_msg(n == NSTATUSES,
                   "CLNN_STATUS_LIST: got %d entries, expected %d (update the table in test_core.c)",
                   n, NSTATUSES);
-    static const int unknown[] = {1, 42, -15, -99, -1001};
+    static const int unknown[] = {1, 42, -16, -99, -1001};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         clnn_status s = (clnn_status)unknown[i];
         ck_assert_msg(!strcmp(clnn_status_name(s), "CLNN_UNKNOWN"),

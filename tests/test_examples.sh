@@ -121,4 +121,25 @@ expect 0 '^Epoch 1/1 - 36/36 - .*loss: [0-9]' "$charlm" --data "$tmp/tiny.txt" -
     sort -u)" = 50 ] || { cat "$tmp/out" >&2; fail "char_lm: samples not 10 + 40 characters"; }
 grep -q 'user.chars' "$tmp/char_lm.safetensors" || fail "char_lm: no vocabulary in the saved model"
 
+# ---- data-parallel over MPI (second argument "mpi": built with -Dmpi and mpirun present) -------
+if [ "${2:-}" = mpi ]; then
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+    run="mpirun --oversubscribe --timeout 240"
+    # the unchanged example under mpirun -np 2: one report (rank 0), the same accuracy as the
+    # model it saved (every rank holds the same weights)
+    expect 0 'test accuracy: [01]\.[0-9]{4}' $run -np 2 "$mlp" --mpi --data "$tmp/plain" \
+        --epochs 2 --batch-size 16 --save "$tmp/mpi.safetensors"
+    [ "$(grep -c '^test accuracy' "$tmp/out")" = 1 ] ||
+        { cat "$tmp/out" >&2; fail "mnist_mlp --mpi: expected one report, from rank 0"; }
+    # (mpirun gives the ranks a terminal: rank 0 draws the progress bar)
+    [ "$(grep -c '4/4 \[=*\] - ' "$tmp/out")" = 2 ] ||
+        { cat "$tmp/out" >&2; fail "mnist_mlp --mpi: expected two epochs of 4 global steps (120 samples, 2 x 16)"; }
+    mpi_acc=$(sed -n 's/^test accuracy: //p' "$tmp/out")
+    expect 0 "accuracy: $mpi_acc \\(" "$predict" --model "$tmp/mpi.safetensors" --data "$tmp/plain"
+    # CLNN_MPI=1 instead of --mpi; rank 1 cannot open its device: both ranks stop, no hang
+    expect 1 'MPI rank 1 of 2 failed' $run -np 1 -x CLNN_MPI=1 "$mlp" --data "$tmp/plain" : \
+        -np 1 -x CLNN_MPI=1 -x CLNN_DEVICE=no-such-device-name "$mlp" --data "$tmp/plain"
+    grep -q 'no-such-device-name' "$tmp/out" || { cat "$tmp/out" >&2; fail "rank 1's own error missing"; }
+fi
+
 echo "test_examples: $checks checks passed"

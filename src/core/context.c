@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "internal.h"
+#include "../dist/dist.h"
 
 #define MAX_PLATFORMS 16
 #define MAX_DEVICES   64
@@ -151,27 +152,35 @@ static int select_device(clnn_ctx *ctx, const char *sel, const char *origin, fou
         if (sscanf(sel, "%d:%d%c", &pi, &di, &tail) != 2)
             pi = di = -1;
     }
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < n; i++) {
-            fill_info(found[i].platform, found[i].device, found[i].pi, found[i].di, &info);
-            if (!sel) {
-                /* default: the first GPU, else (second pass) the first CPU, else anything */
-                if (pass == 0 && info.type == CLNN_DEVICE_GPU)
-                    return (int)i;
-                if (pass == 1 && info.type == CLNN_DEVICE_CPU)
-                    return (int)i;
-            } else if (pass == 0) {
-                if (want_type && (int)info.type == want_type)
-                    return (int)i;
-                if (pi >= 0 && found[i].pi == pi && found[i].di == di)
-                    return (int)i;
-                if (!want_type && pi < 0 && contains_nocase(info.name, sel))
+    if (!sel) {
+        /* default: the first GPU, else the first CPU, else anything; under MPI (clnn_mpi_init)
+         * the machine's rank r takes the (r mod count)-th, so its ranks use different devices */
+        for (int pass = 0; pass < 2; pass++) {
+            const int type = pass == 0 ? CLNN_DEVICE_GPU : CLNN_DEVICE_CPU;
+            int count = 0;
+            for (size_t i = 0; i < n; i++) {
+                fill_info(found[i].platform, found[i].device, found[i].pi, found[i].di, &info);
+                count += (int)info.type == type;
+            }
+            int want = count ? clnn__dist_local_rank() % count : 0;
+            for (size_t i = 0; i < n && count; i++) {
+                fill_info(found[i].platform, found[i].device, found[i].pi, found[i].di, &info);
+                if ((int)info.type == type && want-- == 0)
                     return (int)i;
             }
         }
+        if (n > 0)
+            return 0;
     }
-    if (!sel && n > 0)
-        return 0;
+    for (size_t i = 0; sel && i < n; i++) {
+        fill_info(found[i].platform, found[i].device, found[i].pi, found[i].di, &info);
+        if (want_type && (int)info.type == want_type)
+            return (int)i;
+        if (pi >= 0 && found[i].pi == pi && found[i].di == di)
+            return (int)i;
+        if (!want_type && pi < 0 && contains_nocase(info.name, sel))
+            return (int)i;
+    }
     /* say what is there */
     char list[1024];
     size_t used = 0;

@@ -327,6 +327,8 @@ void clnn__optimizer_detach(clnn_optimizer *opt);
  * done, schedule counter, base learning rate) read or set. */
 size_t clnn__optimizer_nparams(const clnn_optimizer *opt);
 const clnn_tensor *clnn__optimizer_external(const clnn_optimizer *opt, size_t i);
+/* The gradient of leaf i in the attached graph (NULL when detached or out of range). */
+clnn_tensor *clnn__optimizer_grad(const clnn_optimizer *opt, size_t i);
 int clnn__optimizer_nstate(const clnn_optimizer *opt);
 size_t clnn__optimizer_state_len(const clnn_optimizer *opt, size_t i, int k);
 clnn_status clnn__optimizer_state_rw(clnn_optimizer *opt, size_t i, int k, float *host, int write);

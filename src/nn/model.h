@@ -70,6 +70,8 @@ struct clnn_model {
     uint64_t train_steps; /* training steps done: the dropout counter of every training graph */
     char **meta; /* user metadata: key, value pairs (2 nmeta strings) */
     int nmeta;
+    float *dist_buf; /* fit over MPI: the host copy of every gradient (+ the loss) */
+    size_t dist_cap; /* floats */
     struct clnn__pending_opt *pending_opt; /* optimizer state of a checkpoint, applied when the
                                             * optimizer is made (persist.c) */
 };

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "model.h"
+#include "../dist/dist.h"
 
 /* ---- options ------------------------------------------------------------------------------ */
 void clnn_compile_options_init(clnn_compile_options *o, clnn_loss_kind loss,
@@ -149,6 +150,9 @@ void clnn__model_invalidate(clnn_model *m)
     m->stage_x = m->stage_t = m->stage_out = NULL;
     m->stage_xi = m->stage_l = NULL;
     m->stage_cap_x = m->stage_cap_t = m->stage_cap_out = m->stage_cap_xi = m->stage_cap_l = 0;
+    free(m->dist_buf);
+    m->dist_buf = NULL;
+    m->dist_cap = 0;
     m->compiled = 0;
     clnn__model_free_pending_opt(m);
 }
@@ -1054,6 +1058,195 @@ static void permute(int64_t *idx, int64_t n, uint64_t seed, int64_t epoch, int s
         idx[i] = i;
 }
 
+/* ---- data-parallel training over MPI (dist.h; the contract is in clnn.h) --------------------- */
+#define DIST_BUCKET_FLOATS ((size_t)1 << 20) /* 4 MB of gradients per MPI_Iallreduce */
+
+/* The rows [lo, lo + n) of d. */
+static clnn_data data_rows(const clnn_model *m, const clnn_data *d, int64_t lo, int64_t n)
+{
+    const clnn__mnode *in = &m->nodes[m->inputs[0]];
+    const int64_t xper = clnn__numel(in->ndim, in->shape), per = out_numel(m);
+    clnn_data r = *d;
+    r.n = n;
+    r.x = d->x + lo * xper;
+    r.labels = d->labels ? d->labels + lo : NULL;
+    r.targets = d->targets ? d->targets + lo * per : NULL;
+    return r;
+}
+
+/* This rank's consecutive part of [first, first + n): n / size each, the first n % size ranks
+ * one more. */
+static void dist_shard(int64_t first, int64_t n, int64_t *lo, int64_t *count)
+{
+    const int64_t w = clnn__dist_size(), r = clnn__dist_rank(), base = n / w, rem = n % w;
+    *count = base + (r < rem);
+    *lo = first + r * base + (r < rem ? r : rem);
+}
+
+static void dist_sum_sums(sums *s)
+{
+    double v[2 + 2 * NMETRICS];
+    v[0] = s->loss;
+    v[1] = (double)s->samples;
+    memcpy(v + 2, s->correct, sizeof s->correct);
+    memcpy(v + 2 + NMETRICS, s->total, sizeof s->total);
+    clnn__dist_sum_f64(v, sizeof v / sizeof v[0]);
+    s->loss = v[0];
+    s->samples = (int64_t)v[1];
+    memcpy(s->correct, v + 2, sizeof s->correct);
+    memcpy(s->total, v + 2 + NMETRICS, sizeof s->total);
+}
+
+/* The host buffer of the exchange: 1 + every parameter's elements (the largest use). */
+static clnn_status dist_buffer(clnn_model *m)
+{
+    size_t need = 1;
+    for (int l = 0; l < m->nlayers; l++)
+        for (int k = 0; k < m->layers[l]->nparams; k++)
+            need += (size_t)clnn_tensor_numel(m->layers[l]->params[k]);
+    if (grow_buf((void **)&m->dist_buf, &m->dist_cap, need, sizeof(float)))
+        return clnn__fail(m->ctx, CLNN_ERR_NOMEM, "fit: out of host memory for the gradients");
+    return CLNN_OK;
+}
+
+/* Collective: rank 0's parameters (which = 0: all of them) or the mean over the ranks of the
+ * non-trainable state of trainable layers (which = 1: BatchNorm's running statistics) on every
+ * rank. A rank whose device copy fails still takes part (the next agreement reports it). */
+static clnn_status dist_sync_params(clnn_model *m, int which)
+{
+    clnn_status st = dist_buffer(m);
+    const int rank = clnn__dist_rank(), size = clnn__dist_size();
+    for (int l = 0; l < m->nlayers; l++) {
+        const clnn__layer *L = m->layers[l];
+        for (int k = 0; k < L->nparams; k++) {
+            if (which == 1 && (L->param_trainable[k] || !L->trainable))
+                continue;
+            clnn_tensor *p = L->params[k];
+            const size_t n = (size_t)clnn_tensor_numel(p);
+            float *v = m->dist_buf;
+            if (st || (which == 0 && rank != 0))
+                memset(v, 0, n * sizeof *v);
+            else
+                st = clnn_tensor_read(p, v, n * sizeof *v);
+            if (which == 0) {
+                clnn__dist_bcast_f32(v, n);
+            } else {
+                /* in double, so that equal values stay exactly equal */
+                for (size_t i = 0; i < n; i += 4096) {
+                    double d[4096];
+                    size_t c = n - i < 4096 ? n - i : 4096;
+                    for (size_t j = 0; j < c; j++)
+                        d[j] = v[i + j];
+                    clnn__dist_sum_f64(d, c);
+                    for (size_t j = 0; j < c; j++)
+                        v[i + j] = (float)(d[j] / size);
+                }
+            }
+            if (st == CLNN_OK && (which == 1 || rank != 0))
+                st = clnn_tensor_write(p, v, n * sizeof *v);
+        }
+    }
+    return st;
+}
+
+/* One step of data-parallel training on the global batch idx[first .. first + n): this rank's
+ * shard runs forward and backward, the ranks agree that all went well, the gradients (weighted
+ * by each shard's share) and the loss are summed in buckets, and every rank applies the same
+ * update. *pending carries a failure after the agreement to the next one (the rank must stay in
+ * step with the others); the return value is what every rank returns alike. */
+static clnn_status dist_step(clnn_model *m, const clnn_data *d, const int64_t *idx, int64_t first,
+                             int64_t n, sums *s, clnn_nonfinite_action guard, int epoch,
+                             int64_t step, int *skipped, clnn_status *pending)
+{
+    int64_t lo, mine;
+    dist_shard(first, n, &lo, &mine);
+    *skipped = 0;
+    clnn__mgraph *mg = NULL;
+    float loss = 0;
+    clnn_status st = *pending;
+    *pending = CLNN_OK;
+    if (st == CLNN_OK) /* a rank without samples still applies the update: any small graph */
+        st = get_graph(m, CLNN__G_TRAIN, mine > 0 ? mine : 1, &mg);
+    if (st == CLNN_OK)
+        st = clnn__optimizer_attach(m->opt, mg->g);
+    if (st == CLNN_OK && mine > 0)
+        st = stage_batch(m, mg, d, idx, lo, mine);
+    if (st == CLNN_OK && mine > 0) /* dropout masks differ per rank */
+        st = clnn_graph_set_run_count(mg->g, m->train_steps * (uint64_t)clnn__dist_size() +
+                                                 (uint64_t)clnn__dist_rank());
+    if (st == CLNN_OK && mine > 0)
+        st = clnn_graph_run(mg->g);
+    if (st == CLNN_OK && mine > 0)
+        st = clnn_tensor_read(mg->loss, &loss, sizeof loss);
+    if (st == CLNN_OK)
+        st = dist_buffer(m);
+    char where[64];
+    snprintf(where, sizeof where, "fit: epoch %d, step %lld", epoch + 1, (long long)step + 1);
+    if ((st = clnn__dist_agree(m->ctx, st, NULL, where)) != CLNN_OK)
+        return st;
+    /* the exchange: the loss, then the gradients from the last leaf back (the order backward
+     * finishes them), a bucket's sum started as soon as its copies are done */
+    const float share = (float)((double)mine / (double)n);
+    const size_t np = clnn__optimizer_nparams(m->opt);
+    float *buf = m->dist_buf;
+    buf[0] = loss * share;
+    size_t off = 1, bucket = 0;
+    for (size_t j = np; j-- > 0;) {
+        clnn_tensor *g = clnn__optimizer_grad(m->opt, j);
+        const size_t c = (size_t)clnn_tensor_numel(g);
+        if (st == CLNN_OK && mine > 0)
+            st = clnn_tensor_read(g, buf + off, c * sizeof *buf);
+        if (st || mine == 0)
+            memset(buf + off, 0, c * sizeof *buf);
+        else if (share != 1.0f)
+            for (size_t i = 0; i < c; i++)
+                buf[off + i] *= share;
+        off += c;
+        if (off - bucket >= DIST_BUCKET_FLOATS || j == 0) {
+            clnn__dist_isum_f32(buf + bucket, off - bucket);
+            bucket = off;
+        }
+    }
+    if (off > bucket)
+        clnn__dist_isum_f32(buf + bucket, off - bucket);
+    clnn__dist_wait();
+    off = 1;
+    for (size_t j = np; j-- > 0 && st == CLNN_OK;) {
+        clnn_tensor *g = clnn__optimizer_grad(m->opt, j);
+        const size_t c = (size_t)clnn_tensor_numel(g);
+        st = clnn_tensor_write(g, buf + off, c * sizeof *buf);
+        off += c;
+    }
+    const float global_loss = buf[0];
+    if (st == CLNN_OK && guard != CLNN_NONFINITE_IGNORE) {
+        /* the summed loss and gradients: every rank takes the same decision */
+        float norm = 0;
+        st = clnn__optimizer_norm(m->opt, &norm);
+        if (st == CLNN_OK && !(isfinite(global_loss) && isfinite(norm))) {
+            m->train_steps++;
+            if (guard == CLNN_NONFINITE_SKIP_BATCH) {
+                *skipped = 1;
+                return CLNN_OK;
+            }
+            char at[400];
+            diagnose(m, mg, at, sizeof at);
+            return clnn__fail(m->ctx, CLNN_ERR_NONFINITE,
+                              "fit: %s at epoch %d, step %lld (loss %g, gradient norm %g): %s",
+                              isfinite(global_loss) ? "a non-finite gradient" : "a non-finite loss",
+                              epoch + 1, (long long)step + 1, (double)global_loss, (double)norm,
+                              at);
+        }
+    }
+    if (st == CLNN_OK)
+        st = clnn_optimizer_step(m->opt);
+    if (st == CLNN_OK)
+        m->train_steps++;
+    if (st == CLNN_OK && mine > 0)
+        st = collect(m, mg, d, mine, s, &loss);
+    *pending = st;
+    return CLNN_OK;
+}
+
 static clnn_status check_fit_options(clnn_model *m, const char *fn, const clnn_fit_options *o)
 {
     clnn_ctx *ctx = m->ctx;
@@ -1067,6 +1260,12 @@ static clnn_status check_fit_options(clnn_model *m, const char *fn, const clnn_f
     if (!(o->validation_split >= 0 && o->validation_split < 1))
         return clnn__fail(ctx, CLNN_ERR_INVALID, "%s: expected validation_split in [0, 1), got %g",
                           fn, o->validation_split);
+    if (o->distributed && !clnn__dist_on())
+        return clnn__fail(ctx, CLNN_ERR_STATE,
+                          "%s: distributed = 1 needs clnn_mpi_init first%s", fn,
+                          clnn_mpi_available() ? ""
+                                               : " (and this clnn was built without MPI: "
+                                                 "meson -Dmpi=enabled with libopenmpi-dev)");
     if ((unsigned)o->on_nonfinite > CLNN_NONFINITE_IGNORE)
         return clnn__fail(
             ctx, CLNN_ERR_INVALID,
@@ -1091,6 +1290,17 @@ static clnn_status check_fit_options(clnn_model *m, const char *fn, const clnn_f
 clnn_status clnn_model_fit(clnn_model *m, const clnn_data *train, const clnn_fit_options *o)
 {
     static const char fn[] = "clnn_model_fit";
+    /* Over MPI every rank must reach each agreement (clnn__dist_agree): until the setup's, a
+     * failure jumps to it instead of returning. */
+    const int dist = o && o->distributed && clnn__dist_on();
+    int64_t *idx = NULL;
+    clnn_tensor **best = NULL;
+    clnn_data tr = {0}, val = {0};
+    int has_val = 0, ntrain_cols = 0, lr_col = -1, monitor = -1, ck_monitor = -1;
+    int64_t B = 1, GB = 1, nb = 0;
+    clnn_history *h = m ? &m->history : NULL;
+    const clnn_early_stopping *es = o ? &o->early_stopping : NULL;
+    const clnn_checkpointing *ck = o ? &o->checkpoint : NULL;
     clnn_status st = compiled(m, fn);
     if (st == CLNN_OK)
         st = check_fit_options(m, fn, o);
@@ -1099,32 +1309,26 @@ clnn_status clnn_model_fit(clnn_model *m, const clnn_data *train, const clnn_fit
     if (st == CLNN_OK && o->validation_data)
         st = check_data(m, fn, o->validation_data, 1, "validation");
     if (st)
-        return st;
+        goto setup_done;
     /* the training and validation sets: Keras's validation_split takes the last samples */
-    clnn_data tr = *train, val = {0};
-    int has_val = 0;
+    tr = *train;
     if (o->validation_data) {
         val = *o->validation_data;
         has_val = 1;
     } else if (o->validation_split > 0) {
         int64_t split_at = (int64_t)floor((double)train->n * (1.0 - o->validation_split));
-        if (split_at < 1 || split_at >= train->n)
-            return clnn__fail(m->ctx, CLNN_ERR_INVALID,
-                              "%s: validation_split %g of %lld samples leaves an empty %s set", fn,
-                              o->validation_split, (long long)train->n,
-                              split_at < 1 ? "training" : "validation");
-        const clnn__mnode *in = &m->nodes[m->inputs[0]];
-        const int64_t xper = clnn__numel(in->ndim, in->shape), per = out_numel(m);
+        if (split_at < 1 || split_at >= train->n) {
+            st = clnn__fail(m->ctx, CLNN_ERR_INVALID,
+                            "%s: validation_split %g of %lld samples leaves an empty %s set", fn,
+                            o->validation_split, (long long)train->n,
+                            split_at < 1 ? "training" : "validation");
+            goto setup_done;
+        }
         tr.n = split_at;
-        val = *train;
-        val.n = train->n - split_at;
-        val.x = train->x + split_at * xper;
-        val.labels = train->labels ? train->labels + split_at : NULL;
-        val.targets = train->targets ? train->targets + split_at * per : NULL;
+        val = data_rows(m, train, split_at, train->n - split_at);
         has_val = 1;
     }
     /* history columns */
-    clnn_history *h = &m->history;
     h->epochs = 0;
     h->first_epoch = o->initial_epoch;
     h->columns = 0;
@@ -1132,7 +1336,7 @@ clnn_status clnn_model_fit(clnn_model *m, const clnn_data *train, const clnn_fit
     for (int k = 0; k < NMETRICS; k++)
         if (m->c.metrics & METRIC_BITS[k])
             history_column(h, METRIC_NAMES[k]);
-    const int ntrain_cols = h->columns;
+    ntrain_cols = h->columns;
     if (has_val) {
         char name[40];
         for (int c = 0; c < ntrain_cols; c++) {
@@ -1140,46 +1344,77 @@ clnn_status clnn_model_fit(clnn_model *m, const clnn_data *train, const clnn_fit
             history_column(h, name);
         }
     }
-    const int lr_col = history_column(h, "lr");
-    const clnn_early_stopping *es = &o->early_stopping;
-    int monitor = -1;
+    lr_col = history_column(h, "lr");
     if (es->enabled) {
         for (int c = 0; c < h->columns; c++)
             if (!strcmp(h->names[c], es->monitor))
                 monitor = c;
-        if (monitor < 0)
-            return clnn__fail(m->ctx, CLNN_ERR_INVALID,
-                              "%s: early stopping monitors '%s', which this fit does not report "
-                              "(it reports loss, the metrics%s)",
-                              fn, es->monitor, has_val ? " and their val_ forms" : "");
+        if (monitor < 0) {
+            st = clnn__fail(m->ctx, CLNN_ERR_INVALID,
+                            "%s: early stopping monitors '%s', which this fit does not report "
+                            "(it reports loss, the metrics%s)",
+                            fn, es->monitor, has_val ? " and their val_ forms" : "");
+            goto setup_done;
+        }
     }
-    const clnn_checkpointing *ck = &o->checkpoint;
-    int ck_monitor = -1;
     if (ck->path && ck->best_only) {
         for (int c = 0; c < h->columns; c++)
             if (!strcmp(h->names[c], ck->monitor))
                 ck_monitor = c;
-        if (ck_monitor < 0)
-            return clnn__fail(m->ctx, CLNN_ERR_INVALID,
-                              "%s: the checkpoint monitors '%s', which this fit does not report",
-                              fn, ck->monitor);
+        if (ck_monitor < 0) {
+            st = clnn__fail(m->ctx, CLNN_ERR_INVALID,
+                            "%s: the checkpoint monitors '%s', which this fit does not report", fn,
+                            ck->monitor);
+            goto setup_done;
+        }
     }
-    double ck_best = 0;
-    int ck_have = 0;
-    const int64_t B = o->batch_size, nb = (tr.n + B - 1) / B;
-    int64_t *idx = malloc((size_t)tr.n * sizeof *idx);
-    if (!idx)
-        return clnn__fail(m->ctx, CLNN_ERR_NOMEM, "%s: out of host memory", fn);
-    progress p = {o, o->verbose == 1 && !o->output && isatty(STDOUT_FILENO), 0};
-    clnn_tensor **best = NULL;
-    double best_value = 0;
-    int wait = 0, have_best = 0, stop = 0;
+    B = o->batch_size;
+    /* over MPI a step takes a global batch of size x B samples, B on each rank */
+    GB = dist ? B * clnn__dist_size() : B;
+    nb = (tr.n + GB - 1) / GB;
+    idx = malloc((size_t)tr.n * sizeof *idx);
+    if (!idx) {
+        st = clnn__fail(m->ctx, CLNN_ERR_NOMEM, "%s: out of host memory", fn);
+        goto setup_done;
+    }
     if (m->pending_opt && !m->opt && o->initial_epoch < o->epochs) {
         /* a loaded checkpoint: make the optimizer now (it takes the saved state), so that the
          * first epoch's learning rate is the resumed one */
         clnn__mgraph *mg;
         st = get_graph(m, CLNN__G_TRAIN, tr.n < B ? tr.n : B, &mg);
     }
+setup_done:
+    if (dist) {
+        st = clnn__dist_agree(m ? m->ctx : NULL, st, NULL, "fit");
+        if (st == CLNN_OK) { /* every rank must train the same thing */
+            int64_t v[] = {tr.n, B, val.n, o->epochs, o->initial_epoch, o->shuffle,
+                           (int64_t)o->seed, clnn_model_param_count(m)},
+                    lo[8], hi[8];
+            static const char *const what[] = {"training samples", "batch size",
+                                               "validation samples", "epochs", "initial epoch",
+                                               "shuffle", "seed", "parameter tensors"};
+            for (int i = 0; i < 8 && st == CLNN_OK; i++) {
+                clnn__dist_minmax_i64(v[i], &lo[i], &hi[i]);
+                if (lo[i] != hi[i])
+                    st = clnn__fail(m->ctx, CLNN_ERR_INVALID,
+                                    "%s: distributed: the ranks were given different %s "
+                                    "(from %lld to %lld); every rank must pass the same data "
+                                    "and options",
+                                    fn, what[i], (long long)lo[i], (long long)hi[i]);
+            }
+        }
+        if (st == CLNN_OK) /* every rank starts from rank 0's weights */
+            st = clnn__dist_agree(m->ctx, dist_sync_params(m, 0), NULL, "fit: broadcast");
+    }
+    if (st) {
+        free(idx);
+        return st;
+    }
+    const int writer = !dist || clnn__dist_rank() == 0; /* files and progress */
+    progress p = {o, writer && o->verbose == 1 && !o->output && isatty(STDOUT_FILENO), 0};
+    double ck_best = 0, best_value = 0;
+    int ck_have = 0, wait = 0, have_best = 0, stop = 0;
+    clnn_status pending = CLNN_OK; /* over MPI: a failure after an agreement, for the next */
     for (int epoch = o->initial_epoch; epoch < o->epochs && !stop && st == CLNN_OK; epoch++) {
         permute(idx, tr.n, o->seed, epoch, o->shuffle);
         double row[CLNN_HISTORY_MAX_COLUMNS] = {0};
@@ -1195,9 +1430,12 @@ clnn_status clnn_model_fit(clnn_model *m, const clnn_data *train, const clnn_fit
             emit_text(&p, line, 1);
         }
         for (int64_t b = 0; b < nb && st == CLNN_OK; b++) {
-            int64_t first = b * B, n = tr.n - first < B ? tr.n - first : B;
+            int64_t first = b * GB, n = tr.n - first < GB ? tr.n - first : GB;
             int skipped = 0;
-            st = train_step(m, &tr, idx, first, n, &s, o->on_nonfinite, epoch, b, &skipped);
+            st = dist ? dist_step(m, &tr, idx, first, n, &s, o->on_nonfinite, epoch, b, &skipped,
+                                  &pending)
+                      : train_step(m, &tr, idx, first, n, &s, o->on_nonfinite, epoch, b,
+                                   &skipped);
             skipped_batches += skipped;
             if (st == CLNN_OK && p.bar && (now_s() - p.last_draw > 0.1 || b + 1 == nb)) {
                 row[0] = s.loss / (double)s.samples;
@@ -1214,11 +1452,20 @@ clnn_status clnn_model_fit(clnn_model *m, const clnn_data *train, const clnn_fit
                 }
             }
         }
+        /* (every rank leaves the steps alike: an agreement or the guard's common decision) */
+        if (dist && st == CLNN_OK) {
+            st = clnn__dist_agree(m->ctx, pending, NULL, "fit: end of the epoch");
+            pending = CLNN_OK;
+            if (st == CLNN_OK) {
+                dist_sum_sums(&s);
+                pending = dist_sync_params(m, 1); /* the mean of the running statistics */
+            }
+        }
         if (st)
             break;
         /* the epoch's row (NaN when every batch was skipped) */
         row[0] = s.samples ? s.loss / (double)s.samples : NAN;
-        if (skipped_batches)
+        if (skipped_batches && writer)
             clnn__log(m->ctx, CLNN_LOG_WARN,
                       "fit: epoch %d: %lld of %lld batches skipped (non-finite loss or gradient)",
                       epoch + 1, (long long)skipped_batches, (long long)nb);
@@ -1226,8 +1473,19 @@ clnn_status clnn_model_fit(clnn_model *m, const clnn_data *train, const clnn_fit
             if (m->c.metrics & METRIC_BITS[k])
                 row[c++] = s.total[k] > 0 ? s.correct[k] / s.total[k] : NAN;
         if (has_val) {
-            sums v;
-            if ((st = eval_pass(m, &val, B, &v)) != CLNN_OK)
+            sums v = {0};
+            if (dist) { /* each rank its shard, then the sums */
+                int64_t lo, count;
+                dist_shard(0, val.n, &lo, &count);
+                clnn_data part = data_rows(m, &val, lo, count);
+                st = pending ? pending : count > 0 ? eval_pass(m, &part, B, &v) : CLNN_OK;
+                pending = CLNN_OK;
+                if ((st = clnn__dist_agree(m->ctx, st, NULL, "fit: validation")) == CLNN_OK)
+                    dist_sum_sums(&v);
+            } else {
+                st = eval_pass(m, &val, B, &v);
+            }
+            if (st)
                 break;
             row[ntrain_cols] = v.loss / (double)v.samples;
             for (int k = 0, c = ntrain_cols + 1; k < NMETRICS; k++)
@@ -1237,9 +1495,12 @@ clnn_status clnn_model_fit(clnn_model *m, const clnn_data *train, const clnn_fit
         if (lr_col >= 0)
             row[lr_col] = lr;
         const double elapsed = now_s() - t0;
-        if ((st = history_row(m, row)) != CLNN_OK)
-            break;
-        if (o->verbose) {
+        /* from here a failure goes on to the end of the epoch (the agreement over MPI) */
+        st = pending;
+        pending = CLNN_OK;
+        if (st == CLNN_OK)
+            st = history_row(m, row);
+        if (st == CLNN_OK && o->verbose && writer) {
             if (p.bar) {
                 draw_bar(&p, nb, nb, elapsed, h, row, h->columns, 1);
             } else {
@@ -1251,16 +1512,14 @@ clnn_status clnn_model_fit(clnn_model *m, const clnn_data *train, const clnn_fit
                 emit_text(&p, line, 1);
             }
         }
-        if (!m->c.optimizer.schedule.per_update)
+        if (st == CLNN_OK && !m->c.optimizer.schedule.per_update)
             clnn_optimizer_schedule_step(m->opt);
-        if (o->history_csv) {
+        if (st == CLNN_OK && o->history_csv && writer) {
             char err[512];
-            if ((st = clnn_history_write_csv(h, o->history_csv, err, sizeof err)) != CLNN_OK) {
+            if ((st = clnn_history_write_csv(h, o->history_csv, err, sizeof err)) != CLNN_OK)
                 clnn__fail(m->ctx, st, "%s: %s", fn, err);
-                break;
-            }
         }
-        if (ck->path) {
+        if (st == CLNN_OK && ck->path) {
             int save = 1;
             if (ck_monitor >= 0) {
                 double v = row[ck_monitor];
@@ -1271,11 +1530,11 @@ clnn_status clnn_model_fit(clnn_model *m, const clnn_data *train, const clnn_fit
                     ck_have = 1;
                 }
             }
-            if (save && (st = ck->full ? clnn_model_save_checkpoint(m, ck->path, epoch + 1)
-                                       : clnn_model_save(m, ck->path)) != CLNN_OK)
-                break;
+            if (save && writer)
+                st = ck->full ? clnn_model_save_checkpoint(m, ck->path, epoch + 1)
+                              : clnn_model_save(m, ck->path);
         }
-        if (monitor >= 0) {
+        if (st == CLNN_OK && monitor >= 0) {
             double v = row[monitor];
             int down = monitor_improves_down(es->monitor);
             int better = !have_best ||
@@ -1284,16 +1543,18 @@ clnn_status clnn_model_fit(clnn_model *m, const clnn_data *train, const clnn_fit
                 best_value = v;
                 have_best = 1;
                 wait = 0;
-                if (es->restore_best_weights && (st = snapshot(m, &best, 0)) != CLNN_OK)
-                    break;
+                if (es->restore_best_weights)
+                    st = snapshot(m, &best, 0);
             } else if (++wait >= (es->patience > 0 ? es->patience : 1)) {
                 stop = 1;
-                if (es->restore_best_weights && best && (st = snapshot(m, &best, 1)) != CLNN_OK)
-                    break;
+                if (es->restore_best_weights && best)
+                    st = snapshot(m, &best, 1);
             }
         }
-        if (o->on_epoch_end && o->on_epoch_end(o->callback_user, epoch, h))
+        if (st == CLNN_OK && o->on_epoch_end && o->on_epoch_end(o->callback_user, epoch, h))
             stop = 1;
+        if (dist) /* a failed write or copy on one rank, and a callback's stop, reach them all */
+            st = clnn__dist_agree(m->ctx, st, &stop, "fit: end of the epoch");
     }
     snapshot_free(m, best);
     free(idx);

@@ -380,6 +380,11 @@ const clnn_tensor *clnn__optimizer_external(const clnn_optimizer *opt, size_t i)
     return opt && i < opt->nparams ? opt->params[i].external : NULL;
 }
 
+clnn_tensor *clnn__optimizer_grad(const clnn_optimizer *opt, size_t i)
+{
+    return opt && i < opt->nparams && opt->params[i].leaf ? opt->params[i].leaf->grad : NULL;
+}
+
 int clnn__optimizer_nstate(const clnn_optimizer *opt)
 {
     return opt ? state_count(&opt->o) : 0;

@@ -14,6 +14,7 @@ static void usage(const char *prog, FILE *f)
     fprintf(f,
             "usage: %s [--data DIR] [--epochs N] [--batch-size N] [--device SPEC] [--seed N]\n"
             "       %*s [--limit N] [--history FILE] [--save FILE] [--checkpoint FILE] [--quiet]\n"
+            "       %*s [--mpi]\n"
             "  --data DIR       the MNIST IDX files, plain or .gz (default data/mnist;\n"
             "                   tools/fetch-data puts them there)\n"
             "  --epochs N       passes over the training set\n"
@@ -27,8 +28,11 @@ static void usage(const char *prog, FILE *f)
             "  --checkpoint FILE  save a checkpoint after every epoch; if FILE exists, resume\n"
             "                   from it (same data and options: the same result as without the\n"
             "                   interruption)\n"
-            "  --quiet          no progress output\n",
-            prog, (int)strlen(prog), "");
+            "  --quiet          no progress output\n"
+            "  --mpi            data-parallel training over the ranks of mpirun -np N (also\n"
+            "                   CLNN_MPI=1): --batch-size samples per rank and step, a device\n"
+            "                   per rank, output and files from rank 0 (docs/distributed.md)\n",
+            prog, (int)strlen(prog), "", (int)strlen(prog), "");
 }
 
 static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
@@ -49,6 +53,8 @@ int ex_parse_args(int argc, char **argv, const char *prog, int epochs, int64_t b
     a->epochs = epochs;
     a->batch_size = batch;
     a->seed = 1;
+    const char *env = getenv("CLNN_MPI");
+    a->mpi = env && !strcmp(env, "1");
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         int64_t v;
@@ -57,6 +63,9 @@ int ex_parse_args(int argc, char **argv, const char *prog, int epochs, int64_t b
             exit(0);
         } else if (!strcmp(opt, "--quiet")) {
             a->quiet = 1;
+            continue;
+        } else if (!strcmp(opt, "--mpi")) {
+            a->mpi = 1;
             continue;
         }
         if (strncmp(opt, "--", 2) ||
@@ -210,6 +219,18 @@ int ex_ctx(const char *device, clnn_ctx **ctx)
     return 0;
 }
 
+int ex_agree(const ex_args *a, int failed, const char *why, const char *prog)
+{
+    if (!a->mpi)
+        return failed;
+    char err[600];
+    clnn_status st = clnn_mpi_agree(failed ? CLNN_ERR_INVALID : CLNN_OK,
+                                    failed ? why : NULL, err, sizeof err);
+    if (st == CLNN_ERR_DISTRIBUTED)
+        fprintf(stderr, "%s: rank %d stops: %s\n", prog, clnn_mpi_rank(), err);
+    return st != CLNN_OK;
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -243,15 +264,16 @@ int ex_train_and_test(clnn_ctx *ctx, clnn_model *m, const ex_args *a, const ex_m
     f.seed = a->seed;
     f.verbose = a->quiet ? 0 : 1;
     f.history_csv = a->history;
+    f.distributed = a->mpi;
     if (a->checkpoint) {
         f.checkpoint.path = a->checkpoint;
         f.checkpoint.full = 1;
         if (access(a->checkpoint, F_OK) == 0) {
-            int epoch;
-            if (clnn_model_load_checkpoint(m, a->checkpoint, &epoch)) {
+            int epoch = 0, failed = clnn_model_load_checkpoint(m, a->checkpoint, &epoch) != 0;
+            if (failed)
                 fprintf(stderr, "%s: %s\n", prog, clnn_ctx_last_error(ctx));
+            if (ex_agree(a, failed, clnn_ctx_last_error(ctx), prog))
                 return 1;
-            }
             if (epoch > f.epochs)
                 epoch = f.epochs;
             f.initial_epoch = epoch;
@@ -266,12 +288,15 @@ int ex_train_and_test(clnn_ctx *ctx, clnn_model *m, const ex_args *a, const ex_m
     }
     double t1 = now_s();
     clnn_eval_result r;
-    if (clnn_model_evaluate(m, &test, 256, &r)) {
+    if (clnn_model_evaluate(m, &test, 256, &r)) { /* every rank holds the same weights */
         fprintf(stderr, "%s: %s\n", prog, clnn_ctx_last_error(ctx));
         return 1;
     }
-    printf("training: %.1f s, %.0f samples/s\n", t1 - t0,
-           (double)d->train_n * (f.epochs - f.initial_epoch) / (t1 - t0));
+    if (a->mpi && clnn_mpi_rank() != 0)
+        return 0; /* rank 0 reports and saves */
+    printf("training: %.1f s, %.0f samples/s%s\n", t1 - t0,
+           (double)d->train_n * (f.epochs - f.initial_epoch) / (t1 - t0),
+           a->mpi ? " (all ranks)" : "");
     printf("test loss: %.4f\n", r.loss);
     printf("test accuracy: %.4f\n", r.accuracy);
     if (a->save) {
@@ -290,13 +315,27 @@ int ex_mnist_main(int argc, char **argv, const char *prog, int ndim, const int64
     ex_args a;
     if (ex_parse_args(argc, argv, prog, 5, 128, &a))
         return 2;
-    ex_mnist d;
-    if (ex_mnist_load(a.data, a.limit, &d))
+    char err[512];
+    if (a.mpi && clnn_mpi_init(&argc, &argv, err, sizeof err)) {
+        fprintf(stderr, "%s: %s\n", prog, err);
         return 1;
+    }
+    if (a.mpi && clnn_mpi_rank() != 0)
+        a.quiet = 1; /* rank 0 reports */
+    ex_mnist d;
     clnn_ctx *ctx = NULL;
     clnn_model *m = NULL;
     int rc = 1;
-    if (ex_ctx(a.device, &ctx))
+    /* a rank that cannot read the data or open its device stops them all */
+    int failed = ex_mnist_load(a.data, a.limit, &d);
+    if (ex_agree(&a, failed, "cannot read the data (its error output says why)", prog)) {
+        if (!failed)
+            ex_mnist_free(&d);
+        clnn_mpi_finalize();
+        return 1;
+    }
+    failed = ex_ctx(a.device, &ctx);
+    if (ex_agree(&a, failed, ctx ? clnn_ctx_last_error(ctx) : "out of memory", prog))
         goto out;
     clnn_model_options mo;
     clnn_model_options_init(&mo);
@@ -320,5 +359,7 @@ out:
     clnn_model_destroy(m);
     clnn_ctx_destroy(ctx);
     ex_mnist_free(&d);
+    if (a.mpi)
+        clnn_mpi_finalize();
     return rc;
 }

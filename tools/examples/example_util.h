@@ -19,6 +19,7 @@ typedef struct ex_args {
     const char *save;       /* --save FILE: the trained model (safetensors; see mnist_predict) */
     const char *checkpoint; /* --checkpoint FILE: a checkpoint after every epoch; when the file
                              * exists, training resumes from it */
+    int mpi;                /* --mpi or CLNN_MPI=1: data-parallel over the ranks of mpirun */
 } ex_args;
 
 /* Parses argv; prints usage and returns nonzero for bad arguments (--help: exits 0). */
@@ -37,6 +38,12 @@ void ex_mnist_free(ex_mnist *d);
 
 /* Opens the device; prints the problem and returns nonzero on failure. */
 int ex_ctx(const char *device, clnn_ctx **ctx);
+
+/* Under --mpi: every rank learns whether all ranks got this far (failed: nonzero when this
+ * one did not, why: what went wrong). Returns 0 when all did; else nonzero, after printing
+ * which rank failed and why (the failed rank printed its own error). Without --mpi: returns
+ * failed. */
+int ex_agree(const ex_args *a, int failed, const char *why, const char *prog);
 
 /* Prints the summary, fits, evaluates and prints "test accuracy: 0.9912"; returns 0 or 1. */
 int ex_train_and_test(clnn_ctx *ctx, clnn_model *m, const ex_args *a, const ex_mnist *d,
