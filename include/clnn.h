@@ -1287,8 +1287,9 @@ CLNN_API const clnn_history *clnn_model_history(const clnn_model *m);
  *  - splits every global batch of N x batch_size samples of the epoch's shuffled order (the
  *    same on every rank) into N consecutive shards, one per rank (the last global batch as
  *    evenly as it goes: a rank may get none); each rank trains on its own shard;
- *  - sums the gradients weighted by each rank's share of the global batch with MPI_Allreduce
- *    (host-staged, in buckets of about 4 MB started as soon as each is copied off the device),
+ *  - sums the gradients weighted by each rank's share of the global batch with MPI_Iallreduce
+ *    (host-staged: each gradient's copy to the host is enqueued right behind the operation that
+ *    makes it, and buckets of about 4 MB start as soon as their copies are done),
  *    so every rank applies the same update: the result matches one process trained at batch
  *    N x batch_size, within float rounding;
  *  - reduces the loss and metrics (also validation's, whose samples are sharded the same way),

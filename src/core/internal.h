@@ -277,6 +277,12 @@ clnn_tensor *clnn__sum_to(clnn_graph *g, clnn_tensor *x, int ndim, const int64_t
 int clnn__norm_axis(int axis, int ndim); /* -1 if out of range */
 
 void clnn__plan_release(clnn_graph *g);
+/* clnn_graph_run calling after(user, node) once each node's operations are enqueued (fit over
+ * MPI starts copying a gradient off the device as soon as it is final). */
+clnn_status clnn__graph_run_hooked(clnn_graph *g, void (*after)(void *user, const clnn_tensor *t),
+                                   void *user);
+/* A non-blocking read of a planned tensor into data; *done completes with it. */
+clnn_status clnn__tensor_read_async(clnn_tensor *t, void *data, cl_event *done);
 /* Releases a node's kernels and its aux and scratch buffers (made again by the next emit). */
 void clnn__node_release_emit(clnn_tensor *t);
 

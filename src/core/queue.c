@@ -60,7 +60,8 @@ clnn_status clnn__enqueue(clnn_tensor *node, cl_kernel kernel, cl_uint dims, con
     return CLNN_OK;
 }
 
-clnn_status clnn_graph_run(clnn_graph *g)
+clnn_status clnn__graph_run_hooked(clnn_graph *g, void (*after)(void *user, const clnn_tensor *t),
+                                   void *user)
 {
     if (!g)
         return CLNN_ERR_INVALID;
@@ -71,16 +72,34 @@ clnn_status clnn_graph_run(clnn_graph *g)
         return st;
     for (size_t i = 0; i < g->nnodes; i++) {
         clnn_tensor *t = g->nodes[i];
-        if (t->kind != CLNN__OP || t->is_view)
-            continue;
-        if ((st = clnn__ops[t->op]->emit(t)) != CLNN_OK) {
+        if (t->kind == CLNN__OP && !t->is_view && (st = clnn__ops[t->op]->emit(t)) != CLNN_OK) {
             /* a kernel whose arguments were only partly set must be made again next time */
             clnn__node_release_emit(t);
-            return clnn__fail(g->ctx, st, "running %s '%s' (node %zu): %s", clnn__ops[t->op]->name,
-                              t->name, i, g->ctx->last_error);
+            int raw = g->ctx->last_raw; /* the OpenCL code behind it outlives the new message */
+            clnn__fail(g->ctx, st, "running %s '%s' (node %zu): %s", clnn__ops[t->op]->name,
+                       t->name, i, g->ctx->last_error);
+            g->ctx->last_raw = raw;
+            return st;
         }
+        if (after)
+            after(user, t);
     }
     g->runs++;
+    return CLNN_OK;
+}
+
+clnn_status clnn_graph_run(clnn_graph *g)
+{
+    return clnn__graph_run_hooked(g, NULL, NULL);
+}
+
+clnn_status clnn__tensor_read_async(clnn_tensor *t, void *data, cl_event *done)
+{
+    cl_int err = clEnqueueReadBuffer(t->ctx->queue, t->storage->mem, CL_FALSE,
+                                     clnn__byte_offset(t), (size_t)t->numel * clnn__dtype_size(t->dtype),
+                                     data, 0, NULL, done);
+    if (err != CL_SUCCESS)
+        return clnn__cl_fail(t->ctx, err, "clEnqueueReadBuffer of '%s'", t->name);
     return CLNN_OK;
 }
 

@@ -1149,11 +1149,52 @@ static clnn_status dist_sync_params(clnn_model *m, int which)
     return st;
 }
 
+/* The copies off the device of one step's exchange, started by the graph run's hook as soon as
+ * the loss and each gradient are final (communication then overlaps the rest of backward). */
+typedef struct dist_copies {
+    clnn_model *m;
+    const clnn_tensor *loss;
+    float loss_value;
+    cl_event loss_done;
+    int *leaf_of_node; /* graph node index -> optimizer leaf, -1 */
+    size_t *offset;    /* leaf -> its place in m->dist_buf */
+    cl_event *done;    /* leaf -> its copy (NULL: none started) */
+    clnn_status st;
+} dist_copies;
+
+static void dist_copy_hook(void *user, const clnn_tensor *t)
+{
+    dist_copies *c = user;
+    if (c->st)
+        return;
+    if (t == c->loss) {
+        c->st = clnn__tensor_read_async((clnn_tensor *)t, &c->loss_value, &c->loss_done);
+        return;
+    }
+    int j = c->leaf_of_node[t->index];
+    if (j >= 0)
+        c->st = clnn__tensor_read_async((clnn_tensor *)t, c->m->dist_buf + c->offset[j],
+                                        &c->done[j]);
+}
+
+static clnn_status dist_wait(clnn_ctx *ctx, cl_event *ev)
+{
+    if (!*ev)
+        return CLNN_OK;
+    cl_int err = clWaitForEvents(1, ev);
+    clReleaseEvent(*ev);
+    *ev = NULL;
+    return err == CL_SUCCESS ? CLNN_OK : clnn__cl_fail(ctx, err, "a gradient copy off the device");
+}
+
 /* One step of data-parallel training on the global batch idx[first .. first + n): this rank's
- * shard runs forward and backward, the ranks agree that all went well, the gradients (weighted
- * by each shard's share) and the loss are summed in buckets, and every rank applies the same
- * update. *pending carries a failure after the agreement to the next one (the rank must stay in
- * step with the others); the return value is what every rank returns alike. */
+ * shard's forward and backward are enqueued, each gradient's copy to the host starting as soon
+ * as backward has made it; the ranks agree that all went well; then, from the last leaf back
+ * (the order backward finishes them), the gradients weighted by each shard's share are summed
+ * over the ranks in buckets, each bucket's MPI_Iallreduce started as soon as its copies are done,
+ * and every rank applies the same update. *pending carries a failure after the agreement to the
+ * next one (the rank must stay in step with the others); the return value is what every rank
+ * returns alike. */
 static clnn_status dist_step(clnn_model *m, const clnn_data *d, const int64_t *idx, int64_t first,
                              int64_t n, sums *s, clnn_nonfinite_action guard, int epoch,
                              int64_t step, int *skipped, clnn_status *pending)
@@ -1162,61 +1203,99 @@ static clnn_status dist_step(clnn_model *m, const clnn_data *d, const int64_t *i
     dist_shard(first, n, &lo, &mine);
     *skipped = 0;
     clnn__mgraph *mg = NULL;
-    float loss = 0;
     clnn_status st = *pending;
     *pending = CLNN_OK;
     if (st == CLNN_OK) /* a rank without samples still applies the update: any small graph */
         st = get_graph(m, CLNN__G_TRAIN, mine > 0 ? mine : 1, &mg);
     if (st == CLNN_OK)
         st = clnn__optimizer_attach(m->opt, mg->g);
+    if (st == CLNN_OK)
+        st = dist_buffer(m);
+    const size_t np = st == CLNN_OK ? clnn__optimizer_nparams(m->opt) : 0;
+    dist_copies c = {m, mine > 0 && mg ? mg->loss : NULL, 0, NULL, NULL, NULL, NULL, CLNN_OK};
+    if (st == CLNN_OK) {
+        c.leaf_of_node = malloc((mg->g->nnodes ? mg->g->nnodes : 1) * sizeof *c.leaf_of_node);
+        c.offset = malloc((np ? np : 1) * sizeof *c.offset);
+        c.done = calloc(np ? np : 1, sizeof *c.done);
+        if (!c.leaf_of_node || !c.offset || !c.done)
+            st = clnn__fail(m->ctx, CLNN_ERR_NOMEM, "fit: out of host memory");
+    }
+    if (st == CLNN_OK) {
+        for (size_t i = 0; i < mg->g->nnodes; i++)
+            c.leaf_of_node[i] = -1;
+        size_t off = 1; /* [0]: the loss */
+        for (size_t j = np; j-- > 0;) {
+            clnn_tensor *g = clnn__optimizer_grad(m->opt, j);
+            c.offset[j] = off;
+            off += (size_t)clnn_tensor_numel(g);
+            if (mine > 0)
+                c.leaf_of_node[g->index] = (int)j;
+        }
+    }
     if (st == CLNN_OK && mine > 0)
         st = stage_batch(m, mg, d, idx, lo, mine);
     if (st == CLNN_OK && mine > 0) /* dropout masks differ per rank */
         st = clnn_graph_set_run_count(mg->g, m->train_steps * (uint64_t)clnn__dist_size() +
                                                  (uint64_t)clnn__dist_rank());
     if (st == CLNN_OK && mine > 0)
-        st = clnn_graph_run(mg->g);
-    if (st == CLNN_OK && mine > 0)
-        st = clnn_tensor_read(mg->loss, &loss, sizeof loss);
+        st = clnn__graph_run_hooked(mg->g, dist_copy_hook, &c);
     if (st == CLNN_OK)
-        st = dist_buffer(m);
+        st = c.st;
+    for (size_t j = 0; st == CLNN_OK && mine > 0 && j < np; j++)
+        if (!c.done[j])
+            st = clnn__fail(m->ctx, CLNN_ERR_STATE, "fit: the gradient of '%s' was never made",
+                            clnn_tensor_name(clnn__optimizer_grad(m->opt, j)));
+    if (st == CLNN_OK)
+        clFlush(m->ctx->queue); /* the device works while the ranks agree */
     char where[64];
     snprintf(where, sizeof where, "fit: epoch %d, step %lld", epoch + 1, (long long)step + 1);
-    if ((st = clnn__dist_agree(m->ctx, st, NULL, where)) != CLNN_OK)
-        return st;
-    /* the exchange: the loss, then the gradients from the last leaf back (the order backward
-     * finishes them), a bucket's sum started as soon as its copies are done */
+    clnn_status agreed = clnn__dist_agree(m->ctx, st, NULL, where);
+    if (agreed) {
+        clFinish(m->ctx->queue); /* the copies into the buffer are over before it is reused */
+        for (size_t j = 0; c.done && j < np; j++)
+            if (c.done[j])
+                clReleaseEvent(c.done[j]);
+        if (c.loss_done)
+            clReleaseEvent(c.loss_done);
+        free(c.leaf_of_node);
+        free(c.offset);
+        free(c.done);
+        return agreed;
+    }
+    /* the exchange: the loss, then the gradients from the last leaf back, in buckets */
     const float share = (float)((double)mine / (double)n);
-    const size_t np = clnn__optimizer_nparams(m->opt);
     float *buf = m->dist_buf;
+    float loss = 0;
+    st = dist_wait(m->ctx, &c.loss_done);
+    if (st == CLNN_OK && mine > 0)
+        loss = c.loss_value;
     buf[0] = loss * share;
-    size_t off = 1, bucket = 0;
+    size_t bucket = 0;
     for (size_t j = np; j-- > 0;) {
-        clnn_tensor *g = clnn__optimizer_grad(m->opt, j);
-        const size_t c = (size_t)clnn_tensor_numel(g);
-        if (st == CLNN_OK && mine > 0)
-            st = clnn_tensor_read(g, buf + off, c * sizeof *buf);
+        const size_t off = c.offset[j], count = (size_t)clnn_tensor_numel(clnn__optimizer_grad(m->opt, j));
+        clnn_status w = dist_wait(m->ctx, &c.done[j]);
+        if (st == CLNN_OK)
+            st = w;
         if (st || mine == 0)
-            memset(buf + off, 0, c * sizeof *buf);
+            memset(buf + off, 0, count * sizeof *buf);
         else if (share != 1.0f)
-            for (size_t i = 0; i < c; i++)
+            for (size_t i = 0; i < count; i++)
                 buf[off + i] *= share;
-        off += c;
-        if (off - bucket >= DIST_BUCKET_FLOATS || j == 0) {
-            clnn__dist_isum_f32(buf + bucket, off - bucket);
-            bucket = off;
+        if (off + count - bucket >= DIST_BUCKET_FLOATS || j == 0) {
+            clnn__dist_isum_f32(buf + bucket, off + count - bucket);
+            bucket = off + count;
         }
     }
-    if (off > bucket)
-        clnn__dist_isum_f32(buf + bucket, off - bucket);
+    if (np == 0)
+        clnn__dist_isum_f32(buf, 1);
     clnn__dist_wait();
-    off = 1;
     for (size_t j = np; j-- > 0 && st == CLNN_OK;) {
         clnn_tensor *g = clnn__optimizer_grad(m->opt, j);
-        const size_t c = (size_t)clnn_tensor_numel(g);
-        st = clnn_tensor_write(g, buf + off, c * sizeof *buf);
-        off += c;
+        st = clnn_tensor_write(g, buf + c.offset[j], (size_t)clnn_tensor_numel(g) * sizeof *buf);
     }
+    free(c.leaf_of_node);
+    free(c.offset);
+    free(c.done);
     const float global_loss = buf[0];
     if (st == CLNN_OK && guard != CLNN_NONFINITE_IGNORE) {
         /* the summed loss and gradients: every rank takes the same decision */
