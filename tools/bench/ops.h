@@ -1,7 +1,7 @@
-/* ops.h — the op cases of clnn-bench's `ops` suite (suite_ops.c) and the double-precision host
- * references that check them (ops_ref.c). A case is one layer of a CNN at a training shape; its
- * host data (inputs, the loss weights r of loss = sum(y * r), and what the device returned) lives
- * in an op_data. Not here: graphs and timing (suite_ops.c). */
+/* ops.h — the op cases of clnn-bench's `ops` and `conv` suites (suite_ops.c, suite_conv.c) and
+ * the double-precision host references that check them (ops_ref.c). A case is one layer of a CNN
+ * at a training shape; its host data (inputs, the loss weights r of loss = sum(y * r), and what
+ * the device returned) lives in an op_data. Not here: graphs and timing (suite_*.c). */
 #ifndef CLNN_BENCH_OPS_H
 #define CLNN_BENCH_OPS_H
 
@@ -17,11 +17,13 @@ typedef struct op_case {
     int64_t k, r, s, pad;       /* conv: w (K, C, R, S), bias (K), padding on every side;
                                  * maxpool: an R x S window with stride R x S */
     int input_grad;             /* backward computes d loss / d x (0: x is the network's input) */
+    int64_t stride;             /* conv: both axes; 0 means 1 */
 } op_case;
 
 typedef struct op_data {
     const op_case *c;
     int64_t n, oh, ow;         /* batch; output plane (N, K, OH, OW) or (N, C, OH, OW) */
+    int64_t stride;            /* conv: 1 or the case's stride */
     size_t nx, nw, nb, ny;     /* elements of x, of w (conv) or gamma, of bias or beta, of y */
     float *x, *w, *bias;       /* inputs; bias: conv bias or batchnorm beta; w: or gamma */
     int32_t *labels;           /* cross-entropy: (N) in [0, C) */
@@ -54,5 +56,8 @@ void ref_forward(const op_data *d, rng *r, int samples, op_check *c);
 /* Gradient checks of d->gx (when the case computes it), gw and gb with loss = sum(y * r) (for
  * cross-entropy the loss itself); conv: `samples` random entries of gx and gw. */
 void ref_backward(const op_data *d, rng *r, int samples, op_check *c);
+/* A convolution's gradient alone with loss = sum(y * r): `samples` random entries of d->gw
+ * (weights = 1, backward-weights) or of d->gx (weights = 0, backward-data). */
+void ref_conv_grad(const op_data *d, rng *r, int samples, int weights, op_check *c);
 
 #endif /* CLNN_BENCH_OPS_H */

@@ -30,13 +30,13 @@ static float *alloc_floats(size_t n, int *ok)
 
 int op_data_init(op_data *d, const op_case *c, int64_t n, rng *r)
 {
-    *d = (op_data){.c = c, .n = n, .oh = 1, .ow = 1};
+    *d = (op_data){.c = c, .n = n, .oh = 1, .ow = 1, .stride = c->stride > 1 ? c->stride : 1};
     size_t N = (size_t)n, C = (size_t)c->c, H = (size_t)c->h, W = (size_t)c->w;
     d->nx = N * C * H * W;
     d->ny = d->nx;
     if (c->kind == OP_CONV) {
-        d->oh = c->h + 2 * c->pad - c->r + 1;
-        d->ow = c->w + 2 * c->pad - c->s + 1;
+        d->oh = (c->h + 2 * c->pad - c->r) / d->stride + 1;
+        d->ow = (c->w + 2 * c->pad - c->s) / d->stride + 1;
         d->nw = (size_t)(c->k * c->c * c->r * c->s);
         d->nb = (size_t)c->k;
         d->ny = N * (size_t)(c->k * d->oh * d->ow);
@@ -97,19 +97,19 @@ void op_data_free(op_data *d)
     *d = (op_data){0};
 }
 
-/* ---- convolution: x (N, C, H, W), w (K, C, R, S), bias (K) -> y (N, K, OH, OW), stride 1 ---- */
+/* ---- convolution: x (N, C, H, W), w (K, C, R, S), bias (K) -> y (N, K, OH, OW), stride st --- */
 /* One output y[i] and sum |terms| (its error scale). */
 static double conv_forward_at(const op_data *d, size_t i, double *scale)
 {
     const op_case *c = d->c;
     int64_t C = c->c, H = c->h, W = c->w, K = c->k, R = c->r, S = c->s, OH = d->oh, OW = d->ow;
     int64_t q = (int64_t)i % OW, p = (int64_t)i / OW % OH, k = (int64_t)i / (OW * OH) % K;
-    int64_t n = (int64_t)i / (OW * OH * K);
+    int64_t n = (int64_t)i / (OW * OH * K), st = d->stride;
     double acc = d->bias[k], mag = fabs(acc);
     for (int64_t ch = 0; ch < C; ch++)
         for (int64_t u = 0; u < R; u++)
             for (int64_t v = 0; v < S; v++) {
-                int64_t h = p + u - c->pad, w = q + v - c->pad;
+                int64_t h = p * st + u - c->pad, w = q * st + v - c->pad;
                 if (h < 0 || h >= H || w < 0 || w >= W)
                     continue;
                 double t = (double)d->x[((n * C + ch) * H + h) * W + w] *
@@ -120,23 +120,23 @@ static double conv_forward_at(const op_data *d, size_t i, double *scale)
     return acc;
 }
 
-/* dw[i] = sum over n, p, q of dy[n, k, p, q] x[n, c, p + u - pad, q + v - pad], dy = r. */
+/* dw[i] = sum over n, p, q of dy[n, k, p, q] x[n, c, p st + u - pad, q st + v - pad], dy = r. */
 static double conv_dw_at(const op_data *d, size_t i, double *scale)
 {
     const op_case *c = d->c;
     int64_t C = c->c, H = c->h, W = c->w, K = c->k, R = c->r, S = c->s, OH = d->oh, OW = d->ow;
     int64_t v = (int64_t)i % S, u = (int64_t)i / S % R, ch = (int64_t)i / (S * R) % C;
-    int64_t k = (int64_t)i / (S * R * C);
+    int64_t k = (int64_t)i / (S * R * C), st = d->stride;
     double acc = 0, mag = 0;
     for (int64_t n = 0; n < d->n; n++)
         for (int64_t p = 0; p < OH; p++) {
-            int64_t h = p + u - c->pad;
+            int64_t h = p * st + u - c->pad;
             if (h < 0 || h >= H)
                 continue;
             const float *dy = d->r + ((n * K + k) * OH + p) * OW;
             const float *x = d->x + ((n * C + ch) * H + h) * W;
             for (int64_t q = 0; q < OW; q++) {
-                int64_t w = q + v - c->pad;
+                int64_t w = q * st + v - c->pad;
                 if (w < 0 || w >= W)
                     continue;
                 double t = (double)dy[q] * x[w];
@@ -147,19 +147,23 @@ static double conv_dw_at(const op_data *d, size_t i, double *scale)
     return acc;
 }
 
-/* dx[i] = sum over k, u, v of dy[n, k, h + pad - u, w + pad - v] w[k, c, u, v], dy = r. */
+/* dx[i] = sum over k, u, v of dy[n, k, p, q] w[k, c, u, v] where p st = h + pad - u and
+ * q st = w + pad - v, dy = r. */
 static double conv_dx_at(const op_data *d, size_t i, double *scale)
 {
     const op_case *c = d->c;
     int64_t C = c->c, H = c->h, W = c->w, K = c->k, R = c->r, S = c->s, OH = d->oh, OW = d->ow;
     int64_t w = (int64_t)i % W, h = (int64_t)i / W % H, ch = (int64_t)i / (W * H) % C;
-    int64_t n = (int64_t)i / (W * H * C);
+    int64_t n = (int64_t)i / (W * H * C), st = d->stride;
     double acc = 0, mag = 0;
     for (int64_t k = 0; k < K; k++)
         for (int64_t u = 0; u < R; u++)
             for (int64_t v = 0; v < S; v++) {
                 int64_t p = h + c->pad - u, q = w + c->pad - v;
-                if (p < 0 || p >= OH || q < 0 || q >= OW)
+                if (p < 0 || q < 0 || p % st || q % st)
+                    continue;
+                p /= st, q /= st;
+                if (p >= OH || q >= OW)
                     continue;
                 double t = (double)d->r[((n * K + k) * OH + p) * OW + q] *
                            d->w[((k * C + ch) * R + u) * S + v];
@@ -293,10 +297,23 @@ void ref_forward(const op_data *d, rng *r, int samples, op_check *c)
     }
 }
 
+void ref_conv_grad(const op_data *d, rng *r, int samples, int weights, op_check *c)
+{
+    const op_case *oc = d->c;
+    double tol = weights ? GEMM_TOL * sqrt((double)((size_t)d->n * (size_t)(d->oh * d->ow)))
+                         : GEMM_TOL * sqrt((double)(oc->k * oc->r * oc->s));
+    for (int t = 0; t < samples; t++) {
+        double scale, ref;
+        size_t i = (size_t)(rng_next(r) % (weights ? d->nw : d->nx));
+        ref = weights ? conv_dw_at(d, i, &scale) : conv_dx_at(d, i, &scale);
+        op_check_value(c, weights ? "dw" : "dx", i, weights ? d->gw[i] : d->gx[i], ref, scale, tol);
+    }
+}
+
 void ref_backward(const op_data *d, rng *r, int samples, op_check *c)
 {
     const op_case *oc = d->c;
-    double scale, ref;
+    double ref;
     if (oc->kind == OP_CONV) {
         size_t plane = (size_t)(d->oh * d->ow), K = (size_t)oc->k;
         double tol_w = GEMM_TOL * sqrt((double)((size_t)d->n * plane));
@@ -307,17 +324,9 @@ void ref_backward(const op_data *d, rng *r, int samples, op_check *c)
                     s += d->r[(n * K + k) * plane + j], mag += fabs(d->r[(n * K + k) * plane + j]);
             op_check_value(c, "dbias", k, d->gb[k], s, mag, tol_w);
         }
-        for (int t = 0; t < samples; t++) {
-            size_t i = (size_t)(rng_next(r) % d->nw);
-            ref = conv_dw_at(d, i, &scale);
-            op_check_value(c, "dw", i, d->gw[i], ref, scale, tol_w);
-        }
-        for (int t = 0; oc->input_grad && t < samples; t++) {
-            size_t i = (size_t)(rng_next(r) % d->nx);
-            ref = conv_dx_at(d, i, &scale);
-            op_check_value(c, "dx", i, d->gx[i], ref, scale,
-                           GEMM_TOL * sqrt((double)(oc->k * oc->r * oc->s)));
-        }
+        ref_conv_grad(d, r, samples, 1, c);
+        if (oc->input_grad)
+            ref_conv_grad(d, r, samples, 0, c);
     } else if (oc->kind == OP_MAXPOOL) { /* dx = dy at each window's maximum, 0 elsewhere */
         size_t H = (size_t)oc->h, W = (size_t)oc->w;
         for (size_t i = 0; i < d->nx; i++) {

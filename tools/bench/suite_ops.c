@@ -14,14 +14,14 @@
 #define OPS_MAX_OPS 32 /* profile entries read per case */
 
 static const op_case OP_CASES[] = {
-    /* name, kind, batch, --quick batch, C, H, W, K, R, S, pad, input_grad */
-    {"conv mnist1 1->32 3x3", OP_CONV, 128, 16, 1, 28, 28, 32, 3, 3, 0, 0},
-    {"conv mnist2 32->64 3x3", OP_CONV, 128, 16, 32, 26, 26, 64, 3, 3, 0, 1},
-    {"conv 64->64 3x3 pad 1", OP_CONV, 16, 2, 64, 56, 56, 64, 3, 3, 1, 1},
-    {"maxpool 2x2", OP_MAXPOOL, 128, 16, 64, 24, 24, 0, 2, 2, 0, 1},
-    {"batchnorm (training)", OP_BATCHNORM, 128, 16, 32, 26, 26, 0, 0, 0, 0, 1},
-    {"cross-entropy C=10", OP_CROSS_ENTROPY, 128, 128, 10, 1, 1, 0, 0, 0, 0, 1},
-    {"cross-entropy C=1000", OP_CROSS_ENTROPY, 1024, 256, 1000, 1, 1, 0, 0, 0, 0, 1},
+    /* name, kind, batch, --quick batch, C, H, W, K, R, S, pad, input_grad, stride */
+    {"conv mnist1 1->32 3x3", OP_CONV, 128, 16, 1, 28, 28, 32, 3, 3, 0, 0, 1},
+    {"conv mnist2 32->64 3x3", OP_CONV, 128, 16, 32, 26, 26, 64, 3, 3, 0, 1, 1},
+    {"conv 64->64 3x3 pad 1", OP_CONV, 16, 2, 64, 56, 56, 64, 3, 3, 1, 1, 1},
+    {"maxpool 2x2", OP_MAXPOOL, 128, 16, 64, 24, 24, 0, 2, 2, 0, 1, 1},
+    {"batchnorm (training)", OP_BATCHNORM, 128, 16, 32, 26, 26, 0, 0, 0, 0, 1, 1},
+    {"cross-entropy C=10", OP_CROSS_ENTROPY, 128, 128, 10, 1, 1, 0, 0, 0, 0, 1, 1},
+    {"cross-entropy C=1000", OP_CROSS_ENTROPY, 1024, 256, 1000, 1, 1, 0, 0, 0, 0, 1, 1},
 };
 _Static_assert(2 * sizeof OP_CASES / sizeof *OP_CASES == OPS_RESULTS, "see bench.h");
 
