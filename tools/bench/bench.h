@@ -1,9 +1,12 @@
 /* bench.h — what the files of clnn-bench share: the run state (options, the device, result
  * records), timing and median, the reproducible input generator, the checked-timing helper and
- * the human table. clnn-bench uses only the public API (include/clnn.h).
- * Files: main.c (options, dispatch, the devices suite, JSON), util.c (this header's functions),
- * suite_gemm_elementwise.c, suite_startup_launch.c, suite_ops.c with its host references in
- * ops_ref.c, suite_models.c (train, infer). Not here: any suite's own cases. */
+ * the human table. clnn-bench uses the public API (include/clnn.h), and OpenCL itself only for
+ * the roofline's kernels.
+ * Files: main.c (options, dispatch, the devices suite), json.c (--json output, the --compare
+ * reader and table), util.c (this header's functions), suite_roofline.c (the measured roofline:
+ * its own OpenCL kernels), suite_gemm_elementwise.c, suite_startup_launch.c, suite_ops.c with
+ * its host references in ops_ref.c, suite_models.c (train, infer).
+ * Not here: any suite's own cases. */
 #ifndef CLNN_BENCH_H
 #define CLNN_BENCH_H
 
@@ -24,20 +27,28 @@ enum {
     S_LAUNCH = 16,
     S_OPS = 32,
     S_TRAIN = 64,
-    S_INFER = 128
+    S_INFER = 128,
+    S_ROOFLINE = 256
 };
+/* Suites that rate their results against the measured roofline (it is measured first for them). */
+#define S_NEED_ROOFLINE (S_GEMM | S_ELEMENTWISE | S_OPS | S_TRAIN | S_INFER)
 
-#define LAUNCH_CHAIN 1000 /* kernels queued by one run of the launch suite */
-#define GEMM_SAMPLES 64   /* entries of each GEMM result checked on the host */
-#define GEMM_TOL     1e-5 /* times sqrt(K), relative to sum_k |a_ik w_kj| */
+#define LAUNCH_CHAIN       1000 /* kernels queued by one run of the launch suite */
+#define ROOFLINE_COPY_MIB  64   /* each buffer of the roofline copy (--quick: half) */
+#define ROOFLINE_TARGET_MS 40.0 /* the roofline's FMA runs last at least this (--quick: half) */
+#define COMPARE_FASTER     1.05 /* --compare: a speed-up above this is an improvement */
+#define COMPARE_SLOWER     0.95 /* and below this a regression */
+#define GEMM_SAMPLES       64   /* entries of each GEMM result checked on the host */
+#define GEMM_TOL           1e-5 /* times sqrt(K), relative to sum_k |a_ik w_kj| */
 
 /* Figures of the development machine (2 cores of a Xeon with AVX-512), for the ops suite's
- * comparisons: CLBlast 1.5.3's untuned SGEMM, OpenBLAS SGEMM and the cores' FMA peak, GFLOP/s. */
+ * comparisons: CLBlast 1.5.3's untuned SGEMM and OpenBLAS SGEMM, GFLOP/s. The peak itself is
+ * measured (the roofline suite). */
 #define REF_CLBLAST_GFLOPS  15.0
 #define REF_OPENBLAS_GFLOPS 190.0
-#define REF_PEAK_GFLOPS     230.0
 
 /* Records each suite may add; every suite file checks its own count against these. */
+#define ROOFLINE_RESULTS    6 /* one per copy and FMA variant */
 #define GEMM_RESULTS        7 /* one per GEMM shape */
 #define ELEMENTWISE_RESULTS 8 /* the host copy + one per case */
 #define STARTUP_RESULTS     4 /* one per cache variant */
@@ -45,20 +56,25 @@ enum {
 #define OPS_RESULTS         14 /* forward + backward of each op case */
 #define TRAIN_RESULTS       4  /* one per model and batch */
 #define INFER_RESULTS       5
-#define MAX_RESULTS         48
-_Static_assert(GEMM_RESULTS + ELEMENTWISE_RESULTS + STARTUP_RESULTS + LAUNCH_RESULTS + OPS_RESULTS +
-                       TRAIN_RESULTS + INFER_RESULTS <=
+#define MAX_RESULTS         80
+_Static_assert(ROOFLINE_RESULTS + GEMM_RESULTS + ELEMENTWISE_RESULTS + STARTUP_RESULTS +
+                       LAUNCH_RESULTS + OPS_RESULTS + TRAIN_RESULTS + INFER_RESULTS <=
                    MAX_RESULTS,
                "MAX_RESULTS must hold every case");
 
-#define RESULT_EXTRAS 4
+#define RESULT_EXTRAS 5
 
 typedef struct result {
     const char *suite;
     char name[40], shape[32];
     double median_ms, min_ms, enqueue_ms; /* enqueue_ms: median time until the run returned */
-    const char *unit; /* JSON key of rate: "gflops", "gbps", "us_per_launch"; NULL: no rate */
+    const char *unit; /* JSON key of rate: "gflops", "gbps", "us_per_launch", "samples_per_s";
+                       * NULL: no rate */
     double rate;
+    /* the result against the measured roofline (set_roof): roof = GFLOP/s / FMA peak, or (when
+     * roof_copy) GB/s / copy bandwidth; NaN: not rated */
+    double roof;
+    int roof_copy;
     const char *extra_key[RESULT_EXTRAS]; /* more JSON numbers (NULL: unused) */
     double extra[RESULT_EXTRAS];
     char note[64]; /* last column of the human table */
@@ -73,6 +89,16 @@ typedef struct op_profile {
     double calls_per_run, ms_per_run, gflops, gbps; /* rates 0 when the op reports no count */
 } op_profile;
 
+/* The measured roofline (suite_roofline.c): 0 until measured, or when its check failed. */
+typedef struct roofline {
+    int measured;
+    double copy_gbps;   /* float4 copy kernel: bytes read + written per second */
+    double peak_gflops; /* the best FMA variant: 2 FLOPs per fma */
+    char peak_variant[24];
+} roofline;
+
+struct compare_set; /* json.c: the results of --compare FILE */
+
 typedef struct bench {
     int json, quick, reps, reps_given;
     const char *device; /* --device; NULL: the library's default */
@@ -84,11 +110,14 @@ typedef struct bench {
     result results[MAX_RESULTS];
     size_t nresults;
     double host_copy_gbps; /* 0 until the elementwise or ops suite measured it */
-    op_profile *profiles;  /* ops suite, for --json */
+    roofline roof;
+    op_profile *profiles; /* ops suite, for --json */
     size_t nprofiles;
     int ops_ran;           /* the ops suite ran: --json prints its reference figures */
     const char *models[8]; /* train, infer: model names or "model/bN" given (none: all) */
     int nmodels;
+    const char *compare_path;    /* --compare FILE */
+    struct compare_set *compare; /* its results, loaded before any suite runs */
     int failures;
 } bench;
 
@@ -109,6 +138,10 @@ double gemm_err(const float *a, const float *w, size_t k, size_t n, size_t i, si
 
 /* Appends a record (MAX_RESULTS covers every case of every suite). */
 result *add_result(bench *b, const char *suite, const char *name, const char *shape);
+/* Rates r against the measured roofline: rate in GFLOP/s (copy = 0) or GB/s (copy = 1). */
+void set_roof(const bench *b, result *r, double rate, int copy);
+/* "41.5% peak", "73.0% copy" or "-" into buf (16 bytes). */
+const char *fmt_roof(char *buf, const result *r);
 void print_header(const bench *b, const char *title);
 void print_row(const bench *b, const result *r);
 /* A failed clnn call: its status and the context's detailed message. */
@@ -127,6 +160,8 @@ const char *type_name(clnn_device_type t);
 const char *fmt_bytes(char *buf, size_t size, uint64_t v);
 
 /* ---- the suites ----------------------------------------------------------------------------- */
+/* Measures the roofline once per process (later calls return at once) and adds its results. */
+void suite_roofline(bench *b);
 void suite_gemm(bench *b);
 void suite_elementwise(bench *b);
 /* STREAM-like copy: memcpy of `bytes` split over one thread per online CPU, best of `runs`,
@@ -141,5 +176,14 @@ void suite_train(bench *b);
 void suite_infer(bench *b);
 /* 1 when name is a model of the train or infer suite ("mnist-cnn") or one case ("mlp/b128"). */
 int models_known(const char *name);
+
+/* ---- json.c --------------------------------------------------------------------------------- */
+void json_output(const bench *b);
+/* Reads a --json output of clnn-bench into b->compare; -1 (a message on stderr) when the file
+ * cannot be read or is not one. */
+int compare_load(bench *b, const char *path);
+/* The human comparison table: old and new throughput and the speed-up of each matched result. */
+void compare_print(const bench *b);
+void compare_free(bench *b);
 
 #endif /* CLNN_BENCH_H */

@@ -1,17 +1,19 @@
-/* main.c — clnn-bench's entry point: the command line, the devices suite, opening the device,
- * dispatching the suites and the --json output. Suites: `devices` (every OpenCL device, here),
- * `gemm` and `elementwise` (suite_gemm_elementwise.c), `startup` and `launch`
- * (suite_startup_launch.c), `ops` (suite_ops.c), `train` and `infer` (suite_models.c). Every
- * benchmark checks its result against a
- * double-precision host reference before timing it; a wrong result fails the run (exit status
- * 1). Human tables by default, one JSON object on stdout with --json. Written against the public
- * API only (include/clnn.h). Not here: op correctness tests (tests/). */
+/* main.c — clnn-bench's entry point: the command line and its --help, the devices suite, opening
+ * the device and dispatching the suites. Suites: `devices` (every OpenCL device, here),
+ * `roofline` (suite_roofline.c), `gemm` and `elementwise` (suite_gemm_elementwise.c), `startup`
+ * and `launch` (suite_startup_launch.c), `ops` (suite_ops.c), `train` and `infer`
+ * (suite_models.c). Every benchmark checks its result against a reference before timing
+ * it; a wrong result fails the run (exit status 1). Human tables by default, one JSON object on
+ * stdout with --json (json.c), a comparison with an earlier JSON output with --compare. Written
+ * against the public API (include/clnn.h); only the roofline suite calls OpenCL itself. Not here:
+ * op correctness tests (tests/). */
 #include <unistd.h>
 
 #include "bench.h"
 
-static const char *const SUITE_NAMES[] = {"devices", "gemm", "elementwise", "startup",
-                                          "launch",  "ops",  "train",       "infer"};
+/* in the order of the S_* bits (bench.h) */
+static const char *const SUITE_NAMES[] = {"devices", "gemm",  "elementwise", "startup", "launch",
+                                          "ops",     "train", "infer",       "roofline"};
 #define NSUITES (int)(sizeof SUITE_NAMES / sizeof *SUITE_NAMES)
 
 /* ---- devices -------------------------------------------------------------------------------- */
@@ -50,105 +52,6 @@ static int suite_devices(bench *b)
     return 0;
 }
 
-/* ---- JSON ----------------------------------------------------------------------------------- */
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
-/* A JSON number in buf (32 bytes): null when not finite, integers in full. */
-static const char *json_num(char *buf, double v)
-{
-    snprintf(buf, 32, !isfinite(v) ? "null" : v == floor(v) && fabs(v) < 1e15 ? "%.0f" : "%.6g", v);
-    return buf;
-}
-
-static void json_device(const clnn_device_info *d)
-{
-    const char *keys[] = {"name", "platform", "vendor", "driver_version", "opencl_c_version"};
-    const char *values[] = {d->name, d->platform_name, d->vendor, d->driver_version,
-                            d->opencl_c_version};
-    printf("{\"index\": \"%d:%d\", \"type\": \"%s\"", d->platform_index, d->device_index,
-           type_name(d->type));
-    for (int i = 0; i < 5; i++) {
-        printf(", \"%s\": ", keys[i]);
-        json_str(values[i]);
-    }
-    printf(", \"compute_units\": %u, \"max_clock_mhz\": %u, \"global_mem_bytes\": %llu, "
-           "\"local_mem_bytes\": %llu, \"max_alloc_bytes\": %llu, \"max_work_group_size\": %zu, "
-           "\"fp16\": %s, \"fp64\": %s}",
-           d->compute_units, d->max_clock_mhz, (unsigned long long)d->global_mem_bytes,
-           (unsigned long long)d->local_mem_bytes, (unsigned long long)d->max_alloc_bytes,
-           d->max_work_group_size, d->has_fp16 ? "true" : "false", d->has_fp64 ? "true" : "false");
-}
-
-static void json_output(const bench *b)
-{
-    printf("{\n  \"tool\": \"clnn-bench\", \"clnn_version\": ");
-    json_str(clnn_version());
-    printf(", \"quick\": %s, \"reps\": %d,\n", b->quick ? "true" : "false", b->reps);
-    if (b->ctx) {
-        printf("  \"device\": ");
-        json_device(&b->info);
-        printf(",\n");
-    }
-    for (size_t i = 0; i < b->ndevices; i++) {
-        printf(i ? ",\n    " : "  \"devices\": [\n    ");
-        json_device(&b->devices[i]);
-        printf(i + 1 == b->ndevices ? "\n  ],\n" : "");
-    }
-    char hc[32];
-    printf("  \"host_copy_gbps\": %s,\n  \"results\": [",
-           json_num(hc, b->host_copy_gbps > 0 ? b->host_copy_gbps : NAN));
-    for (size_t i = 0; i < b->nresults; i++) {
-        const result *r = &b->results[i]; /* names and shapes are the suites' own ASCII text */
-        char v[32];
-        printf(
-            "%s\n    {\"suite\": \"%s\", \"name\": \"%s\", \"shape\": \"%s\", \"median_ms\": %s, ",
-            i ? "," : "", r->suite, r->name, r->shape, json_num(v, r->median_ms));
-        printf("\"min_ms\": %s", json_num(v, r->min_ms));
-        for (int k = -1; k < RESULT_EXTRAS; k++)
-            if (k < 0 ? r->unit : r->extra_key[k])
-                printf(", \"%s\": %s", k < 0 ? r->unit : r->extra_key[k],
-                       json_num(v, k < 0 ? r->rate : r->extra[k]));
-        if (r->unavailable[0]) { /* the library's message */
-            printf(", \"unavailable\": ");
-            json_str(r->unavailable);
-        }
-        printf(", \"checked\": %s, \"max_rel_err\": %s}", r->checked ? "true" : "false",
-               json_num(v, r->max_rel_err));
-    }
-    printf("\n  ],\n");
-    if (b->ops_ran)
-        printf("  \"reference_gflops\": {\"clblast_sgemm_untuned\": %g, \"openblas_sgemm\": %g, "
-               "\"fma_peak\": %g},\n",
-               REF_CLBLAST_GFLOPS, REF_OPENBLAS_GFLOPS, REF_PEAK_GFLOPS);
-    for (size_t i = 0; i < b->nprofiles; i++) {
-        const op_profile *p = &b->profiles[i];
-        char v[4][32];
-        printf(i ? ",\n    {\"case\": " : "  \"op_profiles\": [\n    {\"case\": ");
-        json_str(p->case_name);
-        printf(", \"op\": ");
-        json_str(p->op);
-        printf(", \"calls_per_run\": %s, \"ms_per_run\": %s, \"gflops\": %s, \"gbps\": %s}",
-               json_num(v[0], p->calls_per_run), json_num(v[1], p->ms_per_run),
-               json_num(v[2], p->gflops > 0 ? p->gflops : NAN),
-               json_num(v[3], p->gbps > 0 ? p->gbps : NAN));
-        printf(i + 1 == b->nprofiles ? "\n  ],\n" : "");
-    }
-    printf("  \"failures\": %d\n}\n", b->failures);
-}
-
 /* ---- options and main ----------------------------------------------------------------------- */
 static void usage(void)
 {
@@ -156,27 +59,40 @@ static void usage(void)
         "usage: clnn-bench [options] [suite...] [model...]\n"
         "\n"
         "Benchmarks clnn on one OpenCL device. Every benchmark checks its result against a\n"
-        "double-precision host reference before timing it. Exit status: 0 success, 1 a failed\n"
-        "check or clnn call or a device that cannot be opened, 2 a usage error.\n"
+        "reference (mostly a double-precision host computation) before timing it. Exit status:\n"
+        "0 success, 1 a failed check or clnn call, a device that cannot be opened or a --compare\n"
+        "file that cannot be read, 2 a usage error. Regressions found by --compare are reported,\n"
+        "not failures.\n"
         "\n"
-        "suites (default: gemm elementwise):\n"
+        "suites (default: gemm elementwise; the roofline is measured first whenever a suite\n"
+        "rates against it: gemm, elementwise, ops, train, infer):\n"
         "  devices      every OpenCL device (same as --list-devices)\n"
-        "  gemm         clnn_matmul (CLBlast SGEMM) on square and layer shapes: GFLOP/s\n"
+        "  roofline     the device's own limits, with kernels of clnn-bench (not clnn's): copy\n"
+        "               bandwidth (a float4 copy of 2 x %d MiB, quick: half; GB/s of bytes read +\n"
+        "               written; checked: the copy is exact) and peak FMA GFLOP/s (independent\n"
+        "               fma chains per work-item on float, float4, float8 and float16, work grown\n"
+        "               until a run takes %.0f ms; checked: outputs of a few work-items against "
+        "the\n"
+        "               same chains computed on the host with fmaf). The best variant is \"the\n"
+        "               peak\". Other results show their rate as %% of the peak (compute-bound:\n"
+        "               GFLOP/s, models) or %% of the copy bandwidth (memory-bound: GB/s)\n"
+        "  gemm         clnn_matmul (CLBlast SGEMM) on square and layer shapes: GFLOP/s, %% peak\n"
         "  elementwise  add, scale, relu, sigmoid, broadcast add, sum, clnn_tensor_copy in\n"
-        "               GB/s (bytes read + written), and as a fraction of the host's STREAM-like\n"
-        "               copy (memcpy of the same size on one thread per CPU, best run)\n"
+        "               GB/s (bytes read + written), as %% of the device copy bandwidth and as a\n"
+        "               fraction of the host's STREAM-like copy (memcpy of the same size on one\n"
+        "               thread per CPU, best run)\n"
         "  startup      child processes: process start to the first result of (a + b) @ w,\n"
         "               64x64, with empty (cold) and filled (warm) clnn and POCL caches in\n"
         "               fresh temporary directories (cache_dir option, POCL_CACHE_DIR)\n"
         "  launch       a chain of %d clnn_scale ops on 64 floats: microseconds per kernel\n"
         "  ops          forward and backward of the layers of a CNN: the MNIST convolutions,\n"
         "               a 3x3 64->64 convolution on 56x56, maxpool 2x2, batchnorm (training)\n"
-        "               and cross-entropy on logits; GFLOP/s (convolutions, also as %% of a\n"
-        "               %g GFLOP/s peak) or GB/s of compulsory traffic (the rest, also as a\n"
-        "               fraction of the host copy); backward = full - forward - loss, where\n"
-        "               full runs op + loss + backward; a per-op device profile of each case\n"
-        "               from a second, profiling context. An op the library cannot build yet\n"
-        "               is reported as unavailable (not a failure)\n"
+        "               and cross-entropy on logits; GFLOP/s (convolutions, %% of peak) or GB/s\n"
+        "               of compulsory traffic (the rest, %% of copy bandwidth); backward = full -\n"
+        "               forward - loss (wall clock), where full runs op + loss + backward; a\n"
+        "               per-op device profile of each case from a second, profiling context. An\n"
+        "               op the library cannot build yet is reported as unavailable (not a "
+        "failure)\n"
         "  train        training of the reference models with clnn_model_fit (Adam, shuffled,\n"
         "               fixed seeded random data): mnist-cnn (the Keras MNIST CNN, batch 64 and\n"
         "               128) and mlp (784-512-512-10 relu, batch 128); samples/s and ms/step\n"
@@ -195,21 +111,33 @@ static void usage(void)
         "  --list-devices  run the devices suite\n"
         "  --device SEL    gpu, cpu, P:D or a name substring (default: $CLNN_DEVICE, else the\n"
         "                  first GPU, else a CPU device)\n"
-        "  --json          one JSON object on stdout: device, host_copy_gbps and results\n"
-        "                  {suite, name, shape, median_ms, min_ms, gflops | gbps |\n"
-        "                  us_per_launch, more numbers, checked, max_rel_err}; the ops suite\n"
-        "                  adds reference_gflops and op_profiles {case, op, calls_per_run,\n"
-        "                  ms_per_run, gflops, gbps}; train and infer: samples_per_s,\n"
-        "                  ms_per_step, batch, samples (median_ms: one epoch)\n"
+        "  --json          one JSON object on stdout: tool, clnn_version, quick, reps, device,\n"
+        "                  roofline {copy_gbps, peak_gflops, peak_variant}, host_copy_gbps and\n"
+        "                  results [{suite, name, shape, median_ms, min_ms, the rate: gflops |\n"
+        "                  gbps | us_per_launch | samples_per_s, fraction_of_peak |\n"
+        "                  fraction_of_copy (rate / measured roofline), more numbers, checked,\n"
+        "                  max_rel_err}]; roofline FMA rows add work_items, trips; ops adds\n"
+        "                  best_fraction_of_*, fraction_of_host_copy, full_ms, loss_ms,\n"
+        "                  reference_gflops and op_profiles [{case, op, calls_per_run,\n"
+        "                  ms_per_run, gflops, gbps}]; train and\n"
+        "                  infer: ms_per_step, batch, samples (median_ms: one epoch);\n"
+        "                  with --compare: compare_file and comparison [{suite, name, shape,\n"
+        "                  unit, old, new, speedup, verdict: faster | same | regression}];\n"
+        "                  failures. null: not measured\n"
+        "  --compare FILE  compare with an earlier --json output: results matched by (suite,\n"
+        "                  name, shape), old and new throughput (the rate, else the median time)\n"
+        "                  and the speed-up new / old (old / new for times and us/launch);\n"
+        "                  below %.2fx is a regression, above %.2fx an improvement. The file is\n"
+        "                  read before any suite runs\n"
         "  --quick         fewer and smaller cases, fewer repetitions (CI, the README)\n"
         "  --reps N        timed repetitions per case (default 10, quick 5; startup 3, quick 1;\n"
         "                  ops 5, quick 3; train and infer 5 epochs, quick 2)\n"
         "  -h, --help      this text\n"
         "\n"
         "Times are wall clock (CLOCK_MONOTONIC) of a run + clnn_ctx_finish after one warm-up\n"
-        "run; median and minimum are reported. Environment: CLNN_DEVICE, CLNN_CACHE_DIR,\n"
-        "CLNN_NO_CACHE, CLNN_KERNEL_DIR (see clnn.h).\n",
-        LAUNCH_CHAIN, REF_PEAK_GFLOPS);
+        "run; median and minimum are reported. Environment: CLNN_DEVICE,\n"
+        "CLNN_CACHE_DIR, CLNN_NO_CACHE, CLNN_KERNEL_DIR (see clnn.h).\n",
+        ROOFLINE_COPY_MIB, ROOFLINE_TARGET_MS, LAUNCH_CHAIN, COMPARE_SLOWER, COMPARE_FASTER);
 }
 
 /* Fills b and the suite mask from the command line; -1 on a usage error, 1 after --help. */
@@ -220,7 +148,10 @@ static int parse_args(bench *b, int argc, char **argv, int *suites)
         size_t len = strcspn(a, "=");
         int is_device = len == 8 && !strncmp(a, "--device", 8);
         int is_reps = len == 6 && !strncmp(a, "--reps", 6);
-        if ((is_device || is_reps) && !(val = a[len] ? a + len + 1 : i + 1 < argc ? argv[++i] : 0))
+        int is_compare = len == 9 && !strncmp(a, "--compare", 9);
+        if ((is_device || is_reps || is_compare) && !(val = a[len]         ? a + len + 1
+                                                            : i + 1 < argc ? argv[++i]
+                                                                           : 0))
             return fprintf(stderr, "clnn-bench: %s needs a value\n", a), -1;
         if (!strcmp(a, "-h") || !strcmp(a, "--help"))
             return usage(), 1;
@@ -232,6 +163,8 @@ static int parse_args(bench *b, int argc, char **argv, int *suites)
             b->quick = 1;
         } else if (is_device) {
             b->device = val;
+        } else if (is_compare) {
+            b->compare_path = val;
         } else if (is_reps) {
             char *end;
             long n = strtol(val, &end, 10);
@@ -260,6 +193,8 @@ static int parse_args(bench *b, int argc, char **argv, int *suites)
     if (b->nmodels && !(*suites & (S_TRAIN | S_INFER)))
         return fprintf(stderr, "clnn-bench: a model name needs the train or infer suite\n"), -1;
     *suites = *suites ? *suites : S_GEMM | S_ELEMENTWISE;
+    if (*suites & S_NEED_ROOFLINE)
+        *suites |= S_ROOFLINE;
     b->reps = b->reps_given ? b->reps : b->quick ? 5 : 10;
     return 0;
 }
@@ -297,6 +232,8 @@ int main(int argc, char **argv)
     int suites = 0, rc = parse_args(&b, argc, argv, &suites);
     if (rc)
         return rc < 0 ? 2 : 0;
+    if (b.compare_path && compare_load(&b, b.compare_path))
+        return 1;
     ssize_t n = readlink("/proc/self/exe", b.self, sizeof b.self - 1);
     if (n > 0)
         b.self[n] = 0;
@@ -304,8 +241,11 @@ int main(int argc, char **argv)
         snprintf(b.self, sizeof b.self, "%s", argv[0]);
     if (((suites & S_DEVICES) && suite_devices(&b)) || ((suites & ~S_DEVICES) && open_device(&b))) {
         free(b.devices);
+        compare_free(&b);
         return 1;
     }
+    if (suites & S_ROOFLINE)
+        suite_roofline(&b);
     if (suites & S_GEMM)
         suite_gemm(&b);
     if (suites & S_ELEMENTWISE)
@@ -322,9 +262,11 @@ int main(int argc, char **argv)
         suite_infer(&b);
     if (b.json)
         json_output(&b);
-    else if (b.failures)
+    compare_print(&b);
+    if (!b.json && b.failures)
         printf("\n%d failure(s): see the messages on stderr\n", b.failures);
     clnn_ctx_destroy(b.ctx);
+    compare_free(&b);
     free(b.devices);
     free(b.profiles);
     return b.failures ? 1 : 0;

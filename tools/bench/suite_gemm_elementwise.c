@@ -1,7 +1,8 @@
 /* suite_gemm_elementwise.c — two clnn-bench suites: `gemm` (clnn_matmul on CLBlast over
- * square and layer shapes, GFLOP/s, GEMM_SAMPLES entries of each result checked) and `elementwise`
- * (single-kernel graphs in GB/s as a fraction of the host's STREAM-like multi-threaded memcpy
- * bandwidth, every element checked). Not here: ops with their own kernels (suite_ops.c). */
+ * square and layer shapes, GFLOP/s and % of the measured FMA peak, GEMM_SAMPLES entries of each
+ * result checked) and `elementwise` (single-kernel graphs in GB/s, as % of the measured device
+ * copy bandwidth and as a fraction of the host's STREAM-like multi-threaded memcpy bandwidth,
+ * every element checked). Not here: ops with their own kernels (suite_ops.c). */
 #include <pthread.h>
 #include <unistd.h>
 
@@ -68,6 +69,7 @@ static void gemm_case(bench *b, const struct gemm_shape *s, rng *r)
     double flop = 2.0 * (double)m * (double)n * (double)k;
     res->unit = "gflops";
     res->rate = flop / (res->median_ms * 1e6);
+    set_roof(b, res, res->rate, 0);
     snprintf(res->note, sizeof res->note, "best %.2f GFLOP/s", flop / (res->min_ms * 1e6));
     print_row(b, res);
 out:
@@ -233,6 +235,7 @@ static void ew_case_run(bench *b, ew_data *d, const struct ew_case *c)
     double bytes = (double)c->streams * 4.0 * (double)d->n, host = b->host_copy_gbps;
     r->unit = "gbps";
     r->rate = bytes / (r->median_ms * 1e6);
+    set_roof(b, r, r->rate, 1);
     r->extra_key[0] = "fraction_of_host_copy";
     r->extra[0] = host > 0 ? r->rate / host : NAN;
     r->extra_key[1] = "best_fraction_of_host_copy"; /* from the minimum time */

@@ -3,11 +3,11 @@
  * training mode, cross-entropy on logits). Three graphs per case: the op alone (forward), the op
  * with loss = sum(y * r) and its backward (full), and that loss with its backward alone on a
  * tensor shaped like y (loss); backward = full - forward - loss. Convolutions are rated in
- * GFLOP/s against this machine's figures (bench.h), the others in GB/s of compulsory traffic
- * against the host copy. Each case's full graph is also run in a second context with profiling
- * on, for a per-op breakdown of device time that the timed runs do not pay for. An op the library
- * cannot build yet is reported as unavailable, not as a failure. Host data and references:
- * ops_ref.c. */
+ * GFLOP/s against the measured FMA peak (and this machine's SGEMM figures, bench.h), the others
+ * in GB/s of compulsory traffic against the measured copy bandwidth and the host copy. Each case's
+ * full graph is also run in a second context with profiling on, for a per-op breakdown of device
+ * time that the timed runs do not pay for. An op the library cannot build yet is reported as
+ * unavailable, not as a failure. Host data and references: ops_ref.c. */
 #include "ops.h"
 
 #define OPS_SAMPLES 64 /* sampled entries of each convolution result and gradient */
@@ -190,7 +190,7 @@ static void print_op_row(const bench *b, const result *r)
         fflush(stdout);
         return;
     }
-    char med[24] = "-", min[24] = "-", rate[32] = "-", peak[16] = "-";
+    char med[24] = "-", min[24] = "-", rate[32] = "-", roof[16];
     int flops = r->unit && !strcmp(r->unit, "gflops");
     if (isfinite(r->median_ms)) {
         snprintf(med, sizeof med, "%.3f", r->median_ms);
@@ -198,13 +198,11 @@ static void print_op_row(const bench *b, const result *r)
     }
     if (r->unit && isfinite(r->rate))
         snprintf(rate, sizeof rate, "%.2f %s", r->rate, flops ? "GFLOP/s" : "GB/s");
-    if (flops && isfinite(r->rate))
-        snprintf(peak, sizeof peak, "%.1f%%", 100 * r->rate / REF_PEAK_GFLOPS);
     char err[16] = "-";
     if (isfinite(r->max_rel_err))
         snprintf(err, sizeof err, "%.1e", r->max_rel_err);
-    printf("%-30s %-30s %10s %10s %16s %6s  %-36s %s%s\n", r->name, r->shape, med, min, rate, peak,
-           r->note, err, r->checked ? "" : "  FAILED");
+    printf("%-30s %-30s %10s %10s %16s %11s  %-36s %s%s\n", r->name, r->shape, med, min, rate,
+           fmt_roof(roof, r), r->note, err, r->checked ? "" : "  FAILED");
     fflush(stdout);
 }
 
@@ -212,13 +210,14 @@ static void print_op_row(const bench *b, const result *r)
 static void set_rates(const bench *b, result *r, double work, int flops, double full_ms,
                       double loss_ms)
 {
-    double ref = flops ? REF_PEAK_GFLOPS : b->host_copy_gbps;
+    double ref = flops ? b->roof.peak_gflops : b->roof.copy_gbps, host = b->host_copy_gbps;
     r->unit = flops ? "gflops" : "gbps";
     r->rate = r->median_ms > 0 ? work / (r->median_ms * 1e6) : NAN;
-    r->extra_key[0] = flops ? "fraction_of_peak" : "fraction_of_host_copy";
-    r->extra[0] = ref > 0 ? r->rate / ref : NAN;
-    r->extra_key[1] = flops ? "best_fraction_of_peak" : "best_fraction_of_host_copy";
-    r->extra[1] = ref > 0 && r->min_ms > 0 ? work / (r->min_ms * 1e6) / ref : NAN;
+    set_roof(b, r, r->rate, !flops);
+    r->extra_key[0] = flops ? "best_fraction_of_peak" : "best_fraction_of_copy";
+    r->extra[0] = ref > 0 && r->min_ms > 0 ? work / (r->min_ms * 1e6) / ref : NAN;
+    r->extra_key[1] = flops ? NULL : "fraction_of_host_copy";
+    r->extra[1] = host > 0 ? r->rate / host : NAN;
     if (full_ms >= 0) {
         r->extra_key[2] = "full_ms", r->extra[2] = full_ms;
         r->extra_key[3] = "loss_ms", r->extra[3] = loss_ms;
@@ -227,8 +226,7 @@ static void set_rates(const bench *b, result *r, double work, int flops, double 
         snprintf(r->note, sizeof r->note, "%.2fx CLBlast SGEMM, %.2fx OpenBLAS",
                  r->rate / REF_CLBLAST_GFLOPS, r->rate / REF_OPENBLAS_GFLOPS);
     } else {
-        snprintf(r->note, sizeof r->note, "%.2f of host copy (best %.2f)", r->extra[0],
-                 r->extra[1]);
+        snprintf(r->note, sizeof r->note, "%.2f of host copy", r->extra[1]);
     }
 }
 
@@ -458,15 +456,15 @@ void suite_ops(bench *b)
                "   loss runs loss = sum(y * r) + its backward alone (cross-entropy is its own "
                "loss: no loss graph)\n"
                "   conv: GFLOP/s of 2 N K H' W' C R S per pass (bwd: dw, and dx but for the "
-               "input image of mnist1);\n"
-               "   %%peak of the %g GFLOP/s FMA peak; this machine's SGEMM: CLBlast untuned "
-               "~%g, OpenBLAS ~%g GFLOP/s\n"
-               "   others: GB/s of compulsory traffic (fwd x + y, bwd x + dy + dx); host copy "
-               "%.1f GB/s\n",
-               b->reps, REF_PEAK_GFLOPS, REF_CLBLAST_GFLOPS, REF_OPENBLAS_GFLOPS,
-               b->host_copy_gbps);
-        printf("%-30s %-30s %10s %10s %16s %6s  %-36s %s\n", "name", "shape", "median ms", "min ms",
-               "rate", "%peak", "note", "max rel err");
+               "input image of mnist1),\n"
+               "   as %% of the measured %.1f GFLOP/s FMA peak; the dev machine's SGEMM: CLBlast "
+               "untuned ~%g, OpenBLAS ~%g GFLOP/s\n"
+               "   others: GB/s of compulsory traffic (fwd x + y, bwd x + dy + dx), as %% of the "
+               "measured %.1f GB/s copy; host copy %.1f GB/s\n",
+               b->reps, b->roof.peak_gflops, REF_CLBLAST_GFLOPS, REF_OPENBLAS_GFLOPS,
+               b->roof.copy_gbps, b->host_copy_gbps);
+        printf("%-30s %-30s %10s %10s %16s %11s  %-36s %s\n", "name", "shape", "median ms",
+               "min ms", "rate", "roofline", "note", "max rel err");
     }
     for (size_t i = 0; i < sizeof OP_CASES / sizeof *OP_CASES; i++)
         op_case_run(&o, &OP_CASES[i]);

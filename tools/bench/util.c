@@ -55,17 +55,34 @@ double gemm_err(const float *a, const float *w, size_t k, size_t n, size_t i, si
 result *add_result(bench *b, const char *suite, const char *name, const char *shape)
 {
     result *r = &b->results[b->nresults++];
-    *r = (result){.suite = suite, .median_ms = NAN, .min_ms = NAN};
+    *r = (result){.suite = suite, .median_ms = NAN, .min_ms = NAN, .roof = NAN};
     snprintf(r->name, sizeof r->name, "%s", name);
     snprintf(r->shape, sizeof r->shape, "%s", shape);
     return r;
 }
 
+/* Rates r against the measured roofline: rate in GFLOP/s (copy = 0) or GB/s (copy = 1). */
+void set_roof(const bench *b, result *r, double rate, int copy)
+{
+    double ref = copy ? b->roof.copy_gbps : b->roof.peak_gflops;
+    r->roof_copy = copy;
+    r->roof = ref > 0 && isfinite(rate) ? rate / ref : NAN;
+}
+
+const char *fmt_roof(char *buf, const result *r)
+{
+    if (isfinite(r->roof))
+        snprintf(buf, 16, "%.1f%% %s", 100 * r->roof, r->roof_copy ? "copy" : "peak");
+    else
+        snprintf(buf, 16, "-");
+    return buf;
+}
+
 void print_header(const bench *b, const char *title)
 {
     if (!b->json)
-        printf("\n== %s\n%-26s %-20s %10s %10s %16s  %-34s %s\n", title, "name", "shape",
-               "median ms", "min ms", "rate", "note", "max rel err");
+        printf("\n== %s\n%-26s %-20s %10s %10s %16s %11s  %-34s %s\n", title, "name", "shape",
+               "median ms", "min ms", "rate", "roofline", "note", "max rel err");
 }
 
 void print_row(const bench *b, const result *r)
@@ -75,16 +92,18 @@ void print_row(const bench *b, const result *r)
     char rate[32] = "-";
     if (r->unit)
         snprintf(rate, sizeof rate, "%.2f %s", r->rate,
-                 !strcmp(r->unit, "gflops") ? "GFLOP/s"
-                 : !strcmp(r->unit, "gbps") ? "GB/s"
-                                            : "us/launch");
+                 !strcmp(r->unit, "gflops")          ? "GFLOP/s"
+                 : !strcmp(r->unit, "gbps")          ? "GB/s"
+                 : !strcmp(r->unit, "samples_per_s") ? "samples/s"
+                                                     : "us/launch");
     char med[24] = "-", min[24] = "-";
     if (isfinite(r->median_ms)) {
         snprintf(med, sizeof med, "%.3f", r->median_ms);
         snprintf(min, sizeof min, "%.3f", r->min_ms);
     }
-    printf("%-26s %-20s %10s %10s %16s  %-34s %.1e%s\n", r->name, r->shape, med, min, rate, r->note,
-           r->max_rel_err, r->checked ? "" : "  FAILED");
+    char roof[16];
+    printf("%-26s %-20s %10s %10s %16s %11s  %-34s %.1e%s\n", r->name, r->shape, med, min, rate,
+           fmt_roof(roof, r), r->note, r->max_rel_err, r->checked ? "" : "  FAILED");
     fflush(stdout);
 }
 
