@@ -4,8 +4,8 @@
  * the roofline's kernels.
  * Files: main.c (options, dispatch, the devices suite), json.c (--json output, the --compare
  * reader and table), util.c (this header's functions), suite_roofline.c (the measured roofline:
- * its own OpenCL kernels), suite_gemm_elementwise.c, suite_startup_launch.c, suite_ops.c with
- * its host references in ops_ref.c, suite_models.c (train, infer).
+ * its own OpenCL kernels), suite_gemm_elementwise.c, suite_startup_launch.c, suite_ops.c and
+ * suite_conv.c with their host references in ops_ref.c, suite_models.c (train, infer).
  * Not here: any suite's own cases. */
 #ifndef CLNN_BENCH_H
 #define CLNN_BENCH_H
@@ -28,10 +28,11 @@ enum {
     S_OPS = 32,
     S_TRAIN = 64,
     S_INFER = 128,
-    S_ROOFLINE = 256
+    S_ROOFLINE = 256,
+    S_CONV = 512
 };
 /* Suites that rate their results against the measured roofline (it is measured first for them). */
-#define S_NEED_ROOFLINE (S_GEMM | S_ELEMENTWISE | S_OPS | S_TRAIN | S_INFER)
+#define S_NEED_ROOFLINE (S_GEMM | S_ELEMENTWISE | S_OPS | S_CONV | S_TRAIN | S_INFER)
 
 #define LAUNCH_CHAIN       1000 /* kernels queued by one run of the launch suite */
 #define ROOFLINE_COPY_MIB  64   /* each buffer of the roofline copy (--quick: half) */
@@ -54,11 +55,13 @@ enum {
 #define STARTUP_RESULTS     4 /* one per cache variant */
 #define LAUNCH_RESULTS      1
 #define OPS_RESULTS         14 /* forward + backward of each op case */
+#define CONV_RESULTS        18 /* forward, backward-data, backward-weights of each layer */
 #define TRAIN_RESULTS       4  /* one per model and batch */
 #define INFER_RESULTS       5
 #define MAX_RESULTS         80
 _Static_assert(ROOFLINE_RESULTS + GEMM_RESULTS + ELEMENTWISE_RESULTS + STARTUP_RESULTS +
-                       LAUNCH_RESULTS + OPS_RESULTS + TRAIN_RESULTS + INFER_RESULTS <=
+                       LAUNCH_RESULTS + OPS_RESULTS + CONV_RESULTS + TRAIN_RESULTS +
+                       INFER_RESULTS <=
                    MAX_RESULTS,
                "MAX_RESULTS must hold every case");
 
@@ -172,6 +175,7 @@ void suite_launch(bench *b);
 /* The child process of the startup suite: `clnn-bench --startup-child ...`. */
 int startup_child(char **argv, double t_main);
 void suite_ops(bench *b);
+void suite_conv(bench *b);
 void suite_train(bench *b);
 void suite_infer(bench *b);
 /* 1 when name is a model of the train or infer suite ("mnist-cnn") or one case ("mlp/b128"). */

@@ -1,8 +1,8 @@
 /* main.c — clnn-bench's entry point: the command line and its --help, the devices suite, opening
  * the device and dispatching the suites. Suites: `devices` (every OpenCL device, here),
  * `roofline` (suite_roofline.c), `gemm` and `elementwise` (suite_gemm_elementwise.c), `startup`
- * and `launch` (suite_startup_launch.c), `ops` (suite_ops.c), `train` and `infer`
- * (suite_models.c). Every benchmark checks its result against a reference before timing
+ * and `launch` (suite_startup_launch.c), `ops` (suite_ops.c), `conv` (suite_conv.c), `train` and
+ * `infer` (suite_models.c). Every benchmark checks its result against a reference before timing
  * it; a wrong result fails the run (exit status 1). Human tables by default, one JSON object on
  * stdout with --json (json.c), a comparison with an earlier JSON output with --compare. Written
  * against the public API (include/clnn.h); only the roofline suite calls OpenCL itself. Not here:
@@ -12,8 +12,8 @@
 #include "bench.h"
 
 /* in the order of the S_* bits (bench.h) */
-static const char *const SUITE_NAMES[] = {"devices", "gemm",  "elementwise", "startup", "launch",
-                                          "ops",     "train", "infer",       "roofline"};
+static const char *const SUITE_NAMES[] = {"devices", "gemm",  "elementwise", "startup",  "launch",
+                                          "ops",     "train", "infer",       "roofline", "conv"};
 #define NSUITES (int)(sizeof SUITE_NAMES / sizeof *SUITE_NAMES)
 
 /* ---- devices -------------------------------------------------------------------------------- */
@@ -65,7 +65,7 @@ static void usage(void)
         "not failures.\n"
         "\n"
         "suites (default: gemm elementwise; the roofline is measured first whenever a suite\n"
-        "rates against it: gemm, elementwise, ops, train, infer):\n"
+        "rates against it: gemm, elementwise, ops, conv, train, infer):\n"
         "  devices      every OpenCL device (same as --list-devices)\n"
         "  roofline     the device's own limits, with kernels of clnn-bench (not clnn's): copy\n"
         "               bandwidth (a float4 copy of 2 x %d MiB, quick: half; GB/s of bytes read +\n"
@@ -93,6 +93,20 @@ static void usage(void)
         "               per-op device profile of each case from a second, profiling context. An\n"
         "               op the library cannot build yet is reported as unavailable (not a "
         "failure)\n"
+        "  conv         clnn_conv2d forward (fwd), backward-data (bwd-data: d loss / d x) and\n"
+        "               backward-weights (bwd-weights: d loss / d w) separately, for the MNIST\n"
+        "               CNN's convolutions (1->32 on 28x28, 32->64 on 13x13, 3x3, batch 64,\n"
+        "               quick 16) and ResNet-style layers (3x3 64->64 on 56x56, 3x3 128->128 on\n"
+        "               28x28, 1x1 64->256 on 56x56, 1x1 64->128 stride 2 on 56x56; batch 8,\n"
+        "               quick 2). One graph per layer: y = conv2d(x, w, bias), loss = sum(y * r),\n"
+        "               its backward with x and w as parameters (the bias an input). Checked:\n"
+        "               sampled entries of y, dx and dw against direct double-precision sums.\n"
+        "               Times: the device time of each pass's own op (conv2d, conv2d_bwd_input,\n"
+        "               conv2d_bwd_weight) from clnn's per-op profile (OpenCL events spanning\n"
+        "               every kernel and CLBlast GEMM of the node), one run of the graph per\n"
+        "               repetition, in a context with profiling on; the note of each fwd row has\n"
+        "               the wall-clock time of the whole graph run. GFLOP/s of 2 N K C R S H' W'\n"
+        "               per pass, %% of peak\n"
         "  train        training of the reference models with clnn_model_fit (Adam, shuffled,\n"
         "               fixed seeded random data): mnist-cnn (the Keras MNIST CNN, batch 64 and\n"
         "               128) and mlp (784-512-512-10 relu, batch 128); samples/s and ms/step\n"
@@ -119,7 +133,7 @@ static void usage(void)
         "                  max_rel_err}]; roofline FMA rows add work_items, trips; ops adds\n"
         "                  best_fraction_of_*, fraction_of_host_copy, full_ms, loss_ms,\n"
         "                  reference_gflops and op_profiles [{case, op, calls_per_run,\n"
-        "                  ms_per_run, gflops, gbps}]; train and\n"
+        "                  ms_per_run, gflops, gbps}]; conv: flops, step_wall_ms; train and\n"
         "                  infer: ms_per_step, batch, samples (median_ms: one epoch);\n"
         "                  with --compare: compare_file and comparison [{suite, name, shape,\n"
         "                  unit, old, new, speedup, verdict: faster | same | regression}];\n"
@@ -131,11 +145,11 @@ static void usage(void)
         "                  read before any suite runs\n"
         "  --quick         fewer and smaller cases, fewer repetitions (CI, the README)\n"
         "  --reps N        timed repetitions per case (default 10, quick 5; startup 3, quick 1;\n"
-        "                  ops 5, quick 3; train and infer 5 epochs, quick 2)\n"
+        "                  ops and conv 5, quick 3; train and infer 5 epochs, quick 2)\n"
         "  -h, --help      this text\n"
         "\n"
         "Times are wall clock (CLOCK_MONOTONIC) of a run + clnn_ctx_finish after one warm-up\n"
-        "run; median and minimum are reported. Environment: CLNN_DEVICE,\n"
+        "run (conv: see above); median and minimum are reported. Environment: CLNN_DEVICE,\n"
         "CLNN_CACHE_DIR, CLNN_NO_CACHE, CLNN_KERNEL_DIR (see clnn.h).\n",
         ROOFLINE_COPY_MIB, ROOFLINE_TARGET_MS, LAUNCH_CHAIN, COMPARE_SLOWER, COMPARE_FASTER);
 }
@@ -256,6 +270,8 @@ int main(int argc, char **argv)
         suite_launch(&b);
     if (suites & S_OPS)
         suite_ops(&b);
+    if (suites & S_CONV)
+        suite_conv(&b);
     if (suites & S_TRAIN)
         suite_train(&b);
     if (suites & S_INFER)
