@@ -56,8 +56,8 @@ enum {
 #define LAUNCH_RESULTS      1
 #define OPS_RESULTS         14 /* forward + backward of each op case */
 #define CONV_RESULTS        18 /* forward, backward-data, backward-weights of each layer */
-#define TRAIN_RESULTS       4  /* one per model and batch */
-#define INFER_RESULTS       5
+#define TRAIN_RESULTS       5  /* one per model and batch */
+#define INFER_RESULTS       6
 #define MAX_RESULTS         80
 _Static_assert(ROOFLINE_RESULTS + GEMM_RESULTS + ELEMENTWISE_RESULTS + STARTUP_RESULTS +
                        LAUNCH_RESULTS + OPS_RESULTS + CONV_RESULTS + TRAIN_RESULTS +
