@@ -4,9 +4,16 @@
  * contexts made and destroyed in a loop leave nothing; destroy functions accept NULL; and the
  * thread-safety contract of clnn.h ("different contexts may be used from different threads at
  * once") holds: two threads training the same model, each in its own context, get the same
- * results as one thread, bit for bit. Host memory leaks are the sanitizer build's job
- * (tools/run-tests --sanitize: LeakSanitizer). Each test makes its own contexts (check forks). */
+ * results as one thread, bit for bit; running out of device memory leaves nothing behind either:
+ * a model whose training graph needs more than the device has (clnn_model_fit), and the device
+ * failing a buffer, a copy or a kernel with CL_MEM_OBJECT_ALLOCATION_FAILURE or CL_OUT_OF_RESOURCES
+ * (injected by this program's own definitions of those OpenCL calls). Host memory leaks are the
+ * sanitizer build's job (tools/run-tests --sanitize: LeakSanitizer). Each test makes its own
+ * contexts (check forks). */
+#define _GNU_SOURCE /* RTLD_NEXT */
+#include <CL/cl.h>
 #include <check.h>
+#include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -183,6 +190,239 @@ START_TEST(test_contexts_in_a_loop)
 }
 END_TEST
 
+/* ---- device memory exhausted ---- */
+static void expect_live(clnn_live_objects want, const char *when)
+{
+    clnn_live_objects now = live();
+    ck_assert_msg(
+        now.buffers == want.buffers && now.kernels == want.kernels && now.programs == want.programs,
+        "%s: live OpenCL objects got %ld buffers, %ld kernels, %ld programs, expected "
+        "%ld, %ld, %ld",
+        when, now.buffers, now.kernels, now.programs, want.buffers, want.kernels, want.programs);
+}
+
+static uint64_t device_bytes(const clnn_ctx *ctx)
+{
+    clnn_ctx_stats s;
+    EXPECT_ST(ctx, clnn_ctx_stats_get(ctx, &s), CLNN_OK);
+    return s.device_bytes_allocated;
+}
+
+/* x (1) -> Dense(units) -> nact activations -> softmax; Adam, sparse categorical cross-entropy. */
+static clnn_model *wide_model(clnn_ctx *ctx, int units, int nact)
+{
+    clnn_model *m = NULL;
+    EXPECT_ST(ctx, clnn_model_create(ctx, NULL, &m), CLNN_OK);
+    clnn_model_input(m, "x", 1, (int64_t[]){1});
+    clnn_layer_spec d = clnn_layer_dense(units, CLNN_ACT_NONE);
+    clnn_model_push(m, &d);
+    static const clnn_activation acts[] = {CLNN_ACT_RELU, CLNN_ACT_TANH, CLNN_ACT_SIGMOID};
+    for (int i = 0; i < nact; i++) {
+        clnn_layer_spec a = clnn_layer_activation(acts[i % 3], 0);
+        clnn_model_push(m, &a);
+    }
+    clnn_layer_spec sm = clnn_layer_activation(CLNN_ACT_SOFTMAX, 0);
+    clnn_model_push(m, &sm);
+    clnn_compile_options c;
+    clnn_compile_options_init(&c, CLNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, CLNN_OPTIM_ADAM);
+    ck_assert_msg(clnn_model_status(m) == CLNN_OK && clnn_model_compile(m, &c) == CLNN_OK,
+                  "the wide model: %s", clnn_model_last_error(m));
+    return m;
+}
+
+/* A model built with the public API whose training graph, at the batch size asked, needs more
+ * than the device's memory (CL_DEVICE_GLOBAL_MEM_SIZE) while each of its buffers fits in one
+ * allocation: clnn_model_fit answers CLNN_ERR_DEVICE_MEMORY with what the plan needs and what the
+ * device has, before any large buffer exists; no buffer is left behind; the same model then
+ * trains with a small batch and the context computes; destroyed, everything is released. */
+START_TEST(test_fit_out_of_device_memory)
+{
+    clnn_ctx *ctx = test_ctx(NULL);
+    clnn_device_info info;
+    EXPECT_ST(ctx, clnn_ctx_device_info(ctx, &info), CLNN_OK);
+    const int units = 1 << 16;
+    uint64_t cap = info.max_alloc_bytes < info.global_mem_bytes / 2 ? info.max_alloc_bytes
+                                                                    : info.global_mem_bytes / 2;
+    int64_t batch = (int64_t)(cap / 10 * 9 / 4 / (uint64_t)units); /* (batch, units): 90% of cap */
+    uint64_t per = (uint64_t)batch * units * 4;
+    int nact = (int)(info.global_mem_bytes / per) + 2; /* backward keeps every activation */
+    ck_assert_int_ge(batch, 8);
+    ck_assert_int_le(nact, 64);
+    float *x = malloc((size_t)batch * sizeof *x);
+    int32_t *y = malloc((size_t)batch * sizeof *y);
+    ck_assert(x && y);
+    for (int64_t i = 0; i < batch; i++) {
+        x[i] = (float)(i % 7) / 7.0f;
+        y[i] = (int32_t)(i % units);
+    }
+    clnn_data d = {x, batch, 1, {1}, y, NULL};
+    clnn_fit_options f;
+    clnn_fit_options_init(&f);
+    f.verbose = 0;
+    f.shuffle = 0;
+
+    /* warm-up: the programs of a small fit are built (and stay) before counting */
+    clnn_model *m = wide_model(ctx, units, nact);
+    clnn_data small = {x, 8, 1, {1}, y, NULL};
+    f.batch_size = 4;
+    EXPECT_ST(ctx, clnn_model_fit(m, &small, &f), CLNN_OK);
+    clnn_model_destroy(m);
+    clnn_live_objects start = live();
+
+    m = wide_model(ctx, units, nact);
+    clnn_live_objects before = live();
+    uint64_t base = device_bytes(ctx);
+    f.batch_size = batch;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        EXPECT_ST(ctx, clnn_model_fit(m, &d, &f), CLNN_ERR_DEVICE_MEMORY);
+        const char *msg = clnn_ctx_last_error(ctx);
+        char num[32];
+        snprintf(num, sizeof num, "%llu", (unsigned long long)info.global_mem_bytes);
+        EXPECT_CONTAINS(msg, num);
+        EXPECT_CONTAINS(msg, "CL_DEVICE_GLOBAL_MEM_SIZE");
+        EXPECT_CONTAINS(msg, info.name);
+        expect_live(before, "after the refused fit");
+        ck_assert_msg(device_bytes(ctx) == base,
+                      "attempt %d: %llu device bytes held after the refused fit, %llu before",
+                      attempt, (unsigned long long)device_bytes(ctx), (unsigned long long)base);
+    }
+    ck_assert_int_eq(clnn_model_status(m), CLNN_OK);
+    /* the same model trains with a batch that fits */
+    f.batch_size = 4;
+    EXPECT_ST(ctx, clnn_model_fit(m, &small, &f), CLNN_OK);
+    double loss = clnn_history_get(clnn_model_history(m), "loss", 0);
+    ck_assert_msg(isfinite(loss) && loss > 0, "loss after the refused fit: %g", loss);
+    clnn_model_destroy(m);
+    expect_live(start, "after destroying the model");
+    ck_assert_msg(device_bytes(ctx) == 0, "device bytes at the end: %llu",
+                  (unsigned long long)device_bytes(ctx));
+    free(x);
+    free(y);
+    clnn_ctx_destroy(ctx);
+}
+END_TEST
+
+/* Failures a real device gives when its memory runs out during a run (POCL never does): this
+ * program's definitions of three OpenCL entry points take precedence over the ICD loader's for
+ * the library (the dynamic linker finds the executable's symbols first) and pass every call on,
+ * except the next one of the kind armed, which fails with the code armed. */
+enum { INJECT_NONE, INJECT_KERNEL, INJECT_WRITE, INJECT_BUFFER };
+static int inject_at = INJECT_NONE;
+static cl_int inject_code;
+
+static int injected(int where)
+{
+    if (inject_at != where)
+        return 0;
+    inject_at = INJECT_NONE;
+    return 1;
+}
+
+typedef cl_int (*enqueue_kernel_fn)(cl_command_queue, cl_kernel, cl_uint, const size_t *,
+                                    const size_t *, const size_t *, cl_uint, const cl_event *,
+                                    cl_event *);
+cl_int clEnqueueNDRangeKernel(cl_command_queue q, cl_kernel k, cl_uint dims, const size_t *offset,
+                              const size_t *global, const size_t *local, cl_uint nwait,
+                              const cl_event *wait, cl_event *event)
+{
+    if (injected(INJECT_KERNEL))
+        return inject_code;
+    enqueue_kernel_fn real = (enqueue_kernel_fn)dlsym(RTLD_NEXT, "clEnqueueNDRangeKernel");
+    return real(q, k, dims, offset, global, local, nwait, wait, event);
+}
+
+typedef cl_int (*enqueue_write_fn)(cl_command_queue, cl_mem, cl_bool, size_t, size_t, const void *,
+                                   cl_uint, const cl_event *, cl_event *);
+cl_int clEnqueueWriteBuffer(cl_command_queue q, cl_mem mem, cl_bool blocking, size_t offset,
+                            size_t size, const void *ptr, cl_uint nwait, const cl_event *wait,
+                            cl_event *event)
+{
+    if (injected(INJECT_WRITE))
+        return inject_code;
+    enqueue_write_fn real = (enqueue_write_fn)dlsym(RTLD_NEXT, "clEnqueueWriteBuffer");
+    return real(q, mem, blocking, offset, size, ptr, nwait, wait, event);
+}
+
+typedef cl_mem (*create_buffer_fn)(cl_context, cl_mem_flags, size_t, void *, cl_int *);
+cl_mem clCreateBuffer(cl_context c, cl_mem_flags flags, size_t size, void *host, cl_int *err)
+{
+    if (injected(INJECT_BUFFER)) {
+        if (err)
+            *err = inject_code;
+        return NULL;
+    }
+    create_buffer_fn real = (create_buffer_fn)dlsym(RTLD_NEXT, "clCreateBuffer");
+    return real(c, flags, size, host, err);
+}
+
+/* The device runs out of memory at enqueue time or when a buffer is made, although clnn's own
+ * checks passed: CL_MEM_OBJECT_ALLOCATION_FAILURE and CL_OUT_OF_RESOURCES become
+ * CLNN_ERR_DEVICE_MEMORY with the code and the call named (the raw code kept), nothing leaks, and
+ * the same graph then runs and gives the right values. */
+START_TEST(test_device_memory_at_enqueue)
+{
+    static const cl_int codes[] = {CL_MEM_OBJECT_ALLOCATION_FAILURE, CL_OUT_OF_RESOURCES};
+    static const char *const names[] = {"CL_MEM_OBJECT_ALLOCATION_FAILURE", "CL_OUT_OF_RESOURCES"};
+    clnn_ctx *ctx = test_ctx(NULL);
+    clnn_graph *g = NULL;
+    EXPECT_ST(ctx, clnn_graph_create(ctx, &g), CLNN_OK);
+    clnn_tensor *a = clnn_input(g, "a", 1, (int64_t[]){4}),
+                *b = clnn_input(g, "b", 1, (int64_t[]){4});
+    clnn_tensor *y = clnn_relu(g, clnn_add(g, a, b));
+    const float va[4] = {1, -2, 3, -4}, vb[4] = {1, 1, 1, 1}, want[4] = {2, 0, 4, 0};
+    EXPECT_ST(ctx, clnn_tensor_write(a, va, sizeof va), CLNN_OK);
+    EXPECT_ST(ctx, clnn_tensor_write(b, vb, sizeof vb), CLNN_OK);
+    EXPECT_ST(ctx, clnn_graph_run(g), CLNN_OK); /* planned, kernels made */
+    clnn_live_objects before = live();
+    const uint64_t bytes = device_bytes(ctx);
+    for (int c = 0; c < 2; c++) {
+        float out[4] = {0};
+        inject_code = codes[c];
+        inject_at = INJECT_KERNEL;
+        EXPECT_ST(ctx, clnn_graph_run(g), CLNN_ERR_DEVICE_MEMORY);
+        EXPECT_CONTAINS(clnn_ctx_last_error(ctx), names[c]);
+        EXPECT_CONTAINS(clnn_ctx_last_error(ctx), "clEnqueueNDRangeKernel");
+        ck_assert_int_eq(clnn_ctx_last_raw_code(ctx), codes[c]);
+        clnn_live_objects now = live(); /* the failed node's kernel is made again next run */
+        ck_assert_msg(now.buffers == before.buffers && now.kernels <= before.kernels &&
+                          now.programs == before.programs,
+                      "after a failed enqueue: %ld buffers, %ld kernels, %ld programs; before "
+                      "%ld, %ld, %ld",
+                      now.buffers, now.kernels, now.programs, before.buffers, before.kernels,
+                      before.programs);
+
+        inject_at = INJECT_WRITE;
+        EXPECT_ST(ctx, clnn_tensor_write(a, va, sizeof va), CLNN_ERR_DEVICE_MEMORY);
+        EXPECT_CONTAINS(clnn_ctx_last_error(ctx), "clEnqueueWriteBuffer");
+        EXPECT_CONTAINS(clnn_ctx_last_error(ctx), names[c]);
+
+        inject_at = INJECT_BUFFER;
+        clnn_tensor *t = NULL;
+        EXPECT_ST(ctx, clnn_tensor_create(ctx, CLNN_F32, 1, (int64_t[]){64}, &t),
+                  CLNN_ERR_DEVICE_MEMORY);
+        ck_assert_ptr_null(t);
+        EXPECT_CONTAINS(clnn_ctx_last_error(ctx), "clCreateBuffer");
+        EXPECT_CONTAINS(clnn_ctx_last_error(ctx), names[c]);
+        ck_assert_int_eq(live().buffers, before.buffers);
+        ck_assert_int_eq(device_bytes(ctx), bytes);
+
+        /* nothing armed: the same graph runs again */
+        EXPECT_ST(ctx, clnn_tensor_write(a, va, sizeof va), CLNN_OK);
+        EXPECT_ST(ctx, clnn_graph_run(g), CLNN_OK);
+        EXPECT_ST(ctx, clnn_tensor_read(y, out, sizeof out), CLNN_OK);
+        ck_assert_msg(!memcmp(out, want, sizeof want), "after %s: got %g %g %g %g", names[c],
+                      (double)out[0], (double)out[1], (double)out[2], (double)out[3]);
+        expect_live(before, "after the next run");
+    }
+    clnn_graph_destroy(g);
+    ck_assert_int_eq(device_bytes(ctx), 0);
+    clnn_ctx_destroy(ctx);
+    clnn_live_objects end = live();
+    ck_assert_int_eq(end.buffers, 0);
+    ck_assert_int_eq(end.kernels, 0);
+}
+END_TEST
+
 /* ---- threads: one context each ---- */
 typedef struct job {
     int with_rnn;
@@ -238,6 +478,8 @@ static Suite *lifetime_suite(void)
     tcase_add_test(tc, test_models_leave_nothing);
     tcase_add_test(tc, test_contexts_in_a_loop);
     tcase_add_test(tc, test_threads_with_own_contexts);
+    tcase_add_test(tc, test_fit_out_of_device_memory);
+    tcase_add_test(tc, test_device_memory_at_enqueue);
     suite_add_tcase(s, tc);
     return s;
 }

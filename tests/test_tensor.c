@@ -1,8 +1,10 @@
 /* test_tensor.c — the "tensor" check suite: caller-owned device tensors of f32 and i32 with 0 to
  * 6 dimensions; bit-exact write/read round trips, fill, copy, views that share storage (-1
  * inference), the accessors, and the error paths: wrong byte counts, bad shapes and dtypes, NULL
- * arguments (CLNN_ERR_INVALID, never a crash) and running out of device memory (the context stays
- * usable, nothing leaks). Graph tensors are checked in test_graph.c. Every test makes its own
+ * arguments (CLNN_ERR_INVALID, never a crash) and running out of device memory: one tensor past
+ * CL_DEVICE_MAX_MEM_ALLOC_SIZE, tensors or a graph's plan past CL_DEVICE_GLOBAL_MEM_SIZE (the
+ * message names what was asked and what the device has, the context stays usable, nothing
+ * leaks). Graph tensors are checked in test_graph.c. Every test makes its own
  * OpenCL context: check forks each test, and OpenCL must not be initialised before the fork. */
 #include <check.h>
 #include <stdint.h>
@@ -388,6 +390,54 @@ START_TEST(test_null_handles)
 }
 END_TEST
 
+static clnn_live_objects live(void)
+{
+    clnn_live_objects o;
+    clnn_live_objects_get(&o);
+    return o;
+}
+
+static void expect_live(clnn_live_objects want, const char *when)
+{
+    clnn_live_objects now = live();
+    ck_assert_msg(
+        now.buffers == want.buffers && now.kernels == want.kernels && now.programs == want.programs,
+        "%s: live OpenCL objects got %ld buffers, %ld kernels, %ld programs, expected "
+        "%ld, %ld, %ld",
+        when, now.buffers, now.kernels, now.programs, want.buffers, want.kernels, want.programs);
+}
+
+static void expect_contains_number(const char *msg, uint64_t n)
+{
+    char num[32];
+    snprintf(num, sizeof num, "%llu", (unsigned long long)n);
+    EXPECT_CONTAINS(msg, num);
+}
+
+/* The context still computes: (1, 2, 3) + (10, 20, 30) on a fresh graph. */
+static void expect_context_works(clnn_ctx *ctx)
+{
+    clnn_graph *g = NULL;
+    EXPECT_ST(ctx, clnn_graph_create(ctx, &g), CLNN_OK);
+    const int64_t three = 3;
+    clnn_tensor *a = clnn_input(g, "a", 1, &three), *b = clnn_input(g, "b", 1, &three);
+    clnn_tensor *y = clnn_add(g, a, b);
+    ck_assert_msg(y != NULL, "a small graph: %s", clnn_graph_last_error(g));
+    const float va[3] = {1, 2, 3}, vb[3] = {10, 20, 30};
+    float out[3] = {0};
+    EXPECT_ST(ctx, clnn_tensor_write(a, va, sizeof va), CLNN_OK);
+    EXPECT_ST(ctx, clnn_tensor_write(b, vb, sizeof vb), CLNN_OK);
+    EXPECT_ST(ctx, clnn_graph_run(g), CLNN_OK);
+    EXPECT_ST(ctx, clnn_tensor_read(y, out, sizeof out), CLNN_OK);
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(out[i] == va[i] + vb[i], "after the failure: element %d is %g, expected %g",
+                      i, (double)out[i], (double)(va[i] + vb[i]));
+    clnn_graph_destroy(g);
+}
+
+/* One tensor larger than CL_DEVICE_MAX_MEM_ALLOC_SIZE: refused before OpenCL is asked (POCL does
+ * not enforce the limit), with a message that names what was asked and what the device allows;
+ * nothing leaks and the context still computes. */
 START_TEST(test_out_of_device_memory)
 {
     clnn_ctx *ctx = test_ctx(NULL);
@@ -395,16 +445,18 @@ START_TEST(test_out_of_device_memory)
     EXPECT_ST(ctx, clnn_ctx_device_info(ctx, &info), CLNN_OK);
     clnn_tensor *keep = make_tensor(ctx, CLNN_F32, 1, (int64_t[]){16});
     uint64_t base = device_bytes(ctx);
+    clnn_live_objects before = live();
     static const int64_t huge_2d[2] = {(int64_t)1 << 20, (int64_t)1 << 20}; /* 4 TiB */
     int64_t over = (int64_t)(info.max_alloc_bytes / 4) + 1;
     struct {
         clnn_dtype dtype;
         int ndim;
         const int64_t *shape;
+        uint64_t bytes;
     } cases[] = {
-        {CLNN_F32, 1, &over},
-        {CLNN_I32, 1, &over},
-        {CLNN_F32, 2, huge_2d},
+        {CLNN_F32, 1, &over, (uint64_t)over * 4},
+        {CLNN_I32, 1, &over, (uint64_t)over * 4},
+        {CLNN_F32, 2, huge_2d, (uint64_t)1 << 42},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         clnn_tensor *t = NULL;
@@ -413,10 +465,13 @@ START_TEST(test_out_of_device_memory)
                       "case %zu: got %s (%p), expected CLNN_ERR_DEVICE_MEMORY and NULL", i,
                       clnn_status_name(st), (void *)t);
         const char *msg = clnn_ctx_last_error(ctx);
-        EXPECT_CONTAINS(msg, "bytes");
         EXPECT_CONTAINS(msg, info.name);
+        expect_contains_number(msg, cases[i].bytes);       /* asked */
+        expect_contains_number(msg, info.max_alloc_bytes); /* allowed in one buffer */
+        EXPECT_CONTAINS(msg, "CL_DEVICE_MAX_MEM_ALLOC_SIZE");
         ck_assert_msg(device_bytes(ctx) == base, "case %zu: device bytes got %llu, expected %llu",
                       i, (unsigned long long)device_bytes(ctx), (unsigned long long)base);
+        expect_live(before, "after a refused tensor");
     }
     /* the context is still usable */
     clnn_tensor *t = make_tensor(ctx, CLNN_F32, 2, (int64_t[]){2, 2});
@@ -426,8 +481,117 @@ START_TEST(test_out_of_device_memory)
     EXPECT_ST(ctx, clnn_tensor_read(t, out, sizeof out), CLNN_OK);
     ck_assert_msg(!memcmp(in, out, sizeof in), "after the failure: got %g, expected 4",
                   (double)out[3]);
+    expect_context_works(ctx);
     clnn_tensor_destroy(t);
     clnn_tensor_destroy(keep);
+    ck_assert_msg(device_bytes(ctx) == 0, "device bytes at the end: got %llu, expected 0",
+                  (unsigned long long)device_bytes(ctx));
+    clnn_ctx_destroy(ctx);
+}
+END_TEST
+
+/* Tensors that each fit in one buffer but together exceed CL_DEVICE_GLOBAL_MEM_SIZE: the one that
+ * would pass the device's memory is refused (the message gives what was asked, what the device has
+ * and what the context holds), and after one is destroyed the next fits again. The buffers are
+ * never written, so POCL (like most drivers) never backs them with memory. */
+START_TEST(test_out_of_device_memory_total)
+{
+    clnn_ctx *ctx = test_ctx(NULL);
+    clnn_device_info info;
+    EXPECT_ST(ctx, clnn_ctx_device_info(ctx, &info), CLNN_OK);
+    uint64_t cap = info.max_alloc_bytes < info.global_mem_bytes / 2 ? info.max_alloc_bytes
+                                                                    : info.global_mem_bytes / 2;
+    int64_t n = (int64_t)(cap / 10 * 9 / 4);
+    uint64_t per = (uint64_t)n * 4;
+    int fit = (int)(info.global_mem_bytes / per); /* this many fit, one more does not */
+    ck_assert_int_le(fit, 64);
+    clnn_live_objects before = live();
+    clnn_tensor *t[65] = {0};
+    for (int i = 0; i < fit; i++)
+        t[i] = make_tensor(ctx, CLNN_F32, 1, &n);
+    clnn_live_objects full = live();
+    clnn_tensor *extra = NULL;
+    EXPECT_ST(ctx, clnn_tensor_create(ctx, CLNN_F32, 1, &n, &extra), CLNN_ERR_DEVICE_MEMORY);
+    ck_assert_ptr_null(extra);
+    const char *msg = clnn_ctx_last_error(ctx);
+    expect_contains_number(msg, per);                   /* asked */
+    expect_contains_number(msg, info.global_mem_bytes); /* the device's memory */
+    expect_contains_number(msg, (uint64_t)fit * per);   /* held by the context */
+    EXPECT_CONTAINS(msg, "CL_DEVICE_GLOBAL_MEM_SIZE");
+    ck_assert_msg(device_bytes(ctx) == (uint64_t)fit * per, "device bytes got %llu, expected %llu",
+                  (unsigned long long)device_bytes(ctx), (unsigned long long)fit * per);
+    expect_live(full, "after the refused tensor");
+    /* room again after a destroy */
+    clnn_tensor_destroy(t[0]);
+    t[0] = make_tensor(ctx, CLNN_F32, 1, &n);
+    for (int i = 0; i < fit; i++)
+        clnn_tensor_destroy(t[i]);
+    expect_live(before, "after destroying the tensors");
+    expect_context_works(ctx);
+    clnn_ctx_destroy(ctx);
+}
+END_TEST
+
+/* Shape (rows, cols) of a f32 matrix of about `bytes` bytes, cols 1024. */
+static void matrix_of(uint64_t bytes, int64_t shape[2])
+{
+    shape[1] = 1024;
+    shape[0] = (int64_t)(bytes / (4 * 1024));
+}
+
+/* A graph whose results each fit in one buffer but together need more than the device's memory
+ * (CL_DEVICE_GLOBAL_MEM_SIZE): k outer sums a (R, 1) + b (1, C), each kept. clnn_graph_run
+ * refuses it when planning, before any buffer is made: the message gives what the plan needs and
+ * what the device has; nothing leaks; the context and the small leaves still work. */
+START_TEST(test_graph_out_of_device_memory)
+{
+    clnn_ctx *ctx = test_ctx(NULL);
+    clnn_device_info info;
+    EXPECT_ST(ctx, clnn_ctx_device_info(ctx, &info), CLNN_OK);
+    uint64_t cap = info.max_alloc_bytes < info.global_mem_bytes / 2 ? info.max_alloc_bytes
+                                                                    : info.global_mem_bytes / 2;
+    int64_t shape[2];
+    matrix_of(cap / 10 * 9, shape); /* each result: 90% of what one buffer may take */
+    uint64_t per = (uint64_t)shape[0] * (uint64_t)shape[1] * 4;
+    int k = (int)(info.global_mem_bytes / per) + 1; /* k results exceed the device's memory */
+    ck_assert_int_le(k, 64);
+
+    expect_context_works(ctx); /* its program is built now, not counted as a leak below */
+    clnn_live_objects start = live();
+    clnn_graph *g = NULL;
+    EXPECT_ST(ctx, clnn_graph_create(ctx, &g), CLNN_OK);
+    clnn_tensor *a = clnn_input(g, "a", 2, (int64_t[]){shape[0], 1});
+    clnn_tensor *b = clnn_input(g, "b", 2, (int64_t[]){1, shape[1]});
+    for (int i = 0; i < k; i++)
+        clnn_graph_keep(g, i % 2 ? clnn_mul(g, a, b) : clnn_add(g, a, b));
+    EXPECT_ST(ctx, clnn_graph_status(g), CLNN_OK);
+    uint64_t base = device_bytes(ctx);
+    clnn_live_objects before = live();
+
+    for (int attempt = 0; attempt < 2; attempt++) { /* a failed plan may be retried: same answer */
+        EXPECT_ST(ctx, clnn_graph_run(g), CLNN_ERR_DEVICE_MEMORY);
+        const char *msg = clnn_ctx_last_error(ctx);
+        expect_contains_number(msg, (uint64_t)k * per);     /* needed */
+        expect_contains_number(msg, info.global_mem_bytes); /* the device's memory */
+        EXPECT_CONTAINS(msg, "CL_DEVICE_GLOBAL_MEM_SIZE");
+        EXPECT_CONTAINS(msg, info.name);
+        ck_assert_msg(device_bytes(ctx) == base, "device bytes got %llu, expected %llu",
+                      (unsigned long long)device_bytes(ctx), (unsigned long long)base);
+        expect_live(before, "after the refused plan");
+    }
+    /* the leaves are usable; the context computes */
+    float *row = malloc((size_t)shape[1] * sizeof *row), *back = malloc((size_t)shape[1] * 4);
+    ck_assert(row && back);
+    for (int64_t i = 0; i < shape[1]; i++)
+        row[i] = (float)i;
+    EXPECT_ST(ctx, clnn_tensor_write(b, row, (size_t)shape[1] * 4), CLNN_OK);
+    EXPECT_ST(ctx, clnn_tensor_read(b, back, (size_t)shape[1] * 4), CLNN_OK);
+    ck_assert_msg(!memcmp(row, back, (size_t)shape[1] * 4), "leaf b: the values read back differ");
+    free(row);
+    free(back);
+    expect_context_works(ctx);
+    clnn_graph_destroy(g);
+    expect_live(start, "after destroying the graph");
     ck_assert_msg(device_bytes(ctx) == 0, "device bytes at the end: got %llu, expected 0",
                   (unsigned long long)device_bytes(ctx));
     clnn_ctx_destroy(ctx);
@@ -503,6 +667,8 @@ static Suite *tensor_suite(void)
     tcase_add_test(tc, test_bad_shapes_and_dtypes);
     tcase_add_test(tc, test_null_handles);
     tcase_add_test(tc, test_out_of_device_memory);
+    tcase_add_test(tc, test_out_of_device_memory_total);
+    tcase_add_test(tc, test_graph_out_of_device_memory);
     tcase_add_test(tc, test_element_count_overflow);
     tcase_add_test(tc, test_no_leak);
     suite_add_tcase(s, tc);

@@ -59,12 +59,22 @@ clnn_status clnn__storage_create(clnn_ctx *ctx, size_t bytes, clnn__storage **ou
     *out = NULL;
     if (bytes == 0)
         bytes = 4; /* OpenCL has no empty buffers */
-    if (bytes > ctx->info.max_alloc_bytes || bytes > ctx->info.global_mem_bytes)
+    /* the device's limits, checked here: POCL's CPU device does not enforce them itself */
+    const uint64_t max_alloc = ctx->info.max_alloc_bytes, have = ctx->info.global_mem_bytes,
+                   in_use = ctx->stats.device_bytes_allocated;
+    if (bytes > max_alloc)
         return clnn__fail(ctx, CLNN_ERR_DEVICE_MEMORY,
-                          "cannot allocate %zu bytes on '%s': expected at most %llu bytes in one "
-                          "buffer (device memory %llu bytes)",
-                          bytes, ctx->info.name, (unsigned long long)ctx->info.max_alloc_bytes,
-                          (unsigned long long)ctx->info.global_mem_bytes);
+                          "cannot allocate a buffer of %zu bytes on '%s': the device allows at "
+                          "most %llu bytes in one buffer (CL_DEVICE_MAX_MEM_ALLOC_SIZE; device "
+                          "memory %llu bytes)",
+                          bytes, ctx->info.name, (unsigned long long)max_alloc,
+                          (unsigned long long)have);
+    if (bytes > have || in_use > have - bytes)
+        return clnn__fail(ctx, CLNN_ERR_DEVICE_MEMORY,
+                          "cannot allocate %zu bytes on '%s': the device has %llu bytes of memory "
+                          "(CL_DEVICE_GLOBAL_MEM_SIZE) and this context holds %llu of them",
+                          bytes, ctx->info.name, (unsigned long long)have,
+                          (unsigned long long)in_use);
     clnn__storage *s = calloc(1, sizeof *s);
     if (!s)
         return clnn__fail(ctx, CLNN_ERR_NOMEM, "out of host memory");
