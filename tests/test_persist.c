@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -879,6 +880,73 @@ START_TEST(test_load_error)
 }
 END_TEST
 
+/* Found by fuzz_model: a small file whose architecture claims huge layers made clnn_model_load
+ * give every claimed parameter initial values before it compared them with the file's tensors:
+ * minutes of work (a Keras LSTM's orthogonal initialiser is O(units^3)) or gigabytes of host
+ * memory from a file of a few KB. Loading now makes the parameters without initial values (the
+ * file's are written next), so such a file fails at once with CLNN_ERR_FORMAT, in little memory,
+ * leaving no device object behind. */
+static const struct huge_case {
+    const char *what, *from, *to, *tensor; /* tensor: the one whose shape no longer matches */
+} huge_cases[] = {
+    {"LSTM of 3000 units (Keras orthogonal init)", "\"units\":3,", "\"units\":3000,",
+     "lstm.weight_ih_l0"},
+    {"input of 10^8 features before a Dense", "\"shape\":[4]}", "\"shape\":[100000000]}",
+     "dense.weight"},
+};
+
+START_TEST(test_load_claims_huge_layers)
+{
+    const struct huge_case *c = &huge_cases[_i];
+    make_tmpdir();
+    clnn_ctx *ctx = test_ctx(NULL);
+    clnn_model *m = new_model(ctx, CLNN_INIT_KERAS, 3, NULL);
+    if (_i == 0) {
+        clnn_model_input(m, "seq", 2, (int64_t[]){5, 4});
+        push(m, named(clnn_layer_lstm(3, 1), "lstm"));
+    } else {
+        clnn_model_input(m, "x", 1, (int64_t[]){4});
+        push(m, named(clnn_layer_dense(6, CLNN_ACT_RELU), "dense"));
+    }
+    char good[PATH_LEN], bad[PATH_LEN];
+    EXPECT_ST(ctx, clnn_model_save(m, tpath(good, "good.safetensors")), CLNN_OK);
+    clnn_model *l = NULL;
+    EXPECT_ST(ctx, clnn_model_load(ctx, good, &l), CLNN_OK); /* warm: programs, caches */
+    clnn_model_destroy(l);
+    write_edited(good, tpath(bad, "huge.safetensors"),
+                 &(edit){.arch_from = c->from, .arch_to = c->to});
+    clnn_live_objects before;
+    clnn_live_objects_get(&before);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    l = (clnn_model *)&l;
+    EXPECT_ST(ctx, clnn_model_load(ctx, bad, &l), CLNN_ERR_FORMAT);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert_ptr_null(l);
+    EXPECT_CONTAINS(clnn_ctx_last_error(ctx), c->tensor);
+    EXPECT_CONTAINS(clnn_ctx_last_error(ctx), bad);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    ck_assert_msg(secs < 10, "%s: the load took %.1f s, expected a prompt failure", c->what, secs);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    ck_assert_msg(ru.ru_maxrss < 1500 * 1024L, "%s: peak memory %ld MB, expected < 1500 MB",
+                  c->what, ru.ru_maxrss / 1024);
+    clnn_live_objects after;
+    clnn_live_objects_get(&after);
+    ck_assert_msg(after.buffers == before.buffers && after.kernels == before.kernels &&
+                      after.programs == before.programs,
+                  "%s: live objects %ld/%ld/%ld, before %ld/%ld/%ld", c->what, after.buffers,
+                  after.kernels, after.programs, before.buffers, before.kernels, before.programs);
+    /* the real file still loads, with its values */
+    EXPECT_ST(ctx, clnn_model_load(ctx, good, &l), CLNN_OK);
+    expect_same_params(ctx, m, l);
+    clnn_model_destroy(l);
+    clnn_model_destroy(m);
+    clnn_ctx_destroy(ctx);
+    remove_tmpdir();
+}
+END_TEST
+
 START_TEST(test_load_not_a_model_file)
 {
     make_tmpdir();
@@ -1617,6 +1685,7 @@ static Suite *persist_suite(void)
     tc = new_tcase("errors");
     tcase_add_loop_test(tc, test_load_error, 0, (int)COUNT(load_error_cases));
     tcase_add_test(tc, test_load_not_a_model_file);
+    tcase_add_loop_test(tc, test_load_claims_huge_layers, 0, (int)COUNT(huge_cases));
     suite_add_tcase(s, tc);
 
     tc = new_tcase("load_weights");

@@ -631,8 +631,19 @@ static void destroy_params(clnn__layer *L)
 /* How a parameter's initial values are drawn */
 typedef enum init_kind { INIT_UNIFORM, INIT_NORMAL, INIT_CONST } init_kind;
 
+/* Appends t to L as the parameter "<layer>.<suffix>". */
+static void append_param(clnn__layer *L, const char *suffix, clnn_tensor *t, int trainable)
+{
+    char name[96];
+    snprintf(name, sizeof name, "%s.%s", L->spec.name, suffix);
+    clnn_tensor_set_name(t, name);
+    L->params[L->nparams] = t;
+    L->param_trainable[L->nparams] = trainable;
+    L->nparams++;
+}
+
 /* Makes the parameter "<layer>.<suffix>", fills it on the host (U(-v, v), N(0, 1) or the value
- * v; drawn from r in row-major order) and appends it to L. */
+ * v; drawn from r in row-major order; r NULL: not filled) and appends it to L. */
 static clnn_status add_param(clnn_ctx *ctx, clnn__layer *L, const char *suffix, int ndim,
                              const int64_t *shape, int trainable, clnn__rng *r, init_kind how,
                              double v)
@@ -641,6 +652,10 @@ static clnn_status add_param(clnn_ctx *ctx, clnn__layer *L, const char *suffix, 
     clnn_status st = clnn_tensor_create(ctx, CLNN_F32, ndim, shape, &t);
     if (st)
         return st;
+    if (!r) {
+        append_param(L, suffix, t, trainable);
+        return CLNN_OK;
+    }
     size_t n = (size_t)numel(ndim, shape);
     float *buf = malloc((n ? n : 1) * sizeof *buf);
     if (!buf) {
@@ -663,12 +678,7 @@ static clnn_status add_param(clnn_ctx *ctx, clnn__layer *L, const char *suffix, 
         clnn_tensor_destroy(t);
         return st;
     }
-    char name[96];
-    snprintf(name, sizeof name, "%s.%s", L->spec.name, suffix);
-    clnn_tensor_set_name(t, name);
-    L->params[L->nparams] = t;
-    L->param_trainable[L->nparams] = trainable;
-    L->nparams++;
+    append_param(L, suffix, t, trainable);
     return CLNN_OK;
 }
 
@@ -678,6 +688,8 @@ static clnn_status add_param(clnn_ctx *ctx, clnn__layer *L, const char *suffix, 
 static clnn_status add_orthogonal(clnn_ctx *ctx, clnn__layer *L, const char *suffix, int64_t rows,
                                   int64_t cols, clnn__rng *r)
 {
+    if (!r) /* not filled: no O(rows cols^2) work for values that are overwritten */
+        return add_param(ctx, L, suffix, 2, (const int64_t[]){rows, cols}, 1, NULL, INIT_CONST, 0);
     double *a = malloc((size_t)(rows * cols) * sizeof *a);
     float *f = malloc((size_t)(rows * cols) * sizeof *f);
     clnn_tensor *t = NULL;
@@ -714,12 +726,7 @@ static clnn_status add_orthogonal(clnn_ctx *ctx, clnn__layer *L, const char *suf
         clnn_tensor_destroy(t);
         return st;
     }
-    char name[96];
-    snprintf(name, sizeof name, "%s.%s", L->spec.name, suffix);
-    clnn_tensor_set_name(t, name);
-    L->params[L->nparams] = t;
-    L->param_trainable[L->nparams] = 1;
-    L->nparams++;
+    append_param(L, suffix, t, 1);
     return CLNN_OK;
 }
 
@@ -768,7 +775,7 @@ static clnn_status make_rnn_params(clnn_ctx *ctx, clnn__layer *L, int64_t featur
             if ((st = add_param(ctx, L, n[2], 1, bsh, 1, r, INIT_CONST, 0.0)) ||
                 (st = add_param(ctx, L, n[3], 1, bsh, 1, r, INIT_CONST, 0.0)))
                 break;
-            if (s->kind == CLNN_LAYER_LSTM) { /* unit_forget_bias */
+            if (s->kind == CLNN_LAYER_LSTM && r) { /* unit_forget_bias */
                 float *b = malloc((size_t)(G * H) * sizeof *b);
                 if (!b)
                     return lfail(ctx, L, CLNN_ERR_NOMEM, "out of host memory");
@@ -794,12 +801,12 @@ static clnn_status make_rnn_params(clnn_ctx *ctx, clnn__layer *L, int64_t featur
  *   Both: normalisation gamma 1, beta 0; running mean 0, running variance 1. */
 static clnn_status make_params(clnn_ctx *ctx, clnn__layer *L, const int *in_ndim,
                                const int64_t (*in_shape)[CLNN_MAX_DIMS], clnn_init_style init,
-                               uint64_t seed)
+                               uint64_t seed, int fill)
 {
     const clnn_layer_spec *s = &L->spec;
     int keras = init != CLNN_INIT_PYTORCH;
-    clnn__rng r;
-    clnn__rng_seed(&r, seed);
+    clnn__rng gen, *r = fill ? &gen : NULL; /* NULL: the parameters are not filled */
+    clnn__rng_seed(&gen, seed);
     clnn_status st;
     int nd = in_ndim[0];
     const int64_t *in = in_shape[0];
@@ -838,37 +845,37 @@ static clnn_status make_params(clnn_ctx *ctx, clnn__layer *L, const int *in_ndim
             pt_fan_in = rec * (double)w[1];
         }
         double wb = keras ? sqrt(6.0 / (fan_in + fan_out)) : 1.0 / sqrt(pt_fan_in);
-        if ((st = add_param(ctx, L, "weight", wnd, w, 1, &r, INIT_UNIFORM, wb)))
+        if ((st = add_param(ctx, L, "weight", wnd, w, 1, r, INIT_UNIFORM, wb)))
             return st;
         if (s->use_bias) {
             if (keras)
-                st = add_param(ctx, L, "bias", 1, b, 1, &r, INIT_CONST, 0.0);
+                st = add_param(ctx, L, "bias", 1, b, 1, r, INIT_CONST, 0.0);
             else
-                st = add_param(ctx, L, "bias", 1, b, 1, &r, INIT_UNIFORM, 1.0 / sqrt(pt_fan_in));
+                st = add_param(ctx, L, "bias", 1, b, 1, r, INIT_UNIFORM, 1.0 / sqrt(pt_fan_in));
         }
         return st;
     }
     case CLNN_LAYER_BATCHNORM:
     case CLNN_LAYER_LAYERNORM: {
         int64_t c[1] = {s->kind == CLNN_LAYER_BATCHNORM ? in[0] : in[nd - 1]};
-        if (s->scale && (st = add_param(ctx, L, "weight", 1, c, 1, &r, INIT_CONST, 1.0)))
+        if (s->scale && (st = add_param(ctx, L, "weight", 1, c, 1, r, INIT_CONST, 1.0)))
             return st;
-        if (s->center && (st = add_param(ctx, L, "bias", 1, c, 1, &r, INIT_CONST, 0.0)))
+        if (s->center && (st = add_param(ctx, L, "bias", 1, c, 1, r, INIT_CONST, 0.0)))
             return st;
         if (s->kind == CLNN_LAYER_BATCHNORM &&
-            ((st = add_param(ctx, L, "running_mean", 1, c, 0, &r, INIT_CONST, 0.0)) ||
-             (st = add_param(ctx, L, "running_var", 1, c, 0, &r, INIT_CONST, 1.0))))
+            ((st = add_param(ctx, L, "running_mean", 1, c, 0, r, INIT_CONST, 0.0)) ||
+             (st = add_param(ctx, L, "running_var", 1, c, 0, r, INIT_CONST, 1.0))))
             return st;
         return CLNN_OK;
     }
     case CLNN_LAYER_LSTM:
     case CLNN_LAYER_GRU:
     case CLNN_LAYER_SIMPLE_RNN:
-        return make_rnn_params(ctx, L, in[nd - 1], keras, &r);
+        return make_rnn_params(ctx, L, in[nd - 1], keras, r);
     case CLNN_LAYER_EMBEDDING: {
         int64_t w[2] = {s->input_dim, s->units};
-        return keras ? add_param(ctx, L, "weight", 2, w, 1, &r, INIT_UNIFORM, 0.05)
-                     : add_param(ctx, L, "weight", 2, w, 1, &r, INIT_NORMAL, 0.0);
+        return keras ? add_param(ctx, L, "weight", 2, w, 1, r, INIT_UNIFORM, 0.05)
+                     : add_param(ctx, L, "weight", 2, w, 1, r, INIT_NORMAL, 0.0);
     }
     default:
         return CLNN_OK;
@@ -877,7 +884,7 @@ static clnn_status make_params(clnn_ctx *ctx, clnn__layer *L, const int *in_ndim
 
 clnn_status clnn__layer_build(clnn_ctx *ctx, clnn__layer *L, int nin, const clnn_dtype *in_dtype,
                               const int *in_ndim, const int64_t (*in_shape)[CLNN_MAX_DIMS],
-                              clnn_init_style init, uint64_t seed)
+                              clnn_init_style init, uint64_t seed, int fill)
 {
     if (!ctx)
         return CLNN_ERR_INVALID;
@@ -897,7 +904,7 @@ clnn_status clnn__layer_build(clnn_ctx *ctx, clnn__layer *L, int nin, const clnn
     if (st)
         return st;
     destroy_params(L);
-    st = make_params(ctx, L, in_ndim, in_shape, init, seed);
+    st = make_params(ctx, L, in_ndim, in_shape, init, seed, fill);
     if (st) {
         destroy_params(L);
         return st;

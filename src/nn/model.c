@@ -219,7 +219,7 @@ static int apply_layer(clnn_model *m, const char *fn, int li, int ninputs, const
     if (!L->built) {
         clnn_status st =
             clnn__layer_build(m->ctx, L, ninputs, dt, nd, (const int64_t(*)[CLNN_MAX_DIMS])sh,
-                              m->o.init, clnn__rng_next(&m->init_gen));
+                              m->o.init, clnn__rng_next(&m->init_gen), !m->no_init);
         if (st)
             return clnn__model_fail(m, st, "%s", clnn_ctx_last_error(m->ctx));
     }

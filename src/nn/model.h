@@ -74,6 +74,8 @@ struct clnn_model {
     size_t dist_cap; /* floats */
     struct clnn__pending_opt *pending_opt; /* optimizer state of a checkpoint, applied when the
                                             * optimizer is made (persist.c) */
+    int no_init; /* 1 while clnn_model_load rebuilds the model: layers get parameters without
+                  * initial values (the file's are written next) */
 };
 
 /* persist.c: puts the optimizer state of a loaded checkpoint into the optimizer just made. */

@@ -29,11 +29,13 @@ const char *clnn__layer_prefix(clnn_layer_kind kind);
 /* Checks L->spec (ranges of every field the kind uses) and the number, dtypes and shapes of its
  * inputs (batch axis excluded: in_shape[i][0 .. in_ndim[i]-1]), then makes and initialises the
  * parameters (style init, random numbers from seed alone) and sets L->built. in_dtype[i] is
- * CLNN_F32 or CLNN_I32. Errors go to clnn__fail(ctx, ...) with a message naming the layer
- * ("conv2d 'conv2d_1': expected an input (C, H, W), got (784)"); on error no parameter is left. */
+ * CLNN_F32 or CLNN_I32. fill 0 makes the parameters without initial values, for a caller that
+ * writes every one (clnn_model_load): no host work in proportion to their size. Errors go to
+ * clnn__fail(ctx, ...) with a message naming the layer ("conv2d 'conv2d_1': expected an input
+ * (C, H, W), got (784)"); on error no parameter is left. */
 clnn_status clnn__layer_build(clnn_ctx *ctx, clnn__layer *L, int nin, const clnn_dtype *in_dtype,
                               const int *in_ndim, const int64_t (*in_shape)[CLNN_MAX_DIMS],
-                              clnn_init_style init, uint64_t seed);
+                              clnn_init_style init, uint64_t seed, int fill);
 
 /* Adds the layer's ops to g. x[i]: graph tensors with the batch axis first; p[i]: L->params[i]
  * bound into g (clnn_graph_bind). Returns the output, or NULL with the error on the graph. */

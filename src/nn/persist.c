@@ -542,6 +542,9 @@ static clnn_status rebuild(reader *r, const clnn__json *a, clnn_model **out)
     clnn_status st = clnn_model_create(r->ctx, &o, &m);
     if (st)
         return st;
+    /* every parameter is written from the file next: making up initial values would cost time
+     * and host memory in proportion to what the architecture claims, before any check */
+    m->no_init = 1;
     int *first_node = malloc((size_t)(nlayers ? nlayers : 1) * sizeof *first_node);
     int *trainable = malloc((size_t)(nlayers ? nlayers : 1) * sizeof *trainable);
     if (!first_node || !trainable) {
@@ -619,6 +622,7 @@ static clnn_status rebuild(reader *r, const clnn__json *a, clnn_model **out)
         r->st = clnn_model_set_output(m, output);
     for (int i = 0; r->st == CLNN_OK && i < nlayers; i++)
         m->layers[i]->trainable = trainable[i];
+    m->no_init = 0; /* layers applied later are initialised as usual */
     free(first_node);
     free(trainable);
     if (r->st) {
