@@ -363,6 +363,7 @@ static void train_case(bench *b, const model_case *c)
     for (int i = 0; i < steps; i++)
         if ((st = clnn_model_train_on_batch(m, &batch, &loss[i]))) {
             fail_call(b, "clnn_model_train_on_batch", st);
+            models_row(b, r); /* FAILED */
             goto out;
         }
     snprintf(r->note, sizeof r->note, "loss %.4f -> %.4f", loss[0], loss[steps - 1]);
@@ -392,6 +393,7 @@ static void train_case(bench *b, const model_case *c)
         st = clnn_ctx_finish(b->ctx);
     if (st) {
         fail_call(b, "clnn_model_fit (warm-up)", st);
+        models_row(b, r); /* FAILED */
         goto out;
     }
     r->checked = 1;
@@ -406,6 +408,7 @@ static void train_case(bench *b, const model_case *c)
     }
     if (st) {
         fail_call(b, "clnn_model_fit", st);
+        models_row(b, r); /* FAILED */
         goto out;
     }
     set_times(b, r, c, n, t, fc.train);
@@ -436,6 +439,7 @@ static void infer_case(bench *b, const model_case *c)
     clnn_status st = clnn_model_predict(m, md.x, n, c->batch, out, (size_t)n * (size_t)C);
     if (st) {
         fail_call(b, "clnn_model_predict (warm-up)", st);
+        models_row(b, r); /* FAILED */
         goto out;
     }
     /* check: every row is a probability distribution */
@@ -474,6 +478,7 @@ static void infer_case(bench *b, const model_case *c)
     }
     if (st) {
         fail_call(b, "clnn_model_predict", st);
+        models_row(b, r); /* FAILED */
         goto out;
     }
     set_times(b, r, c, n, t, fc.forward);
