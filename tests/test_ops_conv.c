@@ -12,6 +12,8 @@
  *   - golden values from PyTorch (tests/golden/conv.txt, written by gen_conv.py).
  * Each test creates its own context (check forks every test). CK_FORK=no to debug. */
 #include <check.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -610,6 +612,80 @@ START_TEST(test_case_names_unique)
 }
 END_TEST
 
+/* Input gradients of 3x3 pad-1 convolutions with 128 channels, where the split-N GEMM of
+ * conv2d_bwd_input (columns in blocks) once ran as one strided-batched CLBlast call with A
+ * shared, which Debian's CLBlast 1.5.3 computes wrongly for these shapes (garbage or NaN). The
+ * loss is sum(conv(x, w) * r), so dx = conv_transpose(r, w); 400 entries are checked against a
+ * double-precision host sum. */
+static double unit(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(*s >> 11) * 0x1.0p-53 - 0.5;
+}
+
+START_TEST(test_bwd_input_large)
+{
+    const int64_t N = _i == 0 ? 16 : 8, C = 128, K = 128, H = _i == 0 ? 16 : 28, W = H;
+    const int64_t nx = N * C * H * W, nw = K * C * 9, ny = N * K * H * W;
+    float *x = malloc((size_t)nx * 4), *w = malloc((size_t)nw * 4), *r = malloc((size_t)ny * 4),
+          *dx = malloc((size_t)nx * 4);
+    ck_assert(x && w && r && dx);
+    uint64_t seed = 7;
+    for (int64_t i = 0; i < nx; i++)
+        x[i] = (float)unit(&seed);
+    for (int64_t i = 0; i < nw; i++)
+        w[i] = (float)(unit(&seed) * 0.1);
+    for (int64_t i = 0; i < ny; i++)
+        r[i] = (float)unit(&seed);
+    clnn_ctx *ctx = NULL;
+    ck_assert_int_eq(clnn_ctx_create(&ctx, NULL), CLNN_OK);
+    clnn_tensor *tx, *tw;
+    ck_assert_int_eq(clnn_tensor_create(ctx, CLNN_F32, 4, (int64_t[]){N, C, H, W}, &tx), CLNN_OK);
+    ck_assert_int_eq(clnn_tensor_create(ctx, CLNN_F32, 4, (int64_t[]){K, C, 3, 3}, &tw), CLNN_OK);
+    ck_assert_int_eq(clnn_tensor_write(tx, x, (size_t)nx * 4), CLNN_OK);
+    ck_assert_int_eq(clnn_tensor_write(tw, w, (size_t)nw * 4), CLNN_OK);
+    clnn_graph *g;
+    ck_assert_int_eq(clnn_graph_create(ctx, &g), CLNN_OK);
+    clnn_conv2d_options o;
+    clnn_conv2d_options_init(&o);
+    o.pad_h = o.pad_w = 1;
+    clnn_tensor *bx = clnn_graph_bind(g, tx, 1), *bw = clnn_graph_bind(g, tw, 0);
+    clnn_tensor *tr = clnn_input(g, "r", 4, (int64_t[]){N, K, H, W});
+    clnn_tensor *loss = clnn_sum(g, clnn_mul(g, clnn_conv2d(g, bx, bw, NULL, &o), tr), 0, NULL, 0);
+    ck_assert_int_eq(clnn_graph_backward(g, loss), CLNN_OK);
+    ck_assert_int_eq(clnn_tensor_write(tr, r, (size_t)ny * 4), CLNN_OK);
+    ck_assert_msg(clnn_graph_run(g) == CLNN_OK, "%s", clnn_ctx_last_error(ctx));
+    ck_assert_int_eq(clnn_tensor_read(clnn_tensor_grad(bx), dx, (size_t)nx * 4), CLNN_OK);
+    for (int t = 0; t < 400; t++) {
+        int64_t i = (int64_t)((unit(&seed) + 0.5) * (double)nx) % nx;
+        int64_t n = i / (C * H * W), c = i / (H * W) % C, ih = i / W % H, iw = i % W;
+        double want = 0, scale = 0;
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t a = 0; a < 3; a++)
+                for (int64_t b = 0; b < 3; b++) {
+                    int64_t oh = ih - a + 1, ow = iw - b + 1;
+                    if (oh < 0 || oh >= H || ow < 0 || ow >= W)
+                        continue;
+                    double term = (double)r[((n * K + k) * H + oh) * W + ow] *
+                                  (double)w[((k * C + c) * 3 + a) * 3 + b];
+                    want += term;
+                    scale += fabs(term);
+                }
+        ck_assert_msg(fabs((double)dx[i] - want) <= 1e-4 * scale + 1e-6,
+                      "dx of x(%lld,%lld,%lld,%lld) at %lld: got %.7g, expected %.7g", (long long)N,
+                      (long long)C, (long long)H, (long long)W, (long long)i, (double)dx[i], want);
+    }
+    clnn_graph_destroy(g);
+    clnn_tensor_destroy(tx);
+    clnn_tensor_destroy(tw);
+    clnn_ctx_destroy(ctx);
+    free(x);
+    free(w);
+    free(r);
+    free(dx);
+}
+END_TEST
+
 static Suite *conv_suite(void)
 {
     Suite *s = suite_create("ops_conv");
@@ -626,6 +702,7 @@ static Suite *conv_suite(void)
     tcase_add_test(tc[0], test_case_names_unique); /* conv2d */
     tcase_add_test(tc[0], test_options_defaults);
     tcase_add_test(tc[2], test_plan_change);     /* chunks */
+    tcase_add_loop_test(tc[2], test_bwd_input_large, 0, 2);
     tcase_add_test(tc[5], test_golden_complete); /* golden */
     return s;
 }

@@ -488,22 +488,24 @@ static clnn_status wide_dy(clnn_tensor *node, const conv_params *p, const conv_p
                     NULL);
 }
 
-/* C = op(A) B (one GEMM, B and C not transposed) as `parts` batches of column blocks of B and C
- * (one strided-batched GEMM) plus one GEMM for the columns left over. */
+/* C = op(A) B (one GEMM, B and C not transposed) as `parts` GEMMs of column blocks of B and C,
+ * the last one with the columns left over. Separate calls, not one strided-batched GEMM with A
+ * shared (a_stride 0): Debian's CLBlast 1.5.3 computes that call wrongly for some shapes (e.g.
+ * m = 1152, k = 128, n >= 1536 per batch; test_ops_conv has the cases). */
 static clnn_status gemm_split_n(clnn_tensor *node, const clnn__gemm_args *g, size_t parts)
 {
     if (parts <= 1)
         return clnn__gemm(node->ctx, node, g);
-    clnn__gemm_args b = *g, r = *g;
-    b.n = g->n / parts;
-    b.a_stride = 0;
-    b.b_stride = b.c_stride = b.n;
-    b.batch = parts;
-    clnn_status st = clnn__gemm(node->ctx, node, &b);
-    r.n = g->n - b.n * parts;
-    r.b_off += b.n * parts;
-    r.c_off += b.n * parts;
-    return st || !r.n ? st : clnn__gemm(node->ctx, node, &r);
+    const size_t cols = g->n / parts;
+    clnn_status st = CLNN_OK;
+    for (size_t i = 0; i < parts && st == CLNN_OK; i++) {
+        clnn__gemm_args b = *g;
+        b.n = i + 1 < parts ? cols : g->n - cols * i;
+        b.b_off += cols * i;
+        b.c_off += cols * i;
+        st = clnn__gemm(node->ctx, node, &b);
+    }
+    return st;
 }
 
 /* C = A B (one GEMM, nothing transposed) as partial products over `parts` blocks of the inner
