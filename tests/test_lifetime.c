@@ -373,6 +373,13 @@ START_TEST(test_device_memory_at_enqueue)
     EXPECT_ST(ctx, clnn_tensor_write(a, va, sizeof va), CLNN_OK);
     EXPECT_ST(ctx, clnn_tensor_write(b, vb, sizeof vb), CLNN_OK);
     EXPECT_ST(ctx, clnn_graph_run(g), CLNN_OK); /* planned, kernels made */
+    inject_code = CL_MEM_OBJECT_ALLOCATION_FAILURE;
+    inject_at = INJECT_BUFFER;
+    clnn_tensor *probe = NULL;
+    clnn_tensor_create(ctx, CLNN_F32, 1, (int64_t[]){1}, &probe);
+    ck_assert_msg(probe == NULL && inject_at == INJECT_NONE,
+                  "the library's OpenCL calls do not reach this program's definitions (is "
+                  "test_lifetime linked with export_dynamic?)");
     clnn_live_objects before = live();
     const uint64_t bytes = device_bytes(ctx);
     for (int c = 0; c < 2; c++) {
