@@ -65,7 +65,7 @@ _Static_assert(ROOFLINE_RESULTS + GEMM_RESULTS + ELEMENTWISE_RESULTS + STARTUP_R
                    MAX_RESULTS,
                "MAX_RESULTS must hold every case");
 
-#define RESULT_EXTRAS 5
+#define RESULT_EXTRAS 8
 
 typedef struct result {
     const char *suite;
@@ -119,6 +119,7 @@ typedef struct bench {
     int ops_ran;           /* the ops suite ran: --json prints its reference figures */
     const char *models[8]; /* train, infer: model names or "model/bN" given (none: all) */
     int nmodels;
+    int mpi;                     /* --mpi: train data-parallel over the ranks of mpirun */
     const char *compare_path;    /* --compare FILE */
     struct compare_set *compare; /* its results, loaded before any suite runs */
     int failures;

@@ -153,6 +153,14 @@ static void usage(void)
         "                  and the speed-up new / old (old / new for times and us/launch);\n"
         "                  below %.2fx is a regression, above %.2fx an improvement. The file is\n"
         "                  read before any suite runs\n"
+        "  --mpi           train suite only, run under `mpirun -np N` (clnn built with -Dmpi):\n"
+        "                  each case is timed once on rank 0 alone (the other ranks wait) and\n"
+        "                  once data-parallel on all N ranks (clnn_model_fit with distributed =\n"
+        "                  1, the case's batch per rank, so N x batch per step); the rate is the\n"
+        "                  N ranks' samples/s, and the JSON adds ranks, single_rank_samples_per_s\n"
+        "                  and scaling_efficiency = samples/s at N ranks / (N x samples/s of one\n"
+        "                  rank). Rank 0 prints; every rank gets its own device when the\n"
+        "                  machine has several of the default type (docs/distributed.md)\n"
         "  --quick         fewer and smaller cases, fewer repetitions (CI, the README)\n"
         "  --reps N        timed repetitions per case (default 10, quick 5; startup 3, quick 1;\n"
         "                  ops and conv 5, quick 3; train and infer 5 epochs, quick 2)\n"
@@ -185,6 +193,8 @@ static int parse_args(bench *b, int argc, char **argv, int *suites)
             b->json = 1;
         } else if (!strcmp(a, "--quick")) {
             b->quick = 1;
+        } else if (!strcmp(a, "--mpi")) {
+            b->mpi = 1;
         } else if (is_device) {
             b->device = val;
         } else if (is_compare) {
@@ -214,6 +224,8 @@ static int parse_args(bench *b, int argc, char **argv, int *suites)
             *suites |= 1 << s;
         }
     }
+    if (b->mpi && *suites != S_TRAIN)
+        return fprintf(stderr, "clnn-bench: --mpi applies to the train suite alone\n"), -1;
     if (b->nmodels && !(*suites & (S_TRAIN | S_INFER)))
         return fprintf(stderr, "clnn-bench: a model name needs the train or infer suite\n"), -1;
     *suites = *suites ? *suites : S_GEMM | S_ELEMENTWISE;
@@ -258,14 +270,32 @@ int main(int argc, char **argv)
         return rc < 0 ? 2 : 0;
     if (b.compare_path && compare_load(&b, b.compare_path))
         return 1;
+    char err[512];
+    if (b.mpi && clnn_mpi_init(&argc, &argv, err, sizeof err)) {
+        fprintf(stderr, "clnn-bench: --mpi: %s\n", err);
+        return 1;
+    }
+    if (b.mpi && clnn_mpi_rank() != 0 && !freopen("/dev/null", "w", stdout))
+        return 1; /* rank 0 reports */
     ssize_t n = readlink("/proc/self/exe", b.self, sizeof b.self - 1);
     if (n > 0)
         b.self[n] = 0;
     else
         snprintf(b.self, sizeof b.self, "%s", argv[0]);
-    if (((suites & S_DEVICES) && suite_devices(&b)) || ((suites & ~S_DEVICES) && open_device(&b))) {
+    int failed = ((suites & S_DEVICES) && suite_devices(&b)) ||
+                 ((suites & ~S_DEVICES) && open_device(&b));
+    if (b.mpi && clnn_mpi_agree(failed ? CLNN_ERR_NO_DEVICE : CLNN_OK,
+                                failed ? "it cannot open its device" : NULL, err, sizeof err)) {
+        if (!failed)
+            fprintf(stderr, "clnn-bench: %s\n", err);
+        failed = 1;
+    }
+    if (failed) {
+        clnn_ctx_destroy(b.ctx);
         free(b.devices);
         compare_free(&b);
+        if (b.mpi)
+            clnn_mpi_finalize();
         return 1;
     }
     if (suites & S_ROOFLINE)
@@ -295,5 +325,7 @@ int main(int argc, char **argv)
     compare_free(&b);
     free(b.devices);
     free(b.profiles);
+    if (b.mpi)
+        clnn_mpi_finalize();
     return b.failures ? 1 : 0;
 }

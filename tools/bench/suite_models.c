@@ -325,6 +325,17 @@ static void set_times(const bench *b, result *r, const model_case *c, int64_t n,
     set_roof(b, r, r->extra[3], 0);
 }
 
+/* One more JSON number of r, in its first unused extra slot. */
+static void add_extra(result *r, const char *key, double v)
+{
+    for (int k = 0; k < RESULT_EXTRAS; k++)
+        if (!r->extra_key[k]) {
+            r->extra_key[k] = key;
+            r->extra[k] = v;
+            return;
+        }
+}
+
 static result *case_result(bench *b, const char *suite, const model_case *c, int64_t n)
 {
     char name[40], shape[32];
@@ -398,6 +409,29 @@ static void train_case(bench *b, const model_case *c)
     }
     r->checked = 1;
     r->max_rel_err = 0;
+    double single = 0; /* --mpi: samples/s of rank 0 alone */
+    if (b->mpi) {
+        /* rank 0 alone while the others wait, then every rank data-parallel (below) */
+        char err[512];
+        for (int i = 0; i < b->reps && !st && clnn_mpi_rank() == 0; i++) {
+            f.seed = (uint64_t)i + 1;
+            double t0 = now_ms();
+            st = clnn_model_fit(m, &md.d, &f);
+            if (!st)
+                st = clnn_ctx_finish(b->ctx);
+            t[i] = now_ms() - t0;
+        }
+        clnn_status all = clnn_mpi_agree(st, st ? clnn_ctx_last_error(b->ctx) : NULL, err,
+                                         sizeof err);
+        if (all) {
+            fprintf(stderr, "clnn-bench: FAIL train %s: %s\n", r->name, err);
+            b->failures++;
+            models_row(b, r); /* FAILED */
+            goto out;
+        }
+        single = clnn_mpi_rank() == 0 ? (double)n / (median(t, b->reps) / 1000.0) : 0;
+        f.distributed = 1;
+    }
     for (int i = 0; i < b->reps && !st; i++) {
         f.seed = (uint64_t)i + 1; /* a new order each epoch */
         double t0 = now_ms();
@@ -412,6 +446,14 @@ static void train_case(bench *b, const model_case *c)
         goto out;
     }
     set_times(b, r, c, n, t, fc.train);
+    if (b->mpi) {
+        const int ranks = clnn_mpi_size();
+        add_extra(r, "ranks", ranks);
+        add_extra(r, "single_rank_samples_per_s", single);
+        add_extra(r, "scaling_efficiency", r->rate / (ranks * single));
+        snprintf(r->note, sizeof r->note, "%d ranks, efficiency %.2f", ranks,
+                 r->rate / (ranks * single));
+    }
     models_row(b, r);
 out:
     clnn_model_destroy(m);
