@@ -57,9 +57,10 @@ const clnn__json *clnn__json_get(const clnn__json *obj, const char *key); /* NUL
 const char *clnn__json_string(const clnn__json *v);
 /* A number's value; 0 for other types. Numbers are kept as double and also as the exact
  * integer when the text was an integer that fits int64 (clnn__json_int returns 0 with *ok = 0
- * when it did not). */
+ * when it did not) or a non-negative one that fits uint64 (clnn__json_uint, likewise). */
 double clnn__json_number(const clnn__json *v);
 int64_t clnn__json_int(const clnn__json *v, int *ok);
+uint64_t clnn__json_uint(const clnn__json *v, int *ok);
 
 /* A growing text buffer; an allocation failure sets oom and later writes do nothing. */
 typedef struct clnn__buf {

@@ -30,8 +30,9 @@ typedef struct json_doc json_doc;
 
 struct clnn__json {
     json_doc *doc;
-    unsigned char type; /* clnn__json_type */
-    unsigned char int_ok;
+    unsigned char type;    /* clnn__json_type */
+    unsigned char int_ok;  /* an integer that fits int64: u.num.i */
+    unsigned char uint_ok; /* a non-negative integer that fits uint64: u.num.u */
     union {
         struct {
             size_t n;  /* array: elements, object: members, string: length */
@@ -40,6 +41,7 @@ struct clnn__json {
         struct {
             double d;
             int64_t i;
+            uint64_t u;
         } num;
     } u;
 };
@@ -419,8 +421,8 @@ static clnn_status parse_number(parser *p, size_t *out)
         return s;
     clnn__json *v = &p->doc->nodes[*out];
     if (integer) {
-        /* exact when it fits int64 */
-        uint64_t m = 0, limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+        /* exact when it fits int64, or uint64 when not negative (seeds are uint64) */
+        uint64_t m = 0, limit = neg ? (uint64_t)INT64_MAX + 1 : UINT64_MAX;
         int fits = 1;
         for (size_t k = start + (size_t)neg; k < i && fits; k++) {
             unsigned dgt = p->s[k] - '0';
@@ -430,10 +432,14 @@ static clnn_status parse_number(parser *p, size_t *out)
                 m = m * 10 + dgt;
         }
         if (fits) {
-            v->int_ok = 1;
-            v->u.num.i =
-                neg ? (m == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)m) : (int64_t)m;
-            v->u.num.d = (double)v->u.num.i;
+            v->uint_ok = !neg;
+            v->u.num.u = neg ? 0 : m;
+            v->int_ok = neg || m <= (uint64_t)INT64_MAX;
+            if (neg)
+                v->u.num.i = m == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)m;
+            else if (v->int_ok)
+                v->u.num.i = (int64_t)m;
+            v->u.num.d = v->int_ok ? (double)v->u.num.i : (double)m;
             if (neg && m == 0)
                 v->u.num.d = -0.0;
             return CLNN_OK;
@@ -770,6 +776,14 @@ int64_t clnn__json_int(const clnn__json *v, int *ok)
     if (ok)
         *ok = good;
     return good ? v->u.num.i : 0;
+}
+
+uint64_t clnn__json_uint(const clnn__json *v, int *ok)
+{
+    int good = v && v->type == CLNN__JSON_NUMBER && v->uint_ok;
+    if (ok)
+        *ok = good;
+    return good ? v->u.num.u : 0;
 }
 
 /* ---- the writer --------------------------------------------------------------------------- */

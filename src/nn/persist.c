@@ -524,8 +524,12 @@ static clnn_status rebuild(reader *r, const clnn__json *a, clnn_model **out)
     clnn_model_options o;
     clnn_model_options_init(&o);
     o.init = (clnn_init_style)get_int(r, a, "init", 0, 1);
-    const clnn__json *seed = clnn__json_get(a, "seed");
-    o.seed = seed ? (uint64_t)clnn__json_number(seed) : 0;
+    /* exact over all of uint64 (a double would lose seeds past 2^53, and casting one past 2^64
+     * or negative is undefined) */
+    int seed_ok = 0;
+    o.seed = clnn__json_uint(clnn__json_get(a, "seed"), &seed_ok);
+    if (!seed_ok)
+        bad(r, "'seed' must be an integer in [0, 2^64)");
     const char *name = clnn__json_string(clnn__json_get(a, "name"));
     snprintf(o.name, sizeof o.name, "%s", name ? name : "");
     const clnn__json *layers = clnn__json_get(a, "layers"), *nodes = clnn__json_get(a, "nodes");
