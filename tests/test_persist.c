@@ -1068,11 +1068,14 @@ START_TEST(test_load_weights_pytorch)
     ck_assert(x && y && y16);
     clnn_ctx *ctx = test_ctx(NULL);
 
-    /* F32 with num_batches_tracked (I64): loads when not strict */
-    clnn_model *m = torch_cnn(ctx, 1, "fc", 10);
+    /* F32 with num_batches_tracked (I64): loads when not strict; refused when strict, before
+     * anything is written (the model equals one built the same way) */
+    clnn_model *m = torch_cnn(ctx, 1, "fc", 10), *same = torch_cnn(ctx, 1, "fc", 10);
     golden_path(path, "persist_torch_cnn.safetensors");
     EXPECT_ST(ctx, clnn_model_load_weights(m, path, 1), CLNN_ERR_FORMAT);
     EXPECT_CONTAINS(clnn_ctx_last_error(ctx), "bn.num_batches_tracked");
+    expect_same_params(ctx, m, same);
+    clnn_model_destroy(same);
     EXPECT_ST(ctx, clnn_model_load_weights(m, path, 0), CLNN_OK);
     expect_predictions(ctx, m, x, y, 1e-4, "F32 state_dict");
     /* the BatchNorm statistics came from the file too */
@@ -1101,20 +1104,27 @@ START_TEST(test_load_weights_pytorch)
     expect_predictions(ctx, m, x, y16, 1e-4, "F16 state_dict");
     clnn_model_destroy(m);
 
-    /* a parameter the file lacks: the head renamed */
+    /* a parameter the file lacks: the head renamed; the layers before it are left as they were
+     * (the whole file is checked before anything is written) */
     m = torch_cnn(ctx, 4, "head", 10);
+    same = torch_cnn(ctx, 4, "head", 10);
     golden_path(path, "persist_torch_cnn.safetensors");
     EXPECT_ST(ctx, clnn_model_load_weights(m, path, 0), CLNN_ERR_FORMAT);
     EXPECT_CONTAINS(clnn_ctx_last_error(ctx), "head.weight");
+    expect_same_params(ctx, m, same);
+    clnn_model_destroy(same);
     clnn_model_destroy(m);
 
-    /* a wrong shape: 9 classes instead of 10 */
+    /* a wrong shape: 9 classes instead of 10; nothing written */
     m = torch_cnn(ctx, 5, "fc", 9);
+    same = torch_cnn(ctx, 5, "fc", 9);
     EXPECT_ST(ctx, clnn_model_load_weights(m, path, 0), CLNN_ERR_FORMAT);
     const char *msg = clnn_ctx_last_error(ctx);
     EXPECT_CONTAINS(msg, "fc.weight");
     EXPECT_CONTAINS(msg, "(10, 72)");
     EXPECT_CONTAINS(msg, "(9, 72)");
+    expect_same_params(ctx, m, same);
+    clnn_model_destroy(same);
     clnn_model_destroy(m);
 
     /* missing file */

@@ -322,9 +322,11 @@ static int to_floats(const char *dtype, const unsigned char *src, size_t n, floa
     return 0;
 }
 
-/* Writes tensor `name` of the file into t (shapes must agree). */
+/* Writes tensor `name` of the file into t (shapes must agree); with write = 0 only checks that
+ * it could (name, shape, dtype), so that a load can refuse a file before changing anything. */
 static clnn_status load_tensor(clnn_ctx *ctx, const char *fn, const char *path,
-                               const clnn_safetensors *sf, const char *name, clnn_tensor *t)
+                               const clnn_safetensors *sf, const char *name, clnn_tensor *t,
+                               int write)
 {
     int i = clnn_safetensors_find(sf, name);
     if (i < 0)
@@ -343,7 +345,7 @@ static clnn_status load_tensor(clnn_ctx *ctx, const char *fn, const char *path,
                           clnn__shape_str(tnd, ts, s2, sizeof s2));
     size_t bytes;
     const unsigned char *src = clnn_safetensors_data(sf, i, &bytes);
-    size_t n = (size_t)clnn_tensor_numel(t);
+    size_t n = write ? (size_t)clnn_tensor_numel(t) : 0;
     float *host = malloc((n ? n : 1) * sizeof *host);
     if (!host)
         return clnn__fail(ctx, CLNN_ERR_NOMEM, "%s: out of host memory", fn);
@@ -352,20 +354,23 @@ static clnn_status load_tensor(clnn_ctx *ctx, const char *fn, const char *path,
         st = clnn__fail(ctx, CLNN_ERR_FORMAT,
                         "%s: '%s': tensor '%s' is %s, expected F32 (or F64, F16, BF16)", fn, path,
                         name, clnn_safetensors_dtype(sf, i));
-    else
+    else if (write)
         st = clnn_tensor_write(t, host, n * sizeof *host);
     free(host);
     return st;
 }
 
+/* Every parameter of m from the file: all checked first, then all written, so that a file that
+ * does not fit leaves the model as it was. */
 static clnn_status load_params(clnn_model *m, const char *fn, const char *path,
                                const clnn_safetensors *sf)
 {
     clnn_status st = CLNN_OK;
-    for (int i = 0; i < clnn_model_param_count(m) && st == CLNN_OK; i++) {
-        clnn_tensor *t = clnn_model_param(m, i);
-        st = load_tensor(m->ctx, fn, path, sf, clnn_tensor_name(t), t);
-    }
+    for (int write = 0; write < 2; write++)
+        for (int i = 0; i < clnn_model_param_count(m) && st == CLNN_OK; i++) {
+            clnn_tensor *t = clnn_model_param(m, i);
+            st = load_tensor(m->ctx, fn, path, sf, clnn_tensor_name(t), t, write);
+        }
     return st;
 }
 
@@ -378,12 +383,13 @@ clnn_status clnn_model_load_weights(clnn_model *m, const char *path, int strict)
     clnn_safetensors *sf;
     if ((st = open_file(m->ctx, fn, path, &sf)) != CLNN_OK)
         return st;
-    st = load_params(m, fn, path, sf);
     for (int i = 0; strict && st == CLNN_OK && i < clnn_safetensors_count(sf); i++)
         if (!clnn_model_param_by_name(m, clnn_safetensors_name(sf, i)))
             st = clnn__fail(m->ctx, CLNN_ERR_FORMAT,
                             "%s: '%s' has tensor '%s', which is no parameter of the model (strict)",
                             fn, path, clnn_safetensors_name(sf, i));
+    if (st == CLNN_OK)
+        st = load_params(m, fn, path, sf);
     clnn_safetensors_destroy(sf);
     return st;
 }
@@ -1005,10 +1011,10 @@ clnn_status clnn_model_load_checkpoint(clnn_model *m, const char *path, int *epo
         }
         st = r.st;
     }
+    if (st == CLNN_OK) /* first: a compile that fails leaves the parameters as they were */
+        st = clnn_model_compile(m, &c);
     if (st == CLNN_OK)
         st = load_params(m, fn, path, sf);
-    if (st == CLNN_OK)
-        st = clnn_model_compile(m, &c);
     if (st == CLNN_OK) {
         clnn__model_free_pending_opt(m);
         m->pending_opt = po; /* applied when the first training step makes the optimizer */
