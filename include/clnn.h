@@ -239,7 +239,10 @@ typedef enum clnn_dtype { CLNN_F32 = 0, CLNN_F16 = 1, CLNN_I32 = 2 } clnn_dtype;
 typedef struct clnn_tensor clnn_tensor;
 
 /* A device tensor owned by the caller, contents undefined until written or filled.
- * dtype CLNN_F32 or CLNN_I32 (CLNN_F16 is reserved: CLNN_ERR_UNSUPPORTED). */
+ * dtype CLNN_F32 or CLNN_I32 (CLNN_F16 is reserved: CLNN_ERR_UNSUPPORTED). CLNN_ERR_DEVICE_MEMORY
+ * (checked by clnn before any buffer is made: some drivers, POCL among them, enforce neither)
+ * past CL_DEVICE_MAX_MEM_ALLOC_SIZE, or when it and what the context holds would pass
+ * CL_DEVICE_GLOBAL_MEM_SIZE; the message gives both sizes. */
 CLNN_API clnn_status clnn_tensor_create(clnn_ctx *ctx, clnn_dtype dtype, int ndim,
                                         const int64_t *shape, clnn_tensor **out);
 /* Destroys a caller-owned tensor (views keep the storage alive). NULL and graph tensors: no-op. */
@@ -533,7 +536,9 @@ CLNN_API clnn_tensor *clnn_sequence_lengths(clnn_graph *g, clnn_tensor *ids, int
 CLNN_API clnn_status clnn_graph_backward(clnn_graph *g, clnn_tensor *loss);
 CLNN_API clnn_tensor *clnn_tensor_grad(const clnn_tensor *t); /* NULL if t has no gradient */
 
-/* Plans device memory (done by the first run; call it to see the plan or catch errors early). */
+/* Plans device memory (done by the first run; call it to see the plan or catch errors early).
+ * A plan that with what the context holds would pass the device's global memory is refused with
+ * CLNN_ERR_DEVICE_MEMORY before any buffer is made; the graph and context stay usable. */
 CLNN_API clnn_status clnn_graph_plan(clnn_graph *g);
 /* Enqueues every node; returns without waiting for the device. */
 CLNN_API clnn_status clnn_graph_run(clnn_graph *g);
@@ -1362,7 +1367,8 @@ CLNN_API clnn_status clnn_model_load(clnn_ctx *ctx, const char *path, clnn_model
  * BF16, converted); tensors of the file that m has no parameter for are ignored (PyTorch's
  * num_batches_tracked, a head you replaced) unless strict is 1. Layouts are PyTorch's (conv
  * OIHW, linear (out, in)): a model built with layer names equal to the PyTorch module's
- * attribute names (a Sequential's "0", "1", ...) loads its state_dict unchanged. */
+ * attribute names (a Sequential's "0", "1", ...) loads its state_dict unchanged. The whole file
+ * is checked before any parameter is written: a refused file leaves m as it was. */
 CLNN_API clnn_status clnn_model_load_weights(clnn_model *m, const char *path, int strict);
 /* Checkpoints: the model file plus the optimizer's state (moments, updates done, schedule counter),
  * the compile options, the number of training steps (dropout masks depend on it) and the epoch
@@ -1371,7 +1377,9 @@ CLNN_API clnn_status clnn_model_load_weights(clnn_model *m, const char *path, in
  * the epochs done, to pass as clnn_fit_options.initial_epoch. Training on from there gives the
  * same weights, bit for bit, as training without the interruption. The architecture must match
  * exactly, layer names included: default names count per context ("dense", "dense_1", ...), so a
- * program that resumes should name its layers or build the model with clnn_model_load. */
+ * program that resumes should name its layers or build the model with clnn_model_load. A
+ * refused checkpoint (another architecture, a missing or misshapen tensor) leaves m's parameters
+ * as they were. */
 CLNN_API clnn_status clnn_model_save_checkpoint(clnn_model *m, const char *path, int epoch);
 CLNN_API clnn_status clnn_model_load_checkpoint(clnn_model *m, const char *path, int *epoch);
 /* ---- end of layers and models -----------------------------------------------------------------
