@@ -69,7 +69,7 @@ _Static_assert(ROOFLINE_RESULTS + GEMM_RESULTS + ELEMENTWISE_RESULTS + STARTUP_R
 
 typedef struct result {
     const char *suite;
-    char name[40], shape[32];
+    char name[40], shape[48];
     double median_ms, min_ms, enqueue_ms; /* enqueue_ms: median time until the run returned */
     const char *unit; /* JSON key of rate: "gflops", "gbps", "us_per_launch", "samples_per_s";
                        * NULL: no rate */

@@ -18,7 +18,7 @@ static const struct rate_key {
 #define NRATE_KEYS (int)(sizeof RATE_KEYS / sizeof *RATE_KEYS)
 
 typedef struct old_result {
-    char suite[24], name[40], shape[32];
+    char suite[24], name[40], shape[48];
     int rate_key; /* index into RATE_KEYS; -1: none */
     double rate, median_ms;
 } old_result;

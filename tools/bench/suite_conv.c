@@ -153,7 +153,7 @@ static void conv_case_run(bench *b, clnn_ctx *ctx, const op_case *c, rng *rg)
     conv_graph cg = {0};
     result *res[NPASS];
     double *t = NULL;
-    char shape[32], name[40], stride[24] = "";
+    char shape[128], name[40], stride[24] = "";
     int fail = op_data_init(&d, c, b->quick ? c->quick_batch : c->batch, rg);
     if (d.stride > 1)
         snprintf(stride, sizeof stride, " s%lld", (long long)d.stride);
