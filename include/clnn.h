@@ -1385,6 +1385,136 @@ CLNN_API clnn_status clnn_model_load_checkpoint(clnn_model *m, const char *path,
 /* ---- end of layers and models -----------------------------------------------------------------
  */
 
+/* ---- GEMM tuning (src/core/tune.c; parameters and the tuning file: src/core/gemm.c) ----------
+ * Every GEMM runs on CLBlast, whose kernels take parameters (tile sizes, vector widths) from a
+ * database of known devices; an unknown device (POCL on most CPUs) gets generic ones, several
+ * times slower than it can go. clnn_tune_gemm searches parameters for the context's device: each
+ * candidate is checked against a double-precision host reference (a wrong result disqualifies
+ * it), then timed on weighted GEMM shapes (by default those of the reference models' training
+ * steps); the set with the lowest weighted time is written to the cache directory (the one of
+ * the program cache: clnn_ctx_options.cache_dir) as gemm-<hash>.tune, keyed by platform, device,
+ * driver and CLBlast version. A context applies its device's file before its first GEMM (log at
+ * INFO); a damaged, stale or foreign file is ignored with a warning, never an error. Without a
+ * file CLBlast's own parameters are used. CLNN_NO_TUNE=1 (read at a context's first GEMM or
+ * clnn_gemm_tuning_get) disables loading. `clnn-bench --tune` runs the search and prints it.
+ *
+ * CLBlast keeps parameters per device for the whole process and has no call to restore its own:
+ * once a context applied a file, every later context of the process on that device runs with
+ * those parameters (clnn_gemm_tuning_get says so). Each new parameter set is compiled on first
+ * use (seconds on POCL; POCL caches the result on disk), which is why untuned devices keep
+ * CLBlast's defaults rather than a guessed set. */
+
+/* One CLBlast parameter set for SGEMM. A group whose marker field is 0 keeps CLBlast's values:
+ * kwg for Xgemm, wgd for XgemmDirect, min_indirect for the routine. All zero: CLBlast's own. */
+typedef struct clnn_gemm_params {
+    /* Xgemm: the tiled kernel of large GEMMs (after copies that pad and transpose the inputs) */
+    unsigned gemmk, kreg, kwg, kwi, mdima, mdimc, mwg, ndimb, ndimc, nwg, sa, sb, strm, strn, vwm,
+        vwn;
+    /* XgemmDirect: one kernel for any shape, used for small GEMMs */
+    unsigned kwid, mdimad, mdimcd, ndimbd, ndimcd, pada, padb, vwmd, vwnd, wgd;
+    /* XGEMM_MIN_INDIRECT_SIZE: a GEMM (each one of a batch) with m n k < min_indirect^3 runs
+     * XgemmDirect, a larger one Xgemm */
+    unsigned min_indirect;
+} clnn_gemm_params;
+
+/* Writes p as CLBlast's names, e.g. "GEMMK=0 KREG=1 ... VWN=4 XGEMM_MIN_INDIRECT_SIZE=64"
+ * (only the groups that are set; "default" when none is) into buf, always NUL-terminated.
+ * Returns the length of the whole text (as snprintf). */
+CLNN_API size_t clnn_gemm_params_format(const clnn_gemm_params *p, char *buf, size_t size);
+/* Parses that text ("default" or NAME=VALUE words in any order; a group must be complete) and
+ * checks the kernels' constraints (e.g. MWG a multiple of MDIMC * VWM). CLNN_ERR_INVALID with a
+ * message in msg (may be NULL) naming the word or the constraint. */
+CLNN_API clnn_status clnn_gemm_params_parse(const char *text, clnn_gemm_params *out, char *msg,
+                                            size_t msg_size);
+
+/* A GEMM of the tuning workload: row-major C (m, n) = op(A) op(B), batch of them (strided). */
+typedef struct clnn_tune_shape {
+    const char *name; /* e.g. "cnn conv2 fwd" */
+    int trans_a, trans_b;
+    size_t m, n, k, batch; /* batch 0 counts as 1 */
+    double weight;         /* calls per step: the score is the sum of weight * time */
+    /* leading dimensions (row lengths of the stored matrices); 0: packed. A leading dimension
+     * longer than the row makes the batch column blocks of one wide matrix (as clnn's split
+     * convolution GEMMs are): it must hold batch rows side by side */
+    size_t lda, ldb, ldc;
+} clnn_tune_shape;
+
+#define CLNN_TUNE_MAX_SHAPES     24
+#define CLNN_TUNE_MAX_CANDIDATES 32
+
+typedef struct clnn_tune_options {
+    int quick; /* fewer candidates and shapes, fewer repetitions */
+    int reps;  /* timed runs per shape (the fastest counts); 0: 5, quick 3 */
+    /* NULL: the built-in search for the device type (Xgemm sets timed with every GEMM on Xgemm,
+     * XgemmDirect sets with every GEMM on XgemmDirect, then the best combination and
+     * XGEMM_MIN_INDIRECT_SIZE chosen from those times and confirmed by a last run); else exactly
+     * these sets, each timed as given (at most CLNN_TUNE_MAX_CANDIDATES - 1) */
+    const clnn_gemm_params *candidates;
+    size_t ncandidates;
+    const clnn_tune_shape *shapes; /* NULL: the reference models' GEMMs */
+    size_t nshapes;                /* at most CLNN_TUNE_MAX_SHAPES */
+    int no_write;                  /* 1: do not write the tuning file */
+    /* 1: the winner is the best verified candidate even when the parameters in effect before
+     * were faster (which are then only reported) */
+    int choose_candidate;
+    /* one line per step (also logged at INFO); NULL: none */
+    void (*progress)(void *user, const char *line);
+    void *progress_user;
+} clnn_tune_options;
+
+/* Defaults: built-in candidates and shapes, 5 repetitions, the file written. */
+CLNN_API void clnn_tune_options_init(clnn_tune_options *options);
+
+typedef struct clnn_tune_candidate {
+    clnn_gemm_params params;
+    char role[12];    /* "before" (what was in effect), "xgemm", "direct", "final", "given" */
+    int verified;     /* 1 every result matched the reference, 0 one did not, -1 not run */
+    double max_error; /* worst error seen, relative to sum |a_ik b_kj| */
+    double ms[CLNN_TUNE_MAX_SHAPES]; /* fastest run per shape; NaN: not timed */
+    double score_ms;  /* sum of weight * ms over the shapes (NaN unless every shape was timed) */
+    double first_s;   /* seconds of the first call of each shape and edge check: mostly
+                       * compilation of the set (POCL caches it on disk for later processes) */
+    char note[128];   /* why it failed or was skipped */
+} clnn_tune_candidate;
+
+typedef struct clnn_tune_report {
+    clnn_tune_shape shapes[CLNN_TUNE_MAX_SHAPES];
+    size_t nshapes;
+    clnn_tune_candidate candidates[CLNN_TUNE_MAX_CANDIDATES]; /* [0] is "before" */
+    size_t ncandidates;
+    int winner;              /* index of the chosen candidate; 0: nothing beat "before" */
+    clnn_gemm_params best;   /* the chosen parameters (all zero: CLBlast's own) */
+    double before_score_ms, after_score_ms;
+    /* the score if every shape could run with the candidate fastest on it: the most that
+     * parameters chosen per shape could gain over one set per device */
+    double per_shape_best_ms;
+    char path[1024];         /* the tuning file written ("" when none) */
+    double seconds;          /* the whole search */
+} clnn_tune_report;
+
+/* Searches SGEMM parameters for ctx's device (minutes; quick: fewer) and writes the winner to the
+ * tuning file unless options->no_write (options may be NULL). On return the winner is in effect
+ * for the device in this process. report (may be NULL) receives every candidate's checks and
+ * times. A candidate that gives a wrong result or fails to run is reported and skipped, never
+ * an error; sets known to be wrong in this CLBlast (1.5.3: GEMMK=1 with MWG != NWG) are skipped.
+ * CLNN_ERR_INVALID for bad options (too many shapes, a zero dimension, candidates that break
+ * the constraints: the message says which; a file to write but no cache directory);
+ * CLNN_ERR_IO when the file cannot be written. */
+CLNN_API clnn_status clnn_tune_gemm(clnn_ctx *ctx, const clnn_tune_options *options,
+                                    clnn_tune_report *report);
+
+/* What is in effect for ctx's device (loads the tuning file first if no GEMM did yet). */
+typedef struct clnn_gemm_tuning {
+    int applied;             /* 1: parameters from clnn (a tuning file or a search) are in effect */
+    clnn_gemm_params params; /* those parameters (all zero when applied is 0: CLBlast's own) */
+    char path[1024];         /* this device's tuning file, whether or not it exists ("" when
+                              * there is no cache directory) */
+    char status[1400];       /* one line: "applied from <path>", "no tuning file", "CLNN_NO_TUNE=1",
+                              * "ignored <path>: <why>", ... */
+} clnn_gemm_tuning;
+CLNN_API clnn_status clnn_gemm_tuning_get(clnn_ctx *ctx, clnn_gemm_tuning *out);
+/* ---- end of GEMM tuning --------------------------------------------------------------------- */
+
 #ifdef __cplusplus
 }
 #endif

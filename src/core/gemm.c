@@ -1,12 +1,666 @@
 /* gemm.c — the one place that calls CLBlast: row-major (strided-batched) SGEMM on the context's
- * own command queue, with CLBlast status codes mapped to clnn statuses. */
+ * own command queue, with CLBlast status codes mapped to clnn statuses; and CLBlast's kernel
+ * parameters: the names and constraints of a parameter set, applying one to a device (CLBlast
+ * keeps them per device for the whole process, so clnn mirrors what it applied in a small
+ * process-wide table), and the per-device tuning file in the cache directory (format, atomic
+ * write, validated read, applied before a context's first GEMM). The search that writes the file
+ * lives in tune.c. */
 #include <clblast_c.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
+/* ---- parameter sets ----------------------------------------------------------------------- */
+enum { G_XGEMM, G_DIRECT, G_ROUTINE, G_COUNT };
+
+/* CLBlast's kernel names of the groups, and the fields of each group in CLBlast's names */
+static const char *const GROUP_KERNEL[G_COUNT] = {"Xgemm", "XgemmDirect", "GemmRoutine"};
+static const char *const GROUP_LABEL[G_COUNT] = {"Xgemm", "XgemmDirect", "XGEMM_MIN_INDIRECT_SIZE"};
+
+typedef struct param_field {
+    const char *name;
+    size_t offset;
+    int group;
+} param_field;
+
+#define F(name, field, group)                                                                      \
+    {                                                                                              \
+        name, offsetof(clnn_gemm_params, field), group                                             \
+    }
+static const param_field FIELDS[] = {
+    F("GEMMK", gemmk, G_XGEMM),
+    F("KREG", kreg, G_XGEMM),
+    F("KWG", kwg, G_XGEMM),
+    F("KWI", kwi, G_XGEMM),
+    F("MDIMA", mdima, G_XGEMM),
+    F("MDIMC", mdimc, G_XGEMM),
+    F("MWG", mwg, G_XGEMM),
+    F("NDIMB", ndimb, G_XGEMM),
+    F("NDIMC", ndimc, G_XGEMM),
+    F("NWG", nwg, G_XGEMM),
+    F("SA", sa, G_XGEMM),
+    F("SB", sb, G_XGEMM),
+    F("STRM", strm, G_XGEMM),
+    F("STRN", strn, G_XGEMM),
+    F("VWM", vwm, G_XGEMM),
+    F("VWN", vwn, G_XGEMM),
+    F("KWID", kwid, G_DIRECT),
+    F("MDIMAD", mdimad, G_DIRECT),
+    F("MDIMCD", mdimcd, G_DIRECT),
+    F("NDIMBD", ndimbd, G_DIRECT),
+    F("NDIMCD", ndimcd, G_DIRECT),
+    F("PADA", pada, G_DIRECT),
+    F("PADB", padb, G_DIRECT),
+    F("VWMD", vwmd, G_DIRECT),
+    F("VWND", vwnd, G_DIRECT),
+    F("WGD", wgd, G_DIRECT),
+    F("XGEMM_MIN_INDIRECT_SIZE", min_indirect, G_ROUTINE),
+};
+#undef F
+#define NFIELDS (sizeof FIELDS / sizeof *FIELDS)
+_Static_assert(NFIELDS == 27, "16 Xgemm + 10 XgemmDirect + 1 routine parameter");
+
+static unsigned field(const clnn_gemm_params *p, size_t i)
+{
+    return *(const unsigned *)(const void *)((const char *)p + FIELDS[i].offset);
+}
+
+static unsigned *field_ptr(clnn_gemm_params *p, size_t i)
+{
+    return (unsigned *)(void *)((char *)p + FIELDS[i].offset);
+}
+
+/* The field that says whether a group is set (0: CLBlast's own values). */
+static int group_set(const clnn_gemm_params *p, int g)
+{
+    return g == G_XGEMM ? p->kwg != 0 : g == G_DIRECT ? p->wgd != 0 : p->min_indirect != 0;
+}
+
+int clnn__gemm_params_set(const clnn_gemm_params *p)
+{
+    return group_set(p, G_XGEMM) || group_set(p, G_DIRECT) || group_set(p, G_ROUTINE);
+}
+
+size_t clnn_gemm_params_format(const clnn_gemm_params *p, char *buf, size_t size)
+{
+    char none[1];
+    if (!buf || !size) {
+        buf = none;
+        size = 1;
+    }
+    buf[0] = 0;
+    if (!p || !clnn__gemm_params_set(p))
+        return (size_t)snprintf(buf, size, "default");
+    size_t len = 0;
+    for (size_t i = 0; i < NFIELDS; i++) {
+        if (!group_set(p, FIELDS[i].group))
+            continue;
+        size_t at = len < size ? len : size - 1;
+        int w =
+            snprintf(buf + at, size - at, "%s%s=%u", len ? " " : "", FIELDS[i].name, field(p, i));
+        len += w > 0 ? (size_t)w : 0;
+    }
+    return len;
+}
+
+static int is_pow2(unsigned v)
+{
+    return v && !(v & (v - 1));
+}
+
+/* x % y == 0 with y != 0 */
+static int multiple(unsigned x, unsigned y)
+{
+    return y && x % y == 0;
+}
+
+/* The kernels' constraints (CLBlast's tuners state the same ones): -1 with a message when p
+ * breaks one. */
+int clnn__gemm_params_check(const clnn_gemm_params *p, char *msg, size_t size)
+{
+#define BAD(...) return snprintf(msg, size, __VA_ARGS__), -1
+    for (size_t i = 0; i < NFIELDS; i++)
+        if (group_set(p, FIELDS[i].group) && field(p, i) > 4096)
+            BAD("%s=%u is out of range (at most 4096)", FIELDS[i].name, field(p, i));
+    if (group_set(p, G_XGEMM)) {
+        const unsigned must_be_positive[] = {p->kreg,  p->kwg,   p->kwi, p->mdima, p->mdimc, p->mwg,
+                                             p->ndimb, p->ndimc, p->nwg, p->vwm,   p->vwn};
+        for (size_t i = 0; i < sizeof must_be_positive / sizeof *must_be_positive; i++)
+            if (!must_be_positive[i])
+                BAD("Xgemm: a size is 0 (every one of KREG KWG KWI MDIMA MDIMC MWG NDIMB NDIMC "
+                    "NWG VWM VWN must be positive)");
+        if (p->gemmk > 1 || p->sa > 1 || p->sb > 1 || p->strm > 1 || p->strn > 1)
+            BAD("Xgemm: GEMMK, SA, SB, STRM and STRN are 0 or 1");
+        if (!is_pow2(p->vwm) || p->vwm > 16 || !is_pow2(p->vwn) || p->vwn > 16)
+            BAD("Xgemm: VWM=%u and VWN=%u must be 1, 2, 4, 8 or 16", p->vwm, p->vwn);
+        if (!multiple(p->kwg, p->kwi))
+            BAD("Xgemm: KWG=%u must be a multiple of KWI=%u", p->kwg, p->kwi);
+        if (!multiple(p->mwg, p->mdimc * p->vwm))
+            BAD("Xgemm: MWG=%u must be a multiple of MDIMC*VWM=%u", p->mwg, p->mdimc * p->vwm);
+        if (!multiple(p->nwg, p->ndimc * p->vwn))
+            BAD("Xgemm: NWG=%u must be a multiple of NDIMC*VWN=%u", p->nwg, p->ndimc * p->vwn);
+        if (!multiple(p->mwg, p->mdima * p->vwm))
+            BAD("Xgemm: MWG=%u must be a multiple of MDIMA*VWM=%u", p->mwg, p->mdima * p->vwm);
+        if (!multiple(p->nwg, p->ndimb * p->vwn))
+            BAD("Xgemm: NWG=%u must be a multiple of NDIMB*VWN=%u", p->nwg, p->ndimb * p->vwn);
+        unsigned threads = p->mdimc * p->ndimc;
+        if (p->gemmk == 0) {
+            if (p->kreg != 1)
+                BAD("Xgemm: KREG=%u must be 1 with GEMMK=0", p->kreg);
+            if (!multiple(threads, p->mdima) || !multiple(threads, p->ndimb) ||
+                !multiple(p->kwg, threads / p->mdima) || !multiple(p->kwg, threads / p->ndimb))
+                BAD("Xgemm: KWG=%u must be a multiple of MDIMC*NDIMC/MDIMA and of "
+                    "MDIMC*NDIMC/NDIMB (%u threads, MDIMA=%u, NDIMB=%u)",
+                    p->kwg, threads, p->mdima, p->ndimb);
+        } else {
+            if (!multiple(p->kreg, p->vwn))
+                BAD("Xgemm: KREG=%u must be a multiple of VWN=%u with GEMMK=1", p->kreg, p->vwn);
+            if (p->mdimc != p->mdima || p->ndimc != p->ndimb || p->sa || p->sb)
+                BAD("Xgemm: GEMMK=1 needs MDIMA=MDIMC, NDIMB=NDIMC and SA=SB=0");
+        }
+    }
+    if (group_set(p, G_DIRECT)) {
+        const unsigned must_be_positive[] = {p->kwid,   p->mdimad, p->mdimcd, p->ndimbd,
+                                             p->ndimcd, p->vwmd,   p->vwnd,   p->wgd};
+        for (size_t i = 0; i < sizeof must_be_positive / sizeof *must_be_positive; i++)
+            if (!must_be_positive[i])
+                BAD("XgemmDirect: a size is 0 (every one of KWID MDIMAD MDIMCD NDIMBD NDIMCD "
+                    "VWMD VWND WGD must be positive)");
+        if (p->pada > 1 || p->padb > 1)
+            BAD("XgemmDirect: PADA and PADB are 0 or 1");
+        if (!is_pow2(p->vwmd) || p->vwmd > 16 || !is_pow2(p->vwnd) || p->vwnd > 16)
+            BAD("XgemmDirect: VWMD=%u and VWND=%u must be 1, 2, 4, 8 or 16", p->vwmd, p->vwnd);
+        unsigned threads = p->mdimcd * p->ndimcd;
+        if (!multiple(p->wgd, p->kwid) || !multiple(p->wgd, p->mdimcd * p->vwmd) ||
+            !multiple(p->wgd, p->ndimcd * p->vwnd) || !multiple(p->wgd, p->mdimad * p->vwmd) ||
+            !multiple(p->wgd, p->ndimbd * p->vwnd) || !multiple(threads, p->mdimad) ||
+            !multiple(threads, p->ndimbd) || !multiple(p->wgd, threads / p->mdimad) ||
+            !multiple(p->wgd, threads / p->ndimbd))
+            BAD("XgemmDirect: WGD=%u must be a multiple of KWID, MDIMCD*VWMD, NDIMCD*VWND, "
+                "MDIMAD*VWMD, NDIMBD*VWND, MDIMCD*NDIMCD/MDIMAD and MDIMCD*NDIMCD/NDIMBD",
+                p->wgd);
+    }
+    return 0;
+#undef BAD
+}
+
+/* Sets that CLBlast 1.5.3 runs wrongly or crashes on, although its tuners accept them: -1 with
+ * the reason. Checked before a set is used. */
+int clnn__gemm_params_known_bad(const clnn_gemm_params *p, char *msg, size_t size)
+{
+#if CLBLAST_VERSION_MAJOR == 1 && CLBLAST_VERSION_MINOR <= 5
+    if (group_set(p, G_XGEMM) && p->gemmk == 1 && p->mwg != p->nwg)
+        return snprintf(
+                   msg, size,
+                   "GEMMK=1 with MWG != NWG gives wrong results or crashes in CLBlast %d.%d.%d",
+                   CLBLAST_VERSION_MAJOR, CLBLAST_VERSION_MINOR, CLBLAST_VERSION_PATCH),
+               -1;
+#else
+    (void)p;
+    (void)msg;
+    (void)size;
+#endif
+    return 0;
+}
+
+clnn_status clnn_gemm_params_parse(const char *text, clnn_gemm_params *out, char *msg,
+                                   size_t msg_size)
+{
+    char scratch[8];
+    if (!msg || !msg_size) {
+        msg = scratch;
+        msg_size = sizeof scratch;
+    }
+    msg[0] = 0;
+    if (!text || !out) {
+        snprintf(msg, msg_size, "clnn_gemm_params_parse: text and out must not be NULL");
+        return CLNN_ERR_INVALID;
+    }
+    clnn_gemm_params p;
+    memset(&p, 0, sizeof p);
+    int seen[NFIELDS] = {0}, any = 0;
+    const char *s = text;
+    for (;;) {
+        while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+            s++;
+        if (!*s)
+            break;
+        size_t len = strcspn(s, " \t\r\n");
+        if (len == 7 && !strncmp(s, "default", 7)) {
+            s += len;
+            continue;
+        }
+        const char *eq = memchr(s, '=', len);
+        size_t i = 0;
+        while (eq && i < NFIELDS &&
+               (strlen(FIELDS[i].name) != (size_t)(eq - s) || strncmp(FIELDS[i].name, s, eq - s)))
+            i++;
+        char *end = NULL;
+        unsigned long v = 0;
+        if (eq && i < NFIELDS && eq[1] >= '0' && eq[1] <= '9') {
+            errno = 0;
+            v = strtoul(eq + 1, &end, 10);
+        }
+        if (!eq || i == NFIELDS || !end || end != s + len || errno || v > 4096) {
+            snprintf(msg, msg_size,
+                     "'%.*s' is not NAME=VALUE with a CLBlast SGEMM parameter name (e.g. MWG=64) "
+                     "and a value of at most 4096",
+                     (int)(len > 60 ? 60 : len), s);
+            return CLNN_ERR_INVALID;
+        }
+        if (seen[i]++) {
+            snprintf(msg, msg_size, "%s is given twice", FIELDS[i].name);
+            return CLNN_ERR_INVALID;
+        }
+        *field_ptr(&p, i) = (unsigned)v;
+        any = 1;
+        s += len;
+    }
+    /* a group is all or nothing: one marker of 0 must not silently drop the others */
+    for (int g = 0; g < G_COUNT && any; g++) {
+        size_t given = 0, total = 0;
+        const char *missing = NULL;
+        for (size_t i = 0; i < NFIELDS; i++)
+            if (FIELDS[i].group == g) {
+                total++;
+                given += seen[i] != 0;
+                if (!seen[i] && !missing)
+                    missing = FIELDS[i].name;
+            }
+        if (given && given != total) {
+            snprintf(msg, msg_size, "%s parameters are incomplete: %s is missing", GROUP_LABEL[g],
+                     missing);
+            return CLNN_ERR_INVALID;
+        }
+        if (given && !group_set(&p, g)) {
+            snprintf(msg, msg_size, "%s: %s must not be 0", GROUP_LABEL[g],
+                     g == G_XGEMM    ? "KWG"
+                     : g == G_DIRECT ? "WGD"
+                                     : "XGEMM_MIN_INDIRECT_SIZE");
+            return CLNN_ERR_INVALID;
+        }
+    }
+    if (clnn__gemm_params_check(&p, msg, msg_size))
+        return CLNN_ERR_INVALID;
+    *out = p;
+    return CLNN_OK;
+}
+
+/* ---- applying a set: CLBlast's state is per device and process-wide ------------------------ */
+/* What clnn applied per device. CLBlast's own state is process-wide, so this mirror is too; it
+ * lets a context see that another one (or a search) changed its device's parameters. */
+#define APPLIED_MAX 16
+typedef struct applied_entry {
+    cl_device_id device;
+    clnn_gemm_params params; /* union of the groups applied so far */
+} applied_entry;
+static applied_entry applied_table[APPLIED_MAX];
+static size_t applied_count;
+static atomic_flag applied_lock = ATOMIC_FLAG_INIT;
+
+static void lock(void)
+{
+    while (atomic_flag_test_and_set_explicit(&applied_lock, memory_order_acquire))
+        ;
+}
+
+static void unlock(void)
+{
+    atomic_flag_clear_explicit(&applied_lock, memory_order_release);
+}
+
+int clnn__gemm_applied(const clnn_ctx *ctx, clnn_gemm_params *out)
+{
+    int found = 0;
+    memset(out, 0, sizeof *out);
+    lock();
+    for (size_t i = 0; i < applied_count; i++)
+        if (applied_table[i].device == ctx->device) {
+            *out = applied_table[i].params;
+            found = clnn__gemm_params_set(out);
+        }
+    unlock();
+    return found;
+}
+
+clnn_status clnn__gemm_apply(clnn_ctx *ctx, const clnn_gemm_params *p)
+{
+    char why[256];
+    if (clnn__gemm_params_check(p, why, sizeof why))
+        return clnn__fail(ctx, CLNN_ERR_INVALID, "GEMM parameters: %s", why);
+    lock();
+    clnn_status st = CLNN_OK;
+    for (int g = 0; g < G_COUNT && st == CLNN_OK; g++) {
+        if (!group_set(p, g))
+            continue;
+        const char *names[NFIELDS];
+        size_t values[NFIELDS], n = 0;
+        for (size_t i = 0; i < NFIELDS; i++)
+            if (FIELDS[i].group == g) {
+                names[n] = FIELDS[i].name;
+                values[n++] = field(p, i);
+            }
+        CLBlastStatusCode s = CLBlastOverrideParameters(ctx->device, GROUP_KERNEL[g],
+                                                        CLBlastPrecisionSingle, n, names, values);
+        if (s != CLBlastSuccess) {
+            char what[64];
+            snprintf(what, sizeof what, "CLBlastOverrideParameters (%s)", GROUP_KERNEL[g]);
+            st = clnn__clblast_fail(ctx, s, what);
+            break;
+        }
+        size_t e = 0;
+        while (e < applied_count && applied_table[e].device != ctx->device)
+            e++;
+        if (e == applied_count && applied_count < APPLIED_MAX)
+            applied_table[applied_count++] = (applied_entry){.device = ctx->device};
+        if (e < applied_count)
+            for (size_t i = 0; i < NFIELDS; i++)
+                if (FIELDS[i].group == g)
+                    *field_ptr(&applied_table[e].params, i) = field(p, i);
+    }
+    unlock();
+    return st;
+}
+
+/* ---- the tuning file ---------------------------------------------------------------------- */
+/* Text, one "key value" per line, in this order:
+ *   clnn-gemm-tuning 1
+ *   platform <name>  device <name>  driver <version>  device-version <CL_DEVICE_VERSION>
+ *   clblast <major.minor.patch>
+ *   params <clnn_gemm_params_format text, or "default">
+ *   # comments (the search's figures)
+ *   checksum <FNV-1a 64 of every byte before this line, 16 hex digits>
+ * Any difference in the key lines, a bad checksum, a missing line or parameters that break the
+ * constraints make the file ignored (with a warning). */
+#define TUNE_MAGIC     "clnn-gemm-tuning 1"
+#define TUNE_MAX_BYTES 65536
+
+static void clblast_version(char *buf, size_t size)
+{
+    snprintf(buf, size, "%d.%d.%d", CLBLAST_VERSION_MAJOR, CLBLAST_VERSION_MINOR,
+             CLBLAST_VERSION_PATCH);
+}
+
+int clnn__tune_path(const clnn_ctx *ctx, char *path, size_t size)
+{
+    path[0] = 0;
+    if (!ctx->cache_dir)
+        return -1;
+    char key[1024], v[16];
+    clblast_version(v, sizeof v);
+    snprintf(key, sizeof key, "%s|%s|%s|%s|%s", ctx->info.platform_name, ctx->info.name,
+             ctx->info.driver_version, ctx->info.device_version, v);
+    uint64_t h = clnn__fnv1a(CLNN__FNV_INIT, key, strlen(key));
+    int w = snprintf(path, size, "%s/gemm-%016llx.tune", ctx->cache_dir, (unsigned long long)h);
+    return w > 0 && (size_t)w < size ? 0 : -1;
+}
+
+/* The key lines of ctx's device, as the file holds them. */
+static void key_lines(const clnn_ctx *ctx, char *buf, size_t size)
+{
+    char v[16];
+    clblast_version(v, sizeof v);
+    snprintf(buf, size,
+             TUNE_MAGIC "\nplatform %s\ndevice %s\ndriver %s\ndevice-version %s\nclblast %s\n",
+             ctx->info.platform_name, ctx->info.name, ctx->info.driver_version,
+             ctx->info.device_version, v);
+}
+
+static void make_dirs(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(path, 0755);
+            *p = '/';
+        }
+    mkdir(path, 0755);
+}
+
+clnn_status clnn__tune_write(clnn_ctx *ctx, const clnn_gemm_params *p, const char *comments,
+                             char *path, size_t path_size)
+{
+    if (clnn__tune_path(ctx, path, path_size))
+        return clnn__fail(ctx, CLNN_ERR_IO,
+                          "cannot store GEMM tuning: the context has no cache directory "
+                          "(options.no_cache or CLNN_NO_CACHE=1)");
+    size_t cap = 2048 + (comments ? strlen(comments) : 0);
+    char *text = malloc(cap);
+    if (!text)
+        return clnn__fail(ctx, CLNN_ERR_NOMEM, "out of host memory for the GEMM tuning file");
+    key_lines(ctx, text, cap);
+    size_t len = strlen(text);
+    len += (size_t)snprintf(text + len, cap - len, "params ");
+    len += clnn_gemm_params_format(p, text + len, cap - len);
+    len += (size_t)snprintf(text + len, cap - len, "\n");
+    if (comments)
+        for (const char *c = comments; *c && len + 4 < cap;) {
+            size_t n = strcspn(c, "\n");
+            len += (size_t)snprintf(text + len, cap - len, "# %.*s\n", (int)n, c);
+            c += n + (c[n] == '\n');
+        }
+    if (len + 40 >= cap || len > TUNE_MAX_BYTES - 40) {
+        free(text);
+        return clnn__fail(ctx, CLNN_ERR_INVALID, "GEMM tuning file: comments too long");
+    }
+    snprintf(text + len, cap - len, "checksum %016llx\n",
+             (unsigned long long)clnn__fnv1a(CLNN__FNV_INIT, text, len));
+    len = strlen(text);
+
+    make_dirs(ctx->cache_dir);
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    int ok = f && fwrite(text, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    int err = errno;
+    if (f)
+        ok = (fclose(f) == 0) && ok;
+    else if (fd >= 0)
+        close(fd);
+    free(text);
+    if (ok && rename(tmp, path) == 0)
+        return CLNN_OK;
+    err = errno ? errno : err;
+    if (fd >= 0)
+        unlink(tmp);
+    return clnn__fail(ctx, CLNN_ERR_IO, "cannot write the GEMM tuning file '%s': %s", path,
+                      strerror(err));
+}
+
+/* Reads and validates the file at path: 1 with *out on success, 0 when it does not exist, -1
+ * with the reason in why when it is unreadable or rejected. */
+static int tune_read(const clnn_ctx *ctx, const char *path, clnn_gemm_params *out, char *why,
+                     size_t why_size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(why, why_size, "cannot open it: %s", strerror(errno));
+        return -1;
+    }
+    char *text = malloc(TUNE_MAX_BYTES + 1);
+    size_t len = text ? fread(text, 1, TUNE_MAX_BYTES + 1, f) : 0;
+    int bad_read = ferror(f);
+    fclose(f);
+    int r = -1;
+    if (!text)
+        snprintf(why, why_size, "out of host memory");
+    else if (bad_read)
+        snprintf(why, why_size, "read error");
+    else if (len > TUNE_MAX_BYTES)
+        snprintf(why, why_size, "larger than %d bytes", TUNE_MAX_BYTES);
+    else {
+        text[len] = 0;
+        r = 1;
+    }
+    if (r < 0) {
+        free(text);
+        return -1;
+    }
+    r = -1;
+    /* the checksum line is the last one and covers everything before it */
+    char *cs = len >= 2 ? text + len - 2 : text;
+    while (cs > text && cs[-1] != '\n')
+        cs--;
+    char expect[2048];
+    key_lines(ctx, expect, sizeof expect);
+    unsigned long long sum = 0;
+    int n = 0;
+    if (strlen(text) != len)
+        snprintf(why, why_size, "it holds a NUL byte: not a tuning file");
+    else if (strncmp(text, TUNE_MAGIC "\n", sizeof TUNE_MAGIC))
+        snprintf(why, why_size,
+                 "it does not start with '" TUNE_MAGIC "': not a tuning file of "
+                 "this clnn version");
+    else if (len == 0 || text[len - 1] != '\n' || sscanf(cs, "checksum %16llx%n", &sum, &n) != 1 ||
+             cs[n] != '\n')
+        snprintf(why, why_size, "it is truncated (no checksum line at the end)");
+    else if (sum != clnn__fnv1a(CLNN__FNV_INIT, text, (size_t)(cs - text)))
+        snprintf(why, why_size, "its checksum does not match (damaged or edited)");
+    else if (strncmp(text, expect, strlen(expect))) {
+        /* name the first key line that differs */
+        const char *a = text, *b = expect;
+        while (*a == *b && *a) {
+            const char *na = strchr(a, '\n'), *nb = strchr(b, '\n');
+            if (!na || !nb || na - a != nb - b || strncmp(a, b, (size_t)(na - a)))
+                break;
+            a = na + 1;
+            b = nb + 1;
+        }
+        snprintf(why, why_size,
+                 "it was made for another device or driver: file says '%.*s', this is '%.*s'",
+                 (int)strcspn(a, "\n"), a, (int)strcspn(b, "\n"), b);
+    } else {
+        char *line = text + strlen(expect);
+        char msg[256];
+        clnn_gemm_params p;
+        if (strncmp(line, "params ", 7))
+            snprintf(why, why_size, "the 'params' line is missing");
+        else {
+            char *eol = strchr(line, '\n');
+            *eol = 0;
+            if (clnn_gemm_params_parse(line + 7, &p, msg, sizeof msg) != CLNN_OK)
+                snprintf(why, why_size, "bad parameters: %s", msg);
+            else if (clnn__gemm_params_known_bad(&p, msg, sizeof msg))
+                snprintf(why, why_size, "parameters known to be wrong: %s", msg);
+            else {
+                for (char *l = eol + 1; l < cs && r < 0; l = strchr(l, '\n') + 1)
+                    if (*l != '#') {
+                        snprintf(why, why_size, "unexpected line '%.*s'",
+                                 (int)(strcspn(l, "\n") > 60 ? 60 : strcspn(l, "\n")), l);
+                        r = -2;
+                    }
+                if (r == -1) {
+                    *out = p;
+                    r = 1;
+                } else
+                    r = -1;
+            }
+        }
+    }
+    free(text);
+    return r;
+}
+
+void clnn__tune_load(clnn_ctx *ctx)
+{
+    if (ctx->gemm_ready)
+        return;
+    ctx->gemm_ready = 1;
+    char path[1024];
+    const char *nt = getenv("CLNN_NO_TUNE");
+    clnn_gemm_params p;
+    memset(&p, 0, sizeof p);
+    if (nt && *nt && strcmp(nt, "0")) {
+        snprintf(ctx->tune_status, sizeof ctx->tune_status, "not loaded: CLNN_NO_TUNE=%s", nt);
+        return;
+    }
+    if (clnn__tune_path(ctx, path, sizeof path)) {
+        snprintf(ctx->tune_status, sizeof ctx->tune_status,
+                 "not loaded: no cache directory (options.no_cache or CLNN_NO_CACHE=1)");
+        return;
+    }
+    char why[512];
+    int r = tune_read(ctx, path, &p, why, sizeof why);
+    if (r == 0) {
+        snprintf(ctx->tune_status, sizeof ctx->tune_status, "no tuning file (clnn-bench --tune)");
+        return;
+    }
+    if (r < 0) {
+        snprintf(ctx->tune_status, sizeof ctx->tune_status, "ignored %.1000s: %.280s", path, why);
+        clnn__log(ctx, CLNN_LOG_WARN, "GEMM tuning file ignored: %s: %s", path, why);
+        return;
+    }
+    char text[600];
+    clnn_gemm_params_format(&p, text, sizeof text);
+    if (!clnn__gemm_params_set(&p)) {
+        snprintf(ctx->tune_status, sizeof ctx->tune_status,
+                 "%s: CLBlast's own parameters were best", path);
+        clnn__log(ctx, CLNN_LOG_INFO, "GEMM tuning %s: CLBlast's own parameters were best", path);
+        return;
+    }
+    /* a refused file is a warning, not the context's last error */
+    clnn_status saved = ctx->last_status;
+    int saved_raw = ctx->last_raw;
+    char *saved_error = ctx->last_error;
+    ctx->last_error = NULL;
+    clnn_status st = clnn__gemm_apply(ctx, &p);
+    if (st != CLNN_OK) {
+        snprintf(ctx->tune_status, sizeof ctx->tune_status,
+                 "ignored %s: CLBlast refused it: %.200s", path, clnn_ctx_last_error(ctx));
+        clnn__log(ctx, CLNN_LOG_WARN, "GEMM tuning file ignored: %s", ctx->tune_status);
+    }
+    free(ctx->last_error);
+    ctx->last_error = saved_error;
+    ctx->last_status = saved;
+    ctx->last_raw = saved_raw;
+    if (st != CLNN_OK)
+        return;
+    ctx->tune_applied = 1;
+    snprintf(ctx->tune_status, sizeof ctx->tune_status, "applied from %s", path);
+    clnn__log(ctx, CLNN_LOG_INFO, "GEMM tuning applied from %s: %s", path, text);
+}
+
+clnn_status clnn_gemm_tuning_get(clnn_ctx *ctx, clnn_gemm_tuning *out)
+{
+    if (!ctx || !out) {
+        if (ctx)
+            clnn__fail(ctx, CLNN_ERR_INVALID, "clnn_gemm_tuning_get: out must not be NULL");
+        return CLNN_ERR_INVALID;
+    }
+    memset(out, 0, sizeof *out);
+    if (!ctx->usable)
+        return clnn__fail(ctx, CLNN_ERR_STATE,
+                          "clnn_gemm_tuning_get: the context is not usable (its creation failed)");
+    clnn__tune_load(ctx);
+    clnn__tune_path(ctx, out->path, sizeof out->path);
+    out->applied = clnn__gemm_applied(ctx, &out->params);
+    if (out->applied && !ctx->tune_applied)
+        snprintf(out->status, sizeof out->status,
+                 "parameters applied by clnn elsewhere in this process (another context or a "
+                 "search); this context: %s",
+                 ctx->tune_status);
+    else
+        snprintf(out->status, sizeof out->status, "%s", ctx->tune_status);
+    return CLNN_OK;
+}
+
+/* ---- GEMM --------------------------------------------------------------------------------- */
 clnn_status clnn__gemm(clnn_ctx *ctx, const clnn_tensor *node, const clnn__gemm_args *a)
 {
+    if (!ctx->gemm_ready)
+        clnn__tune_load(ctx);
     cl_event ev = NULL, before = NULL;
     cl_event *evp = ctx->profile ? &ev : NULL;
     /* CLBlast returns the event of its last kernel only: a marker before the call lets the

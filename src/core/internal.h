@@ -95,7 +95,9 @@ struct clnn_ctx {
     /* layers named so far per kind, for Keras-style default names unique in the context */
     unsigned layer_names[32];
     /* CLBlast keeps its own per-device state; see gemm.c */
-    int gemm_ready;
+    int gemm_ready;         /* the device's GEMM tuning file was looked at (clnn__tune_load) */
+    int tune_applied;       /* and its parameters applied by this context */
+    char tune_status[1300]; /* what loading did, for clnn_gemm_tuning_get */
 };
 
 /* ---- errors (status.c) ---------------------------------------------------------------------- */
@@ -319,6 +321,26 @@ typedef struct clnn__gemm_args {
     size_t batch;
 } clnn__gemm_args;
 clnn_status clnn__gemm(clnn_ctx *ctx, const clnn_tensor *node, const clnn__gemm_args *args);
+
+/* ---- GEMM parameters and the tuning file (gemm.c; the search: tune.c) ---------------------- */
+/* 1 when any group of p is set (not CLBlast's own). */
+int clnn__gemm_params_set(const clnn_gemm_params *p);
+/* The kernels' constraints: 0, or -1 with the broken one in msg. */
+int clnn__gemm_params_check(const clnn_gemm_params *p, char *msg, size_t size);
+/* Sets this CLBlast version runs wrongly or crashes on: 0, or -1 with the reason. */
+int clnn__gemm_params_known_bad(const clnn_gemm_params *p, char *msg, size_t size);
+/* Makes the groups set in p CLBlast's SGEMM parameters for ctx's device (process-wide). */
+clnn_status clnn__gemm_apply(clnn_ctx *ctx, const clnn_gemm_params *p);
+/* What clnn applied to ctx's device in this process: 1 and *out, or 0 and *out all zero. */
+int clnn__gemm_applied(const clnn_ctx *ctx, clnn_gemm_params *out);
+/* The path of ctx's device's tuning file; -1 (path "") without a cache directory. */
+int clnn__tune_path(const clnn_ctx *ctx, char *path, size_t size);
+/* Writes p (and comment lines) atomically as ctx's device's tuning file; its path into path. */
+clnn_status clnn__tune_write(clnn_ctx *ctx, const clnn_gemm_params *p, const char *comments,
+                             char *path, size_t path_size);
+/* Applies the device's tuning file once per context (unless CLNN_NO_TUNE=1); a missing file is
+ * quiet, a rejected one a warning. Never fails. */
+void clnn__tune_load(clnn_ctx *ctx);
 
 /* ---- optimizers (src/optim/optim.c) -------------------------------------------------------- */
 /* Points an optimizer at another graph that binds the same caller-owned tensors (a model's graph
