@@ -1,0 +1,213 @@
+/* suite_tune.c — `clnn-bench --tune [--quick]`: runs clnn_tune_gemm (the search for CLBlast
+ * SGEMM parameters of the device, stored in the cache directory and applied by clnn from then
+ * on) with its progress on stderr, then prints every candidate (role, checked, GFLOP/s per
+ * shape, weighted time), the winner, and GFLOP/s per shape before and after; with --json one
+ * JSON object instead of the tables. Runs alone: the search changes the device's parameters for
+ * the rest of the process. Not here: the search itself (src/core/tune.c). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+static void progress_line(void *user, const char *line)
+{
+    (void)user;
+    fprintf(stderr, "tune: %s\n", line);
+    fflush(stderr);
+}
+
+static double gflops(const clnn_tune_shape *s, double ms)
+{
+    double batch = s->batch ? (double)s->batch : 1.0;
+    return 2.0 * (double)s->m * (double)s->n * (double)s->k * batch / ms * 1e-6;
+}
+
+/* "123.4", "-" for not measured */
+static const char *fmt_rate(char *buf, size_t size, double v)
+{
+    if (isfinite(v))
+        snprintf(buf, size, v >= 999.95 ? "%.0f" : "%.1f", v);
+    else
+        snprintf(buf, size, "-");
+    return buf;
+}
+
+static const char *verified_text(int v)
+{
+    return v == 1 ? "yes" : v == 0 ? "WRONG" : "no";
+}
+
+static void print_tables(const clnn_tune_report *r)
+{
+    char buf[32];
+    printf("\nshapes (row-major m x n x k, batch, weight = calls per training step):\n");
+    for (size_t s = 0; s < r->nshapes; s++) {
+        const clnn_tune_shape *sh = &r->shapes[s];
+        printf("  s%-2zu %-15s %s%s %5zu x %5zu x %5zu  batch %3zu  weight %g\n", s, sh->name,
+               sh->trans_a ? "T" : "N", sh->trans_b ? "T" : "N", sh->m, sh->n, sh->k,
+               sh->batch ? sh->batch : 1, sh->weight);
+    }
+    printf("\ncandidates: GFLOP/s per shape (fastest of the timed runs), weighted time of one\n"
+           "step of every shape (lower is better); '*' the winner\n");
+    printf("%3s %-7s %-5s", "#", "role", "ok");
+    for (size_t s = 0; s < r->nshapes; s++) {
+        printf("    s%-2u", (unsigned)s);
+    }
+    printf(" %10s %8s\n", "weighted", "first s");
+    for (size_t i = 0; i < r->ncandidates; i++) {
+        const clnn_tune_candidate *c = &r->candidates[i];
+        printf("%2zu%s %-7s %-5s", i, (int)i == r->winner ? "*" : " ", c->role,
+               verified_text(c->verified));
+        for (size_t s = 0; s < r->nshapes; s++)
+            printf(" %6s", fmt_rate(buf, sizeof buf, gflops(&r->shapes[s], c->ms[s])));
+        if (isfinite(c->score_ms))
+            printf(" %8.2fms %8.1f\n", c->score_ms, c->first_s);
+        else
+            printf(" %10s %8.1f\n", "-", c->first_s);
+    }
+    printf("\nparameters:\n");
+    for (size_t i = 0; i < r->ncandidates; i++) {
+        const clnn_tune_candidate *c = &r->candidates[i];
+        char text[600];
+        clnn_gemm_params_format(&c->params, text, sizeof text);
+        printf("%2zu%s %s%s%s%s\n", i, (int)i == r->winner ? "*" : " ",
+               i == 0 && !strcmp(text, "default") ? "CLBlast's own" : text, c->note[0] ? " (" : "",
+               c->note, c->note[0] ? ")" : "");
+    }
+    const clnn_tune_candidate *before = &r->candidates[0], *win = &r->candidates[r->winner];
+    printf("\nbefore -> after (GFLOP/s):\n");
+    for (size_t s = 0; s < r->nshapes; s++) {
+        char b1[32], b2[32];
+        double x = gflops(&r->shapes[s], before->ms[s]), y = gflops(&r->shapes[s], win->ms[s]);
+        printf("  %-15s %8s -> %8s  %5.2fx\n", r->shapes[s].name, fmt_rate(b1, sizeof b1, x),
+               fmt_rate(b2, sizeof b2, y), y / x);
+    }
+    printf("  %-15s %7.2fms -> %7.2fms %5.2fx  (one set per shape: %.2f ms at best)\n", "weighted",
+           r->before_score_ms, r->after_score_ms, r->before_score_ms / r->after_score_ms,
+           r->per_shape_best_ms);
+}
+
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (; s && *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            printf("\\%c", ch);
+        else if (ch < 0x20)
+            printf("\\u%04x", ch);
+        else
+            putchar(ch);
+    }
+    putchar('"');
+}
+
+static void json_number(double v)
+{
+    if (isfinite(v))
+        printf("%.6g", v);
+    else
+        printf("null");
+}
+
+static void print_json(const clnn_tune_report *r, const clnn_device_info *info, int quick)
+{
+    char text[600];
+    printf("{\"tool\": \"clnn-bench\", \"suite\": \"tune\", \"clnn_version\": ");
+    json_string(clnn_version());
+    printf(", \"quick\": %d, \"device\": ", quick);
+    json_string(info->name);
+    printf(", \"driver\": ");
+    json_string(info->driver_version);
+    printf(", \"seconds\": ");
+    json_number(r->seconds);
+    printf(",\n \"shapes\": [");
+    for (size_t s = 0; s < r->nshapes; s++) {
+        const clnn_tune_shape *sh = &r->shapes[s];
+        printf("%s\n  {\"name\": ", s ? "," : "");
+        json_string(sh->name);
+        printf(", \"trans_a\": %d, \"trans_b\": %d, \"m\": %zu, \"n\": %zu, \"k\": %zu, "
+               "\"batch\": %zu, \"weight\": ",
+               sh->trans_a, sh->trans_b, sh->m, sh->n, sh->k, sh->batch ? sh->batch : 1);
+        json_number(sh->weight);
+        printf(", \"before_gflops\": ");
+        json_number(gflops(sh, r->candidates[0].ms[s]));
+        printf(", \"after_gflops\": ");
+        json_number(gflops(sh, r->candidates[r->winner].ms[s]));
+        printf("}");
+    }
+    printf("],\n \"candidates\": [");
+    for (size_t i = 0; i < r->ncandidates; i++) {
+        const clnn_tune_candidate *c = &r->candidates[i];
+        clnn_gemm_params_format(&c->params, text, sizeof text);
+        printf("%s\n  {\"index\": %zu, \"role\": ", i ? "," : "", i);
+        json_string(c->role);
+        printf(", \"params\": ");
+        json_string(text);
+        printf(", \"verified\": %d, \"max_error\": ", c->verified);
+        json_number(c->max_error);
+        printf(", \"score_ms\": ");
+        json_number(c->score_ms);
+        printf(", \"first_s\": ");
+        json_number(c->first_s);
+        printf(", \"gflops\": [");
+        for (size_t s = 0; s < r->nshapes; s++) {
+            printf("%s", s ? ", " : "");
+            json_number(gflops(&r->shapes[s], c->ms[s]));
+        }
+        printf("], \"note\": ");
+        json_string(c->note);
+        printf("}");
+    }
+    clnn_gemm_params_format(&r->best, text, sizeof text);
+    printf("],\n \"winner\": %d, \"best\": ", r->winner);
+    json_string(text);
+    printf(", \"before_score_ms\": ");
+    json_number(r->before_score_ms);
+    printf(", \"after_score_ms\": ");
+    json_number(r->after_score_ms);
+    printf(", \"per_shape_best_ms\": ");
+    json_number(r->per_shape_best_ms);
+    printf(", \"path\": ");
+    json_string(r->path);
+    printf("}\n");
+}
+
+/* The tune suite: 0 on success, 1 when the search failed (the message on stderr). */
+int bench_tune(clnn_ctx *ctx, int quick, int json)
+{
+    clnn_tune_options o;
+    clnn_tune_options_init(&o);
+    o.quick = quick;
+    o.progress = progress_line;
+    clnn_tune_report *r = malloc(sizeof *r);
+    clnn_device_info info;
+    if (!r || clnn_ctx_device_info(ctx, &info) != CLNN_OK) {
+        free(r);
+        fprintf(stderr, "clnn-bench: --tune: out of memory or no device\n");
+        return 1;
+    }
+    if (!json)
+        printf("GEMM tuning on '%s' (%s search: minutes; progress on stderr)\n", info.name,
+               quick ? "quick" : "full");
+    clnn_status st = clnn_tune_gemm(ctx, &o, r);
+    if (st) {
+        fprintf(stderr, "clnn-bench: --tune failed: %s: %s\n", clnn_status_name(st),
+                clnn_ctx_last_error(ctx));
+        free(r);
+        return 1;
+    }
+    if (json) {
+        print_json(r, &info, quick);
+    } else {
+        print_tables(r);
+        clnn_gemm_tuning now;
+        if (clnn_gemm_tuning_get(ctx, &now) == CLNN_OK)
+            printf("\nin effect: %s\n", now.status);
+        printf("search took %.0f s\n", r->seconds);
+    }
+    free(r);
+    return 0;
+}
