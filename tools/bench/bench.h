@@ -120,6 +120,7 @@ typedef struct bench {
     const char *models[8]; /* train, infer: model names or "model/bN" given (none: all) */
     int nmodels;
     int mpi;                     /* --mpi: train data-parallel over the ranks of mpirun */
+    int tune;                    /* --tune: search CLBlast GEMM parameters (suite_tune.c) */
     const char *compare_path;    /* --compare FILE */
     struct compare_set *compare; /* its results, loaded before any suite runs */
     int failures;
@@ -190,5 +191,8 @@ int compare_load(bench *b, const char *path);
 /* The human comparison table: old and new throughput and the speed-up of each matched result. */
 void compare_print(const bench *b);
 void compare_free(bench *b);
+
+/* suite_tune.c: --tune; 0 on success, 1 when the search failed */
+int bench_tune(clnn_ctx *ctx, int quick, int json);
 
 #endif /* CLNN_BENCH_H */

@@ -161,6 +161,11 @@ static void usage(void)
         "                  and scaling_efficiency = samples/s at N ranks / (N x samples/s of one\n"
         "                  rank). Rank 0 prints; every rank gets its own device when the\n"
         "                  machine has several of the default type (docs/distributed.md)\n"
+        "  --tune          search CLBlast SGEMM parameters for this device (clnn_tune_gemm:\n"
+        "                  every candidate checked against a host reference, timed on the\n"
+        "                  reference models' GEMM shapes) and store the winner in the cache\n"
+        "                  directory, keyed by device and driver; later contexts apply it\n"
+        "                  (CLNN_NO_TUNE=1: not). With --quick: fewer candidates. No suite runs\n"
         "  --quick         fewer and smaller cases, fewer repetitions (CI, the README)\n"
         "  --reps N        timed repetitions per case (default 10, quick 5; startup 3, quick 1;\n"
         "                  ops and conv 5, quick 3; train and infer 5 epochs, quick 2)\n"
@@ -195,6 +200,8 @@ static int parse_args(bench *b, int argc, char **argv, int *suites)
             b->quick = 1;
         } else if (!strcmp(a, "--mpi")) {
             b->mpi = 1;
+        } else if (!strcmp(a, "--tune")) {
+            b->tune = 1;
         } else if (is_device) {
             b->device = val;
         } else if (is_compare) {
@@ -228,7 +235,9 @@ static int parse_args(bench *b, int argc, char **argv, int *suites)
         return fprintf(stderr, "clnn-bench: --mpi applies to the train suite alone\n"), -1;
     if (b->nmodels && !(*suites & (S_TRAIN | S_INFER)))
         return fprintf(stderr, "clnn-bench: a model name needs the train or infer suite\n"), -1;
-    *suites = *suites ? *suites : S_GEMM | S_ELEMENTWISE;
+    if (b->tune && (*suites || b->mpi))
+        return fprintf(stderr, "clnn-bench: --tune runs alone (no suites, no --mpi)\n"), -1;
+    *suites = *suites ? *suites : b->tune ? 0 : S_GEMM | S_ELEMENTWISE;
     if (*suites & S_NEED_ROOFLINE)
         *suites |= S_ROOFLINE;
     b->reps = b->reps_given ? b->reps : b->quick ? 5 : 10;
@@ -283,7 +292,7 @@ int main(int argc, char **argv)
     else
         snprintf(b.self, sizeof b.self, "%s", argv[0]);
     int failed = ((suites & S_DEVICES) && suite_devices(&b)) ||
-                 ((suites & ~S_DEVICES) && open_device(&b));
+                 (((suites & ~S_DEVICES) || b.tune) && open_device(&b));
     if (b.mpi && clnn_mpi_agree(failed ? CLNN_ERR_NO_DEVICE : CLNN_OK,
                                 failed ? "it cannot open its device" : NULL, err, sizeof err)) {
         if (!failed)
@@ -298,6 +307,8 @@ int main(int argc, char **argv)
             clnn_mpi_finalize();
         return 1;
     }
+    if (b.tune && bench_tune(b.ctx, b.quick, b.json))
+        b.failures++;
     if (suites & S_ROOFLINE)
         suite_roofline(&b);
     if (suites & S_GEMM)
