@@ -45,7 +45,8 @@
  *
  * Environment: CLNN_DEVICE (gpu, cpu, P:D or a name substring), CLNN_CACHE_DIR, CLNN_NO_CACHE=1,
  * CLNN_KERNEL_DIR (read the kernels/ files from disk instead of the embedded copies),
- * CLNN_PROFILE=1. Tuning (read at every run): CLNN_CONV_SCRATCH_BYTES (column buffer of one
+ * CLNN_PROFILE=1, CLNN_NO_TUNE=1 (ignore the GEMM tuning file of clnn-bench --tune). Tuning
+ * (read at every run): CLNN_CONV_SCRATCH_BYTES (column buffer of one
  * convolution node, default 32 MiB) and CLNN_CONV_SPLIT (columns per split GEMM of a convolution's
  * gradients, default 2048).
  */
