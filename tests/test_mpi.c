@@ -208,6 +208,24 @@ START_TEST(test_batchnorm_statistics_averaged)
 END_TEST
 
 /* ---- failures ---------------------------------------------------------------------------------- */
+/* After a failure on rank `failed`: that rank returned `own`, every other one
+ * CLNN_ERR_DISTRIBUTED naming it and quoting `quote` from its message. */
+static void expect_stopped_by(clnn_ctx *ctx, clnn_status st, int failed, clnn_status own,
+                              const char *quote)
+{
+    if (g_rank == failed) {
+        ck_assert_msg(st == own, "rank %d: got %s, expected %s (%s)", g_rank, clnn_status_name(st),
+                      clnn_status_name(own), clnn_ctx_last_error(ctx));
+        return;
+    }
+    ck_assert_msg(st == CLNN_ERR_DISTRIBUTED, "rank %d: got %s, expected CLNN_ERR_DISTRIBUTED",
+                  g_rank, clnn_status_name(st));
+    char who[32];
+    snprintf(who, sizeof who, "MPI rank %d of", failed);
+    EXPECT_CONTAINS(clnn_ctx_last_error(ctx), who);
+    EXPECT_CONTAINS(clnn_ctx_last_error(ctx), quote);
+}
+
 START_TEST(test_bad_data_on_one_rank_stops_all)
 {
     clnn_ctx *ctx = test_ctx(NULL);
@@ -220,16 +238,9 @@ START_TEST(test_bad_data_on_one_rank_stops_all)
     clnn_model *m = model(ctx, 7, 0);
     clnn_fit_options f = options(1, B, 1);
     clnn_status st = clnn_model_fit(m, &tr, &f);
-    if (g_rank == 1) {
-        ck_assert_msg(st == CLNN_ERR_INVALID, "rank 1: got %s, expected CLNN_ERR_INVALID (%s)",
-                      clnn_status_name(st), clnn_ctx_last_error(ctx));
-    } else {
-        ck_assert_msg(st == CLNN_ERR_DISTRIBUTED, "rank %d: got %s, expected CLNN_ERR_DISTRIBUTED",
-                      g_rank, clnn_status_name(st));
-        EXPECT_CONTAINS(clnn_ctx_last_error(ctx), "MPI rank 1 of");
-        EXPECT_CONTAINS(clnn_ctx_last_error(ctx), "CLNN_ERR_INVALID");
+    expect_stopped_by(ctx, st, 1, CLNN_ERR_INVALID, "CLNN_ERR_INVALID");
+    if (g_rank != 1)
         EXPECT_CONTAINS(clnn_ctx_last_error(ctx), "sample 5");
-    }
     /* the contexts stay usable: the same fit with good data on every rank */
     blobs(32, x, y, 5);
     EXPECT_ST(ctx, clnn_model_fit(m, &tr, &f), CLNN_OK);
@@ -266,15 +277,7 @@ START_TEST(test_failed_checkpoint_on_rank0_stops_all)
     f.checkpoint.path = "/nonexistent-dir-of-clnn/ck.safetensors";
     f.checkpoint.full = 1;
     clnn_status st = clnn_model_fit(m, &tr, &f);
-    if (g_rank == 0) {
-        ck_assert_msg(st == CLNN_ERR_IO, "rank 0: got %s, expected CLNN_ERR_IO (%s)",
-                      clnn_status_name(st), clnn_ctx_last_error(ctx));
-    } else {
-        ck_assert_msg(st == CLNN_ERR_DISTRIBUTED, "rank %d: got %s, expected CLNN_ERR_DISTRIBUTED",
-                      g_rank, clnn_status_name(st));
-        EXPECT_CONTAINS(clnn_ctx_last_error(ctx), "MPI rank 0 of");
-        EXPECT_CONTAINS(clnn_ctx_last_error(ctx), "nonexistent-dir-of-clnn");
-    }
+    expect_stopped_by(ctx, st, 0, CLNN_ERR_IO, "nonexistent-dir-of-clnn");
     /* every rank stopped after the first epoch */
     ck_assert_int_eq(clnn_model_history(m)->epochs, 1);
     clnn_model_destroy(m);
