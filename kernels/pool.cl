@@ -4,6 +4,10 @@
 // (planned buffers are reused, so nothing may rely on zeros). The backward kernels are gathers:
 // each input element sums the gradients of the outputs that read it, in a fixed order, so no
 // atomics are needed and results are deterministic.
+// Max pooling has a second set of kernels for CPU devices (the *_rows and *_planes kernels, chosen
+// by op_pool.c): a work-item takes a span of whole output rows or planes and loops over them
+// contiguously, so a few large work-groups do the work (POCL runs each work-group's work-items as
+// a loop and pays per work-group, and its loop over a group of small windows does not vectorise).
 //
 // Window geometry (resolved on the host, see op_pool.c): output row oh reads the input rows
 // hs0 = oh sh - pt .. hs0 + kh - 1, clipped to [0, H); columns likewise with sw, pl, kw, W.
@@ -45,6 +49,75 @@ __kernel void maxpool2d_fwd(const int n, const int H, const int W, const int OH,
         }
     y[oy + i] = m;
     argmax[i] = best;
+}
+
+// Four floats p[0], p[s], p[2 s], p[3 s], read as vectors where the stride allows; for s = 2
+// this reads p[7], one past the last.
+inline float4 pool_load4(__global const float *p, const int s)
+{
+    if (s == 1)
+        return vload4(0, p);
+    if (s == 2)
+        return vload8(0, p).even;
+    return (float4)(p[0], p[s], p[2 * s], p[3 * s]);
+}
+
+// The same for CPU devices: work-item i takes the output rows [i per, (i + 1) per) of the n = NC OH
+// rows, one after another. Four windows at a time where they lie inside the row with one stride
+// to spare (for pool_load4): each window keeps its own row-major order, so the rule above holds
+// lane by lane, with selects instead of branches (random data mispredicts them).
+__kernel void maxpool2d_fwd_rows(const int n, const int H, const int W, const int OH, const int OW,
+                                 const int kh, const int kw, const int sh, const int sw,
+                                 const int pt, const int pl, __global const float *x, const int ox,
+                                 __global float *y, const int oy, __global int *argmax,
+                                 const int per)
+{
+    const int r0 = get_global_id(0) * per, r1 = min(r0 + per, n);
+    const int4 lane = (int4)(0, 1, 2, 3) * sw;
+    int nc = r0 / OH, oh = r0 - nc * OH;
+    for (int r = r0; r < r1; r++) {
+        const int hs0 = oh * sh - pt;
+        const int hs = max(hs0, 0), he = min(hs0 + kh, H);
+        __global const float *plane = x + ox + nc * H * W;
+        __global float *yr = y + oy + r * OW;
+        __global int *ar = argmax + r * OW;
+        for (int ow = 0; ow < OW;) {
+            const int ws0 = ow * sw - pl;
+            if (ow + 4 <= OW && ws0 >= 0 && ws0 + 4 * sw + kw <= W + 1) {
+                float4 m = (float4)(-INFINITY);
+                int4 best = (int4)(hs * W + ws0) + lane;
+                for (int h = hs; h < he; h++)
+                    for (int w = 0; w < kw; w++) {
+                        const int at = h * W + ws0 + w;
+                        const float4 v = pool_load4(plane + at, sw);
+                        const int4 take = v > m || isnan(v);
+                        m = select(m, v, take);
+                        best = select(best, (int4)(at) + lane, take);
+                    }
+                vstore4(m, 0, yr + ow);
+                vstore4(best, 0, ar + ow);
+                ow += 4;
+                continue;
+            }
+            const int ws = max(ws0, 0), we = min(ws0 + kw, W);
+            float m = -INFINITY;
+            int best = hs * W + ws;
+            for (int h = hs; h < he; h++)
+                for (int w = ws; w < we; w++) {
+                    const float v = plane[h * W + w];
+                    const int take = v > m || isnan(v);
+                    m = take ? v : m;
+                    best = take ? h * W + w : best;
+                }
+            yr[ow] = m;
+            ar[ow] = best;
+            ow++;
+        }
+        if (++oh == OH) {
+            oh = 0;
+            nc++;
+        }
+    }
 }
 
 // dy: (NC, OH, OW), argmax: (NC, OH, OW) from maxpool2d_fwd -> dx: (NC, H, W); each input
@@ -93,6 +166,30 @@ __kernel void maxpool2d_bwd_cells(const int n, const int H, const int W, const i
     for (int h = h0; h < h1; h++)
         for (int w = w0; w < w1; w++)
             plane[h * W + w] = h * W + w == a ? g : 0.0f;
+}
+
+// The backward pass for CPU devices, any window geometry: work-item i takes the planes
+// [i per, (i + 1) per) of the n = NC planes and scatters each plane's dy into its zeroed dx plane
+// at the argmax. One work-item owns a plane, so no atomics; it adds in the order of the outputs,
+// as maxpool2d_bwd sums, so both give the same bits.
+__kernel void maxpool2d_bwd_planes(const int n, const int H, const int W, const int OH,
+                                   const int OW, const int kh, const int kw, const int sh,
+                                   const int sw, const int pt, const int pl,
+                                   __global const float *dy, const int ody,
+                                   __global const int *argmax, __global float *dx, const int odx,
+                                   const int per)
+{
+    const int p0 = get_global_id(0) * per, p1 = min(p0 + per, n);
+    const int in = H * W, out = OH * OW;
+    for (int p = p0; p < p1; p++) {
+        __global float *plane = dx + odx + p * in;
+        __global const float *g = dy + ody + p * out;
+        __global const int *a = argmax + p * out;
+        for (int i = 0; i < in; i++)
+            plane[i] = 0.0f;
+        for (int o = 0; o < out; o++)
+            plane[a[o]] += g[o];
+    }
 }
 
 // The divisor of the average of the window starting at (hs0, ws0): with include_pad, the window

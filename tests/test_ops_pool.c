@@ -6,7 +6,11 @@
  * window gets the gradient, checked against the reference's analytic backward since ties have no
  * finite difference), NaN propagation, the options defaults, error paths (NULL, CLNN_ERR_SHAPE or
  * CLNN_ERR_INVALID, a message naming the op and the shapes) and PyTorch's golden numbers
- * (tests/golden/pool.txt, written by gen_pool.py). Each test creates its own context. */
+ * (tests/golden/pool.txt, written by gen_pool.py). Each test creates its own context.
+ * Max pooling has CPU kernels (a work-item per span of rows or planes, four windows per vector
+ * step) and GPU kernels (a work-item per element): the config, tie and NaN tests run each case
+ * on both, forced by $CLNN_KERNEL_PATH on whatever device runs the tests; some configs are wide
+ * so that the vector step meets strides 1, 2 and 3 and padding. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -144,6 +148,11 @@ static const gc_case max_cases[] = {
          POOL(MAXPOOL, 5, 5, 2, 2, 0, 0, SAME, 0, 1), P(1, 2, 3, 2)),
     CASE("maxpool 3x3 s2 p1 input x (3,4,13,11)", MAXP(3, 3, 2, 2, 1, 1), X(3, 4, 13, 11)),
     CASE("maxpool 3x3 s2 p1 (2,8,17,19)", MAXP(3, 3, 2, 2, 1, 1), P(2, 8, 17, 19)),
+    CASE("maxpool 2x2 wide (2,3,6,27)", MAXP(2, 2, 0, 0, 0, 0), P(2, 3, 6, 27)),
+    CASE("maxpool 3x3 s3 wide (1,2,7,40)", MAXP(3, 3, 0, 0, 0, 0), P(1, 2, 7, 40)),
+    CASE("maxpool 3x3 s1 p1 wide (1,2,5,21)", MAXP(3, 3, 1, 1, 1, 1), P(1, 2, 5, 21)),
+    CASE("maxpool 2x3 s(1,2) p(1,1) ceil wide (2,2,5,24)",
+         POOL(MAXPOOL, 2, 3, 1, 2, 1, 1, EXPLICIT, 1, 1), P(2, 2, 5, 24)),
 };
 
 static const gc_case avg_cases[] = {
@@ -192,9 +201,18 @@ static const gc_case other_cases[] = {
          P(1, 2, 6, 7)),
 };
 
+/* Loop index i < count: case i on the CPU kernels, else case i - count on the GPU kernels. The
+ * caller unsets $CLNN_KERNEL_PATH at the end (check may run every test in one process). */
+static int on_path(int i, int count)
+{
+    setenv("CLNN_KERNEL_PATH", i < count ? "cpu" : "gpu", 1);
+    return i % count;
+}
+
 START_TEST(test_max)
 {
-    gc_run_case(&max_cases[_i]);
+    gc_run_case(&max_cases[on_path(_i, GC_COUNT(max_cases))]);
+    unsetenv("CLNN_KERNEL_PATH");
 }
 END_TEST
 START_TEST(test_avg)
@@ -215,11 +233,14 @@ static const ref_pool2d tie_cases[] = {
     {3, 3, 2, 2, 0, 0, SAME, 0, 1},     {4, 4, 0, 0, 0, 0, EXPLICIT, 0, 1},
 };
 
-/* x in {0, 1, 2}, plane 1 constant: forward exact, dx against the analytic reference */
+/* x in {0, 1, 2}, plane 1 constant: forward exact, dx against the analytic reference; planes
+ * wide enough for the vector step of the CPU kernel */
 START_TEST(test_max_ties)
 {
-    const ref_pool2d *p = &tie_cases[_i];
-    ref_shape sx = {4, {2, 3, 9, 8}}, sy;
+    const int c = on_path(_i, GC_COUNT(tie_cases));
+    const ref_pool2d *p = &tie_cases[c];
+    const char *path = getenv("CLNN_KERNEL_PATH");
+    ref_shape sx = {4, {2, 3, 9, 21}}, sy;
     ck_assert(ref_maxpool2d(NULL, &sx, p, NULL, &sy));
     int64_t nx = ref_numel(&sx), ny = ref_numel(&sy);
     float *xf = malloc((size_t)nx * sizeof *xf), *rf = malloc((size_t)ny * sizeof *rf);
@@ -228,9 +249,9 @@ START_TEST(test_max_ties)
     double *y = malloc((size_t)ny * sizeof *y), *dx = malloc((size_t)nx * sizeof *dx);
     ck_assert(xf && rf && got && xd && rd && y && dx);
     gc_rng rng;
-    gc_rng_seed(&rng, gc_hash("ties") + (uint64_t)_i);
+    gc_rng_seed(&rng, gc_hash("ties") + (uint64_t)c);
     for (int64_t i = 0; i < nx; i++) {
-        int plane = (int)(i / (9 * 8));
+        int plane = (int)(i / (9 * 21));
         /* plane 1 is constant: every window is one big tie */
         xf[i] = plane == 1 ? 1.0f : (float)(gc_rng_next(&rng) % 3);
         xd[i] = xf[i];
@@ -257,42 +278,90 @@ START_TEST(test_max_ties)
     for (int run = 0; run < 2; run++) {
         ck_assert_int_eq(clnn_graph_run(g), CLNN_OK);
         ck_assert_int_eq(clnn_tensor_read(out, got, (size_t)ny * sizeof *got), CLNN_OK);
-        ck_assert_msg(gc_compare("y", got, y, &sy, 0.0, 0.0, msg, sizeof msg), "case %d: %s", _i,
-                      msg);
+        ck_assert_msg(gc_compare("y", got, y, &sy, 0.0, 0.0, msg, sizeof msg),
+                      "case %d, %s kernels: %s", c, path, msg);
         ck_assert_int_eq(clnn_tensor_read(clnn_tensor_grad(x), got, (size_t)nx * sizeof *got),
                          CLNN_OK);
         ck_assert_msg(gc_compare("dx", got, dx, &sx, 1e-6, 1e-6, msg, sizeof msg),
-                      "case %d (the first maximum of each window must get its gradient): %s", _i,
-                      msg);
+                      "case %d, %s kernels (the first maximum of each window must get its "
+                      "gradient): %s",
+                      c, path, msg);
     }
     clnn_graph_destroy(g);
     clnn_ctx_destroy(ctx);
     free(xf), free(rf), free(got), free(xd), free(rd), free(y), free(dx);
+    unsetenv("CLNN_KERNEL_PATH");
 }
 END_TEST
 
-/* A NaN in a window makes its max NaN (PyTorch propagates NaN); other windows stay finite. */
+/* A NaN in a window makes its max NaN and takes the gradient (PyTorch propagates NaN; with
+ * several, the last in row-major order); other windows stay finite. Row 0 is the original 4x4
+ * case; the rows below are 40 wide, so the CPU kernel meets NaNs in each slot of a window on
+ * vector lanes (windows 0-15) and on its scalar tail (16-19). */
 START_TEST(test_max_nan)
 {
+    const char *path = _i ? "gpu" : "cpu";
+    setenv("CLNN_KERNEL_PATH", path, 1);
+    enum { H = 4, W = 40, OW = W / 2, NY = H / 2 * OW };
     clnn_ctx *ctx = gc_ctx_create();
     clnn_graph *g;
     ck_assert_int_eq(clnn_graph_create(ctx, &g), CLNN_OK);
     clnn_pool2d_options o;
     clnn_pool2d_options_init(&o, 2, 2);
-    clnn_tensor *x = clnn_input(g, "x", 4, (int64_t[]){1, 1, 4, 4});
+    clnn_tensor *x = clnn_param(g, "x", 4, (int64_t[]){1, 1, H, W});
     clnn_tensor *y = clnn_maxpool2d(g, x, &o);
     ck_assert_ptr_nonnull(y);
-    float xs[16], ys[4];
-    for (int i = 0; i < 16; i++)
-        xs[i] = (float)i;
-    xs[5] = NAN; /* window (0, 0), not its largest element */
+    clnn_graph_keep(g, y);
+    ck_assert_int_eq(clnn_graph_backward(g, clnn_sum(g, y, 0, NULL, 0)), CLNN_OK);
+    float xs[H * W], ys[NY], dx[H * W];
+    int nan_at[NY]; /* the input index whose NaN wins window o, or -1 */
+    for (int i = 0; i < H * W; i++)
+        xs[i] = (float)(i % 7);
+    for (int o = 0; o < NY; o++)
+        nan_at[o] = -1;
+    /* window (0, 0): a NaN that is not its largest element, as in the original 4x4 test */
+    xs[W + 1] = NAN, nan_at[0] = W + 1;
+    /* row 1 of windows: window ow gets NaNs in the slots of the bits of ow % 16 (slot s at
+     * row s / 2, column s % 2 of the window); the last in row-major order wins */
+    for (int ow = 0; ow < OW; ow++)
+        for (int slot = 0; slot < 4; slot++)
+            if ((ow % 16) >> slot & 1) {
+                int at = (2 + slot / 2) * W + 2 * ow + slot % 2;
+                xs[at] = NAN;
+                nan_at[OW + ow] = at;
+            }
     ck_assert_int_eq(clnn_tensor_write(x, xs, sizeof xs), CLNN_OK);
     ck_assert_int_eq(clnn_graph_run(g), CLNN_OK);
     ck_assert_int_eq(clnn_tensor_read(y, ys, sizeof ys), CLNN_OK);
-    ck_assert_msg(isnan(ys[0]), "y[0] = %g, expected NaN", ys[0]);
-    ck_assert(ys[1] == 7.0f && ys[2] == 13.0f && ys[3] == 15.0f);
+    ck_assert_int_eq(clnn_tensor_read(clnn_tensor_grad(x), dx, sizeof dx), CLNN_OK);
+    for (int o = 0; o < NY; o++) {
+        int oh = o / OW, ow = o % OW;
+        if (nan_at[o] >= 0) {
+            ck_assert_msg(isnan(ys[o]), "%s kernels: y[%d] = %g, expected NaN", path, o, ys[o]);
+            continue;
+        }
+        float m = -INFINITY;
+        for (int dh = 0; dh < 2; dh++)
+            for (int dw = 0; dw < 2; dw++)
+                m = fmaxf(m, xs[(2 * oh + dh) * W + 2 * ow + dw]);
+        ck_assert_msg(ys[o] == m, "%s kernels: y[%d] = %g, expected %g", path, o, ys[o], m);
+    }
+    for (int o = 0; o < NY; o++) {
+        if (nan_at[o] < 0)
+            continue;
+        int oh = o / OW, ow = o % OW;
+        for (int dh = 0; dh < 2; dh++)
+            for (int dw = 0; dw < 2; dw++) {
+                int at = (2 * oh + dh) * W + 2 * ow + dw;
+                ck_assert_msg(dx[at] == (at == nan_at[o] ? 1.0f : 0.0f),
+                              "%s kernels: window %d, dx[%d] = %g: the gradient belongs to the "
+                              "NaN at %d",
+                              path, o, at, dx[at], nan_at[o]);
+            }
+    }
     clnn_graph_destroy(g);
     clnn_ctx_destroy(ctx);
+    unsetenv("CLNN_KERNEL_PATH");
 }
 END_TEST
 
@@ -475,10 +544,10 @@ static Suite *pool_suite(void)
 {
     Suite *s = suite_create("ops_pool");
     const gc_loop loops[] = {
-        {"maxpool", test_max, GC_COUNT(max_cases)},
+        {"maxpool", test_max, 2 * GC_COUNT(max_cases)},
         {"avgpool", test_avg, GC_COUNT(avg_cases)},
         {"global_upsample_composite", test_other, GC_COUNT(other_cases)},
-        {"ties", test_max_ties, GC_COUNT(tie_cases)},
+        {"ties", test_max_ties, 2 * GC_COUNT(tie_cases)},
         {"errors", test_error, GC_COUNT(error_cases)},
         {"golden", test_golden, GC_COUNT(golden_names)},
     };
@@ -486,7 +555,7 @@ static Suite *pool_suite(void)
     gc_add_loops(s, loops, GC_COUNT(loops), tc);
     tcase_add_test(tc[0], test_case_names_unique); /* maxpool */
     tcase_add_test(tc[0], test_options_init);
-    tcase_add_test(tc[0], test_max_nan);
+    tcase_add_loop_test(tc[0], test_max_nan, 0, 2); /* CPU and GPU kernels */
     return s;
 }
 

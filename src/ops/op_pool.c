@@ -12,7 +12,13 @@
  * are gathers (no atomics): maxpool2d's forward stores the argmax of every window (PyTorch's rule:
  * the first maximum in row-major order) in its node's scratch buffer, and maxpool2d_bwd, which
  * takes the forward node as its first input, reads it. The *_bwd ops have no backward:
- * clnn_graph_backward runs once per graph, so gradient ops are never differentiated. */
+ * clnn_graph_backward runs once per graph, so gradient ops are never differentiated.
+ * Max pooling runs other kernels on CPU devices (cpu_path): a work-item per span of output rows
+ * (forward) or planes (backward, a scatter of dy at the argmax); measured on POCL at the MNIST
+ * shapes they are several times faster than a work-item per element, which stays for GPUs. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "ops_util.h"
 
 typedef struct pool_params {
@@ -180,7 +186,8 @@ static clnn_status infer_pool_bwd(clnn_graph *g, clnn_tensor *dx)
 }
 
 /* The 11 geometry arguments every pooling kernel starts with: n, H, W, OH, OW, kh, kw, sh, sw,
- * pt, pl (n = the elements of the tensor the kernel writes). */
+ * pt, pl (n = the elements of the tensor the kernel writes; the rows or planes of the CPU
+ * kernels). */
 static clnn_status set_geometry(clnn_tensor *node, cl_kernel k, const char *name, int n,
                                 const pool_params *p)
 {
@@ -201,10 +208,10 @@ static clnn_status set_arg(clnn_tensor *node, cl_kernel k, cl_uint index, size_t
 
 /* After a failure while setting a fresh kernel's arguments: drop the kernel, so the next emit
  * makes it again instead of enqueueing it half set. Returns st. */
-static clnn_status forget_kernel(clnn_tensor *node, clnn_status st)
+static clnn_status forget_kernel(clnn_tensor *node, int slot, clnn_status st)
 {
-    clReleaseKernel(node->kernels[0]);
-    node->kernels[0] = NULL;
+    clReleaseKernel(node->kernels[slot]);
+    node->kernels[slot] = NULL;
     return st;
 }
 
@@ -238,6 +245,38 @@ static clnn_status enqueue_planes(clnn_tensor *node, cl_kernel k, const pool_par
     return clnn__enqueue(node, k, 3, global, local);
 }
 
+/* 1: the CPU kernels (a work-item loops over whole rows or planes), 0: the GPU ones (a
+ * work-item per element). By device type, as conv_algo of op_conv.c; $CLNN_KERNEL_PATH=cpu or
+ * gpu overrides it so that the tests reach both paths on one device. */
+static int cpu_path(const clnn_ctx *ctx)
+{
+    const char *env = getenv("CLNN_KERNEL_PATH");
+    if (env && (!strcmp(env, "cpu") || !strcmp(env, "gpu")))
+        return env[0] == 'c';
+    return ctx->info.type != CLNN_DEVICE_GPU;
+}
+
+/* The CPU kernels split `units` rows or planes of `size` elements into spans of *per units, one
+ * per work-item, in work-groups of one: about 8 spans per compute unit (the runtime balances
+ * them), more when a span would exceed 64K elements. Returns the number of work-items. */
+static size_t spans(const clnn_ctx *ctx, int64_t units, int64_t size, int *per)
+{
+    int64_t want = 8 * (int64_t)(ctx->info.compute_units ? ctx->info.compute_units : 1);
+    int64_t big = units * size / 65536;
+    if (want < big)
+        want = big;
+    if (want > units)
+        want = units;
+    *per = (int)((units + want - 1) / want);
+    return (size_t)((units + *per - 1) / *per);
+}
+
+static clnn_status enqueue_spans(clnn_tensor *node, cl_kernel k, size_t items)
+{
+    size_t local = 1;
+    return clnn__enqueue(node, k, 1, &items, &local);
+}
+
 static clnn_status emit_maxpool(clnn_tensor *y)
 {
     const pool_params *p = CLNN__PARAMS(y, pool_params);
@@ -251,21 +290,27 @@ static clnn_status emit_maxpool(clnn_tensor *y)
             return clnn__cl_fail(y->ctx, err, "clCreateBuffer for the argmax of '%s'", y->name);
         }
     }
+    /* CPU: n counts output rows, each work-item takes per of them (the argument after argmax) */
+    const int cpu = cpu_path(y->ctx);
+    const char *name = cpu ? "maxpool2d_fwd_rows" : "maxpool2d_fwd";
+    int64_t rows = y->shape[0] * y->shape[1] * p->OH;
+    int per = 0;
+    size_t items = cpu ? spans(y->ctx, rows, p->OW, &per) : 0;
     cl_kernel k;
     int fresh;
-    clnn_status st = clnn__node_kernel(y, 0, "maxpool2d_fwd", &k, &fresh);
+    clnn_status st = clnn__node_kernel(y, cpu, name, &k, &fresh);
     if (st)
         return st;
     if (fresh) {
         int ox = (int)x->offset, oy = (int)y->offset;
-        const size_t sizes[] = {sizeof(cl_mem), sizeof ox, sizeof(cl_mem), sizeof oy,
-                                sizeof(cl_mem)};
-        const void *values[] = {&x->storage->mem, &ox, &y->storage->mem, &oy, &y->scratch};
-        if ((st = set_geometry(y, k, "maxpool2d_fwd", (int)y->numel, p)) ||
-            (st = set_tail(y, k, "maxpool2d_fwd", 11, 5, sizes, values)))
-            return forget_kernel(y, st);
+        const size_t sizes[] = {sizeof(cl_mem), sizeof ox,      sizeof(cl_mem),
+                                sizeof oy,      sizeof(cl_mem), sizeof per};
+        const void *values[] = {&x->storage->mem, &ox, &y->storage->mem, &oy, &y->scratch, &per};
+        if ((st = set_geometry(y, k, name, cpu ? (int)rows : (int)y->numel, p)) ||
+            (st = set_tail(y, k, name, 11, 5 + cpu, sizes, values)))
+            return forget_kernel(y, cpu, st);
     }
-    return enqueue_planes(y, k, p, y->shape[0] * y->shape[1]);
+    return cpu ? enqueue_spans(y, k, items) : enqueue_planes(y, k, p, y->shape[0] * y->shape[1]);
 }
 
 static clnn_status emit_maxpool_bwd(clnn_tensor *dx)
@@ -278,22 +323,31 @@ static clnn_status emit_maxpool_bwd(clnn_tensor *dx)
                           dx->name, y->name);
     cl_kernel k;
     int fresh;
-    /* windows that do not overlap: each work-item writes its own cell */
-    const int cells = p->sh >= p->kh && p->sw >= p->kw;
-    const char *name = cells ? "maxpool2d_bwd_cells" : "maxpool2d_bwd";
-    clnn_status st = clnn__node_kernel(dx, 0, name, &k, &fresh);
+    /* CPU: a work-item per span of planes, any geometry (n counts planes, per follows odx);
+     * GPU: windows that do not overlap let each work-item write its own cell */
+    const int cpu = cpu_path(dx->ctx), cells = p->sh >= p->kh && p->sw >= p->kw;
+    const char *name = cpu     ? "maxpool2d_bwd_planes"
+                       : cells ? "maxpool2d_bwd_cells"
+                               : "maxpool2d_bwd";
+    int64_t planes = dx->shape[0] * dx->shape[1];
+    int per = 0;
+    size_t items = cpu ? spans(dx->ctx, planes, (int64_t)p->H * p->W, &per) : 0;
+    clnn_status st = clnn__node_kernel(dx, cpu, name, &k, &fresh);
     if (st)
         return st;
     if (fresh) {
         int ody = (int)dy->offset, odx = (int)dx->offset;
-        const size_t sizes[] = {sizeof(cl_mem), sizeof ody, sizeof(cl_mem), sizeof(cl_mem),
-                                sizeof odx};
-        const void *values[] = {&dy->storage->mem, &ody, &y->scratch, &dx->storage->mem, &odx};
-        if ((st = set_geometry(dx, k, name, (int)dx->numel, p)) ||
-            (st = set_tail(dx, k, name, 11, 5, sizes, values)))
-            return forget_kernel(dx, st);
+        const size_t sizes[] = {sizeof(cl_mem), sizeof ody, sizeof(cl_mem),
+                                sizeof(cl_mem), sizeof odx, sizeof per};
+        const void *values[] = {&dy->storage->mem, &ody, &y->scratch,
+                                &dx->storage->mem, &odx, &per};
+        if ((st = set_geometry(dx, k, name, cpu ? (int)planes : (int)dx->numel, p)) ||
+            (st = set_tail(dx, k, name, 11, 5 + cpu, sizes, values)))
+            return forget_kernel(dx, cpu, st);
     }
-    return cells ? enqueue_planes(dx, k, p, dx->shape[0] * dx->shape[1]) : enqueue_1d(dx, k);
+    if (cpu)
+        return enqueue_spans(dx, k, items);
+    return cells ? enqueue_planes(dx, k, p, planes) : enqueue_1d(dx, k);
 }
 
 /* avgpool2d_fwd (x -> y) and avgpool2d_bwd (dy -> dx) take the same arguments */
@@ -316,7 +370,7 @@ static clnn_status emit_avgpool(clnn_tensor *out)
             &p->eh, &p->ew, &p->include_pad, &in->storage->mem, &oin, &out->storage->mem, &oout};
         if ((st = set_geometry(out, k, name, (int)out->numel, p)) ||
             (st = set_tail(out, k, name, 11, 7, sizes, values)))
-            return forget_kernel(out, st);
+            return forget_kernel(out, 0, st);
     }
     return enqueue_1d(out, k);
 }
@@ -458,7 +512,7 @@ static clnn_status emit_upsample(clnn_tensor *out)
                             CLNN__ARG(p->sh), CLNN__ARG(p->sw), CLNN__ARG(in->storage->mem),
                             CLNN__ARG(oin), CLNN__ARG(out->storage->mem), CLNN__ARG(oout));
         if (st)
-            return forget_kernel(out, st);
+            return forget_kernel(out, 0, st);
     }
     return enqueue_1d(out, k);
 }
