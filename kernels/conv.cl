@@ -174,3 +174,192 @@ __kernel void conv_reduce(const int n, const int parts, const int accumulate,
         acc += partial[op + b * n + i];
     y[oy + i] = acc;
 }
+
+// ---- direct convolutions (CPU devices) ---------------------------------------------------------
+// A convolution as out[n, g Co + o, p] = sum over (i, r, s) of in[n, g Ci + i, ih, iw] wt[g][(i r s)][o]
+// with the weights packed so that the output channels are contiguous: each work-item keeps a tile
+// of CONV_DT output pixels x 32 output channels in 2 CONV_DT float16 accumulators and, per (i, r, s),
+// loads two float16 rows of weights and CONV_DT input values. Explicit wide vectors are what POCL
+// turns into AVX-512 FMAs (its work-item-loop vectoriser does not pack scalar code, see
+// docs/benchmarks.md: scalar FMA chains reach 10-20% of the peak). No im2col buffer, no GEMM
+// operand copies, no layout swap: the result is written in NCHW with the bias added.
+//   forward (conv2d):     in = x, Ci = C/G, Co = K/G, wt[g][(c r s)][k] = w[g K/G + k, c, r, s]
+//   data gradient,        in = dy, Ci = K/G, Co = C/G, wt[g][(k r s)][c] = w[g K/G + k, c, R-1-r,
+//   stride 1:             S-1-s]: a convolution of dy with the flipped kernel, pad (R-1) dil - pad
+// Output channels are padded to Cop, a multiple of 32, with zero weights; the padding is not stored.
+#ifndef CONV_DT
+#define CONV_DT 8
+#endif
+
+// w: (G Kg, Cg, R, S) -> wt: (G, Ci R S, Cop) as above (flip = 0: forward, 1: data gradient).
+// Range: (Cop, Ci R S, G).
+__kernel void conv_pack_w(const int Kg, const int Cg, const int R, const int S, const int flip,
+                          const int Cop, __global const float *w, const int ow,
+                          __global float *wt, const int owt)
+{
+    const int o = get_global_id(0), row = get_global_id(1), g = get_global_id(2);
+    const int Ci = flip ? Kg : Cg, Co = flip ? Cg : Kg;
+    if (o >= Cop || row >= Ci * R * S)
+        return;
+    const int i = row / (R * S), rs = row - i * (R * S), r = rs / S, s = rs - r * S;
+    float v = 0.0f;
+    if (o < Co)
+        v = flip ? w[ow + (((g * Kg + i) * Cg + o) * R + (R - 1 - r)) * S + (S - 1 - s)]
+                 : w[ow + (((g * Kg + o) * Cg + i) * R + r) * S + s];
+    wt[owt + (g * Ci * R * S + row) * Cop + o] = v;
+}
+
+// in: (N, G Ci, IH, IW), wt: (G, Ci R S, Cop) -> out: (N, G Co, OH, OW) (+ bias[G Co]).
+// Every window must lie inside `in` (ph, pw >= 0 and the last window's end within IH x IW): the
+// host pads the input first where a convolution has padding (conv_pad), so the loop has no
+// checks. Range: (ceil(OH OW / CONV_DT), N G Cop / 32).
+__kernel void conv_direct(const int Ci, const int IH, const int IW, const int R, const int S,
+                          const int OH, const int OW, const int sh, const int sw, const int ph,
+                          const int pw, const int dh, const int dw, const int N, const int G,
+                          const int Co, const int Cop, __global const float *in, const int oin,
+                          __global const float *wt, const int owt, __global float *out,
+                          const int oout, __global const float *bias, const int obias,
+                          const int has_bias)
+{
+    const int P = OH * OW, p0 = get_global_id(0) * CONV_DT, nb = Cop / 32;
+    const int z = get_global_id(1);
+    if (p0 >= P || z >= N * G * nb)
+        return;
+    const int ob = z % nb, ng = z / nb, g = ng % G, n = ng / G;
+    int off[CONV_DT];
+#pragma unroll
+    for (int t = 0; t < CONV_DT; t++) {
+        const int p = min(p0 + t, P - 1), oh = p / OW, ow = p - oh * OW;
+        off[t] = (oh * sh - ph) * IW + ow * sw - pw;
+    }
+    float16 a0[CONV_DT], a1[CONV_DT];
+#pragma unroll
+    for (int t = 0; t < CONV_DT; t++)
+        a0[t] = a1[t] = (float16)(0.0f);
+    __global const float *src = in + oin + (n * G + g) * Ci * IH * IW;
+    __global const float *wp = wt + owt + g * Ci * R * S * Cop + ob * 32;
+    for (int i = 0; i < Ci; i++, src += IH * IW)
+        for (int r = 0; r < R; r++)
+            for (int s = 0; s < S; s++, wp += Cop) {
+                const float16 w0 = vload16(0, wp), w1 = vload16(0, wp + 16);
+                const int d = r * dh * IW + s * dw;
+#pragma unroll
+                for (int t = 0; t < CONV_DT; t++) {
+                    const float16 v = (float16)(src[off[t] + d]);
+                    a0[t] = fma(v, w0, a0[t]);
+                    a1[t] = fma(v, w1, a1[t]);
+                }
+            }
+    float col[32];
+    __global float *dst = out + oout + (n * G + g) * Co * P;
+#pragma unroll
+    for (int t = 0; t < CONV_DT; t++) {
+        const int p = p0 + t;
+        if (p >= P)
+            break;
+        vstore16(a0[t], 0, col);
+        vstore16(a1[t], 0, col + 16);
+        for (int j = 0; j < 32 && ob * 32 + j < Co; j++) {
+            const int o = ob * 32 + j;
+            dst[o * P + p] = col[j] + (has_bias ? bias[obias + g * Co + o] : 0.0f);
+        }
+    }
+}
+
+// in: (NC, IH, IW) -> out: (NC, PH, PW), in at row pt and column pl, zeros around. A work-item
+// writes one row. Range: (PH, NC).
+__kernel void conv_pad(const int IH, const int IW, const int pt, const int pl, const int PH,
+                       const int PW, const int NC, __global const float *in, const int oin,
+                       __global float *out, const int oout)
+{
+    const int h = get_global_id(0), z = get_global_id(1), ih = h - pt;
+    if (h >= PH || z >= NC)
+        return;
+    __global float *dst = out + oout + (z * PH + h) * PW;
+    if (ih < 0 || ih >= IH) {
+        for (int w = 0; w < PW; w++)
+            dst[w] = 0.0f;
+        return;
+    }
+    __global const float *src = in + oin + (z * IH + ih) * IW;
+    for (int w = 0; w < PW; w++) {
+        const int iw = w - pl;
+        dst[w] = iw >= 0 && iw < IW ? src[iw] : 0.0f;
+    }
+}
+
+// dy: (N, G Kg, P) samples [n0, n0 + nc) -> dyt: (nc, P, G, Kgp), zero for k >= Kg: the output
+// channels of a pixel contiguous, for conv_direct_bwd_w. Range: (P, nc).
+__kernel void conv_dy_t(const int P, const int G, const int Kg, const int Kgp, const int n0,
+                        const int nc, __global const float *dy, const int ody, __global float *dyt,
+                        const int odt)
+{
+    const int p = get_global_id(0), n = get_global_id(1);
+    if (p >= P || n >= nc)
+        return;
+    __global const float *src = dy + ody + (n0 + n) * G * Kg * P + p;
+    __global float *dst = dyt + odt + (n * P + p) * G * Kgp;
+    for (int g = 0; g < G; g++)
+        for (int k = 0; k < Kgp; k++)
+            dst[g * Kgp + k] = k < Kg ? src[(g * Kg + k) * P] : 0.0f;
+}
+
+// The weight gradient, directly: dw[g Kg + k, c, r, s] = sum over samples [0, nc) of this call
+// and pixels of dyt[n, (oh, ow), g, k] x[n, g Cg + c, oh sh + r dh, ow sw + s dw], with x already
+// padded (conv_pad) so that every tap of every output pixel reads inside it: no checks in the
+// loop. A work-item owns CONV_DT consecutive (c, r, s) of one group (clamped to the last; the
+// copies are not stored) and 32 k. The samples are split into `parts` ranges, each written to its
+// own (G Kg, Cg, R, S) slice of `part` (conv_reduce adds them up).
+// Range: (ceil(Cg R S / CONV_DT), G Kgp / 32, parts).
+__kernel void conv_direct_bwd_w(const int Cg, const int H, const int W, const int R, const int S,
+                                const int OH, const int OW, const int sh, const int sw,
+                                const int dh, const int dw, const int G, const int Kg,
+                                const int Kgp, const int nc, const int parts,
+                                __global const float *x, const int ox, __global const float *dyt,
+                                const int odt, __global float *part, const int opart)
+{
+    const int e0 = get_global_id(0) * CONV_DT, nb = Kgp / 32, z = get_global_id(1);
+    const int b = get_global_id(2), CRS = Cg * R * S;
+    if (e0 >= CRS || z >= G * nb || b >= parts)
+        return;
+    const int g = z / nb, kb = z - g * nb;
+    const int per = (nc + parts - 1) / parts, nbeg = b * per, nend = min(nc, nbeg + per);
+    int xo[CONV_DT];
+#pragma unroll
+    for (int t = 0; t < CONV_DT; t++) {
+        const int e = min(e0 + t, CRS - 1), c = e / (R * S), rs = e - c * (R * S), r = rs / S;
+        xo[t] = ((g * Cg + c) * H + r * dh) * W + (rs - r * S) * dw;
+    }
+    float16 a0[CONV_DT], a1[CONV_DT];
+#pragma unroll
+    for (int t = 0; t < CONV_DT; t++)
+        a0[t] = a1[t] = (float16)(0.0f);
+    const int rowlen = G * Kgp;
+    for (int n = nbeg; n < nend; n++) {
+        __global const float *xs = x + ox + n * G * Cg * H * W;
+        __global const float *d = dyt + odt + n * OH * OW * rowlen + g * Kgp + kb * 32;
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++, d += rowlen) {
+                const int pix = oh * sh * W + ow * sw;
+                const float16 d0 = vload16(0, d), d1 = vload16(0, d + 16);
+#pragma unroll
+                for (int t = 0; t < CONV_DT; t++) {
+                    const float16 v = (float16)(xs[xo[t] + pix]);
+                    a0[t] = fma(v, d0, a0[t]);
+                    a1[t] = fma(v, d1, a1[t]);
+                }
+            }
+    }
+    float col[32];
+    __global float *dst = part + opart + b * G * Kg * CRS;
+#pragma unroll
+    for (int t = 0; t < CONV_DT; t++) {
+        const int e = e0 + t;
+        if (e >= CRS)
+            break;
+        vstore16(a0[t], 0, col);
+        vstore16(a1[t], 0, col + 16);
+        for (int j = 0; j < 32 && kb * 32 + j < Kg; j++)
+            dst[(g * Kg + kb * 32 + j) * CRS + e] = col[j];
+    }
+}

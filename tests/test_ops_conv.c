@@ -328,6 +328,53 @@ START_TEST(test_composite)
 }
 END_TEST
 
+/* ---- the direct kernels ($CLNN_CONV_ALGO=direct; CPUs take them by default where the output
+ * channels fill their 32-wide blocks at least half) ---------------------------------------------
+ * Every conv2d and conv2d_transpose case above once more through conv_direct (the data gradient
+ * of a strided convolution stays im2col + GEMM), padded or not, grouped, dilated; output channels
+ * below 32 leave padded lanes that must not be stored. Below, shapes the default choice sends to
+ * the direct kernels: two channel blocks with a tail (40 = 32 + 8), weight gradients split into
+ * partial sums over samples, padded inputs in chunks of samples. */
+static void run_direct(const gc_case *c)
+{
+    setenv("CLNN_CONV_ALGO", "direct", 1);
+    run_case(c);
+    unsetenv("CLNN_CONV_ALGO");
+}
+
+START_TEST(test_conv_direct)
+{
+    run_direct(&conv_cases[_i]);
+}
+END_TEST
+START_TEST(test_transpose_direct)
+{
+    run_direct(&transpose_cases[_i]);
+}
+END_TEST
+
+/* sums: forward C R S <= 72, weight gradient N OH OW <= 150, data gradient K R S <= 360 */
+static const gc_case direct_cases[] = {
+    CASE("direct: conv2d pad 1 (2,8,6,5)*(40,8,3,3)+b", CONV(1, .pad_h = 1, .pad_w = 1),
+         P(2, 8, 6, 5), P(40, 8, 3, 3), P(40)),
+    CASE("direct: conv2d stride 2 same (3,5,9,10)*(33,5,3,3)",
+         CONV(0, SAME, .stride_h = 2, .stride_w = 2), P(3, 5, 9, 10), P(33, 5, 3, 3)),
+    CASE("direct: conv2d groups 2 dilation 2 (2,6,9,8)*(32,3,3,3)+b",
+         CONV(1, .groups = 2, .dil_h = 2, .dil_w = 2, .pad_h = 2), P(2, 6, 9, 8), P(32, 3, 3, 3),
+         P(32)),
+    CASE("direct: conv2d_transpose pad 1 (2,36,4,5)*(36,20,3,3)+b", CONVT(1, .pad_h = 1),
+         P(2, 36, 4, 5), P(36, 20, 3, 3), P(20)),
+    /* one sample's padded input per chunk, weight gradient accumulated over three chunks */
+    CASE("direct: chunks of 1 conv2d pad 1 (3,4,5,6)*(20,4,3,3)+b",
+         CHUNKED(1, 0, 0, 1, .pad_h = 1, .pad_w = 1), P(3, 4, 5, 6), P(20, 4, 3, 3), P(20)),
+};
+
+START_TEST(test_direct)
+{
+    run_case(&direct_cases[_i]);
+}
+END_TEST
+
 /* ---- error paths ---------------------------------------------------------------------------- */
 #define T   GC_T
 #define I32 GC_I32
@@ -447,8 +494,8 @@ START_TEST(test_options_defaults)
 END_TEST
 
 /* The plan is made at every run: when a tunable changes between runs (here from chunks of one
- * sample to the whole batch, and a split GEMM), the column buffer grows and the results stay
- * right. x: (3, 2, 6, 5), w: (4, 2, 3, 3), pad 1 -> y: (3, 4, 6, 5), and dw. */
+ * sample to the whole batch, a split GEMM, the direct kernels and back), the scratch buffer grows
+ * and the results stay right. x: (3, 2, 6, 5), w: (4, 2, 3, 3), pad 1 -> y: (3, 4, 6, 5), and dw. */
 START_TEST(test_plan_change)
 {
     clnn_ctx *ctx = gc_ctx_create();
@@ -489,8 +536,11 @@ START_TEST(test_plan_change)
                             }
     ck_assert_int_eq(clnn_tensor_write(x, hx, sizeof hx), CLNN_OK);
     ck_assert_int_eq(clnn_tensor_write(w, hw, sizeof hw), CLNN_OK);
-    const char *budgets[3] = {"1", NULL, "1"}, *splits[3] = {NULL, "7", NULL};
-    for (int run = 0; run < 3; run++) {
+    /* and the algorithm: the direct kernels use other kernel slots of the node and scratch */
+    const char *budgets[5] = {"1", NULL, "1", "1", NULL}, *splits[5] = {NULL, "7", NULL, NULL, "7"};
+    const char *algos[5] = {"gemm", "gemm", "direct", "direct", "gemm"};
+    for (int run = 0; run < 5; run++) {
+        setenv("CLNN_CONV_ALGO", algos[run], 1);
         if (budgets[run])
             setenv("CLNN_CONV_SCRATCH_BYTES", budgets[run], 1);
         else
@@ -510,6 +560,7 @@ START_TEST(test_plan_change)
     }
     unsetenv("CLNN_CONV_SCRATCH_BYTES");
     unsetenv("CLNN_CONV_SPLIT");
+    unsetenv("CLNN_CONV_ALGO");
     clnn_graph_destroy(g);
     clnn_ctx_destroy(ctx);
 }
@@ -605,9 +656,10 @@ END_TEST
 /* Case names seed the random numbers and name failures, so each must be unique. */
 START_TEST(test_case_names_unique)
 {
-    const gc_case *const tables[] = {conv_cases, transpose_cases, chunk_cases, composite_cases};
+    const gc_case *const tables[] = {conv_cases,      transpose_cases, chunk_cases,
+                                     composite_cases, direct_cases};
     const int counts[] = {GC_COUNT(conv_cases), GC_COUNT(transpose_cases), GC_COUNT(chunk_cases),
-                          GC_COUNT(composite_cases)};
+                          GC_COUNT(composite_cases), GC_COUNT(direct_cases)};
     gc_assert_unique_names(tables, counts, GC_COUNT(tables));
 }
 END_TEST
@@ -625,7 +677,10 @@ static double unit(uint64_t *s)
 
 START_TEST(test_bwd_input_large)
 {
-    const int64_t N = _i == 0 ? 16 : 8, C = 128, K = 128, H = _i == 0 ? 16 : 28, W = H;
+    /* loop index: the shape (even, odd), then the algorithm: im2col + GEMM, direct */
+    const int small = _i % 2 == 0;
+    const int64_t N = small ? 16 : 8, C = 128, K = 128, H = small ? 16 : 28, W = H;
+    setenv("CLNN_CONV_ALGO", _i < 2 ? "gemm" : "direct", 1);
     const int64_t nx = N * C * H * W, nw = K * C * 9, ny = N * K * H * W;
     float *x = malloc((size_t)nx * 4), *w = malloc((size_t)nw * 4), *r = malloc((size_t)ny * 4),
           *dx = malloc((size_t)nx * 4);
@@ -683,6 +738,7 @@ START_TEST(test_bwd_input_large)
     free(w);
     free(r);
     free(dx);
+    unsetenv("CLNN_CONV_ALGO");
 }
 END_TEST
 
@@ -696,13 +752,16 @@ static Suite *conv_suite(void)
         {"composite", test_composite, GC_COUNT(composite_cases)},
         {"errors", test_error, GC_COUNT(error_cases)},
         {"golden", test_golden, GC_COUNT(golden_names)},
+        {"conv2d direct", test_conv_direct, GC_COUNT(conv_cases)},
+        {"conv2d_transpose direct", test_transpose_direct, GC_COUNT(transpose_cases)},
+        {"direct", test_direct, GC_COUNT(direct_cases)},
     };
     TCase *tc[GC_COUNT(loops)];
     gc_add_loops(s, loops, GC_COUNT(loops), tc);
     tcase_add_test(tc[0], test_case_names_unique); /* conv2d */
     tcase_add_test(tc[0], test_options_defaults);
     tcase_add_test(tc[2], test_plan_change);     /* chunks */
-    tcase_add_loop_test(tc[2], test_bwd_input_large, 0, 2);
+    tcase_add_loop_test(tc[2], test_bwd_input_large, 0, 4);
     tcase_add_test(tc[5], test_golden_complete); /* golden */
     return s;
 }

@@ -174,7 +174,7 @@ typedef enum clnn__kind {
 
 #define CLNN__MAX_SRC      8
 #define CLNN__PARAMS_BYTES 96
-#define CLNN__MAX_KERNELS  3
+#define CLNN__MAX_KERNELS  6
 
 struct clnn_tensor {
     clnn_ctx *ctx;

@@ -288,6 +288,7 @@ typedef struct conv_plan {
     int rows;        /* 1: a work-item handles a whole row (span = row length); 0: one element */
     size_t local[3]; /* work-group size; local[0] == 0: the runtime chooses */
     size_t split;    /* columns per batch of a GEMM split along a long dimension (0: never) */
+    int direct;      /* 1: the direct kernels (conv_direct, conv_direct_bwd_w), no GEMM */
 } conv_plan;
 
 /* A positive size from the environment (tuning and tests), else dflt. */
@@ -296,6 +297,30 @@ static size_t env_size(const char *name, size_t dflt)
     const char *env = getenv(name);
     unsigned long long v = env ? strtoull(env, NULL, 10) : 0;
     return v > 0 ? (size_t)v : dflt;
+}
+
+static size_t round32(size_t n)
+{
+    return (n + 31) / 32 * 32;
+}
+
+/* Whether the direct kernels run this node: $CLNN_CONV_ALGO = "gemm" or "direct" forces a choice
+ * (tuning, tests), else CPU devices take them and GPUs im2col + GEMM. The data gradient of a
+ * strided convolution (conv2d_transpose with stride > 1) is not a convolution: always GEMM. */
+static int direct_algo(const clnn_tensor *node, const conv_params *p)
+{
+    int transposed = node->op == CLNN_OP_CONV2D_TRANSPOSE || node->op == CLNN_OP_CONV2D_BWD_INPUT;
+    if (transposed && (p->stride_h != 1 || p->stride_w != 1))
+        return 0;
+    const char *env = getenv("CLNN_CONV_ALGO");
+    if (env && !strcmp(env, "gemm"))
+        return 0;
+    if (env && !strcmp(env, "direct"))
+        return 1;
+    /* CPUs: where the output channels fill their 32-wide blocks at least half (conv1 of a
+     * network, with 1 to 3 input channels, keeps GEMM for its unused data gradient) */
+    int co = transposed ? p->C / p->groups : p->K / p->groups;
+    return node->ctx->info.type != CLNN_DEVICE_GPU && 2 * co >= (int)round32((size_t)co);
 }
 
 /* The one place that picks how a convolution runs on this device and shape. Today every shape
@@ -327,6 +352,7 @@ static conv_plan conv_algo(const clnn_tensor *node, const conv_params *p, int N)
         plan.local[1] = 2;
         plan.local[2] = 1;
     }
+    plan.direct = direct_algo(node, p);
     return plan;
 }
 
@@ -529,6 +555,190 @@ static clnn_status gemm_split_k(clnn_tensor *node, const clnn__gemm_args *g, siz
     return st || !r.k ? st : clnn__gemm(node->ctx, node, &r);
 }
 
+/* ---- direct kernels (kernels/conv.cl: conv_pack_w, conv_direct, conv_dy_t, conv_direct_bwd_w) */
+#define DIRECT_DT 8 /* pixels per work-item, CONV_DT of conv.cl */
+
+/* The work-group of a direct kernel on a CPU: the whole first dimension when it fits (few, large
+ * work-groups: POCL runs each as one task), else the runtime's choice. */
+static const size_t *direct_local(const clnn_tensor *node, size_t first, size_t *local)
+{
+    size_t max = node->ctx->info.max_work_group_size;
+    if (node->ctx->info.type == CLNN_DEVICE_GPU || !max || first > max)
+        return NULL;
+    local[0] = first;
+    local[1] = local[2] = 1;
+    return local;
+}
+
+/* conv2d (flip = 0): in = x, out = y; conv2d_transpose / bwd_input with stride 1 (flip = 1):
+ * in = dy, out = dx, the flipped kernel and pad (R - 1) dil - pad. scratch: the packed weights,
+ * then, for a convolution with padding, chunks of samples of `in` padded with zeros (conv_pad) so
+ * that conv_direct never checks bounds. */
+static clnn_status emit_direct(clnn_tensor *y, int flip)
+{
+    const conv_params *p = CLNN__PARAMS(y, conv_params);
+    const clnn_tensor *in = y->src[0], *w = y->src[1], *b = p->has_bias ? y->src[2] : NULL;
+    int G = p->groups, Kg = p->K / G, Cg = p->C / G, N = (int)in->shape[0];
+    int Ci = flip ? Kg : Cg, Co = flip ? Cg : Kg, Cop = (int)round32((size_t)Co);
+    int IH = flip ? p->OH : p->H, IW = flip ? p->OW : p->W;
+    int OH = flip ? p->H : p->OH, OW = flip ? p->W : p->OW;
+    int ph = flip ? (p->R - 1) * p->dil_h - p->pad_h : p->pad_h;
+    int pw = flip ? (p->S - 1) * p->dil_w - p->pad_w : p->pad_w;
+    int sh = flip ? 1 : p->stride_h, sw = flip ? 1 : p->stride_w;
+    /* zeros needed on each side: the windows of the first and last output rows and columns */
+    int pt = ph > 0 ? ph : 0, pl = pw > 0 ? pw : 0;
+    int pb = (OH - 1) * sh - ph + (p->R - 1) * p->dil_h - (IH - 1);
+    int pr = (OW - 1) * sw - pw + (p->S - 1) * p->dil_w - (IW - 1);
+    pb = pb > 0 ? pb : 0;
+    pr = pr > 0 ? pr : 0;
+    int padded = pt || pl || pb || pr, PH = IH + pt + pb, PW = IW + pl + pr;
+    int zero = 0, has_bias = b != NULL, ow = (int)w->offset, ob = b ? (int)b->offset : 0;
+    int Cin = G * Ci, Cout = G * Co, P = OH * OW;
+    cl_mem bmem = b ? b->storage->mem : y->storage->mem;
+    size_t rows = (size_t)Ci * p->R * p->S, wt = (size_t)G * rows * Cop;
+    size_t sample = (size_t)Cin * PH * PW; /* floats of one padded sample */
+    int nc = N;
+    if (padded) {
+        size_t budget = env_size("CLNN_CONV_SCRATCH_BYTES", CONV_SCRATCH_BYTES) / sizeof(float);
+        nc = budget / sample < 1 ? 1 : budget / sample > (size_t)N ? N : (int)(budget / sample);
+        if (wt + (size_t)nc * sample >= INT_MAX)
+            nc = (int)((INT_MAX - 1 - wt) / sample);
+        if (nc < 1)
+            return clnn__fail(y->ctx, CLNN_ERR_UNSUPPORTED,
+                              "%s '%s': a padded sample of %zu floats exceeds 2^31",
+                              clnn__ops[y->op]->name, y->name, sample);
+        int chunks = (N + nc - 1) / nc;
+        nc = (N + chunks - 1) / chunks;
+    }
+    clnn_status st = scratch_of(y, wt + (padded ? (size_t)nc * sample : 0));
+    cl_kernel k;
+    int fresh;
+    if (!st)
+        st = clnn__node_kernel(y, 3, "conv_pack_w", &k, &fresh);
+    if (!st)
+        st = set_args_at(y->ctx, k, "conv_pack_w", 0, 10, CLNN__ARG(Kg), CLNN__ARG(Cg),
+                         CLNN__ARG(p->R), CLNN__ARG(p->S), CLNN__ARG(flip), CLNN__ARG(Cop),
+                         CLNN__ARG(w->storage->mem), CLNN__ARG(ow), CLNN__ARG(y->scratch),
+                         CLNN__ARG(zero));
+    if (!st)
+        st = clnn__enqueue(y, k, 3, (size_t[]){(size_t)Cop, rows, (size_t)G}, NULL);
+    for (int n0 = 0; !st && n0 < N; n0 += nc) {
+        int m = N - n0 < nc ? N - n0 : nc, oin = (int)(in->offset + (size_t)n0 * Cin * IH * IW);
+        int oout = (int)(y->offset + (size_t)n0 * Cout * P), ih = ph - pt, iw = pw - pl;
+        int pih = padded ? PH : IH, piw = padded ? PW : IW, mc = m * Cin, owt = (int)wt;
+        cl_mem src = in->storage->mem;
+        if (padded) {
+            if ((st = clnn__node_kernel(y, 5, "conv_pad", &k, &fresh)) ||
+                (st = set_args_at(y->ctx, k, "conv_pad", 0, 11, CLNN__ARG(IH), CLNN__ARG(IW),
+                                  CLNN__ARG(pt), CLNN__ARG(pl), CLNN__ARG(PH), CLNN__ARG(PW),
+                                  CLNN__ARG(mc), CLNN__ARG(src), CLNN__ARG(oin),
+                                  CLNN__ARG(y->scratch), CLNN__ARG(owt))) ||
+                (st = clnn__enqueue(y, k, 2, (size_t[]){(size_t)PH, (size_t)mc}, NULL)))
+                break;
+            src = y->scratch;
+            oin = owt;
+        }
+        if ((st = clnn__node_kernel(y, 4, "conv_direct", &k, &fresh)) ||
+            (st = set_args_at(y->ctx, k, "conv_direct", 0, 26, CLNN__ARG(Ci), CLNN__ARG(pih),
+                              CLNN__ARG(piw), CLNN__ARG(p->R), CLNN__ARG(p->S), CLNN__ARG(OH),
+                              CLNN__ARG(OW), CLNN__ARG(sh), CLNN__ARG(sw), CLNN__ARG(ih),
+                              CLNN__ARG(iw), CLNN__ARG(p->dil_h), CLNN__ARG(p->dil_w),
+                              CLNN__ARG(m), CLNN__ARG(G), CLNN__ARG(Co), CLNN__ARG(Cop),
+                              CLNN__ARG(src), CLNN__ARG(oin), CLNN__ARG(y->scratch),
+                              CLNN__ARG(zero), CLNN__ARG(y->storage->mem), CLNN__ARG(oout),
+                              CLNN__ARG(bmem), CLNN__ARG(ob), CLNN__ARG(has_bias))))
+            break;
+        size_t tiles = ((size_t)P + DIRECT_DT - 1) / DIRECT_DT, local[3];
+        size_t global[2] = {tiles, (size_t)m * G * (Cop / 32)};
+        st = clnn__enqueue(y, k, 2, global, direct_local(y, tiles, local));
+    }
+    return st;
+}
+
+/* conv2d_bwd_weight: per chunk of samples, dyt = conv_dy_t(dy) (the channels of a pixel
+ * contiguous), x padded with zeros where the convolution has padding (conv_pad), then
+ * conv_direct_bwd_w into `parts` partial sums over sample ranges (enough work-items for every
+ * compute unit) that conv_reduce adds to dw (written directly when one part and one chunk).
+ * scratch: dyt (nc P G Kgp), the padded x (nc C PH PW), the partial sums (parts numel). */
+static clnn_status emit_direct_bwd_w(clnn_tensor *y)
+{
+    const conv_params *p = CLNN__PARAMS(y, conv_params);
+    const clnn_tensor *x = y->src[0], *d = y->src[1];
+    int G = p->groups, Kg = p->K / G, Cg = p->C / G, N = (int)x->shape[0], P = p->OH * p->OW;
+    int Kgp = (int)round32((size_t)Kg), od = (int)d->offset, zero = 0;
+    int pb = (p->OH - 1) * p->stride_h - p->pad_h + (p->R - 1) * p->dil_h - (p->H - 1);
+    int pr = (p->OW - 1) * p->stride_w - p->pad_w + (p->S - 1) * p->dil_w - (p->W - 1);
+    pb = pb > 0 ? pb : 0;
+    pr = pr > 0 ? pr : 0;
+    int padded = p->pad_h || p->pad_w || pb || pr;
+    int PH = p->H + p->pad_h + pb, PW = p->W + p->pad_w + pr, CRS = Cg * p->R * p->S;
+    size_t row = (size_t)P * G * Kgp, xs = padded ? (size_t)p->C * PH * PW : 0;
+    size_t budget = env_size("CLNN_CONV_SCRATCH_BYTES", CONV_SCRATCH_BYTES) / sizeof(float);
+    int nc = budget / (row + xs) < 1 ? 1 : budget / (row + xs) > (size_t)N ? N
+                                                                           : (int)(budget / (row + xs));
+    int chunks = (N + nc - 1) / nc;
+    nc = (N + chunks - 1) / chunks;
+    /* work-items of one part; parts so that every compute unit gets several of them */
+    size_t items = (size_t)((CRS + DIRECT_DT - 1) / DIRECT_DT) * G * (Kgp / 32);
+    size_t want = 8 * (size_t)(y->ctx->info.compute_units ? y->ctx->info.compute_units : 1);
+    int parts = (int)((want + items - 1) / items);
+    parts = parts < 1 ? 1 : parts > nc ? nc : parts;
+    int direct_write = parts == 1 && chunks == 1;
+    size_t xoff = (size_t)nc * row, part_off = xoff + (size_t)nc * xs;
+    size_t total = part_off + (direct_write ? 0 : (size_t)parts * y->numel);
+    if (total >= INT_MAX)
+        return clnn__fail(y->ctx, CLNN_ERR_UNSUPPORTED,
+                          "conv2d_bwd_weight '%s': a scratch buffer of %zu floats exceeds 2^31 "
+                          "(kernels index with int)",
+                          y->name, total);
+    clnn_status st = scratch_of(y, total);
+    for (int n0 = 0; !st && n0 < N; n0 += nc) {
+        int m = N - n0 < nc ? N - n0 : nc, popt = direct_write ? (int)y->offset : (int)part_off;
+        int mparts = parts > m ? m : parts, mc = m * p->C;
+        int ox = (int)(x->offset + (size_t)n0 * p->C * p->H * p->W), oxp = (int)xoff;
+        cl_mem pmem = direct_write ? y->storage->mem : y->scratch, xmem = x->storage->mem;
+        cl_kernel k;
+        int fresh;
+        if ((st = clnn__node_kernel(y, 3, "conv_dy_t", &k, &fresh)) ||
+            (st = set_args_at(y->ctx, k, "conv_dy_t", 0, 10, CLNN__ARG(P), CLNN__ARG(G),
+                              CLNN__ARG(Kg), CLNN__ARG(Kgp), CLNN__ARG(n0), CLNN__ARG(m),
+                              CLNN__ARG(d->storage->mem), CLNN__ARG(od), CLNN__ARG(y->scratch),
+                              CLNN__ARG(zero))) ||
+            (st = clnn__enqueue(y, k, 2, (size_t[]){(size_t)P, (size_t)m}, NULL)))
+            break;
+        if (padded) {
+            if ((st = clnn__node_kernel(y, 5, "conv_pad", &k, &fresh)) ||
+                (st = set_args_at(y->ctx, k, "conv_pad", 0, 11, CLNN__ARG(p->H), CLNN__ARG(p->W),
+                                  CLNN__ARG(p->pad_h), CLNN__ARG(p->pad_w), CLNN__ARG(PH),
+                                  CLNN__ARG(PW), CLNN__ARG(mc), CLNN__ARG(xmem), CLNN__ARG(ox),
+                                  CLNN__ARG(y->scratch), CLNN__ARG(oxp))) ||
+                (st = clnn__enqueue(y, k, 2, (size_t[]){(size_t)PH, (size_t)mc}, NULL)))
+                break;
+            xmem = y->scratch;
+            ox = oxp;
+        }
+        int xh = padded ? PH : p->H, xw = padded ? PW : p->W;
+        if ((st = clnn__node_kernel(y, 4, "conv_direct_bwd_w", &k, &fresh)) ||
+            (st = set_args_at(y->ctx, k, "conv_direct_bwd_w", 0, 22, CLNN__ARG(Cg), CLNN__ARG(xh),
+                              CLNN__ARG(xw), CLNN__ARG(p->R), CLNN__ARG(p->S), CLNN__ARG(p->OH),
+                              CLNN__ARG(p->OW), CLNN__ARG(p->stride_h), CLNN__ARG(p->stride_w),
+                              CLNN__ARG(p->dil_h), CLNN__ARG(p->dil_w), CLNN__ARG(G),
+                              CLNN__ARG(Kg), CLNN__ARG(Kgp), CLNN__ARG(m), CLNN__ARG(mparts),
+                              CLNN__ARG(xmem), CLNN__ARG(ox), CLNN__ARG(y->scratch),
+                              CLNN__ARG(zero), CLNN__ARG(pmem), CLNN__ARG(popt))))
+            break;
+        size_t global[3] = {(size_t)(CRS + DIRECT_DT - 1) / DIRECT_DT, (size_t)G * (Kgp / 32),
+                            (size_t)mparts};
+        if ((st = clnn__enqueue(y, k, 3, global, NULL)))
+            break;
+        if (!direct_write) {
+            conv_plan plan = {.rows = y->ctx->info.type != CLNN_DEVICE_GPU};
+            st = run_reduce(y, &plan, (int)y->numel, mparts, (int)part_off, n0 > 0);
+        }
+    }
+    return st;
+}
+
 /* Per-group GEMM dimensions of a chunk of L columns. */
 #define GROUP_DIMS(p)                                                                              \
     const size_t G = (size_t)(p)->groups, Kg = (size_t)(p)->K / G,                                 \
@@ -542,6 +752,8 @@ static clnn_status emit_conv2d(clnn_tensor *y)
     const clnn_tensor *x = y->src[0], *w = y->src[1], *b = p->has_bias ? y->src[2] : NULL;
     int N = (int)x->shape[0], P = p->OH * p->OW;
     conv_plan plan = conv_algo(y, p, N);
+    if (plan.direct)
+        return emit_direct(y, 0);
     size_t crs = (size_t)p->C * p->R * p->S, yw = crs * plan.nc * P;
     GROUP_DIMS(p);
     clnn_status st = scratch_of(y, ((size_t)p->K + crs) * plan.nc * P);
@@ -583,6 +795,8 @@ static clnn_status emit_transpose(clnn_tensor *y)
     const clnn_tensor *d = y->src[0], *w = y->src[1], *b = p->has_bias ? y->src[2] : NULL;
     int N = (int)d->shape[0], P = p->OH * p->OW;
     conv_plan plan = conv_algo(y, p, N);
+    if (plan.direct)
+        return emit_direct(y, 1);
     size_t col = (size_t)p->K * plan.nc * P;
     GROUP_DIMS(p);
     clnn_status st = scratch_of(y, ((size_t)p->K + (size_t)p->C * p->R * p->S) * plan.nc * P);
@@ -624,6 +838,8 @@ static clnn_status emit_bwd_weight(clnn_tensor *y)
     const clnn_tensor *x = y->src[0], *d = y->src[1];
     int N = (int)x->shape[0], P = p->OH * p->OW;
     conv_plan plan = conv_algo(y, p, N);
+    if (plan.direct)
+        return emit_direct_bwd_w(y);
     size_t crs = (size_t)p->C * p->R * p->S, dyw = crs * plan.nc * P;
     size_t partial = dyw + (size_t)p->K * plan.nc * P;
     size_t parts_max = split_parts(&plan, (size_t)plan.nc * P) + 1;
