@@ -29,64 +29,71 @@
 #define INV_SQRT2   0.7071067811865476f
 #define INV_SQRT2PI 0.3989422804014327f
 
-// numerically stable for large |z|: exp of a non-positive number only
-inline float act_sigmoid(const float z)
-{
-    const float e = exp(-fabs(z));
-    return z >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
-}
+// The formulas, written once for T = float and for T = float8 (the CPU kernels below take eight
+// elements per step: POCL does not vectorise their loops itself). On vectors `c ? a : b` selects
+// per component, so both versions give the same values. Defines act_sigmoid<S>, act_value<S> and
+// act_derivative<S> (d act / d z) for the name suffix S.
+#define ACT_FUNCTIONS(T, S)                                                                        \
+    /* numerically stable for large |z|: exp of a non-positive number only */                      \
+    inline T act_sigmoid##S(const T z)                                                             \
+    {                                                                                              \
+        const T e = exp(-fabs(z));                                                                 \
+        return z >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);                                     \
+    }                                                                                              \
+                                                                                                   \
+    inline T act_value##S(const int act, const float alpha, const T z)                             \
+    {                                                                                              \
+        switch (act) {                                                                             \
+        case ACT_RELU:                                                                             \
+            return z > 0.0f ? z : 0.0f;                                                            \
+        case ACT_LEAKY_RELU:                                                                       \
+            return z > 0.0f ? z : alpha * z;                                                       \
+        case ACT_ELU:                                                                              \
+            return z > 0.0f ? z : alpha * expm1(z);                                                \
+        case ACT_SIGMOID:                                                                          \
+            return act_sigmoid##S(z);                                                              \
+        case ACT_TANH:                                                                             \
+            return tanh(z);                                                                        \
+        case ACT_GELU:                                                                             \
+            return 0.5f * z * (1.0f + erf(z * INV_SQRT2));                                         \
+        case ACT_GELU_TANH:                                                                        \
+            return 0.5f * z * (1.0f + tanh(GELU_K * (z + GELU_C * z * z * z)));                    \
+        default:                                                                                   \
+            return z;                                                                              \
+        }                                                                                          \
+    }                                                                                              \
+                                                                                                   \
+    inline T act_derivative##S(const int act, const float alpha, const T z)                        \
+    {                                                                                              \
+        switch (act) {                                                                             \
+        case ACT_RELU:                                                                             \
+            return z > 0.0f ? (T)(1.0f) : (T)(0.0f);                                               \
+        case ACT_LEAKY_RELU:                                                                       \
+            return z > 0.0f ? (T)(1.0f) : (T)(alpha);                                              \
+        case ACT_ELU:                                                                              \
+            return z > 0.0f ? 1.0f : alpha * exp(z);                                               \
+        case ACT_SIGMOID: {                                                                        \
+            const T s = act_sigmoid##S(z);                                                         \
+            return s * (1.0f - s);                                                                 \
+        }                                                                                          \
+        case ACT_TANH: {                                                                           \
+            const T t = tanh(z);                                                                   \
+            return 1.0f - t * t;                                                                   \
+        }                                                                                          \
+        case ACT_GELU:                                                                             \
+            return 0.5f * (1.0f + erf(z * INV_SQRT2)) + z * INV_SQRT2PI * exp(-0.5f * z * z);      \
+        case ACT_GELU_TANH: {                                                                      \
+            const T t = tanh(GELU_K * (z + GELU_C * z * z * z));                                   \
+            return 0.5f * (1.0f + t) +                                                             \
+                   0.5f * z * (1.0f - t * t) * GELU_K * (1.0f + 3.0f * GELU_C * z * z);            \
+        }                                                                                          \
+        default:                                                                                   \
+            return (T)(1.0f);                                                                      \
+        }                                                                                          \
+    }
 
-inline float act_value(const int act, const float alpha, const float z)
-{
-    switch (act) {
-    case ACT_RELU:
-        return z > 0.0f ? z : 0.0f;
-    case ACT_LEAKY_RELU:
-        return z > 0.0f ? z : alpha * z;
-    case ACT_ELU:
-        return z > 0.0f ? z : alpha * expm1(z);
-    case ACT_SIGMOID:
-        return act_sigmoid(z);
-    case ACT_TANH:
-        return tanh(z);
-    case ACT_GELU:
-        return 0.5f * z * (1.0f + erf(z * INV_SQRT2));
-    case ACT_GELU_TANH:
-        return 0.5f * z * (1.0f + tanh(GELU_K * (z + GELU_C * z * z * z)));
-    default:
-        return z;
-    }
-}
-
-// d act / d z
-inline float act_derivative(const int act, const float alpha, const float z)
-{
-    switch (act) {
-    case ACT_RELU:
-        return z > 0.0f ? 1.0f : 0.0f;
-    case ACT_LEAKY_RELU:
-        return z > 0.0f ? 1.0f : alpha;
-    case ACT_ELU:
-        return z > 0.0f ? 1.0f : alpha * exp(z);
-    case ACT_SIGMOID: {
-        const float s = act_sigmoid(z);
-        return s * (1.0f - s);
-    }
-    case ACT_TANH: {
-        const float t = tanh(z);
-        return 1.0f - t * t;
-    }
-    case ACT_GELU:
-        return 0.5f * (1.0f + erf(z * INV_SQRT2)) + z * INV_SQRT2PI * exp(-0.5f * z * z);
-    case ACT_GELU_TANH: {
-        const float t = tanh(GELU_K * (z + GELU_C * z * z * z));
-        return 0.5f * (1.0f + t) +
-               0.5f * z * (1.0f - t * t) * GELU_K * (1.0f + 3.0f * GELU_C * z * z);
-    }
-    default:
-        return 1.0f;
-    }
-}
+ACT_FUNCTIONS(float, )
+ACT_FUNCTIONS(float8, 8)
 
 // x: (n) -> y: (n), y = act(x)
 __kernel void act_fwd(const int n, const int act, const float alpha, __global const float *x,
@@ -110,6 +117,31 @@ __kernel void bias_act_fwd(const int n, const int act, const float alpha, const 
     y[oy + i] = act_value(act, alpha, x[ox + i] + b[ob + c]);
 }
 
+// The same for CPU devices: work-item i takes the elements [i per, (i + 1) per) of x seen as
+// (outer, C, inner) (n = its size), one run of a channel at a time, eight elements per step; the
+// channel of the next run follows by counting, so only the first costs a division.
+__kernel void bias_act_fwd_span(const int n, const int act, const float alpha, const int channels,
+                                const int inner, __global const float *x, const int ox,
+                                __global const float *b, const int ob, __global float *y,
+                                const int oy, const int per)
+{
+    const int s = get_global_id(0) * per, e = min(s + per, n);
+    const int plane = s / inner;
+    int j = s - plane * inner, c = plane % channels;
+    for (int i = s; i < e; j = 0, c = c + 1 == channels ? 0 : c + 1) {
+        const int len = min(inner - j, e - i);
+        const float bias = b[ob + c];
+        __global const float *xs = x + ox + i;
+        __global float *ys = y + oy + i;
+        int k = 0;
+        for (; k + 8 <= len; k += 8)
+            vstore8(act_value8(act, alpha, vload8(0, xs + k) + bias), 0, ys + k);
+        for (; k < len; k++)
+            ys[k] = act_value(act, alpha, xs[k] + bias);
+        i += len;
+    }
+}
+
 // x: (outer, C, inner), b: (C) (read only when has_bias), dy: like x -> dx: like x,
 // dx = act'(x [+ b]) dy
 __kernel void act_bwd(const int n, const int act, const float alpha, const int channels,
@@ -125,6 +157,38 @@ __kernel void act_bwd(const int n, const int act, const float alpha, const int c
     if (has_bias)
         z += b[ob + c];
     dx[odx + i] = act_derivative(act, alpha, z) * dy[ody + i];
+}
+
+// The same for CPU devices, split as bias_act_fwd_span (without a bias: channels 1, inner n)
+__kernel void act_bwd_span(const int n, const int act, const float alpha, const int channels,
+                           const int inner, const int has_bias, __global const float *x,
+                           const int ox, __global const float *b, const int ob,
+                           __global const float *dy, const int ody, __global float *dx,
+                           const int odx, const int per)
+{
+    const int s = get_global_id(0) * per, e = min(s + per, n);
+    const int plane = s / inner;
+    int j = s - plane * inner, c = plane % channels;
+    for (int i = s; i < e; j = 0, c = c + 1 == channels ? 0 : c + 1) {
+        const int len = min(inner - j, e - i);
+        const float bias = has_bias ? b[ob + c] : 0.0f;
+        __global const float *xs = x + ox + i, *g = dy + ody + i;
+        __global float *d = dx + odx + i;
+        int k = 0;
+        for (; k + 8 <= len; k += 8) {
+            float8 z = vload8(0, xs + k);
+            if (has_bias)
+                z += bias;
+            vstore8(act_derivative8(act, alpha, z) * vload8(0, g + k), 0, d + k);
+        }
+        for (; k < len; k++) {
+            float z = xs[k];
+            if (has_bias)
+                z += bias;
+            d[k] = act_derivative(act, alpha, z) * g[k];
+        }
+        i += len;
+    }
 }
 
 // ---- softmax ---------------------------------------------------------------------------------

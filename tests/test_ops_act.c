@@ -10,6 +10,10 @@
  *     replay with the same seed and run count, new masks on the next run and for other seeds,
  *     evaluation mode, and the gradient mask/(1-p) dy of the forward's own mask;
  *   - error paths: NULL, a sticky status and a message naming the op and the shapes.
+ * bias_act and the activation gradients have CPU kernels (a work-item per span, eight elements per
+ * step) and GPU kernels (a work-item per element): the activation and bias_act cases run on both,
+ * forced by $CLNN_KERNEL_PATH on whatever device runs the tests; the NCHW bias_act cases have
+ * runs of a channel long enough for the eight-wide steps of every activation.
  * Each test creates its own context (check forks every test). CK_FORK=no to debug. */
 #include <check.h>
 #include <math.h>
@@ -211,6 +215,11 @@ static const gc_case bias_act_cases[] = {
     CASE("bias_act input x (2,3,4,5) 1 gelu_tanh", BA(1, CLNN_ACT_GELU_TANH, 0), X(2, 3, 4, 5),
          P(3)),
     CASE("bias_act (4,65,9,7) 1 tanh", BA(1, CLNN_ACT_TANH, 0), P(4, 65, 9, 7), P(65)),
+    CASE("bias_act (2,4,5,7) 1 sigmoid", BA(1, CLNN_ACT_SIGMOID, 0), R(-4, 4, 2, 4, 5, 7), P(4)),
+    CASE("bias_act (2,3,6,6) 1 elu", BA(1, CLNN_ACT_ELU, 0.7f), P(2, 3, 6, 6), P(3)),
+    CASE("bias_act (3,2,5,5) 1 gelu_tanh", BA(1, CLNN_ACT_GELU_TANH, 0), R(-3, 3, 3, 2, 5, 5),
+         P(2)),
+    CASE("bias_act (2,5,17) 1 relu", BA(1, CLNN_ACT_RELU, 0), P(2, 5, 17), P(5)),
 };
 
 /* ---- linear: PyTorch Linear, every activation, with and without bias, 1-D to 3-D x ---------- */
@@ -244,9 +253,19 @@ static const gc_case linear_cases[] = {
         gc_run_case(&table[_i]);                                                                   \
     }                                                                                              \
     END_TEST
-GC_TEST(test_act, act_cases)
+/* The same over 2 count loop indexes: i < count runs case i on the CPU kernels, else case
+ * i - count on the GPU kernels (the variable is unset after: check may run all in one process). */
+#define GC_TEST_BOTH_PATHS(fn, table)                                                              \
+    START_TEST(fn)                                                                                 \
+    {                                                                                              \
+        setenv("CLNN_KERNEL_PATH", _i < GC_COUNT(table) ? "cpu" : "gpu", 1);                       \
+        gc_run_case(&table[_i % GC_COUNT(table)]);                                                 \
+        unsetenv("CLNN_KERNEL_PATH");                                                              \
+    }                                                                                              \
+    END_TEST
+GC_TEST_BOTH_PATHS(test_act, act_cases)
 GC_TEST(test_softmax, softmax_cases)
-GC_TEST(test_bias_act, bias_act_cases)
+GC_TEST_BOTH_PATHS(test_bias_act, bias_act_cases)
 GC_TEST(test_linear, linear_cases)
 
 /* Case names seed the random numbers and name failures, so each must be unique. */
@@ -596,9 +615,9 @@ static Suite *act_suite(void)
 {
     Suite *s = suite_create("ops_act");
     const gc_loop loops[] = {
-        {"activations", test_act, GC_COUNT(act_cases)},
+        {"activations", test_act, 2 * GC_COUNT(act_cases)},
         {"softmax", test_softmax, GC_COUNT(softmax_cases)},
-        {"bias_act", test_bias_act, GC_COUNT(bias_act_cases)},
+        {"bias_act", test_bias_act, 2 * GC_COUNT(bias_act_cases)},
         {"linear", test_linear, GC_COUNT(linear_cases)},
         {"golden", test_golden, GOLDEN_CASES},
         {"dropout", test_dropout_mask, GC_COUNT(drop_cfgs)},
