@@ -51,21 +51,24 @@ __kernel void maxpool2d_fwd(const int n, const int H, const int W, const int OH,
     argmax[i] = best;
 }
 
-// Four floats p[0], p[s], p[2 s], p[3 s], read as vectors where the stride allows; for s = 2
-// this reads p[7], one past the last.
+// Four floats p[0], p[s], p[2 s], p[3 s], read as vectors where the stride allows (and never
+// past p[3 s], which may end the buffer)
 inline float4 pool_load4(__global const float *p, const int s)
 {
     if (s == 1)
         return vload4(0, p);
-    if (s == 2)
-        return vload8(0, p).even;
+    if (s == 2) {
+        const float4 a = vload4(0, p), b = vload4(0, p + 3);
+        return (float4)(a.s02, b.s13);
+    }
     return (float4)(p[0], p[s], p[2 * s], p[3 * s]);
 }
 
 // The same for CPU devices: work-item i takes the output rows [i per, (i + 1) per) of the n = NC OH
-// rows, one after another. Four windows at a time where they lie inside the row with one stride
-// to spare (for pool_load4): each window keeps its own row-major order, so the rule above holds
-// lane by lane, with selects instead of branches (random data mispredicts them).
+// rows, one after another. Four windows at a time where they lie inside the row (the last four
+// of a row too, recomputing some: same values), the others one by one: each window keeps its
+// row-major order, so the rule above holds lane by lane, with selects instead of branches
+// (random data mispredicts them).
 __kernel void maxpool2d_fwd_rows(const int n, const int H, const int W, const int OH, const int OW,
                                  const int kh, const int kw, const int sh, const int sw,
                                  const int pt, const int pl, __global const float *x, const int ox,
@@ -82,23 +85,24 @@ __kernel void maxpool2d_fwd_rows(const int n, const int H, const int W, const in
         __global float *yr = y + oy + r * OW;
         __global int *ar = argmax + r * OW;
         for (int ow = 0; ow < OW;) {
-            const int ws0 = ow * sw - pl;
-            if (ow + 4 <= OW && ws0 >= 0 && ws0 + 4 * sw + kw <= W + 1) {
+            const int o4 = min(ow, OW - 4), ws4 = o4 * sw - pl; // o4 < ow: the last four
+            if (o4 >= 0 && ws4 >= 0 && ws4 + 3 * sw + kw <= W) {
                 float4 m = (float4)(-INFINITY);
-                int4 best = (int4)(hs * W + ws0) + lane;
+                int4 best = (int4)(hs * W + ws4) + lane;
                 for (int h = hs; h < he; h++)
                     for (int w = 0; w < kw; w++) {
-                        const int at = h * W + ws0 + w;
+                        const int at = h * W + ws4 + w;
                         const float4 v = pool_load4(plane + at, sw);
                         const int4 take = v > m || isnan(v);
                         m = select(m, v, take);
                         best = select(best, (int4)(at) + lane, take);
                     }
-                vstore4(m, 0, yr + ow);
-                vstore4(best, 0, ar + ow);
-                ow += 4;
+                vstore4(m, 0, yr + o4);
+                vstore4(best, 0, ar + o4);
+                ow = o4 + 4;
                 continue;
             }
+            const int ws0 = ow * sw - pl;
             const int ws = max(ws0, 0), we = min(ws0 + kw, W);
             float m = -INFINITY;
             int best = hs * W + ws;
