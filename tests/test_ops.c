@@ -255,6 +255,10 @@ static const gc_case matmul_cases[] = {
     CASE("matmul shared b (4,3,5)@(7,5)^T", MM(0, 1), P(4, 3, 5), P(7, 5)),
     CASE("matmul shared b (2,3,5,3)^T@(7,5)^T", MM(1, 1), P(2, 3, 5, 3), P(7, 5)),
     CASE("matmul shared b (5,13,65)@(65,7)", MM(0, 0), P(5, 13, 65), P(65, 7)),
+    /* clnn's own SGEMM (CPU devices): tiles of 8 rows x 32 columns, full and partial */
+    CASE("matmul full tiles (9,40)@(40,64)", MM(0, 0), P(9, 40), P(40, 64)),
+    CASE("matmul packed b^T (17,40)@(100,40)^T", MM(0, 1), P(17, 40), P(100, 40)),
+    CASE("matmul batched (2,40,9)^T@(2,40,33)", MM(1, 0), P(2, 40, 9), P(2, 40, 33)),
 };
 
 /* ---- transpose and reshape ------------------------------------------------------------------ */
@@ -404,6 +408,14 @@ END_TEST
 START_TEST(test_matmul)
 {
     gc_run_case(&matmul_cases[_i]);
+}
+END_TEST
+/* The same through CLBlast, which GPUs use (CPU devices take clnn's own kernels by default) */
+START_TEST(test_matmul_clblast)
+{
+    setenv("CLNN_GEMM", "clblast", 1);
+    gc_run_case(&matmul_cases[_i]);
+    unsetenv("CLNN_GEMM");
 }
 END_TEST
 START_TEST(test_layout)
@@ -564,7 +576,10 @@ static void fill_random(clnn_tensor *t, double *host, gc_rng *rng)
 
 START_TEST(test_gemm_ignores_nan_in_output)
 {
-    const nan_case *c = &nan_cases[_i];
+    /* loop index: the case, then the implementation: clnn's own (CPU default), CLBlast */
+    const nan_case *c = &nan_cases[_i % GC_COUNT(nan_cases)];
+    if (_i >= (int)GC_COUNT(nan_cases))
+        setenv("CLNN_GEMM", "clblast", 1);
     clnn_ctx *ctx = gc_ctx_create();
     clnn_graph *g;
     ck_assert_int_eq(clnn_graph_create(ctx, &g), CLNN_OK);
@@ -731,7 +746,8 @@ static Suite *ops_suite(void)
         {"layout", test_layout, GC_COUNT(layout_cases)},
         {"composite", test_composite, GC_COUNT(composite_cases)},
         {"errors", test_error, GC_COUNT(error_cases)},
-        {"gemm_nan", test_gemm_ignores_nan_in_output, GC_COUNT(nan_cases)},
+        {"gemm_nan", test_gemm_ignores_nan_in_output, 2 * GC_COUNT(nan_cases)},
+        {"matmul clblast", test_matmul_clblast, GC_COUNT(matmul_cases)},
         {"golden", test_golden, CORE_GOLDEN_CASES},
     };
     TCase *tc[GC_COUNT(loops)];

@@ -7,6 +7,7 @@
  * lives in tune.c. */
 #include <clblast_c.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -656,8 +657,119 @@ clnn_status clnn_gemm_tuning_get(clnn_ctx *ctx, clnn_gemm_tuning *out)
     return CLNN_OK;
 }
 
+/* ---- clnn's own SGEMM (kernels/gemm.cl) ---------------------------------------------------- */
+int clnn__gemm_own(const clnn_ctx *ctx)
+{
+    const char *env = getenv("CLNN_GEMM");
+    if (env && !strcmp(env, "clblast"))
+        return 0;
+    if (env && !strcmp(env, "own"))
+        return 1;
+    return ctx->info.type != CLNN_DEVICE_GPU;
+}
+
+/* The last element (+ 1) a strided batch of rows x cols (row pitch ld) reaches from off. */
+static size_t extent(size_t off, size_t rows, size_t cols, size_t ld, size_t stride, size_t batch)
+{
+    return off + (batch - 1) * stride + (rows - 1) * ld + cols;
+}
+
+/* Sets the arguments first .. first + n - 1 of k from (size, pointer) pairs. */
+static cl_int set_args(cl_kernel k, int n, const size_t *sizes, const void *const *values)
+{
+    cl_int err = CL_SUCCESS;
+    for (int i = 0; i < n && err == CL_SUCCESS; i++)
+        err = clSetKernelArg(k, (cl_uint)i, sizes[i], values[i]);
+    return err;
+}
+
+/* Whether the kernels, which index with int, reach every element of a's operands. */
+static int own_fits(const clnn__gemm_args *a)
+{
+    size_t lim = (size_t)INT_MAX;
+    size_t ea = a->trans_a ? extent(a->a_off, a->k, a->m, a->lda, a->a_stride, a->batch)
+                           : extent(a->a_off, a->m, a->k, a->lda, a->a_stride, a->batch);
+    size_t eb = a->trans_b ? extent(a->b_off, a->n, a->k, a->ldb, a->b_stride, a->batch)
+                           : extent(a->b_off, a->k, a->n, a->ldb, a->b_stride, a->batch);
+    size_t ec = extent(a->c_off, a->m, a->n, a->ldc, a->c_stride, a->batch);
+    return a->m && a->n && a->batch && ea < lim && eb < lim && ec < lim &&
+           a->k * a->n * a->batch < lim && a->m < lim && a->n < lim;
+}
+
+/* C = alpha op(A) op(B) + beta C with gemm_tile (and gemm_pack_t for B^T) on node's kernels
+ * and packing buffer; the event of the last kernel in *last when asked (profiling). */
+static clnn_status own_gemm(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_args *a,
+                            cl_event *last)
+{
+    static const char *const names[2] = {"gemm_tile", "gemm_pack_t"};
+    cl_kernel *kernels = node->kernels + CLNN__GEMM_SLOT;
+    for (int i = 0; i < 2; i++)
+        if (!kernels[i]) {
+            clnn_status st = clnn__kernel_create(ctx, "gemm", NULL, names[i], &kernels[i]);
+            if (st)
+                return st;
+        }
+    int M = (int)a->m, N = (int)a->n, K = (int)a->k, trans_a = a->trans_a;
+    int one = a->batch > 1; /* the strides of a single GEMM may be anything */
+    int oa = (int)a->a_off, lda = (int)a->lda, sa = one ? (int)a->a_stride : 0;
+    int ob = (int)a->b_off, ldb = (int)a->ldb, sb = one ? (int)a->b_stride : 0;
+    int oc = (int)a->c_off, ldc = (int)a->ldc, sc = one ? (int)a->c_stride : 0;
+    cl_mem bmem = a->b;
+    cl_int err;
+    if (a->trans_b && K > 0) { /* pack B^T: (K, N) per batch */
+        size_t bytes = a->k * a->n * a->batch * sizeof(float), have = 0;
+        if (node->gemm_pack && (clGetMemObjectInfo(node->gemm_pack, CL_MEM_SIZE, sizeof have,
+                                                   &have, NULL) != CL_SUCCESS ||
+                                have < bytes)) {
+            clReleaseMemObject(node->gemm_pack); /* the in-order queue keeps it while in use */
+            node->gemm_pack = NULL;
+        }
+        if (!node->gemm_pack) {
+            node->gemm_pack = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+            if (err != CL_SUCCESS) {
+                node->gemm_pack = NULL;
+                return clnn__cl_fail(ctx, err, "clCreateBuffer for the %zu-byte packed GEMM operand",
+                                     bytes);
+            }
+        }
+        cl_kernel k = kernels[1];
+        const size_t sizes[7] = {sizeof N, sizeof K, sizeof bmem, sizeof ob, sizeof ldb,
+                                 sizeof sb, sizeof(cl_mem)};
+        const void *const values[7] = {&N, &K, &bmem, &ob, &ldb, &sb, &node->gemm_pack};
+        size_t global[2] = {a->k, a->batch};
+        if ((err = set_args(k, 7, sizes, values)) != CL_SUCCESS ||
+            (err = clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global, NULL, 0, NULL, NULL)) !=
+                CL_SUCCESS)
+            return clnn__cl_fail(ctx, err, "gemm_pack_t of a %zux%zu operand", a->n, a->k);
+        bmem = node->gemm_pack;
+        ob = 0;
+        ldb = N;
+        sb = K * N;
+    }
+    cl_kernel k = kernels[0];
+    float alpha = a->alpha, beta = a->beta;
+    const size_t sizes[18] = {sizeof M,   sizeof N,  sizeof K,      sizeof alpha, sizeof beta,
+                              sizeof trans_a, sizeof(cl_mem), sizeof oa, sizeof lda, sizeof sa,
+                              sizeof(cl_mem), sizeof ob, sizeof ldb, sizeof sb, sizeof(cl_mem),
+                              sizeof oc, sizeof ldc, sizeof sc};
+    const void *const values[18] = {&M,  &N,  &K,    &alpha, &beta, &trans_a, &a->a, &oa, &lda,
+                                    &sa, &bmem, &ob, &ldb, &sb,  &a->c,   &oc,  &ldc, &sc};
+    size_t tiles = (a->n + 31) / 32, rows = (a->m + 7) / 8;
+    size_t global[3] = {tiles, rows, a->batch}, local[3] = {tiles, 1, 1};
+    int use_local = ctx->info.max_work_group_size && tiles <= ctx->info.max_work_group_size &&
+                    ctx->info.type != CLNN_DEVICE_GPU;
+    if ((err = set_args(k, 18, sizes, values)) != CL_SUCCESS ||
+        (err = clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, use_local ? local : NULL, 0,
+                                      NULL, last)) != CL_SUCCESS)
+        return clnn__cl_fail(ctx, err, "gemm_tile %zux%zux%zu (batch %zu)", a->m, a->n, a->k,
+                             a->batch);
+    return CLNN_OK;
+}
+
 /* ---- GEMM --------------------------------------------------------------------------------- */
-clnn_status clnn__gemm(clnn_ctx *ctx, const clnn_tensor *node, const clnn__gemm_args *a)
+/* C = alpha op(A) op(B) + beta C on clnn's own kernels (own = 1) or CLBlast, profiled as one
+ * span of node. */
+static clnn_status gemm_with(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_args *a, int own)
 {
     if (!ctx->gemm_ready)
         clnn__tune_load(ctx);
@@ -667,6 +779,14 @@ clnn_status clnn__gemm(clnn_ctx *ctx, const clnn_tensor *node, const clnn__gemm_
      * profile cover every kernel of the GEMM (the queue is in order) */
     if (ctx->profile && clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &before) != CL_SUCCESS)
         before = NULL;
+    if (own) {
+        clnn_status st = own_gemm(ctx, node, a, evp);
+        if (st == CLNN_OK && ev)
+            clnn__prof_record_span(ctx, node, before, ev);
+        else if (before)
+            clReleaseEvent(before);
+        return st;
+    }
     CLBlastTranspose ta = a->trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastTranspose tb = a->trans_b ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastStatusCode s;
@@ -692,4 +812,16 @@ clnn_status clnn__gemm(clnn_ctx *ctx, const clnn_tensor *node, const clnn__gemm_
     else if (before)
         clReleaseEvent(before);
     return CLNN_OK;
+}
+
+clnn_status clnn__gemm(clnn_ctx *ctx, const clnn_tensor *node, const clnn__gemm_args *a)
+{
+    /* the node owns the own kernels' objects: a node's GEMMs are enqueued one after another */
+    clnn_tensor *owner = (clnn_tensor *)node;
+    return gemm_with(ctx, owner, a, node && clnn__gemm_own(ctx) && own_fits(a));
+}
+
+clnn_status clnn__gemm_clblast(clnn_ctx *ctx, const clnn_tensor *node, const clnn__gemm_args *a)
+{
+    return gemm_with(ctx, (clnn_tensor *)node, a, 0);
 }

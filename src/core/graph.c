@@ -36,7 +36,9 @@ void clnn__node_release_emit(clnn_tensor *t)
         clReleaseMemObject(t->aux);
     if (t->scratch)
         clReleaseMemObject(t->scratch);
-    t->aux = t->scratch = NULL;
+    if (t->gemm_pack)
+        clReleaseMemObject(t->gemm_pack);
+    t->aux = t->scratch = t->gemm_pack = NULL;
 }
 
 void clnn_graph_destroy(clnn_graph *g)

@@ -174,7 +174,8 @@ typedef enum clnn__kind {
 
 #define CLNN__MAX_SRC      8
 #define CLNN__PARAMS_BYTES 96
-#define CLNN__MAX_KERNELS  6
+#define CLNN__MAX_KERNELS  8
+#define CLNN__GEMM_SLOT    6 /* kernels[6], [7]: clnn's own SGEMM (gemm.c) for the node's GEMMs */
 
 struct clnn_tensor {
     clnn_ctx *ctx;
@@ -203,6 +204,7 @@ struct clnn_tensor {
     cl_kernel kernels[CLNN__MAX_KERNELS];
     cl_mem aux;     /* e.g. shape and stride tables */
     cl_mem scratch; /* e.g. partial sums */
+    cl_mem gemm_pack; /* clnn's own SGEMM: B^T packed for a GEMM with trans_b (gemm.c) */
 };
 
 size_t clnn__dtype_size(clnn_dtype dtype);
@@ -321,6 +323,14 @@ typedef struct clnn__gemm_args {
     size_t batch;
 } clnn__gemm_args;
 clnn_status clnn__gemm(clnn_ctx *ctx, const clnn_tensor *node, const clnn__gemm_args *args);
+/* The same always on CLBlast (its parameter search, tune.c). */
+clnn_status clnn__gemm_clblast(clnn_ctx *ctx, const clnn_tensor *node, const clnn__gemm_args *args);
+/* Which implementation clnn__gemm uses on ctx's device: 1 clnn's own kernels (CPU devices), 0
+ * CLBlast (GPUs); $CLNN_GEMM=own|clblast forces one. The own kernels belong to the node (its
+ * kernel slots CLNN__GEMM_SLOT.. and gemm_pack, released with it); a GEMM without a node runs on
+ * CLBlast. */
+int clnn__gemm_own(const clnn_ctx *ctx);
+
 
 /* ---- GEMM parameters and the tuning file (gemm.c; the search: tune.c) ---------------------- */
 /* 1 when any group of p is set (not CLBlast's own). */

@@ -230,7 +230,7 @@ static clnn_status gemm(tuner *t, const clnn_tune_shape *s, float alpha, float b
                          .b_stride = b_layout(s).stride,
                          .c_stride = c_layout(s).stride,
                          .batch = batch_of(s)};
-    return clnn__gemm(t->ctx, NULL, &g);
+    return clnn__gemm_clblast(t->ctx, NULL, &g);
 }
 
 static clnn_status finish(tuner *t)

@@ -1,0 +1,97 @@
+// gemm.cl — clnn's own SGEMM for CPU devices (src/core/gemm.c; CLBlast serves GPUs):
+//   C = alpha op(A) B + beta C, row-major, strided batches, op(A) = A or A^T.
+// A B^T product runs on a packed copy of B^T (gemm_pack_t), so B here always has its columns
+// contiguous. Each work-item keeps a tile of 8 rows x 32 columns of C in 16 float16 accumulators
+// and, per k, loads two float16 rows of B and 8 values of op(A): explicit wide vectors are what
+// POCL turns into AVX-512 FMAs (its work-item-loop vectoriser does not pack scalar code), the
+// same scheme as conv_direct (conv.cl). Rows past M are computed on the last row and not stored;
+// the last column tile of a width not a multiple of 32 reads B through a guarded copy.
+
+#define GEMM_TM 8
+
+// Range: (ceil(N / 32), ceil(M / GEMM_TM), batch).
+__kernel void gemm_tile(const int M, const int N, const int K, const float alpha, const float beta,
+                        const int trans_a, __global const float *A, const int oa, const int lda,
+                        const int sa, __global const float *B, const int ob, const int ldb,
+                        const int sb, __global float *C, const int oc, const int ldc, const int sc)
+{
+    const int n0 = get_global_id(0) * 32, m0 = get_global_id(1) * GEMM_TM, b = get_global_id(2);
+    if (n0 >= N || m0 >= M)
+        return;
+    int arow[GEMM_TM];
+    const int astep = trans_a ? lda : 1;
+#pragma unroll
+    for (int t = 0; t < GEMM_TM; t++) {
+        const int m = min(m0 + t, M - 1);
+        arow[t] = oa + b * sa + (trans_a ? m : m * lda);
+    }
+    float16 a0[GEMM_TM], a1[GEMM_TM];
+#pragma unroll
+    for (int t = 0; t < GEMM_TM; t++)
+        a0[t] = a1[t] = (float16)(0.0f);
+    __global const float *bp = B + ob + b * sb + n0;
+    if (n0 + 32 <= N) {
+        for (int k = 0; k < K; k++, bp += ldb) {
+            const float16 b0 = vload16(0, bp), b1 = vload16(0, bp + 16);
+            const int ak = k * astep;
+#pragma unroll
+            for (int t = 0; t < GEMM_TM; t++) {
+                const float16 v = (float16)(A[arow[t] + ak]);
+                a0[t] = fma(v, b0, a0[t]);
+                a1[t] = fma(v, b1, a1[t]);
+            }
+        }
+    } else { // the last column tile: only N - n0 columns of B exist
+        float row[32];
+        const int w = N - n0;
+        for (int k = 0; k < K; k++, bp += ldb) {
+            for (int j = 0; j < 32; j++)
+                row[j] = j < w ? bp[j] : 0.0f;
+            const float16 b0 = vload16(0, row), b1 = vload16(0, row + 16);
+            const int ak = k * astep;
+#pragma unroll
+            for (int t = 0; t < GEMM_TM; t++) {
+                const float16 v = (float16)(A[arow[t] + ak]);
+                a0[t] = fma(v, b0, a0[t]);
+                a1[t] = fma(v, b1, a1[t]);
+            }
+        }
+    }
+    __global float *cp = C + oc + b * sc + n0;
+    const int w = min(32, N - n0);
+#pragma unroll
+    for (int t = 0; t < GEMM_TM; t++) {
+        if (m0 + t >= M)
+            break;
+        __global float *row = cp + (m0 + t) * ldc;
+        float16 r0 = alpha * a0[t], r1 = alpha * a1[t];
+        if (w == 32) {
+            if (beta != 0.0f) { // BLAS: C is not read when beta is 0 (NaN there does not spread)
+                r0 = fma((float16)(beta), vload16(0, row), r0);
+                r1 = fma((float16)(beta), vload16(0, row + 16), r1);
+            }
+            vstore16(r0, 0, row);
+            vstore16(r1, 0, row + 16);
+        } else {
+            float out[32];
+            vstore16(r0, 0, out);
+            vstore16(r1, 0, out + 16);
+            for (int j = 0; j < w; j++)
+                row[j] = beta != 0.0f ? out[j] + beta * row[j] : out[j];
+        }
+    }
+}
+
+// B: (N, K) rows of ldb per batch (stride sb) -> P: (K, N) per batch (stride K N): P[k, n] =
+// B[n, k]. A work-item writes one row of P. Range: (K, batch).
+__kernel void gemm_pack_t(const int N, const int K, __global const float *B, const int ob,
+                          const int ldb, const int sb, __global float *P)
+{
+    const int k = get_global_id(0), b = get_global_id(1);
+    if (k >= K)
+        return;
+    __global const float *src = B + ob + b * sb + k;
+    __global float *dst = P + (b * K + k) * N;
+    for (int n = 0; n < N; n++)
+        dst[n] = src[n * ldb];
+}
