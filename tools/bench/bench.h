@@ -50,15 +50,15 @@ enum {
 
 /* Records each suite may add; every suite file checks its own count against these. */
 #define ROOFLINE_RESULTS    6 /* one per copy and FMA variant */
-#define GEMM_RESULTS        7 /* one per GEMM shape */
+#define GEMM_RESULTS        14 /* one per GEMM shape and implementation */
 #define ELEMENTWISE_RESULTS 8 /* the host copy + one per case */
 #define STARTUP_RESULTS     4 /* one per cache variant */
 #define LAUNCH_RESULTS      1
 #define OPS_RESULTS         14 /* forward + backward of each op case */
-#define CONV_RESULTS        18 /* forward, backward-data, backward-weights of each layer */
+#define CONV_RESULTS        36 /* forward, backward-data, backward-weights of each layer x 2 */
 #define TRAIN_RESULTS       5  /* one per model and batch */
 #define INFER_RESULTS       6
-#define MAX_RESULTS         80
+#define MAX_RESULTS         120
 _Static_assert(ROOFLINE_RESULTS + GEMM_RESULTS + ELEMENTWISE_RESULTS + STARTUP_RESULTS +
                        LAUNCH_RESULTS + OPS_RESULTS + CONV_RESULTS + TRAIN_RESULTS +
                        INFER_RESULTS <=
@@ -69,7 +69,7 @@ _Static_assert(ROOFLINE_RESULTS + GEMM_RESULTS + ELEMENTWISE_RESULTS + STARTUP_R
 
 typedef struct result {
     const char *suite;
-    char name[40], shape[48];
+    char name[56], shape[48];
     double median_ms, min_ms, enqueue_ms; /* enqueue_ms: median time until the run returned */
     const char *unit; /* JSON key of rate: "gflops", "gbps", "us_per_launch", "samples_per_s";
                        * NULL: no rate */

@@ -26,7 +26,11 @@ static const op_case CONV_CASES[] = {
     {"resnet 1x1 64->128 s2", OP_CONV, 8, 2, 64, 56, 56, 128, 1, 1, 0, 1, 2},
 };
 #define NCONV (sizeof CONV_CASES / sizeof *CONV_CASES)
-_Static_assert(3 * NCONV == CONV_RESULTS, "see bench.h");
+_Static_assert(3 * 2 * NCONV == CONV_RESULTS, "see bench.h");
+
+/* the algorithms ($CLNN_CONV_ALGO): each case runs on both */
+static const char *const ALGOS[2] = {"direct", "gemm"};
+static const char *const ALGO_NAME[2] = {"direct", "im2col+gemm"};
 
 enum { P_FWD, P_DATA, P_WEIGHTS, NPASS };
 static const char *const PASS_OP[NPASS] = {"conv2d", "conv2d_bwd_input", "conv2d_bwd_weight"};
@@ -55,7 +59,7 @@ static void conv_row(const bench *b, const result *r)
         snprintf(rate, sizeof rate, "%.2f GFLOP/s", r->rate);
     if (isfinite(r->max_rel_err))
         snprintf(err, sizeof err, "%.1e", r->max_rel_err);
-    printf("%-34s %-30s %9s %9s %15s %11s  %-28s %s%s\n", r->name, r->shape, med, min, rate,
+    printf("%-46s %-30s %9s %9s %15s %11s  %-28s %s%s\n", r->name, r->shape, med, min, rate,
            fmt_roof(roof, r), r->note, err, r->checked ? "" : "  FAILED");
     fflush(stdout);
 }
@@ -147,13 +151,13 @@ static clnn_status conv_timed_run(clnn_ctx *ctx, clnn_graph *g, double *wall, do
     return st;
 }
 
-static void conv_case_run(bench *b, clnn_ctx *ctx, const op_case *c, rng *rg)
+static void conv_case_run(bench *b, clnn_ctx *ctx, const op_case *c, int algo, rng *rg)
 {
     op_data d;
     conv_graph cg = {0};
     result *res[NPASS];
     double *t = NULL;
-    char shape[128], name[40], stride[24] = "";
+    char shape[128], name[56], stride[24] = "";
     int fail = op_data_init(&d, c, b->quick ? c->quick_batch : c->batch, rg);
     if (d.stride > 1)
         snprintf(stride, sizeof stride, " s%lld", (long long)d.stride);
@@ -161,7 +165,7 @@ static void conv_case_run(bench *b, clnn_ctx *ctx, const op_case *c, rng *rg)
              (long long)c->c, (long long)c->h, (long long)c->w, (long long)c->k, (long long)c->c,
              (long long)c->r, (long long)c->s, stride);
     for (int p = 0; p < NPASS; p++) {
-        snprintf(name, sizeof name, "%s %s", c->name, PASS_NAME[p]);
+        snprintf(name, sizeof name, "%s %s %s", c->name, PASS_NAME[p], ALGO_NAME[algo]);
         res[p] = add_result(b, "conv", name, shape);
         res[p]->max_rel_err = NAN;
     }
@@ -225,6 +229,8 @@ static void conv_case_run(bench *b, clnn_ctx *ctx, const op_case *c, rng *rg)
             snprintf(r->note, sizeof r->note, "best %.2f GFLOP/s", flop / (r->min_ms * 1e6));
             if (p == P_FWD)
                 snprintf(r->note, sizeof r->note, "graph run %.2f ms wall", wall_median);
+            if (p == P_DATA && algo == 0 && d.stride > 1) /* see op_conv.c's direct_algo */
+                snprintf(r->note, sizeof r->note, "strided: im2col+gemm");
         }
         conv_row(b, r);
     }
@@ -262,12 +268,21 @@ void suite_conv(bench *b)
                "   (clnn's per-op profile, one graph run per rep); GFLOP/s of 2 N K C R S H' W', "
                "as %% of the measured %.1f GFLOP/s peak\n",
                b->reps, b->roof.peak_gflops);
-        printf("%-34s %-30s %9s %9s %15s %11s  %-28s %s\n", "name", "shape", "median ms", "min ms",
+        printf("%-46s %-30s %9s %9s %15s %11s  %-28s %s\n", "name", "shape", "median ms", "min ms",
                "rate", "roofline", "note", "max rel err");
     }
-    rng rg = {0xbb67ae8584caa73bu};
+    char *saved = getenv("CLNN_CONV_ALGO") ? strdup(getenv("CLNN_CONV_ALGO")) : NULL;
     for (size_t i = 0; i < NCONV; i++)
-        conv_case_run(b, ctx, &CONV_CASES[i], &rg);
+        for (int a = 0; a < 2; a++) {
+            rng rg = {0xbb67ae8584caa73bu + i}; /* the same data for both algorithms */
+            setenv("CLNN_CONV_ALGO", ALGOS[a], 1);
+            conv_case_run(b, ctx, &CONV_CASES[i], a, &rg);
+        }
+    if (saved)
+        setenv("CLNN_CONV_ALGO", saved, 1);
+    else
+        unsetenv("CLNN_CONV_ALGO");
+    free(saved);
     clnn_ctx_destroy(ctx);
     b->reps = saved_reps;
 }

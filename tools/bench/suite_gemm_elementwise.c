@@ -1,5 +1,5 @@
-/* suite_gemm_elementwise.c — two clnn-bench suites: `gemm` (clnn_matmul on CLBlast over
- * square and layer shapes, GFLOP/s and % of the measured FMA peak, GEMM_SAMPLES entries of each
+/* suite_gemm_elementwise.c — two clnn-bench suites: `gemm` (clnn_matmul on clnn's own SGEMM
+ * kernels and on CLBlast ($CLNN_GEMM) over square and layer shapes, GFLOP/s and % of the measured FMA peak, GEMM_SAMPLES entries of each
  * result checked) and `elementwise` (single-kernel graphs in GB/s, as % of the measured device
  * copy bandwidth and as a fraction of the host's STREAM-like multi-threaded memcpy bandwidth,
  * every element checked). Not here: ops with their own kernels (suite_ops.c). */
@@ -25,10 +25,11 @@ static const struct gemm_shape {
     {"dense 512->10, B=128", 128, 10, 512, 1},
     {"mnist conv 5x5x32->64 gemm", 64, 15488, 288, 0},
 };
-_Static_assert(sizeof GEMM_SHAPES / sizeof *GEMM_SHAPES == GEMM_RESULTS, "see bench.h");
+_Static_assert(2 * sizeof GEMM_SHAPES / sizeof *GEMM_SHAPES == GEMM_RESULTS, "see bench.h");
 
-/* y = a @ w; a: (M, K), w: (K, N) -> y: (M, N). GEMM_SAMPLES random entries checked. */
-static void gemm_case(bench *b, const struct gemm_shape *s, rng *r)
+/* y = a @ w; a: (M, K), w: (K, N) -> y: (M, N) on implementation impl ("own", "clblast").
+ * GEMM_SAMPLES random entries checked. */
+static void gemm_case(bench *b, const struct gemm_shape *s, const char *impl, rng *r)
 {
     size_t m = (size_t)s->m, n = (size_t)s->n, k = (size_t)s->k;
     float *ha = malloc(m * k * sizeof *ha), *hw = malloc(k * n * sizeof *hw);
@@ -54,7 +55,9 @@ static void gemm_case(bench *b, const struct gemm_shape *s, rng *r)
     }
     char shape[32], where[96] = "";
     snprintf(shape, sizeof shape, "%zux%zux%zu", m, n, k);
-    result *res = add_result(b, "gemm", s->name, shape);
+    char name[80];
+    snprintf(name, sizeof name, "%s %s", impl, s->name);
+    result *res = add_result(b, "gemm", name, shape);
     double worst = 0, expected;
     for (int t = 0; t < GEMM_SAMPLES; t++) {
         size_t i = rng_next(r) % m, j = rng_next(r) % n;
@@ -81,11 +84,22 @@ out:
 
 void suite_gemm(bench *b)
 {
-    print_header(b, "gemm: clnn_matmul y(M,N) = a(M,K) @ w(K,N) on CLBlast; shape MxNxK");
-    rng r = {0x9e3779b97f4a7c15u};
+    print_header(b, "gemm: clnn_matmul y(M,N) = a(M,K) @ w(K,N) on clnn's own SGEMM kernels "
+                    "(own, CPU devices' default) and CLBlast; shape MxNxK");
+    static const char *const impls[2] = {"own", "clblast"};
+    char *saved = getenv("CLNN_GEMM") ? strdup(getenv("CLNN_GEMM")) : NULL;
     for (size_t i = 0; i < sizeof GEMM_SHAPES / sizeof *GEMM_SHAPES; i++)
-        if (!b->quick || GEMM_SHAPES[i].quick)
-            gemm_case(b, &GEMM_SHAPES[i], &r);
+        for (int j = 0; j < 2; j++)
+            if (!b->quick || GEMM_SHAPES[i].quick) {
+                rng r = {0x9e3779b97f4a7c15u + i}; /* the same data for both */
+                setenv("CLNN_GEMM", impls[j], 1);
+                gemm_case(b, &GEMM_SHAPES[i], impls[j], &r);
+            }
+    if (saved)
+        setenv("CLNN_GEMM", saved, 1);
+    else
+        unsetenv("CLNN_GEMM");
+    free(saved);
 }
 
 /* ---- elementwise ---------------------------------------------------------------------------- */
