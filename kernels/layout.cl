@@ -93,3 +93,38 @@ __kernel void pad_gather(const int n, __global const int *table, const uint valu
     }
     y[oy + i] = inside ? x[ox + off] : value;
 }
+
+// The same with a work-item per row of the last axis (CPU devices: the outer coordinates are
+// decoded once per row, and a row outside the lattice is one fill). Range: (n / L), L the last
+// output axis.
+__kernel void pad_rows(const int n, __global const int *table, const uint value,
+                       __global const uint *x, const int ox, __global uint *y, const int oy)
+{
+    const int ndim = table[0], L = table[PAD_SHAPE + ndim - 1], row = get_global_id(0);
+    if (row * L >= n)
+        return;
+    int r = row, off = 0, stride = table[PAD_XDIM + ndim - 1], inside = 1;
+    for (int d = ndim - 2; d >= 0; d--) {
+        const int size = table[PAD_SHAPE + d];
+        const int c = r % size - table[PAD_START + d];
+        const int step = table[PAD_STEP + d], xdim = table[PAD_XDIM + d];
+        r /= size;
+        const int q = c / step;
+        inside = inside && c >= 0 && c == q * step && q < xdim;
+        off += q * stride;
+        stride *= xdim;
+    }
+    __global uint *dst = y + oy + row * L;
+    if (!inside) {
+        for (int j = 0; j < L; j++)
+            dst[j] = value;
+        return;
+    }
+    const int start = table[PAD_START + ndim - 1], step = table[PAD_STEP + ndim - 1];
+    const int xdim = table[PAD_XDIM + ndim - 1];
+    __global const uint *src = x + ox + off;
+    for (int j = 0; j < L; j++) {
+        const int c = j - start, q = step == 1 ? c : c / step;
+        dst[j] = c >= 0 && c == q * step && q < xdim ? src[q] : value;
+    }
+}

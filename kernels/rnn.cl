@@ -192,6 +192,22 @@ __kernel void rnn_colsum(const int rows, const int C, __global const float *m, c
     out[oout + c] = acc;
 }
 
+// The same with a work-item per 16 columns (C a multiple of 16; CPU devices, where one float16
+// load per row replaces 16 strided scalar loads): each column is still summed in row order, so
+// the result is the same bit for bit.
+__kernel void rnn_colsum16(const int rows, const int C, __global const float *m, const int om,
+                           __global float *out, const int oout)
+{
+    const int c0 = get_global_id(0) * 16;
+    if (c0 >= C)
+        return;
+    float16 acc = (float16)(0.0f);
+    __global const float *src = m + om + c0;
+    for (int r = 0; r < rows; r++, src += C)
+        acc += vload16(0, src);
+    vstore16(acc, 0, out + oout + c0);
+}
+
 __kernel void rnn_copy(const int n, __global const float *src, const int osrc,
                        __global float *dst, const int odst)
 {

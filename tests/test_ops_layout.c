@@ -183,6 +183,8 @@ static const gc_case pad_cases[] = {
     CASE("pad 6-D (2,1,3,1,2,2)", PADS(1.0f, 0, 1, 2, 0, 0, 0, 1, 1, 0, 0, 0, 2),
          P(2, 1, 3, 1, 2, 2)),
     CASE("pad (150,70) by (5,6),(7,8)", PADS(0.0f, 5, 6, 7, 8), P(150, 70)),
+    /* CPU devices' pad_rows: whole rows outside x (the middle axis padded), rows with x */
+    CASE("pad middle axis (5,4,9) by (2,3)", PADS(-2.0f, 0, 0, 2, 3, 0, 0), P(5, 4, 9)),
 };
 
 static const gc_case other_cases[] = {

@@ -390,12 +390,18 @@ static clnn_status emit_pad(clnn_tensor *y)
     const clnn_tensor *x = y->src[0];
     cl_kernel k;
     int fresh;
-    clnn_status st = clnn__node_kernel(y, 0, "pad_gather", &k, &fresh);
+    /* CPU devices: a work-item per row of the table's last (merged) axis when there are rows
+     * enough for every core, else (and on GPUs) one per element */
+    int table[PAD_TABLE_INTS];
+    pad_table(y, table);
+    int L = table[0] > 0 ? table[table[0]] : 1;
+    int64_t nrows = y->numel / (L > 0 ? L : 1);
+    int rows = y->ctx->info.type != CLNN_DEVICE_GPU && table[0] > 0 && L >= 8 && nrows >= 16;
+    const char *name = rows ? "pad_rows" : "pad_gather";
+    clnn_status st = clnn__node_kernel(y, 0, name, &k, &fresh);
     if (st)
         return st;
     if (fresh) {
-        int table[PAD_TABLE_INTS];
-        pad_table(y, table);
         if ((st = clnn__node_meta(y, table, PAD_TABLE_INTS)))
             return forget_kernel(y, st);
         cl_uint bits;
@@ -409,11 +415,15 @@ static clnn_status emit_pad(clnn_tensor *y)
             memcpy(&bits, &p->value, sizeof bits);
         }
         int n = (int)y->numel, ox = (int)x->offset, oy = (int)y->offset;
-        st = clnn__set_args(y->ctx, k, "pad_gather", 7, CLNN__ARG(n), CLNN__ARG(y->aux),
+        st = clnn__set_args(y->ctx, k, name, 7, CLNN__ARG(n), CLNN__ARG(y->aux),
                             CLNN__ARG(bits), CLNN__ARG(x->storage->mem), CLNN__ARG(ox),
                             CLNN__ARG(y->storage->mem), CLNN__ARG(oy));
         if (st)
             return forget_kernel(y, st);
+    }
+    if (rows) {
+        size_t global = (size_t)nrows;
+        return clnn__enqueue(y, k, 1, &global, NULL);
     }
     return enqueue_1d(y, k);
 }

@@ -464,7 +464,8 @@ static clnn_status emit_rnn_small(clnn_tensor *d)
         return st;
     const bwd_layout l = layout_bwd(p);
     int colsum = d->op == CLNN_OP_RNN_DB_HH;
-    const char *name = colsum ? "rnn_colsum" : "rnn_copy";
+    int wide = colsum && d->numel % 16 == 0 && d->ctx->info.type != CLNN_DEVICE_GPU;
+    const char *name = wide ? "rnn_colsum16" : colsum ? "rnn_colsum" : "rnn_copy";
     cl_kernel k;
     int fresh;
     if ((st = clnn__node_kernel(d, 0, name, &k, &fresh)))
@@ -483,6 +484,10 @@ static clnn_status emit_rnn_small(clnn_tensor *d)
         }
         if (st)
             return forget_kernel(d, 0, st);
+    }
+    if (wide) { /* a few dozen long columns: one per work-group so that every core gets some */
+        size_t global = (size_t)d->numel / 16, one = 1;
+        return clnn__enqueue(d, k, 1, &global, &one);
     }
     return enqueue_n(d, k, d->numel);
 }
