@@ -11,7 +11,7 @@
  *                 (softmax_bwd / log_softmax_bwd(y, dy), one kernel each)
  * The activation formulas and codes (clnn_activation) live once, in activation.cl. Linear is in
  * op_linear.c, dropout in op_dropout.c. bias_act and the activation gradients run other kernels on
- * CPU devices (cpu_path): a work-item per span of elements, eight per step, instead of one
+ * CPU devices (clnn__cpu_path): a work-item per span of elements, eight per step, instead of one
  * work-item per element in small work-groups (measured on POCL at the MNIST convolution outputs:
  * several times faster). */
 #include <stdio.h>
@@ -78,31 +78,6 @@ static clnn_status drop_kernel(clnn_tensor *node, int slot, clnn_status st)
     return st;
 }
 
-/* 1: the CPU kernels (*_span), 0: the GPU ones (a work-item per element). By device type, as
- * conv_algo of op_conv.c; $CLNN_KERNEL_PATH=cpu or gpu overrides it so that the tests reach both
- * paths on one device. */
-static int cpu_path(const clnn_ctx *ctx)
-{
-    const char *env = getenv("CLNN_KERNEL_PATH");
-    if (env && (!strcmp(env, "cpu") || !strcmp(env, "gpu")))
-        return env[0] == 'c';
-    return ctx->info.type != CLNN_DEVICE_GPU;
-}
-
-/* The *_span kernels split n elements into spans of *per (a multiple of 16), one per work-item,
- * in work-groups of one: about 8 spans per compute unit (the runtime balances them), more when a
- * span would exceed 64K elements. Returns the number of work-items. */
-static size_t spans(const clnn_ctx *ctx, int64_t n, int *per)
-{
-    int64_t want = 8 * (int64_t)(ctx->info.compute_units ? ctx->info.compute_units : 1);
-    if (want < n / 65536)
-        want = n / 65536;
-    int64_t p = (n + want - 1) / want;
-    p = (p + 15) / 16 * 16;
-    *per = (int)p;
-    return (size_t)((n + p - 1) / p);
-}
-
 /* The span length, the last argument of a *_span kernel (clnn__set_args sets those before it) */
 static clnn_status set_per(clnn_tensor *node, cl_kernel k, const char *name, cl_uint index, int per)
 {
@@ -110,12 +85,6 @@ static clnn_status set_per(clnn_tensor *node, cl_kernel k, const char *name, cl_
     return err == CL_SUCCESS ? CLNN_OK
                              : clnn__cl_fail(node->ctx, err, "clSetKernelArg %u of %s for '%s'",
                                              index, name, node->name);
-}
-
-static clnn_status enqueue_spans(clnn_tensor *node, cl_kernel k, size_t items)
-{
-    size_t local = 1;
-    return clnn__enqueue(node, k, 1, &items, &local);
 }
 
 static int64_t inner_size(const clnn_tensor *x, int axis)
@@ -183,11 +152,11 @@ static clnn_status emit_act_bwd(clnn_tensor *dx)
     const act_params *p = CLNN__PARAMS(dx, act_params);
     int has_bias = dx->op == CLNN_OP_BIAS_ACT_BWD;
     const clnn_tensor *x = dx->src[0], *b = has_bias ? dx->src[1] : x, *dy = dx->src[1 + has_bias];
-    const int cpu = cpu_path(dx->ctx);
+    const int cpu = clnn__cpu_path(dx->ctx);
     const char *name = cpu ? "act_bwd_span" : "act_bwd";
     int n = (int)dx->numel, channels = has_bias ? (int)x->shape[p->axis] : 1;
     int inner = has_bias ? (int)inner_size(x, p->axis) : n, per = 0;
-    size_t items = cpu ? spans(dx->ctx, n, &per) : 0;
+    size_t items = cpu ? clnn__spans(dx->ctx, n, 1, 16, &per) : 0;
     cl_kernel k;
     int fresh;
     clnn_status st = clnn__node_kernel(dx, cpu, name, &k, &fresh);
@@ -205,7 +174,7 @@ static clnn_status emit_act_bwd(clnn_tensor *dx)
         if (st)
             return drop_kernel(dx, cpu, st);
     }
-    return cpu ? enqueue_spans(dx, k, items) : enqueue_oci(dx, k, channels, inner);
+    return cpu ? clnn__enqueue_spans(dx, k, items) : enqueue_oci(dx, k, channels, inner);
 }
 
 static clnn_status backward_activate(clnn_graph *g, clnn_tensor *y, clnn_tensor *dy)
@@ -335,11 +304,11 @@ static clnn_status emit_bias_act(clnn_tensor *y)
 {
     const act_params *p = CLNN__PARAMS(y, act_params);
     const clnn_tensor *x = y->src[0], *b = y->src[1];
-    const int cpu = cpu_path(y->ctx);
+    const int cpu = clnn__cpu_path(y->ctx);
     const char *name = cpu ? "bias_act_fwd_span" : "bias_act_fwd";
     int n = (int)y->numel, channels = (int)x->shape[p->axis], inner = (int)inner_size(x, p->axis);
     int per = 0;
-    size_t items = cpu ? spans(y->ctx, n, &per) : 0;
+    size_t items = cpu ? clnn__spans(y->ctx, n, 1, 16, &per) : 0;
     cl_kernel k;
     int fresh;
     clnn_status st = clnn__node_kernel(y, cpu, name, &k, &fresh);
@@ -356,7 +325,7 @@ static clnn_status emit_bias_act(clnn_tensor *y)
         if (st)
             return drop_kernel(y, cpu, st);
     }
-    return cpu ? enqueue_spans(y, k, items) : enqueue_oci(y, k, channels, inner);
+    return cpu ? clnn__enqueue_spans(y, k, items) : enqueue_oci(y, k, channels, inner);
 }
 
 static clnn_status backward_bias_act(clnn_graph *g, clnn_tensor *y, clnn_tensor *dy)

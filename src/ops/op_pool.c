@@ -13,9 +13,10 @@
  * the first maximum in row-major order) in its node's scratch buffer, and maxpool2d_bwd, which
  * takes the forward node as its first input, reads it. The *_bwd ops have no backward:
  * clnn_graph_backward runs once per graph, so gradient ops are never differentiated.
- * Max pooling runs other kernels on CPU devices (cpu_path): a work-item per span of output rows
- * (forward) or planes (backward, a scatter of dy at the argmax); measured on POCL at the MNIST
- * shapes they are several times faster than a work-item per element, which stays for GPUs. */
+ * Max pooling runs other kernels on CPU devices (clnn__cpu_path of ops_util.c): a work-item per
+ * span of output rows (forward) or planes (backward, a scatter of dy at the argmax); measured on
+ * POCL at the MNIST shapes they are several times faster than a work-item per element, which
+ * stays for GPUs. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -245,38 +246,6 @@ static clnn_status enqueue_planes(clnn_tensor *node, cl_kernel k, const pool_par
     return clnn__enqueue(node, k, 3, global, local);
 }
 
-/* 1: the CPU kernels (a work-item loops over whole rows or planes), 0: the GPU ones (a
- * work-item per element). By device type, as conv_algo of op_conv.c; $CLNN_KERNEL_PATH=cpu or
- * gpu overrides it so that the tests reach both paths on one device. */
-static int cpu_path(const clnn_ctx *ctx)
-{
-    const char *env = getenv("CLNN_KERNEL_PATH");
-    if (env && (!strcmp(env, "cpu") || !strcmp(env, "gpu")))
-        return env[0] == 'c';
-    return ctx->info.type != CLNN_DEVICE_GPU;
-}
-
-/* The CPU kernels split `units` rows or planes of `size` elements into spans of *per units, one
- * per work-item, in work-groups of one: about 8 spans per compute unit (the runtime balances
- * them), more when a span would exceed 64K elements. Returns the number of work-items. */
-static size_t spans(const clnn_ctx *ctx, int64_t units, int64_t size, int *per)
-{
-    int64_t want = 8 * (int64_t)(ctx->info.compute_units ? ctx->info.compute_units : 1);
-    int64_t big = units * size / 65536;
-    if (want < big)
-        want = big;
-    if (want > units)
-        want = units;
-    *per = (int)((units + want - 1) / want);
-    return (size_t)((units + *per - 1) / *per);
-}
-
-static clnn_status enqueue_spans(clnn_tensor *node, cl_kernel k, size_t items)
-{
-    size_t local = 1;
-    return clnn__enqueue(node, k, 1, &items, &local);
-}
-
 static clnn_status emit_maxpool(clnn_tensor *y)
 {
     const pool_params *p = CLNN__PARAMS(y, pool_params);
@@ -291,11 +260,11 @@ static clnn_status emit_maxpool(clnn_tensor *y)
         }
     }
     /* CPU: n counts output rows, each work-item takes per of them (the argument after argmax) */
-    const int cpu = cpu_path(y->ctx);
+    const int cpu = clnn__cpu_path(y->ctx);
     const char *name = cpu ? "maxpool2d_fwd_rows" : "maxpool2d_fwd";
     int64_t rows = y->shape[0] * y->shape[1] * p->OH;
     int per = 0;
-    size_t items = cpu ? spans(y->ctx, rows, p->OW, &per) : 0;
+    size_t items = cpu ? clnn__spans(y->ctx, rows, p->OW, 1, &per) : 0;
     cl_kernel k;
     int fresh;
     clnn_status st = clnn__node_kernel(y, cpu, name, &k, &fresh);
@@ -310,7 +279,8 @@ static clnn_status emit_maxpool(clnn_tensor *y)
             (st = set_tail(y, k, name, 11, 5 + cpu, sizes, values)))
             return forget_kernel(y, cpu, st);
     }
-    return cpu ? enqueue_spans(y, k, items) : enqueue_planes(y, k, p, y->shape[0] * y->shape[1]);
+    return cpu ? clnn__enqueue_spans(y, k, items)
+               : enqueue_planes(y, k, p, y->shape[0] * y->shape[1]);
 }
 
 static clnn_status emit_maxpool_bwd(clnn_tensor *dx)
@@ -325,13 +295,13 @@ static clnn_status emit_maxpool_bwd(clnn_tensor *dx)
     int fresh;
     /* CPU: a work-item per span of planes, any geometry (n counts planes, per follows odx);
      * GPU: windows that do not overlap let each work-item write its own cell */
-    const int cpu = cpu_path(dx->ctx), cells = p->sh >= p->kh && p->sw >= p->kw;
+    const int cpu = clnn__cpu_path(dx->ctx), cells = p->sh >= p->kh && p->sw >= p->kw;
     const char *name = cpu     ? "maxpool2d_bwd_planes"
                        : cells ? "maxpool2d_bwd_cells"
                                : "maxpool2d_bwd";
     int64_t planes = dx->shape[0] * dx->shape[1];
     int per = 0;
-    size_t items = cpu ? spans(dx->ctx, planes, (int64_t)p->H * p->W, &per) : 0;
+    size_t items = cpu ? clnn__spans(dx->ctx, planes, (int64_t)p->H * p->W, 1, &per) : 0;
     clnn_status st = clnn__node_kernel(dx, cpu, name, &k, &fresh);
     if (st)
         return st;
@@ -346,7 +316,7 @@ static clnn_status emit_maxpool_bwd(clnn_tensor *dx)
             return forget_kernel(dx, cpu, st);
     }
     if (cpu)
-        return enqueue_spans(dx, k, items);
+        return clnn__enqueue_spans(dx, k, items);
     return cells ? enqueue_planes(dx, k, p, planes) : enqueue_1d(dx, k);
 }
 

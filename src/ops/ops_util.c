@@ -1,5 +1,6 @@
 /* ops_util.c — broadcasting, strided meta tables and the elementwise emit pattern shared by
  * the op files (see ops_util.h). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops_util.h"
@@ -176,4 +177,34 @@ clnn_status clnn__emit_map(clnn_tensor *node, const char *kernel, int nin, const
     }
     size_t global = (size_t)node->numel, local = 64;
     return clnn__enqueue(node, k, 1, &global, &local);
+}
+
+int clnn__cpu_path(const clnn_ctx *ctx)
+{
+    const char *env = getenv("CLNN_KERNEL_PATH");
+    if (env && (!strcmp(env, "cpu") || !strcmp(env, "gpu")))
+        return env[0] == 'c';
+    return ctx->info.type != CLNN_DEVICE_GPU;
+}
+
+size_t clnn__spans(const clnn_ctx *ctx, int64_t units, int64_t size, int64_t multiple, int *per)
+{
+    int64_t want = 8 * (int64_t)(ctx->info.compute_units ? ctx->info.compute_units : 1);
+    int64_t big = units * size / 65536;
+    if (want < big)
+        want = big;
+    if (want > units)
+        want = units > 0 ? units : 1;
+    int64_t p = (units + want - 1) / want;
+    p = (p + multiple - 1) / multiple * multiple;
+    if (p < 1)
+        p = 1;
+    *per = (int)p;
+    return (size_t)((units + p - 1) / p);
+}
+
+clnn_status clnn__enqueue_spans(clnn_tensor *node, cl_kernel k, size_t items)
+{
+    size_t local = 1;
+    return clnn__enqueue(node, k, 1, &items, &local);
 }

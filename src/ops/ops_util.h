@@ -33,6 +33,20 @@ clnn_status clnn__emit_strided_copy(clnn_tensor *y, const int *x_strides);
 /* Emits kernel(n, [alpha,] x..., y) where each operand is passed as (buffer, offset). */
 clnn_status clnn__emit_map(clnn_tensor *node, const char *kernel, int nin, const float *alpha);
 
+/* 1: an op's CPU kernels (a work-item loops over a span of rows or elements with vector steps),
+ * 0: its GPU kernels (a work-item per element, neighbours read neighbours). By device type, as
+ * conv_algo of op_conv.c; $CLNN_KERNEL_PATH=cpu or gpu overrides it so that the tests reach both
+ * paths on one device. */
+int clnn__cpu_path(const clnn_ctx *ctx);
+/* Splits `units` (rows, planes or elements) of `size` elements each into spans of *per units
+ * (rounded up to a multiple of `multiple`), one per work-item of the CPU kernels: about 8 spans
+ * per compute unit (the runtime balances them), more when a span would exceed 64K elements.
+ * Returns the number of work-items; enqueue them with clnn__enqueue_spans. */
+size_t clnn__spans(const clnn_ctx *ctx, int64_t units, int64_t size, int64_t multiple, int *per);
+/* Enqueues items work-items in work-groups of one: POCL runs each work-group as one task, so
+ * every span is a task the runtime can hand to any core. */
+clnn_status clnn__enqueue_spans(clnn_tensor *node, cl_kernel k, size_t items);
+
 static inline int clnn__same_shape(const clnn_tensor *a, const clnn_tensor *b)
 {
     if (a->ndim != b->ndim)
