@@ -287,6 +287,10 @@ clnn_status clnn__graph_run_hooked(clnn_graph *g, void (*after)(void *user, cons
                                    void *user);
 /* A non-blocking read of a planned tensor into data; *done completes with it. */
 clnn_status clnn__tensor_read_async(clnn_tensor *t, void *data, cl_event *done);
+/* clnn_tensor_write without waiting: data must stay untouched until *done (NULL: not asked)
+ * completes. */
+clnn_status clnn__tensor_write_async(clnn_tensor *t, const void *data, size_t bytes,
+                                     cl_event *done);
 /* Releases a node's kernels and its aux and scratch buffers (made again by the next emit). */
 void clnn__node_release_emit(clnn_tensor *t);
 

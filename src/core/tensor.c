@@ -295,6 +295,19 @@ clnn_status clnn_tensor_write(clnn_tensor *t, const void *data, size_t bytes)
     return CLNN_OK;
 }
 
+clnn_status clnn__tensor_write_async(clnn_tensor *t, const void *data, size_t bytes,
+                                     cl_event *done)
+{
+    clnn_status st = need_data(t, bytes, data, "clnn_tensor_write");
+    if (st)
+        return st;
+    cl_int err = clEnqueueWriteBuffer(t->ctx->queue, t->storage->mem, CL_FALSE,
+                                      clnn__byte_offset(t), bytes, data, 0, NULL, done);
+    if (err != CL_SUCCESS)
+        return clnn__cl_fail(t->ctx, err, "clEnqueueWriteBuffer of '%s'", t->name);
+    return CLNN_OK;
+}
+
 clnn_status clnn_tensor_read(clnn_tensor *t, void *data, size_t bytes)
 {
     clnn_status st = need_data(t, bytes, data, "clnn_tensor_read");

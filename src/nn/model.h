@@ -65,6 +65,7 @@ struct clnn_model {
     float *stage_x, *stage_t, *stage_out; /* host staging of one batch */
     int32_t *stage_xi, *stage_l;
     size_t stage_cap_x, stage_cap_t, stage_cap_out, stage_cap_xi, stage_cap_l; /* elements */
+    cl_event stage_done; /* the last upload from the staging buffers, while it may be pending */
     clnn_history history;
     size_t history_cap;   /* rows allocated */
     uint64_t train_steps; /* training steps done: the dropout counter of every training graph */

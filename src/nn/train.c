@@ -129,6 +129,17 @@ static void metric_batch(const clnn_model *m, sums *s, const float *out, int64_t
     }
 }
 
+/* Waits for the last upload from the staging buffers (stage_batch) before they change. */
+static void stage_wait(clnn_model *m)
+{
+    if (!m->stage_done)
+        return;
+    clFlush(m->ctx->queue);
+    clWaitForEvents(1, &m->stage_done);
+    clReleaseEvent(m->stage_done);
+    m->stage_done = NULL;
+}
+
 /* ---- compile ------------------------------------------------------------------------------ */
 void clnn__model_invalidate(clnn_model *m)
 {
@@ -142,6 +153,7 @@ void clnn__model_invalidate(clnn_model *m)
     }
     free(m->trainable_at_compile);
     m->trainable_at_compile = NULL;
+    stage_wait(m);
     free(m->stage_x);
     free(m->stage_t);
     free(m->stage_out);
@@ -495,6 +507,7 @@ static int grow_buf(void **p, size_t *cap, size_t need, size_t elem)
 static clnn_status stage_batch(clnn_model *m, clnn__mgraph *mg, const clnn_data *d,
                                const int64_t *idx, int64_t first, int64_t n)
 {
+    stage_wait(m);
     const clnn__mnode *in = &m->nodes[m->inputs[0]];
     const int64_t xper = clnn__numel(in->ndim, in->shape), per = out_numel(m);
     if (grow_buf((void **)&m->stage_x, &m->stage_cap_x, (size_t)(n * xper), sizeof(float)) ||
@@ -543,21 +556,29 @@ static clnn_status stage_batch(clnn_model *m, clnn__mgraph *mg, const clnn_data 
             }
         }
     }
-    clnn_status st = in->dtype == CLNN_I32
-                         ? clnn_tensor_write(mg->x, m->stage_xi, (size_t)(n * xper) * 4)
-                         : clnn_tensor_write(mg->x, m->stage_x, (size_t)(n * xper) * 4);
-    if (st == CLNN_OK && mg->target) {
-        if (target_is_labels(m))
-            st = clnn_tensor_write(mg->target, m->stage_l, (size_t)n * 4);
-        else
-            st = clnn_tensor_write(mg->target, m->stage_t, (size_t)(n * per) * 4);
-    }
+    /* uploads without waiting: the host goes on (metrics, the next batch) while the device
+     * works; the staging buffers are not touched again before stage_wait */
+    clnn_tensor *tg = mg->target;
+    int last_x = !tg;
+    clnn_status st =
+        in->dtype == CLNN_I32
+            ? clnn__tensor_write_async(mg->x, m->stage_xi, (size_t)(n * xper) * 4,
+                                       last_x ? &m->stage_done : NULL)
+            : clnn__tensor_write_async(mg->x, m->stage_x, (size_t)(n * xper) * 4,
+                                       last_x ? &m->stage_done : NULL);
+    if (st == CLNN_OK && tg)
+        st = target_is_labels(m)
+                 ? clnn__tensor_write_async(tg, m->stage_l, (size_t)n * 4, &m->stage_done)
+                 : clnn__tensor_write_async(tg, m->stage_t, (size_t)(n * per) * 4, &m->stage_done);
+    if (st != CLNN_OK)
+        clFinish(m->ctx->queue); /* an upload enqueued before the failure reads the buffers */
     return st;
 }
 
-/* Reads the batch loss (and the outputs when metrics need them) and adds them to s. */
+/* Reads the batch loss (and the outputs when metrics need them) and adds them to s; known_loss:
+ * the loss was read already, outputs_read: the outputs too, into stage_out (read_early). */
 static clnn_status collect(clnn_model *m, clnn__mgraph *mg, const clnn_data *d, int64_t n, sums *s,
-                           const float *known_loss)
+                           const float *known_loss, int outputs_read)
 {
     float loss = known_loss ? *known_loss : 0.0f;
     clnn_status st = known_loss ? CLNN_OK : clnn_tensor_read(mg->loss, &loss, sizeof loss);
@@ -569,7 +590,8 @@ static clnn_status collect(clnn_model *m, clnn__mgraph *mg, const clnn_data *d, 
         const int64_t per = out_numel(m);
         if (grow_buf((void **)&m->stage_out, &m->stage_cap_out, (size_t)(n * per), sizeof(float)))
             return clnn__fail(m->ctx, CLNN_ERR_NOMEM, "model: out of host memory");
-        if ((st = clnn_tensor_read(mg->output, m->stage_out, (size_t)(n * per) * 4)) != CLNN_OK)
+        if (!outputs_read &&
+            (st = clnn_tensor_read(mg->output, m->stage_out, (size_t)(n * per) * 4)) != CLNN_OK)
             return st;
         metric_batch(m, s, m->stage_out, n, d->labels ? m->stage_l : NULL,
                      d->targets || !d->labels ? m->stage_t : NULL);
@@ -614,6 +636,30 @@ static void diagnose(clnn_model *m, clnn__mgraph *mg, char *buf, size_t size)
         }
 }
 
+/* Reads the loss into *loss and, when metrics need them, the outputs into stage_out: both
+ * reads enqueued, then one wait for the last. */
+static clnn_status read_early(clnn_model *m, clnn__mgraph *mg, int64_t n, float *loss)
+{
+    cl_event done = NULL;
+    clnn_status st;
+    if (m->c.metrics) {
+        const int64_t per = out_numel(m);
+        if (grow_buf((void **)&m->stage_out, &m->stage_cap_out, (size_t)(n * per), sizeof(float)))
+            return clnn__fail(m->ctx, CLNN_ERR_NOMEM, "model: out of host memory");
+        if ((st = clnn__tensor_read_async(mg->output, m->stage_out, NULL)))
+            return st;
+    }
+    if ((st = clnn__tensor_read_async(mg->loss, loss, &done))) {
+        clFinish(m->ctx->queue); /* the outputs' read writes into stage_out */
+        return st;
+    }
+    clFlush(m->ctx->queue);
+    cl_int err = clWaitForEvents(1, &done);
+    clReleaseEvent(done);
+    return err == CL_SUCCESS ? CLNN_OK
+                             : clnn__cl_fail(m->ctx, err, "clWaitForEvents of the batch loss");
+}
+
 /* One optimizer step on samples idx[first ..] (or first .. when idx is NULL). With a guard (not
  * CLNN_NONFINITE_IGNORE) the loss and the gradient norm are checked before the update: *skipped
  * is set when the batch is dropped; STOP returns CLNN_ERR_NONFINITE naming where. */
@@ -634,12 +680,15 @@ static clnn_status train_step(clnn_model *m, const clnn_data *d, const int64_t *
         st = clnn_graph_set_run_count(mg->g, m->train_steps);
     if (st == CLNN_OK)
         st = clnn_graph_run(mg->g);
-    float loss = 0; /* read by the guard, then reused by collect (one read per step) */
+    /* the loss and the outputs are read as soon as the forward and backward passes are done,
+     * before the update is enqueued: the host then works on metrics and the next batch while
+     * the device updates (one wait per step) */
+    float loss = 0;
+    if (st == CLNN_OK)
+        st = read_early(m, mg, n, &loss);
     if (st == CLNN_OK && guard != CLNN_NONFINITE_IGNORE) {
         float norm = 0;
-        st = clnn_tensor_read(mg->loss, &loss, sizeof loss);
-        if (st == CLNN_OK)
-            st = clnn__optimizer_norm(m->opt, &norm);
+        st = clnn__optimizer_norm(m->opt, &norm);
         if (st == CLNN_OK && !(isfinite(loss) && isfinite(norm))) {
             m->train_steps++; /* the step happened, without an update */
             if (guard == CLNN_NONFINITE_SKIP_BATCH) {
@@ -660,7 +709,7 @@ static clnn_status train_step(clnn_model *m, const clnn_data *d, const int64_t *
     if (st == CLNN_OK)
         m->train_steps++;
     if (st == CLNN_OK)
-        st = collect(m, mg, d, n, s, guard != CLNN_NONFINITE_IGNORE ? &loss : NULL);
+        st = collect(m, mg, d, n, s, &loss, 1);
     return st;
 }
 
@@ -677,7 +726,7 @@ static clnn_status eval_pass(clnn_model *m, const clnn_data *d, int64_t batch, s
         if (st == CLNN_OK)
             st = clnn_graph_run(mg->g);
         if (st == CLNN_OK)
-            st = collect(m, mg, d, n, s, NULL);
+            st = collect(m, mg, d, n, s, NULL, 0);
         if (st)
             return st;
     }
@@ -1321,7 +1370,7 @@ static clnn_status dist_step(clnn_model *m, const clnn_data *d, const int64_t *i
     if (st == CLNN_OK)
         m->train_steps++;
     if (st == CLNN_OK && mine > 0)
-        st = collect(m, mg, d, mine, s, &loss);
+        st = collect(m, mg, d, mine, s, &loss, 0);
     *pending = st;
     return CLNN_OK;
 }
