@@ -48,7 +48,11 @@
  * CLNN_PROFILE=1, CLNN_NO_TUNE=1 (ignore the GEMM tuning file of clnn-bench --tune). Tuning
  * (read at every run): CLNN_CONV_SCRATCH_BYTES (column buffer of one
  * convolution node, default 32 MiB) and CLNN_CONV_SPLIT (columns per split GEMM of a convolution's
- * gradients, default 2048).
+ * gradients, default 2048). Algorithm choices (read at every run; the defaults depend on the
+ * device type): CLNN_GEMM=own|clblast (clnn's own SGEMM kernels, CPU devices' default, or
+ * CLBlast, GPUs'), CLNN_CONV_ALGO=direct|gemm (direct convolution kernels, CPU devices' default
+ * where the output channels fill 32-wide blocks at least half, or im2col + GEMM, GPUs'),
+ * CLNN_KERNEL_PATH=cpu|gpu (the CPU or GPU variant of the pooling and activation kernels).
  */
 #ifndef CLNN_H
 #define CLNN_H
