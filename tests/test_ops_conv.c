@@ -332,9 +332,10 @@ END_TEST
  * channels fill their 32-wide blocks at least half) ---------------------------------------------
  * Every conv2d and conv2d_transpose case above once more through conv_direct (the data gradient
  * of a strided convolution stays im2col + GEMM), padded or not, grouped, dilated; output channels
- * below 32 leave padded lanes that must not be stored. Below, shapes the default choice sends to
- * the direct kernels: two channel blocks with a tail (40 = 32 + 8), weight gradients split into
- * partial sums over samples, padded inputs in chunks of samples. */
+ * below 32 leave padded lanes that must not be stored. Below, through the direct kernels too:
+ * two channel blocks with a tail (40 = 32 + 8), weight gradients split into partial sums over
+ * samples, padded inputs in chunks of samples; test_default_choice runs the first case with the
+ * default choice, which is direct on CPU devices for its forward and weight gradient. */
 static void run_direct(const gc_case *c)
 {
     setenv("CLNN_CONV_ALGO", "direct", 1);
@@ -371,7 +372,12 @@ static const gc_case direct_cases[] = {
 
 START_TEST(test_direct)
 {
-    run_case(&direct_cases[_i]);
+    run_direct(&direct_cases[_i]);
+}
+END_TEST
+START_TEST(test_default_choice)
+{
+    run_case(&direct_cases[0]);
 }
 END_TEST
 
@@ -760,6 +766,7 @@ static Suite *conv_suite(void)
     gc_add_loops(s, loops, GC_COUNT(loops), tc);
     tcase_add_test(tc[0], test_case_names_unique); /* conv2d */
     tcase_add_test(tc[0], test_options_defaults);
+    tcase_add_test(tc[0], test_default_choice);
     tcase_add_test(tc[2], test_plan_change);     /* chunks */
     tcase_add_loop_test(tc[2], test_bwd_input_large, 0, 4);
     tcase_add_test(tc[5], test_golden_complete); /* golden */
