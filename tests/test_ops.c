@@ -183,8 +183,14 @@ static const gc_case unary_cases[] = {
     CASE("tanh (300,70) in [-20,20)", OP(.op = OP_TANH), GC_PARAM_RANGE(-20, 20, 300, 70)),
 };
 
-/* ---- sum and mean: all axes, one, several, negative, keepdim; both kernels of sum.cl --------
- * sum_serial runs when there are >= 1024 outputs or <= 64 reduced elements, sum_group else. */
+/* ---- sum and mean: all axes, one, several, negative, keepdim; every kernel of sum.cl --------
+ * Each case runs on both paths ($CLNN_KERNEL_PATH). GPU path: sum_serial runs when there are
+ * >= 1024 outputs or <= 64 reduced elements, sum_partial + sum_finish else. CPU path: sum_rows
+ * when the innermost axis is reduced, sum_cols when it is kept (64-column blocks, a narrower
+ * last block of whole float16s and single columns); a work-item adds >= 16K elements, so only
+ * the cases from ~32K elements up split a reduction into chunks (+ sum_finish): on 2 compute
+ * units (65,3,29,31) gives 4 chunks that start mid-run, (700,130) 3 chunks of 234 rows of three
+ * blocks, (2000,37) 7 chunks of a 37-column block; (3,200,70) puts two blocks in a work-item. */
 // clang-format off
 #define SUMS(kind, tag)                                                                            \
     CASE(tag " all (7,13)", OP(.op = kind), P(7, 13)),                                             \
@@ -203,7 +209,14 @@ static const gc_case unary_cases[] = {
     CASE(tag " axis 0 (300,70)", OP(.op = kind, AXES(0)), P(300, 70)),                             \
     CASE(tag " all (300,70)", OP(.op = kind), P(300, 70)),                                         \
     CASE(tag " axis 1 (1030,3)", OP(.op = kind, AXES(1)), P(1030, 3)),                             \
-    CASE(tag " axis 0 (100,1030)", OP(.op = kind, AXES(0)), P(100, 1030))
+    CASE(tag " axis 0 (100,1030)", OP(.op = kind, AXES(0)), P(100, 1030)),                        \
+    CASE(tag " all (129,1031)", OP(.op = kind), P(129, 1031)),                                     \
+    CASE(tag " axes 0,2,3 (65,3,29,31)", OP(.op = kind, AXES(0, 2, 3)), P(65, 3, 29, 31)),         \
+    CASE(tag " axis 0 (700,130)", OP(.op = kind, AXES(0)), P(700, 130)),                           \
+    CASE(tag " axis 0 (2000,37)", OP(.op = kind, AXES(0)), P(2000, 37)),                           \
+    CASE(tag " axis 1 (3,200,70)", OP(.op = kind, AXES(1)), P(3, 200, 70)),                        \
+    CASE(tag " axes 0,2 (5,3,40,70)", OP(.op = kind, AXES(0, 2)), P(5, 3, 40, 70)),                \
+    CASE(tag " axes 2,3 (64,16,26,26)", OP(.op = kind, AXES(2, 3)), X(64, 16, 26, 26))
 static const gc_case reduce_cases[] = {SUMS(OP_SUM, "sum"), SUMS(OP_MEAN, "mean")};
 // clang-format on
 
@@ -395,9 +408,13 @@ START_TEST(test_unary)
     gc_run_case(&unary_cases[_i]);
 }
 END_TEST
+/* i < count: case i on the CPU kernels, else case i - count on the GPU kernels (the variable is
+ * unset after: check may run every test in one process) */
 START_TEST(test_reduce)
 {
-    gc_run_case(&reduce_cases[_i]);
+    setenv("CLNN_KERNEL_PATH", _i < GC_COUNT(reduce_cases) ? "cpu" : "gpu", 1);
+    gc_run_case(&reduce_cases[_i % GC_COUNT(reduce_cases)]);
+    unsetenv("CLNN_KERNEL_PATH");
 }
 END_TEST
 START_TEST(test_expand)
@@ -740,7 +757,7 @@ static Suite *ops_suite(void)
     const gc_loop loops[] = {
         {"binary", test_binary, GC_COUNT(binary_cases)},
         {"unary", test_unary, GC_COUNT(unary_cases)},
-        {"reduce", test_reduce, GC_COUNT(reduce_cases)},
+        {"reduce", test_reduce, 2 * GC_COUNT(reduce_cases)},
         {"expand", test_expand, GC_COUNT(expand_cases)},
         {"matmul", test_matmul, GC_COUNT(matmul_cases)},
         {"layout", test_layout, GC_COUNT(layout_cases)},
