@@ -363,3 +363,108 @@ __kernel void conv_direct_bwd_w(const int Cg, const int H, const int W, const in
             dst[(g * Kg + kb * 32 + j) * CRS + e] = col[j];
     }
 }
+
+// The weight gradient of a stride-1 convolution with few (c, r, s) taps (the first layer of a
+// CNN: C R S = 9), where conv_direct_bwd_w would leave most of its 8 x 32 tile idle: the pixels
+// are the vector axis. Output row oh of a plane reads input row oh + r dh from column s dw on,
+//   dw[g Kg + k, c, r, s] = sum over samples, oh, ow of dy[n, k, oh, ow] x[n, c, oh + r dh, ow + s dw]
+// is a sum of products of contiguous runs: 16 columns per float16 step, CONV_BT taps x CONV_BK
+// output channels of accumulators per work-item, reduced across lanes at the end. A row's last
+// step masks the columns past OW (dy there is another row's); a step that would read past a
+// plane loads through a guarded copy. x is padded first where the convolution pads (conv_pad).
+// Range: (ceil(Cg R S / CONV_BT), G ceil(Kg / CONV_BK), parts).
+#define CONV_BT 9
+#define CONV_BK 2
+__kernel void conv_bwd_w_rows(const int Cg, const int PH, const int PW, const int R, const int S,
+                              const int OH, const int OW, const int dh, const int dw, const int G,
+                              const int Kg, const int nc, const int parts,
+                              __global const float *x, const int ox, __global const float *dy,
+                              const int ody, __global float *part, const int opart)
+{
+    const int e0 = get_global_id(0) * CONV_BT, nkb = (Kg + CONV_BK - 1) / CONV_BK;
+    const int z = get_global_id(1), b = get_global_id(2), CRS = Cg * R * S;
+    if (e0 >= CRS || z >= G * nkb || b >= parts)
+        return;
+    const int g = z / nkb, k0 = (z - g * nkb) * CONV_BK;
+    const int per = (nc + parts - 1) / parts, nbeg = b * per, nend = min(nc, nbeg + per);
+    const int plane = PH * PW, P = OH * OW;
+    int off[CONV_BT], inp[CONV_BT], maxoff = 0; // a tap's offset in x; inside its plane
+#pragma unroll
+    for (int t = 0; t < CONV_BT; t++) {
+        const int e = min(e0 + t, CRS - 1), c = e / (R * S), rs = e - c * (R * S), r = rs / S;
+        inp[t] = r * dh * PW + (rs - r * S) * dw;
+        off[t] = (g * Cg + c) * plane + inp[t];
+        maxoff = max(maxoff, inp[t]);
+    }
+    int kk[CONV_BK];
+#pragma unroll
+    for (int j = 0; j < CONV_BK; j++)
+        kk[j] = (g * Kg + min(k0 + j, Kg - 1)) * P;
+    float16 acc[CONV_BK][CONV_BT];
+#pragma unroll
+    for (int j = 0; j < CONV_BK; j++)
+#pragma unroll
+        for (int t = 0; t < CONV_BT; t++)
+            acc[j][t] = (float16)(0.0f);
+    const int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const int xs = G * Cg * plane, ds = G * Kg * P;
+    for (int n = nbeg; n < nend; n++) {
+        __global const float *xn = x + ox + n * xs;
+        __global const float *dn = dy + ody + n * ds;
+        for (int oh = 0; oh < OH; oh++) {
+            const int xr = oh * PW, dr = oh * OW;
+            for (int c0 = 0; c0 < OW; c0 += 16) {
+                float16 d[CONV_BK];
+                // 16 lanes inside both planes (a row's tail reads on into the next row)
+                if (xr + maxoff + c0 + 16 <= plane && dr + c0 + 16 <= P) {
+                    const int16 keep = lane < (int16)(OW - c0);
+#pragma unroll
+                    for (int j = 0; j < CONV_BK; j++)
+                        d[j] = select((float16)(0.0f), vload16(0, dn + kk[j] + dr + c0), keep);
+#pragma unroll
+                    for (int t = 0; t < CONV_BT; t++) {
+                        const float16 v = vload16(0, xn + off[t] + xr + c0);
+#pragma unroll
+                        for (int j = 0; j < CONV_BK; j++)
+                            acc[j][t] = fma(v, d[j], acc[j][t]);
+                    }
+                    continue;
+                }
+                float tmp[16];
+#pragma unroll
+                for (int j = 0; j < CONV_BK; j++) {
+                    for (int l = 0; l < 16; l++)
+                        tmp[l] = c0 + l < OW ? dn[kk[j] + dr + c0 + l] : 0.0f;
+                    d[j] = vload16(0, tmp);
+                }
+#pragma unroll
+                for (int t = 0; t < CONV_BT; t++) {
+                    for (int l = 0; l < 16; l++)
+                        tmp[l] = c0 + l < OW && inp[t] + xr + c0 + l < plane
+                                     ? xn[off[t] + xr + c0 + l]
+                                     : 0.0f;
+                    const float16 v = vload16(0, tmp);
+#pragma unroll
+                    for (int j = 0; j < CONV_BK; j++)
+                        acc[j][t] = fma(v, d[j], acc[j][t]);
+                }
+            }
+        }
+    }
+    __global float *dst = part + opart + b * G * Kg * CRS;
+#pragma unroll
+    for (int j = 0; j < CONV_BK; j++) {
+        if (k0 + j >= Kg)
+            break;
+#pragma unroll
+        for (int t = 0; t < CONV_BT; t++) {
+            if (e0 + t >= CRS)
+                break;
+            const float16 a = acc[j][t];
+            const float8 h8 = a.lo + a.hi;
+            const float4 h4 = h8.lo + h8.hi;
+            const float2 h2 = h4.lo + h4.hi;
+            dst[(g * Kg + k0 + j) * CRS + e0 + t] = h2.x + h2.y;
+        }
+    }
+}

@@ -288,7 +288,7 @@ typedef struct conv_plan {
     int rows;        /* 1: a work-item handles a whole row (span = row length); 0: one element */
     size_t local[3]; /* work-group size; local[0] == 0: the runtime chooses */
     size_t split;    /* columns per batch of a GEMM split along a long dimension (0: never) */
-    int direct;      /* 1: the direct kernels (conv_direct, conv_direct_bwd_w), no GEMM */
+    int direct;      /* 1: the direct kernels (conv_direct, conv_direct_bwd_w), 2: conv_bwd_w_rows */
 } conv_plan;
 
 /* A positive size from the environment (tuning and tests), else dflt. */
@@ -312,11 +312,16 @@ static int direct_algo(const clnn_tensor *node, const conv_params *p)
     int transposed = node->op == CLNN_OP_CONV2D_TRANSPOSE || node->op == CLNN_OP_CONV2D_BWD_INPUT;
     if (transposed && (p->stride_h != 1 || p->stride_w != 1))
         return 0;
+    /* a stride-1 weight gradient with few taps: pixels as the vector axis (conv_bwd_w_rows) */
+    int rows = node->op == CLNN_OP_CONV2D_BWD_WEIGHT && p->stride_h == 1 && p->stride_w == 1 &&
+               p->C / p->groups * p->R * p->S < 64;
     const char *env = getenv("CLNN_CONV_ALGO");
     if (env && !strcmp(env, "gemm"))
         return 0;
     if (env && !strcmp(env, "direct"))
-        return 1;
+        return rows ? 2 : 1;
+    if (rows && node->ctx->info.type != CLNN_DEVICE_GPU)
+        return 2;
     /* CPUs: where the output channels fill their 32-wide blocks at least half and each output
      * sums enough products (C R S, or K R S for the data gradient) to hide a work-item's set-up
      * and its scattered stores; 1x1 layers are plain GEMMs. Measured with clnn-bench conv on
@@ -745,6 +750,81 @@ static clnn_status emit_direct_bwd_w(clnn_tensor *y)
     return st;
 }
 
+/* conv2d_bwd_weight of a stride-1 convolution with few taps (direct_algo), per chunk of samples:
+ * x padded where the convolution has padding (conv_pad), then conv_bwd_w_rows into `parts`
+ * partial sums over sample ranges that conv_reduce adds to dw (written directly when one part
+ * and one chunk). scratch: the padded x (nc C PH PW), the partial sums. */
+#define ROWS_BT 9 /* CONV_BT, CONV_BK of conv.cl */
+#define ROWS_BK 2
+static clnn_status emit_bwd_w_rows(clnn_tensor *y)
+{
+    const conv_params *p = CLNN__PARAMS(y, conv_params);
+    const clnn_tensor *x = y->src[0], *d = y->src[1];
+    int G = p->groups, Kg = p->K / G, Cg = p->C / G, N = (int)x->shape[0], zero = 0;
+    int pb = (p->OH - 1) - p->pad_h + (p->R - 1) * p->dil_h - (p->H - 1);
+    int pr = (p->OW - 1) - p->pad_w + (p->S - 1) * p->dil_w - (p->W - 1);
+    pb = pb > 0 ? pb : 0;
+    pr = pr > 0 ? pr : 0;
+    int padded = p->pad_h || p->pad_w || pb || pr;
+    int PH = p->H + p->pad_h + pb, PW = p->W + p->pad_w + pr, CRS = Cg * p->R * p->S;
+    size_t xs = padded ? (size_t)p->C * PH * PW : 0;
+    size_t budget = env_size("CLNN_CONV_SCRATCH_BYTES", CONV_SCRATCH_BYTES) / sizeof(float);
+    int nc = !xs || budget / xs > (size_t)N ? N : budget / xs < 1 ? 1 : (int)(budget / xs);
+    int chunks = (N + nc - 1) / nc;
+    nc = (N + chunks - 1) / chunks;
+    size_t items = (size_t)((CRS + ROWS_BT - 1) / ROWS_BT) * G * ((Kg + ROWS_BK - 1) / ROWS_BK);
+    size_t want = 8 * (size_t)(y->ctx->info.compute_units ? y->ctx->info.compute_units : 1);
+    int parts = (int)((want + items - 1) / items);
+    parts = parts < 1 ? 1 : parts > nc ? nc : parts;
+    int direct_write = parts == 1 && chunks == 1;
+    size_t part_off = (size_t)nc * xs;
+    size_t total = part_off + (direct_write ? 0 : (size_t)parts * y->numel);
+    if (total >= INT_MAX)
+        return clnn__fail(y->ctx, CLNN_ERR_UNSUPPORTED,
+                          "conv2d_bwd_weight '%s': a scratch buffer of %zu floats exceeds 2^31 "
+                          "(kernels index with int)",
+                          y->name, total);
+    clnn_status st = total ? scratch_of(y, total) : CLNN_OK;
+    for (int n0 = 0; !st && n0 < N; n0 += nc) {
+        int m = N - n0 < nc ? N - n0 : nc, popt = direct_write ? (int)y->offset : (int)part_off;
+        int mparts = parts > m ? m : parts, mc = m * p->C;
+        int od = (int)(d->offset + (size_t)n0 * p->K * p->OH * p->OW);
+        int ox = (int)(x->offset + (size_t)n0 * p->C * p->H * p->W);
+        cl_mem pmem = direct_write ? y->storage->mem : y->scratch, xmem = x->storage->mem;
+        cl_kernel k;
+        int fresh;
+        if (padded) {
+            if ((st = clnn__node_kernel(y, 5, "conv_pad", &k, &fresh)) ||
+                (st = set_args_at(y->ctx, k, "conv_pad", 0, 11, CLNN__ARG(p->H), CLNN__ARG(p->W),
+                                  CLNN__ARG(p->pad_h), CLNN__ARG(p->pad_w), CLNN__ARG(PH),
+                                  CLNN__ARG(PW), CLNN__ARG(mc), CLNN__ARG(xmem), CLNN__ARG(ox),
+                                  CLNN__ARG(y->scratch), CLNN__ARG(zero))) ||
+                (st = clnn__enqueue(y, k, 2, (size_t[]){(size_t)PH, (size_t)mc}, NULL)))
+                break;
+            xmem = y->scratch;
+            ox = 0;
+        }
+        int xh = padded ? PH : p->H;
+        if ((st = clnn__node_kernel(y, 4, "conv_bwd_w_rows", &k, &fresh)) ||
+            (st = set_args_at(y->ctx, k, "conv_bwd_w_rows", 0, 19, CLNN__ARG(Cg), CLNN__ARG(xh),
+                              CLNN__ARG(PW), CLNN__ARG(p->R), CLNN__ARG(p->S), CLNN__ARG(p->OH),
+                              CLNN__ARG(p->OW), CLNN__ARG(p->dil_h), CLNN__ARG(p->dil_w),
+                              CLNN__ARG(G), CLNN__ARG(Kg), CLNN__ARG(m), CLNN__ARG(mparts),
+                              CLNN__ARG(xmem), CLNN__ARG(ox), CLNN__ARG(d->storage->mem),
+                              CLNN__ARG(od), CLNN__ARG(pmem), CLNN__ARG(popt))))
+            break;
+        size_t global[3] = {(size_t)(CRS + ROWS_BT - 1) / ROWS_BT,
+                            (size_t)G * ((Kg + ROWS_BK - 1) / ROWS_BK), (size_t)mparts};
+        if ((st = clnn__enqueue(y, k, 3, global, NULL)))
+            break;
+        if (!direct_write) {
+            conv_plan plan = {.rows = y->ctx->info.type != CLNN_DEVICE_GPU};
+            st = run_reduce(y, &plan, (int)y->numel, mparts, (int)part_off, n0 > 0);
+        }
+    }
+    return st;
+}
+
 /* Per-group GEMM dimensions of a chunk of L columns. */
 #define GROUP_DIMS(p)                                                                              \
     const size_t G = (size_t)(p)->groups, Kg = (size_t)(p)->K / G,                                 \
@@ -844,6 +924,8 @@ static clnn_status emit_bwd_weight(clnn_tensor *y)
     const clnn_tensor *x = y->src[0], *d = y->src[1];
     int N = (int)x->shape[0], P = p->OH * p->OW;
     conv_plan plan = conv_algo(y, p, N);
+    if (plan.direct == 2)
+        return emit_bwd_w_rows(y);
     if (plan.direct)
         return emit_direct_bwd_w(y);
     size_t crs = (size_t)p->C * p->R * p->S, dyw = crs * plan.nc * P;
