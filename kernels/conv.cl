@@ -468,3 +468,73 @@ __kernel void conv_bwd_w_rows(const int Cg, const int PH, const int PW, const in
         }
     }
 }
+
+// The forward pass of a stride-1 convolution with few (c, r, s) taps (the first layer of a CNN),
+// with the columns of an output row as the vector axis: per 16 columns, each tap loads one
+// float16 run of an input row (ow + s dw) and adds it, scaled by the tap's weight, into
+// CONV_FK output channels; the result is stored in NCHW (+ bias), a row's tail lane by lane.
+// x is padded first where the convolution pads (conv_pad): every window lies inside it.
+// Range: (OH, G ceil(Kg / CONV_FK), N).
+#define CONV_FK 8
+__kernel void conv_fwd_rows(const int Cg, const int PH, const int PW, const int R, const int S,
+                            const int OH, const int OW, const int dh, const int dw, const int N,
+                            const int G, const int Kg, __global const float *x, const int ox,
+                            __global const float *w, const int ow_, __global float *y,
+                            const int oy, __global const float *bias, const int obias,
+                            const int has_bias)
+{
+    const int oh = get_global_id(0), z = get_global_id(1), n = get_global_id(2);
+    const int nkb = (Kg + CONV_FK - 1) / CONV_FK;
+    if (oh >= OH || z >= G * nkb || n >= N)
+        return;
+    const int g = z / nkb, k0 = (z - g * nkb) * CONV_FK, CRS = Cg * R * S, plane = PH * PW;
+    int wk[CONV_FK];
+    float b[CONV_FK];
+#pragma unroll
+    for (int j = 0; j < CONV_FK; j++) {
+        const int k = g * Kg + min(k0 + j, Kg - 1);
+        wk[j] = ow_ + k * CRS;
+        b[j] = has_bias ? bias[obias + k] : 0.0f;
+    }
+    __global const float *xg = x + ox + (n * G + g) * Cg * plane + oh * PW;
+    __global float *yrow = y + oy + ((n * G + g) * Kg + k0) * OH * OW + oh * OW;
+    for (int c0 = 0; c0 < OW; c0 += 16) {
+        float16 acc[CONV_FK];
+#pragma unroll
+        for (int j = 0; j < CONV_FK; j++)
+            acc[j] = (float16)(b[j]);
+        // a full run of 16 input columns stays inside the plane unless near its end
+        const int full = c0 + 16 <= OW;
+        for (int c = 0, e = 0; c < Cg; c++)
+            for (int r = 0; r < R; r++)
+                for (int s = 0; s < S; s++, e++) {
+                    const int at = c * plane + r * dh * PW + s * dw + c0;
+                    float16 v;
+                    if (full || oh * PW + at - c * plane + 16 <= plane) {
+                        v = vload16(0, xg + at);
+                    } else {
+                        float tmp[16];
+                        for (int l = 0; l < 16; l++)
+                            tmp[l] = c0 + l < OW ? xg[at + l] : 0.0f;
+                        v = vload16(0, tmp);
+                    }
+#pragma unroll
+                    for (int j = 0; j < CONV_FK; j++)
+                        acc[j] = fma(v, (float16)(w[wk[j] + e]), acc[j]);
+                }
+#pragma unroll
+        for (int j = 0; j < CONV_FK; j++) {
+            if (k0 + j >= Kg)
+                break;
+            __global float *dst = yrow + j * OH * OW + c0;
+            if (full) {
+                vstore16(acc[j], 0, dst);
+            } else {
+                float out[16];
+                vstore16(acc[j], 0, out);
+                for (int l = 0; l < OW - c0; l++)
+                    dst[l] = out[l];
+            }
+        }
+    }
+}

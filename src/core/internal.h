@@ -174,8 +174,8 @@ typedef enum clnn__kind {
 
 #define CLNN__MAX_SRC      8
 #define CLNN__PARAMS_BYTES 96
-#define CLNN__MAX_KERNELS  8
-#define CLNN__GEMM_SLOT    6 /* kernels[6], [7]: clnn's own SGEMM (gemm.c) for the node's GEMMs */
+#define CLNN__MAX_KERNELS  10
+#define CLNN__GEMM_SLOT    8 /* kernels[8], [9]: clnn's own SGEMM (gemm.c) for the node's GEMMs */
 
 struct clnn_tensor {
     clnn_ctx *ctx;

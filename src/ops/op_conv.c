@@ -288,7 +288,7 @@ typedef struct conv_plan {
     int rows;        /* 1: a work-item handles a whole row (span = row length); 0: one element */
     size_t local[3]; /* work-group size; local[0] == 0: the runtime chooses */
     size_t split;    /* columns per batch of a GEMM split along a long dimension (0: never) */
-    int direct;      /* 1: the direct kernels (conv_direct, conv_direct_bwd_w), 2: conv_bwd_w_rows */
+    int direct; /* 1: conv_direct / conv_direct_bwd_w, 2: conv_bwd_w_rows, 3: conv_fwd_rows */
 } conv_plan;
 
 /* A positive size from the environment (tuning and tests), else dflt. */
@@ -312,16 +312,19 @@ static int direct_algo(const clnn_tensor *node, const conv_params *p)
     int transposed = node->op == CLNN_OP_CONV2D_TRANSPOSE || node->op == CLNN_OP_CONV2D_BWD_INPUT;
     if (transposed && (p->stride_h != 1 || p->stride_w != 1))
         return 0;
-    /* a stride-1 weight gradient with few taps: pixels as the vector axis (conv_bwd_w_rows) */
-    int rows = node->op == CLNN_OP_CONV2D_BWD_WEIGHT && p->stride_h == 1 && p->stride_w == 1 &&
-               p->C / p->groups * p->R * p->S < 64;
+    /* a stride-1 forward pass or weight gradient with few taps: the columns of a row as the
+     * vector axis (conv_fwd_rows: 3, conv_bwd_w_rows: 2) */
+    int few = p->stride_h == 1 && p->stride_w == 1 && p->C / p->groups * p->R * p->S < 64;
+    int rows = few && node->op == CLNN_OP_CONV2D_BWD_WEIGHT     ? 2
+               : few && node->op == CLNN_OP_CONV2D && p->R * p->S > 1 ? 3
+                                                                : 0;
     const char *env = getenv("CLNN_CONV_ALGO");
     if (env && !strcmp(env, "gemm"))
         return 0;
     if (env && !strcmp(env, "direct"))
-        return rows ? 2 : 1;
+        return rows ? rows : 1;
     if (rows && node->ctx->info.type != CLNN_DEVICE_GPU)
-        return 2;
+        return rows;
     /* CPUs: where the output channels fill their 32-wide blocks at least half and each output
      * sums enough products (C R S, or K R S for the data gradient) to hide a work-item's set-up
      * and its scattered stores; 1x1 layers are plain GEMMs. Measured with clnn-bench conv on
@@ -805,7 +808,7 @@ static clnn_status emit_bwd_w_rows(clnn_tensor *y)
             ox = 0;
         }
         int xh = padded ? PH : p->H;
-        if ((st = clnn__node_kernel(y, 4, "conv_bwd_w_rows", &k, &fresh)) ||
+        if ((st = clnn__node_kernel(y, 7, "conv_bwd_w_rows", &k, &fresh)) ||
             (st = set_args_at(y->ctx, k, "conv_bwd_w_rows", 0, 19, CLNN__ARG(Cg), CLNN__ARG(xh),
                               CLNN__ARG(PW), CLNN__ARG(p->R), CLNN__ARG(p->S), CLNN__ARG(p->OH),
                               CLNN__ARG(p->OW), CLNN__ARG(p->dil_h), CLNN__ARG(p->dil_w),
@@ -825,6 +828,65 @@ static clnn_status emit_bwd_w_rows(clnn_tensor *y)
     return st;
 }
 
+/* conv2d of a stride-1 convolution with few taps (direct_algo): x padded where the convolution
+ * pads (conv_pad, in chunks of samples in scratch), then conv_fwd_rows writes y (+ bias). */
+#define ROWS_FK 8 /* CONV_FK of conv.cl */
+static clnn_status emit_fwd_rows(clnn_tensor *y)
+{
+    const conv_params *p = CLNN__PARAMS(y, conv_params);
+    const clnn_tensor *x = y->src[0], *w = y->src[1], *b = p->has_bias ? y->src[2] : NULL;
+    int G = p->groups, Kg = p->K / G, Cg = p->C / G, N = (int)x->shape[0], zero = 0;
+    int pb = (p->OH - 1) - p->pad_h + (p->R - 1) * p->dil_h - (p->H - 1);
+    int pr = (p->OW - 1) - p->pad_w + (p->S - 1) * p->dil_w - (p->W - 1);
+    pb = pb > 0 ? pb : 0;
+    pr = pr > 0 ? pr : 0;
+    int padded = p->pad_h || p->pad_w || pb || pr;
+    int PH = p->H + p->pad_h + pb, PW = p->W + p->pad_w + pr, has_bias = b != NULL;
+    int ow = (int)w->offset, ob = b ? (int)b->offset : 0;
+    cl_mem bmem = b ? b->storage->mem : y->storage->mem;
+    size_t xs = (size_t)p->C * PH * PW;
+    size_t budget = env_size("CLNN_CONV_SCRATCH_BYTES", CONV_SCRATCH_BYTES) / sizeof(float);
+    int nc = !padded || budget / xs > (size_t)N ? N : budget / xs < 1 ? 1 : (int)(budget / xs);
+    if (padded && (size_t)nc * xs >= INT_MAX)
+        nc = (int)((INT_MAX - 1) / xs) > 0 ? (int)((INT_MAX - 1) / xs) : 1;
+    int chunks = (N + nc - 1) / nc;
+    nc = (N + chunks - 1) / chunks;
+    clnn_status st = padded ? scratch_of(y, (size_t)nc * xs) : CLNN_OK;
+    for (int n0 = 0; !st && n0 < N; n0 += nc) {
+        int m = N - n0 < nc ? N - n0 : nc, mc = m * p->C;
+        int ox = (int)(x->offset + (size_t)n0 * p->C * p->H * p->W);
+        int oy = (int)(y->offset + (size_t)n0 * p->K * p->OH * p->OW);
+        cl_mem xmem = x->storage->mem;
+        cl_kernel k;
+        int fresh;
+        if (padded) {
+            if ((st = clnn__node_kernel(y, 5, "conv_pad", &k, &fresh)) ||
+                (st = set_args_at(y->ctx, k, "conv_pad", 0, 11, CLNN__ARG(p->H), CLNN__ARG(p->W),
+                                  CLNN__ARG(p->pad_h), CLNN__ARG(p->pad_w), CLNN__ARG(PH),
+                                  CLNN__ARG(PW), CLNN__ARG(mc), CLNN__ARG(xmem), CLNN__ARG(ox),
+                                  CLNN__ARG(y->scratch), CLNN__ARG(zero))) ||
+                (st = clnn__enqueue(y, k, 2, (size_t[]){(size_t)PH, (size_t)mc}, NULL)))
+                break;
+            xmem = y->scratch;
+            ox = 0;
+        }
+        int xh = padded ? PH : p->H, xw = padded ? PW : p->W;
+        if ((st = clnn__node_kernel(y, 6, "conv_fwd_rows", &k, &fresh)) ||
+            (st = set_args_at(y->ctx, k, "conv_fwd_rows", 0, 21, CLNN__ARG(Cg), CLNN__ARG(xh),
+                              CLNN__ARG(xw), CLNN__ARG(p->R), CLNN__ARG(p->S), CLNN__ARG(p->OH),
+                              CLNN__ARG(p->OW), CLNN__ARG(p->dil_h), CLNN__ARG(p->dil_w),
+                              CLNN__ARG(m), CLNN__ARG(G), CLNN__ARG(Kg), CLNN__ARG(xmem),
+                              CLNN__ARG(ox), CLNN__ARG(w->storage->mem), CLNN__ARG(ow),
+                              CLNN__ARG(y->storage->mem), CLNN__ARG(oy), CLNN__ARG(bmem),
+                              CLNN__ARG(ob), CLNN__ARG(has_bias))))
+            break;
+        size_t local[3];
+        size_t global[3] = {(size_t)p->OH, (size_t)G * ((Kg + ROWS_FK - 1) / ROWS_FK), (size_t)m};
+        st = clnn__enqueue(y, k, 3, global, direct_local(y, (size_t)p->OH, local));
+    }
+    return st;
+}
+
 /* Per-group GEMM dimensions of a chunk of L columns. */
 #define GROUP_DIMS(p)                                                                              \
     const size_t G = (size_t)(p)->groups, Kg = (size_t)(p)->K / G,                                 \
@@ -838,6 +900,8 @@ static clnn_status emit_conv2d(clnn_tensor *y)
     const clnn_tensor *x = y->src[0], *w = y->src[1], *b = p->has_bias ? y->src[2] : NULL;
     int N = (int)x->shape[0], P = p->OH * p->OW;
     conv_plan plan = conv_algo(y, p, N);
+    if (plan.direct == 3)
+        return emit_fwd_rows(y);
     if (plan.direct)
         return emit_direct(y, 0);
     size_t crs = (size_t)p->C * p->R * p->S, yw = crs * plan.nc * P;
