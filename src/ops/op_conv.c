@@ -584,6 +584,34 @@ static const size_t *direct_local(const clnn_tensor *node, size_t first, size_t 
     return local;
 }
 
+/* Sample ranges (`parts`) of a direct weight gradient: enough work-items for every compute unit,
+ * and on CPUs ranges small enough (about 512 KiB of x and dy) that one part's data stays in the
+ * cache while every work-item of the part (one work-group: part_local) runs over it. */
+static int bw_parts(const clnn_tensor *y, size_t items, size_t sample_floats, int nc)
+{
+    size_t want = 8 * (size_t)(y->ctx->info.compute_units ? y->ctx->info.compute_units : 1);
+    size_t parts = (want + items - 1) / items;
+    if (y->ctx->info.type != CLNN_DEVICE_GPU) {
+        size_t per = ((size_t)512 << 10) / (sample_floats * sizeof(float) + 1);
+        per = per < 1 ? 1 : per;
+        size_t by_cache = ((size_t)nc + per - 1) / per;
+        parts = by_cache > parts ? by_cache : parts;
+    }
+    return parts < 1 ? 1 : parts > (size_t)nc ? nc : (int)parts;
+}
+
+/* The work-group of a direct weight-gradient kernel on a CPU: every work-item of one part. */
+static const size_t *part_local(const clnn_tensor *y, const size_t *global, size_t *local)
+{
+    size_t max = y->ctx->info.max_work_group_size;
+    if (y->ctx->info.type == CLNN_DEVICE_GPU || !max || global[0] * global[1] > max)
+        return NULL;
+    local[0] = global[0];
+    local[1] = global[1];
+    local[2] = 1;
+    return local;
+}
+
 /* conv2d (flip = 0): in = x, out = y; conv2d_transpose / bwd_input with stride 1 (flip = 1):
  * in = dy, out = dx, the flipped kernel and pad (R - 1) dil - pad. scratch: the packed weights,
  * then, for a convolution with padding, chunks of samples of `in` padded with zeros (conv_pad) so
@@ -692,11 +720,8 @@ static clnn_status emit_direct_bwd_w(clnn_tensor *y)
                                                                            : (int)(budget / (row + xs));
     int chunks = (N + nc - 1) / nc;
     nc = (N + chunks - 1) / chunks;
-    /* work-items of one part; parts so that every compute unit gets several of them */
     size_t items = (size_t)((CRS + DIRECT_DT - 1) / DIRECT_DT) * G * (Kgp / 32);
-    size_t want = 8 * (size_t)(y->ctx->info.compute_units ? y->ctx->info.compute_units : 1);
-    int parts = (int)((want + items - 1) / items);
-    parts = parts < 1 ? 1 : parts > nc ? nc : parts;
+    int parts = bw_parts(y, items, row + (size_t)p->C * PH * PW, nc);
     int direct_write = parts == 1 && chunks == 1;
     size_t xoff = (size_t)nc * row, part_off = xoff + (size_t)nc * xs;
     size_t total = part_off + (direct_write ? 0 : (size_t)parts * y->numel);
@@ -743,7 +768,8 @@ static clnn_status emit_direct_bwd_w(clnn_tensor *y)
             break;
         size_t global[3] = {(size_t)(CRS + DIRECT_DT - 1) / DIRECT_DT, (size_t)G * (Kgp / 32),
                             (size_t)mparts};
-        if ((st = clnn__enqueue(y, k, 3, global, NULL)))
+        size_t local[3];
+        if ((st = clnn__enqueue(y, k, 3, global, part_local(y, global, local))))
             break;
         if (!direct_write) {
             conv_plan plan = {.rows = y->ctx->info.type != CLNN_DEVICE_GPU};
@@ -776,9 +802,7 @@ static clnn_status emit_bwd_w_rows(clnn_tensor *y)
     int chunks = (N + nc - 1) / nc;
     nc = (N + chunks - 1) / chunks;
     size_t items = (size_t)((CRS + ROWS_BT - 1) / ROWS_BT) * G * ((Kg + ROWS_BK - 1) / ROWS_BK);
-    size_t want = 8 * (size_t)(y->ctx->info.compute_units ? y->ctx->info.compute_units : 1);
-    int parts = (int)((want + items - 1) / items);
-    parts = parts < 1 ? 1 : parts > nc ? nc : parts;
+    int parts = bw_parts(y, items, (size_t)p->K * p->OH * p->OW + (size_t)p->C * PH * PW, nc);
     int direct_write = parts == 1 && chunks == 1;
     size_t part_off = (size_t)nc * xs;
     size_t total = part_off + (direct_write ? 0 : (size_t)parts * y->numel);
@@ -818,7 +842,8 @@ static clnn_status emit_bwd_w_rows(clnn_tensor *y)
             break;
         size_t global[3] = {(size_t)(CRS + ROWS_BT - 1) / ROWS_BT,
                             (size_t)G * ((Kg + ROWS_BK - 1) / ROWS_BK), (size_t)mparts};
-        if ((st = clnn__enqueue(y, k, 3, global, NULL)))
+        size_t local[3];
+        if ((st = clnn__enqueue(y, k, 3, global, part_local(y, global, local))))
             break;
         if (!direct_write) {
             conv_plan plan = {.rows = y->ctx->info.type != CLNN_DEVICE_GPU};
