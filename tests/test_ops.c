@@ -154,6 +154,8 @@ static const gc_case binary_cases[] = {
     CASE("mul ()*(65,)", OP(.op = OP_MUL), SCALAR, P(65)),
     CASE("mul (2,1,3,1,2,1)*(3,4,1,5)", OP(.op = OP_MUL), P(2, 1, 3, 1, 2, 1), P(3, 4, 1, 5)),
     CASE("mul (300,70)*(300,1)", OP(.op = OP_MUL), P(300, 70), P(300, 1)),
+    CASE("sub (300,1)-(300,70)", OP(.op = OP_SUB), P(300, 1), P(300, 70)),
+    CASE("add (5,1,40)+(3,40) rows with two outer axes", OP(.op = OP_ADD), P(5, 1, 40), P(3, 40)),
 };
 
 /* ---- one-input elementwise ops -------------------------------------------------------------- */
@@ -398,14 +400,20 @@ static const gc_case composite_cases[] = {
             P(5, 13)),
 };
 
+/* i < count: case i on the CPU kernels (binary_bcast_rows for rows of 16+, sigmoid_span,
+ * tanh_span), else case i - count on the GPU kernels */
 START_TEST(test_binary)
 {
-    gc_run_case(&binary_cases[_i]);
+    setenv("CLNN_KERNEL_PATH", _i < GC_COUNT(binary_cases) ? "cpu" : "gpu", 1);
+    gc_run_case(&binary_cases[_i % GC_COUNT(binary_cases)]);
+    unsetenv("CLNN_KERNEL_PATH");
 }
 END_TEST
 START_TEST(test_unary)
 {
-    gc_run_case(&unary_cases[_i]);
+    setenv("CLNN_KERNEL_PATH", _i < GC_COUNT(unary_cases) ? "cpu" : "gpu", 1);
+    gc_run_case(&unary_cases[_i % GC_COUNT(unary_cases)]);
+    unsetenv("CLNN_KERNEL_PATH");
 }
 END_TEST
 /* i < count: case i on the CPU kernels, else case i - count on the GPU kernels (the variable is
@@ -755,8 +763,8 @@ static Suite *ops_suite(void)
 {
     Suite *s = suite_create("ops");
     const gc_loop loops[] = {
-        {"binary", test_binary, GC_COUNT(binary_cases)},
-        {"unary", test_unary, GC_COUNT(unary_cases)},
+        {"binary", test_binary, 2 * GC_COUNT(binary_cases)},
+        {"unary", test_unary, 2 * GC_COUNT(unary_cases)},
         {"reduce", test_reduce, 2 * GC_COUNT(reduce_cases)},
         {"expand", test_expand, GC_COUNT(expand_cases)},
         {"matmul", test_matmul, GC_COUNT(matmul_cases)},

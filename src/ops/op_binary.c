@@ -24,30 +24,41 @@ static clnn_status emit(clnn_tensor *y)
     const clnn_tensor *a = y->src[0], *b = y->src[1];
     if (clnn__same_shape(a, y) && clnn__same_shape(b, y))
         return clnn__emit_map(y, same_kernel[code_of(y)], 2, NULL);
+    int strides[2][CLNN_MAX_DIMS], shape[CLNN_MAX_DIMS], nd = y->ndim, meta[CLNN__META_INTS];
+    for (int i = 0; i < nd; i++)
+        shape[i] = (int)y->shape[i];
+    clnn__bcast_strides(a, y->ndim, y->shape, strides[0]);
+    clnn__bcast_strides(b, y->ndim, y->shape, strides[1]);
+    clnn__merge_axes(&nd, shape, 2, strides);
+    /* CPU devices: a work-item per span of rows of the merged last axis (binary_bcast_rows) when
+     * the rows are long enough to vectorise; else, and on GPUs, one per element */
+    int rows = clnn__cpu_path(y->ctx) && nd >= 1 && shape[nd - 1] >= 16, per = 1;
+    const char *name = rows ? "binary_bcast_rows" : "binary_bcast";
     cl_kernel k;
     int fresh;
-    clnn_status st = clnn__node_kernel(y, 0, "binary_bcast", &k, &fresh);
+    clnn_status st = clnn__node_kernel(y, rows, name, &k, &fresh);
     if (st)
         return st;
+    size_t items = rows ? clnn__spans(y->ctx, y->numel / shape[nd - 1], shape[nd - 1], 1, &per) : 0;
     if (fresh) {
-        int strides[2][CLNN_MAX_DIMS], shape[CLNN_MAX_DIMS], nd = y->ndim, meta[CLNN__META_INTS];
-        for (int i = 0; i < nd; i++)
-            shape[i] = (int)y->shape[i];
-        clnn__bcast_strides(a, y->ndim, y->shape, strides[0]);
-        clnn__bcast_strides(b, y->ndim, y->shape, strides[1]);
-        clnn__merge_axes(&nd, shape, 2, strides);
         clnn__meta_fill(meta, nd, shape, 2, strides);
         if ((st = clnn__node_meta(y, meta, CLNN__META_INTS)))
             return st;
         int n = (int)y->numel, op = code_of(y), oa = (int)a->offset, ob = (int)b->offset,
             oy = (int)y->offset;
-        st = clnn__set_args(y->ctx, k, "binary_bcast", 9, CLNN__ARG(n), CLNN__ARG(op),
-                            CLNN__ARG(y->aux), CLNN__ARG(a->storage->mem), CLNN__ARG(oa),
-                            CLNN__ARG(b->storage->mem), CLNN__ARG(ob), CLNN__ARG(y->storage->mem),
-                            CLNN__ARG(oy));
+        st = rows ? clnn__set_args(y->ctx, k, name, 10, CLNN__ARG(n), CLNN__ARG(op),
+                                   CLNN__ARG(per), CLNN__ARG(y->aux), CLNN__ARG(a->storage->mem),
+                                   CLNN__ARG(oa), CLNN__ARG(b->storage->mem), CLNN__ARG(ob),
+                                   CLNN__ARG(y->storage->mem), CLNN__ARG(oy))
+                  : clnn__set_args(y->ctx, k, name, 9, CLNN__ARG(n), CLNN__ARG(op),
+                                   CLNN__ARG(y->aux), CLNN__ARG(a->storage->mem), CLNN__ARG(oa),
+                                   CLNN__ARG(b->storage->mem), CLNN__ARG(ob),
+                                   CLNN__ARG(y->storage->mem), CLNN__ARG(oy));
         if (st)
             return st;
     }
+    if (rows)
+        return clnn__enqueue_spans(y, k, items);
     size_t global = (size_t)y->numel, local = 64;
     return clnn__enqueue(y, k, 1, &global, &local);
 }

@@ -41,12 +41,30 @@ static clnn_status emit_relu(clnn_tensor *y)
 {
     return clnn__emit_map(y, "relu", 1, NULL);
 }
+/* sigmoid and tanh on CPU devices: spans in float8 steps (kernel slot 1), see elementwise.cl */
+static clnn_status emit_span(clnn_tensor *y, const char *kernel)
+{
+    const clnn_tensor *x = y->src[0];
+    cl_kernel k;
+    int fresh, per, n = (int)y->numel, ox = (int)x->offset, oy = (int)y->offset;
+    size_t items = clnn__spans(y->ctx, y->numel, 1, 8, &per);
+    clnn_status st = clnn__node_kernel(y, 1, kernel, &k, &fresh);
+    if (!st)
+        st = clnn__set_args(y->ctx, k, kernel, 6, CLNN__ARG(n), CLNN__ARG(per),
+                            CLNN__ARG(x->storage->mem), CLNN__ARG(ox), CLNN__ARG(y->storage->mem),
+                            CLNN__ARG(oy));
+    return st ? st : clnn__enqueue_spans(y, k, items);
+}
 static clnn_status emit_sigmoid(clnn_tensor *y)
 {
+    if (clnn__cpu_path(y->ctx))
+        return emit_span(y, "sigmoid_span");
     return clnn__emit_map(y, "sigmoid", 1, NULL);
 }
 static clnn_status emit_tanh(clnn_tensor *y)
 {
+    if (clnn__cpu_path(y->ctx))
+        return emit_span(y, "tanh_span");
     return clnn__emit_map(y, "tanh_fwd", 1, NULL);
 }
 static clnn_status emit_relu_bwd(clnn_tensor *y)
