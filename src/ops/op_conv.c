@@ -612,6 +612,43 @@ static const size_t *part_local(const clnn_tensor *y, const size_t *global, size
     return local;
 }
 
+/* The zero padding of an input (IH, IW) that puts every window of an (OH, OW) output with
+ * strides (sh, sw) and top/left padding (ph, pw) inside it: rows pt above and pb below, columns
+ * pl left and pr right (ph or pw < 0: windows start inside, nothing above or left). */
+typedef struct pad_geom {
+    int pt, pl, PH, PW; /* top, left, padded size */
+    int padded;         /* 0: the input itself holds every window */
+} pad_geom;
+
+static pad_geom pad_geometry(const conv_params *p, int IH, int IW, int OH, int OW, int sh, int sw,
+                             int ph, int pw)
+{
+    pad_geom g = {.pt = ph > 0 ? ph : 0, .pl = pw > 0 ? pw : 0};
+    int pb = (OH - 1) * sh - ph + (p->R - 1) * p->dil_h - (IH - 1);
+    int pr = (OW - 1) * sw - pw + (p->S - 1) * p->dil_w - (IW - 1);
+    pb = pb > 0 ? pb : 0;
+    pr = pr > 0 ? pr : 0;
+    g.padded = g.pt || g.pl || pb || pr;
+    g.PH = IH + g.pt + pb;
+    g.PW = IW + g.pl + pr;
+    return g;
+}
+
+/* conv_pad (kernel slot 5): nc planes (IH, IW) of `in` at oin -> scratch[oout] padded as g */
+static clnn_status run_pad(clnn_tensor *y, const pad_geom *g, int IH, int IW, int nc, cl_mem in,
+                           int oin, int oout)
+{
+    cl_kernel k;
+    int fresh;
+    clnn_status st = clnn__node_kernel(y, 5, "conv_pad", &k, &fresh);
+    if (!st)
+        st = set_args_at(y->ctx, k, "conv_pad", 0, 11, CLNN__ARG(IH), CLNN__ARG(IW),
+                         CLNN__ARG(g->pt), CLNN__ARG(g->pl), CLNN__ARG(g->PH), CLNN__ARG(g->PW),
+                         CLNN__ARG(nc), CLNN__ARG(in), CLNN__ARG(oin), CLNN__ARG(y->scratch),
+                         CLNN__ARG(oout));
+    return st ? st : clnn__enqueue(y, k, 2, (size_t[]){(size_t)g->PH, (size_t)nc}, NULL);
+}
+
 /* conv2d (flip = 0): in = x, out = y; conv2d_transpose / bwd_input with stride 1 (flip = 1):
  * in = dy, out = dx, the flipped kernel and pad (R - 1) dil - pad. scratch: the packed weights,
  * then, for a convolution with padding, chunks of samples of `in` padded with zeros (conv_pad) so
@@ -627,13 +664,8 @@ static clnn_status emit_direct(clnn_tensor *y, int flip)
     int ph = flip ? (p->R - 1) * p->dil_h - p->pad_h : p->pad_h;
     int pw = flip ? (p->S - 1) * p->dil_w - p->pad_w : p->pad_w;
     int sh = flip ? 1 : p->stride_h, sw = flip ? 1 : p->stride_w;
-    /* zeros needed on each side: the windows of the first and last output rows and columns */
-    int pt = ph > 0 ? ph : 0, pl = pw > 0 ? pw : 0;
-    int pb = (OH - 1) * sh - ph + (p->R - 1) * p->dil_h - (IH - 1);
-    int pr = (OW - 1) * sw - pw + (p->S - 1) * p->dil_w - (IW - 1);
-    pb = pb > 0 ? pb : 0;
-    pr = pr > 0 ? pr : 0;
-    int padded = pt || pl || pb || pr, PH = IH + pt + pb, PW = IW + pl + pr;
+    const pad_geom pg = pad_geometry(p, IH, IW, OH, OW, sh, sw, ph, pw);
+    int pt = pg.pt, pl = pg.pl, padded = pg.padded, PH = pg.PH, PW = pg.PW;
     int zero = 0, has_bias = b != NULL, ow = (int)w->offset, ob = b ? (int)b->offset : 0;
     int Cin = G * Ci, Cout = G * Co, P = OH * OW;
     cl_mem bmem = b ? b->storage->mem : y->storage->mem;
@@ -670,12 +702,7 @@ static clnn_status emit_direct(clnn_tensor *y, int flip)
         int pih = padded ? PH : IH, piw = padded ? PW : IW, mc = m * Cin, owt = (int)wt;
         cl_mem src = in->storage->mem;
         if (padded) {
-            if ((st = clnn__node_kernel(y, 5, "conv_pad", &k, &fresh)) ||
-                (st = set_args_at(y->ctx, k, "conv_pad", 0, 11, CLNN__ARG(IH), CLNN__ARG(IW),
-                                  CLNN__ARG(pt), CLNN__ARG(pl), CLNN__ARG(PH), CLNN__ARG(PW),
-                                  CLNN__ARG(mc), CLNN__ARG(src), CLNN__ARG(oin),
-                                  CLNN__ARG(y->scratch), CLNN__ARG(owt))) ||
-                (st = clnn__enqueue(y, k, 2, (size_t[]){(size_t)PH, (size_t)mc}, NULL)))
+            if ((st = run_pad(y, &pg, IH, IW, mc, src, oin, owt)))
                 break;
             src = y->scratch;
             oin = owt;
@@ -708,12 +735,9 @@ static clnn_status emit_direct_bwd_w(clnn_tensor *y)
     const clnn_tensor *x = y->src[0], *d = y->src[1];
     int G = p->groups, Kg = p->K / G, Cg = p->C / G, N = (int)x->shape[0], P = p->OH * p->OW;
     int Kgp = (int)round32((size_t)Kg), od = (int)d->offset, zero = 0;
-    int pb = (p->OH - 1) * p->stride_h - p->pad_h + (p->R - 1) * p->dil_h - (p->H - 1);
-    int pr = (p->OW - 1) * p->stride_w - p->pad_w + (p->S - 1) * p->dil_w - (p->W - 1);
-    pb = pb > 0 ? pb : 0;
-    pr = pr > 0 ? pr : 0;
-    int padded = p->pad_h || p->pad_w || pb || pr;
-    int PH = p->H + p->pad_h + pb, PW = p->W + p->pad_w + pr, CRS = Cg * p->R * p->S;
+    const pad_geom pg = pad_geometry(p, p->H, p->W, p->OH, p->OW, p->stride_h, p->stride_w,
+                                     p->pad_h, p->pad_w);
+    int padded = pg.padded, PH = pg.PH, PW = pg.PW, CRS = Cg * p->R * p->S;
     size_t row = (size_t)P * G * Kgp, xs = padded ? (size_t)p->C * PH * PW : 0;
     size_t budget = env_size("CLNN_CONV_SCRATCH_BYTES", CONV_SCRATCH_BYTES) / sizeof(float);
     int nc = budget / (row + xs) < 1 ? 1 : budget / (row + xs) > (size_t)N ? N
@@ -746,12 +770,7 @@ static clnn_status emit_direct_bwd_w(clnn_tensor *y)
             (st = clnn__enqueue(y, k, 2, (size_t[]){(size_t)P, (size_t)m}, NULL)))
             break;
         if (padded) {
-            if ((st = clnn__node_kernel(y, 5, "conv_pad", &k, &fresh)) ||
-                (st = set_args_at(y->ctx, k, "conv_pad", 0, 11, CLNN__ARG(p->H), CLNN__ARG(p->W),
-                                  CLNN__ARG(p->pad_h), CLNN__ARG(p->pad_w), CLNN__ARG(PH),
-                                  CLNN__ARG(PW), CLNN__ARG(mc), CLNN__ARG(xmem), CLNN__ARG(ox),
-                                  CLNN__ARG(y->scratch), CLNN__ARG(oxp))) ||
-                (st = clnn__enqueue(y, k, 2, (size_t[]){(size_t)PH, (size_t)mc}, NULL)))
+            if ((st = run_pad(y, &pg, p->H, p->W, mc, xmem, ox, oxp)))
                 break;
             xmem = y->scratch;
             ox = oxp;
@@ -789,13 +808,10 @@ static clnn_status emit_bwd_w_rows(clnn_tensor *y)
 {
     const conv_params *p = CLNN__PARAMS(y, conv_params);
     const clnn_tensor *x = y->src[0], *d = y->src[1];
-    int G = p->groups, Kg = p->K / G, Cg = p->C / G, N = (int)x->shape[0], zero = 0;
-    int pb = (p->OH - 1) - p->pad_h + (p->R - 1) * p->dil_h - (p->H - 1);
-    int pr = (p->OW - 1) - p->pad_w + (p->S - 1) * p->dil_w - (p->W - 1);
-    pb = pb > 0 ? pb : 0;
-    pr = pr > 0 ? pr : 0;
-    int padded = p->pad_h || p->pad_w || pb || pr;
-    int PH = p->H + p->pad_h + pb, PW = p->W + p->pad_w + pr, CRS = Cg * p->R * p->S;
+    int G = p->groups, Kg = p->K / G, Cg = p->C / G, N = (int)x->shape[0];
+    const pad_geom pg = pad_geometry(p, p->H, p->W, p->OH, p->OW, 1, 1, p->pad_h, p->pad_w);
+    int padded = pg.padded;
+    int PH = pg.PH, PW = pg.PW, CRS = Cg * p->R * p->S;
     size_t xs = padded ? (size_t)p->C * PH * PW : 0;
     size_t budget = env_size("CLNN_CONV_SCRATCH_BYTES", CONV_SCRATCH_BYTES) / sizeof(float);
     int nc = !xs || budget / xs > (size_t)N ? N : budget / xs < 1 ? 1 : (int)(budget / xs);
@@ -821,12 +837,7 @@ static clnn_status emit_bwd_w_rows(clnn_tensor *y)
         cl_kernel k;
         int fresh;
         if (padded) {
-            if ((st = clnn__node_kernel(y, 5, "conv_pad", &k, &fresh)) ||
-                (st = set_args_at(y->ctx, k, "conv_pad", 0, 11, CLNN__ARG(p->H), CLNN__ARG(p->W),
-                                  CLNN__ARG(p->pad_h), CLNN__ARG(p->pad_w), CLNN__ARG(PH),
-                                  CLNN__ARG(PW), CLNN__ARG(mc), CLNN__ARG(xmem), CLNN__ARG(ox),
-                                  CLNN__ARG(y->scratch), CLNN__ARG(zero))) ||
-                (st = clnn__enqueue(y, k, 2, (size_t[]){(size_t)PH, (size_t)mc}, NULL)))
+            if ((st = run_pad(y, &pg, p->H, p->W, mc, xmem, ox, 0)))
                 break;
             xmem = y->scratch;
             ox = 0;
@@ -860,13 +871,10 @@ static clnn_status emit_fwd_rows(clnn_tensor *y)
 {
     const conv_params *p = CLNN__PARAMS(y, conv_params);
     const clnn_tensor *x = y->src[0], *w = y->src[1], *b = p->has_bias ? y->src[2] : NULL;
-    int G = p->groups, Kg = p->K / G, Cg = p->C / G, N = (int)x->shape[0], zero = 0;
-    int pb = (p->OH - 1) - p->pad_h + (p->R - 1) * p->dil_h - (p->H - 1);
-    int pr = (p->OW - 1) - p->pad_w + (p->S - 1) * p->dil_w - (p->W - 1);
-    pb = pb > 0 ? pb : 0;
-    pr = pr > 0 ? pr : 0;
-    int padded = p->pad_h || p->pad_w || pb || pr;
-    int PH = p->H + p->pad_h + pb, PW = p->W + p->pad_w + pr, has_bias = b != NULL;
+    int G = p->groups, Kg = p->K / G, Cg = p->C / G, N = (int)x->shape[0];
+    const pad_geom pg = pad_geometry(p, p->H, p->W, p->OH, p->OW, 1, 1, p->pad_h, p->pad_w);
+    int padded = pg.padded;
+    int PH = pg.PH, PW = pg.PW, has_bias = b != NULL;
     int ow = (int)w->offset, ob = b ? (int)b->offset : 0;
     cl_mem bmem = b ? b->storage->mem : y->storage->mem;
     size_t xs = (size_t)p->C * PH * PW;
@@ -885,12 +893,7 @@ static clnn_status emit_fwd_rows(clnn_tensor *y)
         cl_kernel k;
         int fresh;
         if (padded) {
-            if ((st = clnn__node_kernel(y, 5, "conv_pad", &k, &fresh)) ||
-                (st = set_args_at(y->ctx, k, "conv_pad", 0, 11, CLNN__ARG(p->H), CLNN__ARG(p->W),
-                                  CLNN__ARG(p->pad_h), CLNN__ARG(p->pad_w), CLNN__ARG(PH),
-                                  CLNN__ARG(PW), CLNN__ARG(mc), CLNN__ARG(xmem), CLNN__ARG(ox),
-                                  CLNN__ARG(y->scratch), CLNN__ARG(zero))) ||
-                (st = clnn__enqueue(y, k, 2, (size_t[]){(size_t)PH, (size_t)mc}, NULL)))
+            if ((st = run_pad(y, &pg, p->H, p->W, mc, xmem, ox, 0)))
                 break;
             xmem = y->scratch;
             ox = 0;
