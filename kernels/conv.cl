@@ -256,7 +256,7 @@ __kernel void conv_direct(const int Ci, const int IH, const int IW, const int R,
     for (int t = 0; t < CONV_DT; t++) {
         const int p = p0 + t;
         if (p >= P)
-            break;
+            continue; // (not break: the loop unrolls)
         vstore16(a0[t], 0, col);
         vstore16(a1[t], 0, col + 16);
         for (int j = 0; j < 32 && ob * 32 + j < Co; j++) {
@@ -356,7 +356,7 @@ __kernel void conv_direct_bwd_w(const int Cg, const int H, const int W, const in
     for (int t = 0; t < CONV_DT; t++) {
         const int e = e0 + t;
         if (e >= CRS)
-            break;
+            continue;
         vstore16(a0[t], 0, col);
         vstore16(a1[t], 0, col + 16);
         for (int j = 0; j < 32 && kb * 32 + j < Kg; j++)
@@ -455,11 +455,11 @@ __kernel void conv_bwd_w_rows(const int Cg, const int PH, const int PW, const in
 #pragma unroll
     for (int j = 0; j < CONV_BK; j++) {
         if (k0 + j >= Kg)
-            break;
+            continue;
 #pragma unroll
         for (int t = 0; t < CONV_BT; t++) {
             if (e0 + t >= CRS)
-                break;
+                continue;
             const float16 a = acc[j][t];
             const float8 h8 = a.lo + a.hi;
             const float4 h4 = h8.lo + h8.hi;
@@ -525,7 +525,7 @@ __kernel void conv_fwd_rows(const int Cg, const int PH, const int PW, const int 
 #pragma unroll
         for (int j = 0; j < CONV_FK; j++) {
             if (k0 + j >= Kg)
-                break;
+                continue;
             __global float *dst = yrow + j * OH * OW + c0;
             if (full) {
                 vstore16(acc[j], 0, dst);

@@ -62,7 +62,7 @@ __kernel void gemm_tile(const int M, const int N, const int K, const float alpha
 #pragma unroll
     for (int t = 0; t < GEMM_TM; t++) {
         if (m0 + t >= M)
-            break;
+            continue; // (not break: the loop unrolls)
         __global float *row = cp + (m0 + t) * ldc;
         float16 r0 = alpha * a0[t], r1 = alpha * a1[t];
         if (w == 32) {
