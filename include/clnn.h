@@ -222,7 +222,7 @@ CLNN_API void clnn_live_objects_get(clnn_live_objects *out);
 /* ---- Per-op profiling (options.profile or CLNN_PROFILE=1) ---------------------------------- */
 typedef struct clnn_profile_entry {
     const char *op; /* op name, e.g. "matmul" */
-    uint64_t calls;
+    uint64_t calls;  /* runs of the op's nodes (each may enqueue several kernels) */
     double total_ms; /* device time from OpenCL events */
     double flops;    /* floating-point operations over all calls */
     double bytes;    /* bytes read + written over all calls */

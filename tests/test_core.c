@@ -422,6 +422,53 @@ static void run_profiled_graph(clnn_ctx *ctx, int runs)
     clnn_graph_destroy(g);
 }
 
+/* A node that enqueues several kernels (a padded direct convolution: weights packed, input
+ * padded, the convolution; a matmul with B^T: packed, then the tiles) counts one call per run,
+ * with its cost once. */
+START_TEST(test_profile_multi_kernel)
+{
+    clean_env();
+    clnn_ctx_options o;
+    clnn_ctx_options_init(&o);
+    o.profile = 1;
+    o.log_level = CLNN_LOG_ERROR;
+    clnn_ctx *ctx = test_ctx(&o);
+    clnn_graph *g;
+    EXPECT_ST(ctx, clnn_graph_create(ctx, &g), CLNN_OK);
+    clnn_conv2d_options co;
+    clnn_conv2d_options_init(&co);
+    co.pad_h = co.pad_w = 1;
+    clnn_tensor *x = clnn_input(g, "x", 4, (int64_t[]){2, 8, 6, 6});
+    clnn_tensor *w = clnn_input(g, "w", 4, (int64_t[]){40, 8, 3, 3});
+    clnn_tensor *a = clnn_input(g, "a", 2, (int64_t[]){5, 7});
+    clnn_tensor *b = clnn_input(g, "b", 2, (int64_t[]){9, 7});
+    clnn_tensor *y = clnn_conv2d(g, x, w, NULL, &co), *m = clnn_matmul(g, a, b, 0, 1);
+    clnn_graph_keep(g, y);
+    clnn_graph_keep(g, m);
+    EXPECT_ST(ctx, clnn_graph_plan(g), CLNN_OK);
+    clnn_tensor *in[4] = {x, w, a, b};
+    for (int i = 0; i < 4; i++)
+        EXPECT_ST(ctx, clnn_tensor_fill(in[i], 0.5f), CLNN_OK);
+    for (int r = 0; r < 2; r++)
+        EXPECT_ST(ctx, clnn_graph_run(g), CLNN_OK);
+    clnn_profile_entry e[32];
+    size_t n = 0;
+    EXPECT_ST(ctx, clnn_profile_get(ctx, e, 32, &n), CLNN_OK);
+    const clnn_profile_entry *c = find_entry(e, n, "conv2d"), *mm = find_entry(e, n, "matmul");
+    ck_assert_msg(c && mm, "profile entries conv2d and matmul: got %p and %p", (void *)c,
+                  (void *)mm);
+    double conv_flops = 2 * (2.0 * 2 * 40 * 8 * 9 * 36), mm_flops = 2 * (2.0 * 5 * 9 * 7);
+    ck_assert_msg(c->calls == 2 && fabs(c->flops - conv_flops) < 1e-6,
+                  "conv2d: got %llu calls and %g flops, expected 2 and %g",
+                  (unsigned long long)c->calls, c->flops, conv_flops);
+    ck_assert_msg(mm->calls == 2 && fabs(mm->flops - mm_flops) < 1e-6,
+                  "matmul: got %llu calls and %g flops, expected 2 and %g",
+                  (unsigned long long)mm->calls, mm->flops, mm_flops);
+    clnn_graph_destroy(g);
+    clnn_ctx_destroy(ctx);
+}
+END_TEST
+
 START_TEST(test_profile)
 {
     clean_env();
@@ -573,6 +620,7 @@ static Suite *core_suite(void)
 
     tc = new_tcase("profile");
     tcase_add_test(tc, test_profile);
+    tcase_add_test(tc, test_profile_multi_kernel);
     tcase_add_test(tc, test_profile_off_and_env);
     suite_add_tcase(s, tc);
 

@@ -92,6 +92,7 @@ struct clnn_ctx {
     size_t nprof, prof_cap;
     clnn__prof_pending *pending;
     size_t npending, pending_cap;
+    const clnn_tensor *prof_counted; /* the node whose run the profile counted last (queue.c) */
     /* layers named so far per kind, for Keras-style default names unique in the context */
     unsigned layer_names[32];
     /* CLBlast keeps its own per-device state; see gemm.c */

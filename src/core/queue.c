@@ -72,6 +72,7 @@ clnn_status clnn__graph_run_hooked(clnn_graph *g, void (*after)(void *user, cons
         return st;
     for (size_t i = 0; i < g->nnodes; i++) {
         clnn_tensor *t = g->nodes[i];
+        g->ctx->prof_counted = NULL;
         if (t->kind == CLNN__OP && !t->is_view && (st = clnn__ops[t->op]->emit(t)) != CLNN_OK) {
             /* a kernel whose arguments were only partly set must be made again next time */
             clnn__node_release_emit(t);
@@ -150,6 +151,11 @@ void clnn__prof_record_span(clnn_ctx *ctx, const clnn_tensor *node, cl_event aft
     }
     ctx->pending[ctx->npending++] = (clnn__prof_pending){ev, after, (int)r};
     clnn__prof_row *row = &ctx->prof[r];
+    /* a node's run counts once, with its cost once, however many kernels and GEMMs it enqueues
+     * (the graph's run loop clears prof_counted before each node) */
+    if (node && node == ctx->prof_counted)
+        return;
+    ctx->prof_counted = node;
     row->calls++;
     double flops = 0, bytes = 0;
     if (node) {
