@@ -96,6 +96,19 @@ __kernel void binary_bcast_rows(const int n, const int op, const int per,
     }
 }
 
+// clnn_tensor_copy on CPU devices: a work-item per span of `per` 4-byte elements (a multiple of
+// 8) in 8-wide steps, where clEnqueueCopyBuffer is one thread's memcpy on POCL.
+__kernel void copy_span(const int n, const int per, __global const uint *x, const int ox,
+                        __global uint *y, const int oy)
+{
+    const int i0 = get_global_id(0) * per, i1 = min(n, i0 + per);
+    int i = i0;
+    for (; i + 8 <= i1; i += 8)
+        vstore8(vload8(0, x + ox + i), 0, y + oy + i);
+    for (; i < i1; i++)
+        y[oy + i] = x[ox + i];
+}
+
 // y = alpha * x; x, y: (n)
 __kernel void scale(const int n, const float alpha, __global const float *x, const int ox,
                     __global float *y, const int oy)

@@ -173,6 +173,34 @@ START_TEST(test_fill)
 }
 END_TEST
 
+/* Copies of 1 MiB and more run a kernel on CPU devices (copy_span, where clEnqueueCopyBuffer is
+ * one thread's memcpy): bit-exact for any 32-bit pattern (NaN payloads included), spans that do
+ * not divide the count, a tail shorter than 8. */
+START_TEST(test_copy_large)
+{
+    clnn_ctx *ctx = test_ctx(NULL);
+    const int64_t n = 2 * 131073; /* 1 MiB + 8 bytes */
+    clnn_tensor *a = make_tensor(ctx, CLNN_I32, 2, (int64_t[]){2, 131073});
+    clnn_tensor *b = make_tensor(ctx, CLNN_I32, 1, (int64_t[]){n});
+    int32_t *in = malloc((size_t)n * sizeof *in), *out = malloc((size_t)n * sizeof *out);
+    ck_assert(in && out);
+    for (int64_t i = 0; i < n; i++)
+        in[i] = (int32_t)(0x7fc00001u + (uint32_t)i * 2654435761u);
+    EXPECT_ST(ctx, clnn_tensor_write(a, in, (size_t)n * sizeof *in), CLNN_OK);
+    EXPECT_ST(ctx, clnn_tensor_fill(b, 0), CLNN_OK);
+    EXPECT_ST(ctx, clnn_tensor_copy(b, a), CLNN_OK);
+    EXPECT_ST(ctx, clnn_tensor_read(b, out, (size_t)n * sizeof *out), CLNN_OK);
+    for (int64_t i = 0; i < n; i++)
+        ck_assert_msg(in[i] == out[i], "copy of %lld elements: got 0x%08x at [%lld], expected 0x%08x",
+                      (long long)n, (unsigned)out[i], (long long)i, (unsigned)in[i]);
+    free(in);
+    free(out);
+    clnn_tensor_destroy(a);
+    clnn_tensor_destroy(b);
+    clnn_ctx_destroy(ctx);
+}
+END_TEST
+
 START_TEST(test_copy)
 {
     clnn_ctx *ctx = test_ctx(NULL);
@@ -658,6 +686,7 @@ static Suite *tensor_suite(void)
     tcase_add_test(tc, test_accessors);
     tcase_add_test(tc, test_fill);
     tcase_add_test(tc, test_copy);
+    tcase_add_test(tc, test_copy_large);
     tcase_add_test(tc, test_view_shares_storage);
     suite_add_tcase(s, tc);
 

@@ -1,6 +1,7 @@
 /* tensor.c — device storage (reference-counted cl_mem) and caller-owned tensors: create, view
  * (another shape over the same storage), write, read, fill, copy, and the accessors that graph
  * tensors share. Graph nodes are made in graph.c; their storage is assigned in plan.c. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,6 +345,39 @@ clnn_status clnn_tensor_fill(clnn_tensor *t, float value)
     return clnn__fill(t->ctx, t->storage->mem, t->offset, (size_t)t->numel, value, t->name);
 }
 
+/* A large copy on a CPU device: copy_span (elementwise.cl) over about 8 spans per compute unit,
+ * each a work-group of one; the kernel object is made for the call (copies are rare: snapshots
+ * and restored weights). */
+static clnn_status copy_spans(clnn_tensor *dst, const clnn_tensor *src)
+{
+    clnn_ctx *ctx = dst->ctx;
+    cl_kernel k;
+    clnn_status st = clnn__kernel_create(ctx, "elementwise", NULL, "copy_span", &k);
+    if (st)
+        return st;
+    size_t want = 8 * (size_t)(ctx->info.compute_units ? ctx->info.compute_units : 1);
+    int n = (int)dst->numel, per = (int)(((size_t)n + want - 1) / want + 7) / 8 * 8;
+    int ox = (int)src->offset, oy = (int)dst->offset;
+    size_t items = ((size_t)n + (size_t)per - 1) / (size_t)per, one = 1;
+    cl_int err = clSetKernelArg(k, 0, sizeof n, &n);
+    if (err == CL_SUCCESS)
+        err = clSetKernelArg(k, 1, sizeof per, &per);
+    if (err == CL_SUCCESS)
+        err = clSetKernelArg(k, 2, sizeof(cl_mem), &src->storage->mem);
+    if (err == CL_SUCCESS)
+        err = clSetKernelArg(k, 3, sizeof ox, &ox);
+    if (err == CL_SUCCESS)
+        err = clSetKernelArg(k, 4, sizeof(cl_mem), &dst->storage->mem);
+    if (err == CL_SUCCESS)
+        err = clSetKernelArg(k, 5, sizeof oy, &oy);
+    if (err == CL_SUCCESS)
+        err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &items, &one, 0, NULL, NULL);
+    clReleaseKernel(k); /* the runtime keeps it until the enqueued run is over */
+    if (err != CL_SUCCESS)
+        return clnn__cl_fail(ctx, err, "copy_span '%s' -> '%s'", src->name, dst->name);
+    return CLNN_OK;
+}
+
 clnn_status clnn_tensor_copy(clnn_tensor *dst, clnn_tensor *src)
 {
     if (!dst || !src)
@@ -368,6 +402,9 @@ clnn_status clnn_tensor_copy(clnn_tensor *dst, clnn_tensor *src)
         return st;
     if (dst->storage == src->storage && dst->offset == src->offset)
         return CLNN_OK;
+    if (dst->ctx->info.type != CLNN_DEVICE_GPU && clnn__dtype_size(dst->dtype) == 4 &&
+        dst->storage != src->storage && bytes >= ((size_t)1 << 20) && dst->numel < INT_MAX)
+        return copy_spans(dst, src);
     cl_int err =
         clEnqueueCopyBuffer(dst->ctx->queue, src->storage->mem, dst->storage->mem,
                             clnn__byte_offset(src), clnn__byte_offset(dst), bytes, 0, NULL, NULL);
