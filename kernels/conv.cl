@@ -142,7 +142,12 @@ __kernel void conv_col2im(CONV_GEOMETRY, const int n0, const int nc, const int s
     }
 }
 
-// x: (A, B, P) -> y: (B, A, P): y[b, a, p] = x[a, b, p] (+ bias[a] when has_bias).
+// The epilogue of a forward convolution: has_bias bit 0 adds the bias, bit 1 applies a ReLU (as
+// bias_act does: z > 0 ? z : 0), so conv2d nodes built with a fused ReLU need no bias_act pass.
+#define CONV_RELU(z) ((z) > 0.0f ? (z) : 0.0f)
+
+// x: (A, B, P) -> y: (B, A, P): y[b, a, p] = x[a, b, p] (+ bias[a] when has_bias & 1, then a
+// ReLU when has_bias & 2).
 // Range: (ceil(P / span), B A), z = b A + a.
 __kernel void conv_swap(const int A, const int B, const int P, const int span,
                         __global const float *x, const int ox, __global float *y, const int oy,
@@ -152,12 +157,16 @@ __kernel void conv_swap(const int A, const int B, const int P, const int span,
     if (p0 >= P || z >= A * B)
         return;
     const int b = z / A, a = z - b * A;
-    const float add = has_bias ? bias[obias + a] : 0.0f;
+    const float add = has_bias & 1 ? bias[obias + a] : 0.0f;
     __global const float *src = x + ox + (a * B + b) * P;
     __global float *dst = y + oy + z * P;
     const int p1 = min(P, p0 + span);
-    for (int p = p0; p < p1; p++)
-        dst[p] = src[p] + add;
+    if (has_bias & 2)
+        for (int p = p0; p < p1; p++)
+            dst[p] = CONV_RELU(src[p] + add);
+    else
+        for (int p = p0; p < p1; p++)
+            dst[p] = src[p] + add;
 }
 
 // partial: (parts, n) -> y: (n), y[i] = sum over b of partial[b n + i] (+ y[i] when accumulate).
@@ -261,7 +270,8 @@ __kernel void conv_direct(const int Ci, const int IH, const int IW, const int R,
         vstore16(a1[t], 0, col + 16);
         for (int j = 0; j < 32 && ob * 32 + j < Co; j++) {
             const int o = ob * 32 + j;
-            dst[o * P + p] = col[j] + (has_bias ? bias[obias + g * Co + o] : 0.0f);
+            const float v = col[j] + (has_bias & 1 ? bias[obias + g * Co + o] : 0.0f);
+            dst[o * P + p] = has_bias & 2 ? CONV_RELU(v) : v;
         }
     }
 }
@@ -494,7 +504,7 @@ __kernel void conv_fwd_rows(const int Cg, const int PH, const int PW, const int 
     for (int j = 0; j < CONV_FK; j++) {
         const int k = g * Kg + min(k0 + j, Kg - 1);
         wk[j] = ow_ + k * CRS;
-        b[j] = has_bias ? bias[obias + k] : 0.0f;
+        b[j] = has_bias & 1 ? bias[obias + k] : 0.0f;
     }
     __global const float *xg = x + ox + (n * G + g) * Cg * plane + oh * PW;
     __global float *yrow = y + oy + ((n * G + g) * Kg + k0) * OH * OW + oh * OW;
@@ -527,6 +537,8 @@ __kernel void conv_fwd_rows(const int Cg, const int PH, const int PW, const int 
             if (k0 + j >= Kg)
                 continue;
             __global float *dst = yrow + j * OH * OW + c0;
+            if (has_bias & 2)
+                acc[j] = select((float16)(0.0f), acc[j], acc[j] > 0.0f);
             if (full) {
                 vstore16(acc[j], 0, dst);
             } else {

@@ -387,6 +387,8 @@ static const conv_case conv_cases[] = {
     {"conv softmax channels", 0, 3, 4, 4, 4, 2, 2, 1, CLNN_PADDING_VALID, 0, 0, 1, CLNN_ACT_SOFTMAX, 3, 3, 1, 1},
     {"conv softmax no bias", 0, 3, 4, 4, 4, 2, 2, 1, CLNN_PADDING_VALID, 0, 0, 0, CLNN_ACT_SOFTMAX, 3, 3, 1, 1},
     {"conv no bias relu", 0, 3, 5, 5, 2, 3, 3, 1, CLNN_PADDING_VALID, 0, 0, 0, CLNN_ACT_RELU, 3, 3, 1, 1},
+    /* C R S = 72, 16 filters: conv_direct on CPU devices, the ReLU in its epilogue */
+    {"conv relu direct kernel", 0, 8, 6, 6, 16, 3, 3, 1, CLNN_PADDING_EXPLICIT, 1, 0, 1, CLNN_ACT_RELU, 6, 6, 1, 1},
     {"conv dilation 2", 0, 2, 6, 7, 3, 3, 3, 1, CLNN_PADDING_VALID, 0, 0, 1, CLNN_ACT_NONE, 2, 3, 2, 1},
     {"conv groups 2", 0, 4, 5, 5, 6, 3, 3, 1, CLNN_PADDING_VALID, 0, 0, 1, CLNN_ACT_NONE, 3, 3, 1, 2},
     {"transpose valid stride 2", 1, 3, 4, 4, 2, 3, 3, 2, CLNN_PADDING_VALID, 0, 0, 1, CLNN_ACT_RELU, 9, 9, 1, 1},
@@ -1973,16 +1975,19 @@ END_TEST
 
 /* ---- the model-level gradient -----------------------------------------------------------------
  */
-/* input (2, 4, 4) -> Conv2D(2, 3x3, tanh) -> Flatten -> Dense(3); MSE against float targets.
+/* input (2, 4, 4) -> Conv2D(2, 3x3, act) -> Flatten -> Dense(3); MSE against float targets.
  * One plain SGD step with lr 1 gives w - grad; the gradient of every parameter is compared with
- * central differences of the loss that clnn_model_evaluate reports. */
+ * central differences of the loss that clnn_model_evaluate reports. The loop runs the Conv2D's
+ * three graph forms: tanh (conv2d + bias_act), relu (bias and ReLU fused into the convolution,
+ * its backward masking by the output), none (the bias in the convolution). */
 START_TEST(test_model_gradient)
 {
+    static const clnn_activation acts[3] = {CLNN_ACT_TANH, CLNN_ACT_RELU, CLNN_ACT_NONE};
     clnn_ctx *ctx = test_ctx(NULL);
     enum { N = 3, C = 2, S = 4, K = 2, U = 3 };
     clnn_model *m = new_model(ctx, CLNN_INIT_KERAS, 0);
     input(m, 3, (int64_t[]){C, S, S});
-    push(m, named(clnn_layer_conv2d(K, 3, 3, CLNN_ACT_TANH), "c"));
+    push(m, named(clnn_layer_conv2d(K, 3, 3, acts[_i]), "c"));
     push(m, clnn_layer_flatten());
     push(m, named(clnn_layer_dense(U, CLNN_ACT_NONE), "d"));
     clnn_compile_options co;
@@ -2093,7 +2098,7 @@ static Suite *nn_suite(void)
     tcase_add_test(model, test_summary_mnist);
     tcase_add_test(model, test_summary_functional);
     tcase_add_test(model, test_params);
-    tcase_add_test(model, test_model_gradient);
+    tcase_add_loop_test(model, test_model_gradient, 0, 3);
     suite_add_tcase(s, model);
 
     TCase *errors = tcase_create("errors");

@@ -272,6 +272,10 @@ struct clnn_graph {
 clnn_status clnn__graph_fail(clnn_graph *g, clnn_status status, const char *fmt, ...)
     CLNN__PRINTF(3, 4);
 /* Adds an op node: checks inputs (NULL or a sticky error -> NULL), copies params, runs infer. */
+/* conv2d with a ReLU after the bias in the kernels' epilogue (one pass instead of conv2d +
+ * bias_act; the Conv2D layer's relu). Backward masks dy by the output (op_conv.c). */
+clnn_tensor *clnn__conv2d_relu(clnn_graph *g, clnn_tensor *x, clnn_tensor *w, clnn_tensor *bias,
+                               const clnn_conv2d_options *options);
 clnn_tensor *clnn__node(clnn_graph *g, int op, int nsrc, clnn_tensor *const *src,
                         const void *params, size_t params_size);
 #define CLNN__PARAMS(node, type) ((type *)(void *)(node)->params)

@@ -44,6 +44,7 @@ typedef struct conv_params {
     int out_pad_h, out_pad_w;                                   /* conv2d_transpose only */
     int padding;                                                /* clnn_padding_mode */
     int has_bias;
+    int relu; /* conv2d only: a ReLU after the bias in the kernels' epilogue (clnn__conv2d_relu) */
     int C, H, W, K, OH, OW, R, S; /* big side, small side, kernel */
 } conv_params;
 
@@ -473,12 +474,13 @@ static clnn_status run_col2im(clnn_tensor *node, const conv_params *p, const con
     return enqueue(node, k, 3, global, plan);
 }
 
-/* x: (A, B, P) at (xm, ox) -> y: (B, A, P) at (ym, oy) (+ bias[a]); kernel slot 2 */
+/* x: (A, B, P) at (xm, ox) -> y: (B, A, P) at (ym, oy) (+ bias[a], then a ReLU when relu);
+ * kernel slot 2 */
 static clnn_status run_swap(clnn_tensor *node, const conv_plan *plan, int A, int B, int P,
-                            cl_mem xm, int ox, cl_mem ym, int oy, const clnn_tensor *bias)
+                            cl_mem xm, int ox, cl_mem ym, int oy, const clnn_tensor *bias, int relu)
 {
     cl_kernel k;
-    int fresh, span = plan->rows ? P : 1, has_bias = bias != NULL;
+    int fresh, span = plan->rows ? P : 1, has_bias = (bias != NULL) | (relu ? 2 : 0);
     int ob = bias ? (int)bias->offset : 0;
     cl_mem bmem = bias ? bias->storage->mem : xm;
     clnn_status st = clnn__node_kernel(node, 2, "conv_swap", &k, &fresh);
@@ -525,7 +527,7 @@ static clnn_status wide_dy(clnn_tensor *node, const conv_params *p, const conv_p
     *mem = node->scratch;
     *moff = off;
     return run_swap(node, plan, nc, p->K, P, dy->storage->mem, (int)at, node->scratch, (int)off,
-                    NULL);
+                    NULL, 0);
 }
 
 /* C = op(A) B (one GEMM, B and C not transposed) as `parts` GEMMs of column blocks of B and C,
@@ -666,7 +668,8 @@ static clnn_status emit_direct(clnn_tensor *y, int flip)
     int sh = flip ? 1 : p->stride_h, sw = flip ? 1 : p->stride_w;
     const pad_geom pg = pad_geometry(p, IH, IW, OH, OW, sh, sw, ph, pw);
     int pt = pg.pt, pl = pg.pl, padded = pg.padded, PH = pg.PH, PW = pg.PW;
-    int zero = 0, has_bias = b != NULL, ow = (int)w->offset, ob = b ? (int)b->offset : 0;
+    int zero = 0, has_bias = (b != NULL) | (!flip && p->relu ? 2 : 0);
+    int ow = (int)w->offset, ob = b ? (int)b->offset : 0;
     int Cin = G * Ci, Cout = G * Co, P = OH * OW;
     cl_mem bmem = b ? b->storage->mem : y->storage->mem;
     size_t rows = (size_t)Ci * p->R * p->S, wt = (size_t)G * rows * Cop;
@@ -874,7 +877,7 @@ static clnn_status emit_fwd_rows(clnn_tensor *y)
     int G = p->groups, Kg = p->K / G, Cg = p->C / G, N = (int)x->shape[0];
     const pad_geom pg = pad_geometry(p, p->H, p->W, p->OH, p->OW, 1, 1, p->pad_h, p->pad_w);
     int padded = pg.padded;
-    int PH = pg.PH, PW = pg.PW, has_bias = b != NULL;
+    int PH = pg.PH, PW = pg.PW, has_bias = (b != NULL) | (p->relu ? 2 : 0);
     int ow = (int)w->offset, ob = b ? (int)b->offset : 0;
     cl_mem bmem = b ? b->storage->mem : y->storage->mem;
     size_t xs = (size_t)p->C * PH * PW;
@@ -959,7 +962,7 @@ static clnn_status emit_conv2d(clnn_tensor *y)
         if (!(st = run_im2col(y, "conv_im2col", p, &plan, x, n0, nc)) &&
             !(st = clnn__gemm(y->ctx, y, &g)))
             st = run_swap(y, &plan, p->K, nc, P, y->scratch, (int)yw, y->storage->mem,
-                          (int)(y->offset + (size_t)n0 * p->K * P), b);
+                          (int)(y->offset + (size_t)n0 * p->K * P), b, p->relu);
     }
     return st;
 }
@@ -1072,6 +1075,7 @@ static clnn_tensor *conv_node(clnn_graph *g, int op, clnn_tensor *a, clnn_tensor
 {
     conv_params q = *p;
     q.has_bias = 0;
+    q.relu = 0;
     return clnn__node(g, op, 2, (clnn_tensor *[]){a, b}, &q, sizeof q);
 }
 
@@ -1086,12 +1090,16 @@ static clnn_status bias_grad(clnn_graph *g, clnn_tensor *y, clnn_tensor *dy)
     return clnn__grad_accum(g, b, clnn_sum(g, per_sample, 1, (int[]){0}, 0));
 }
 
-/* conv2d: dx = bwd_input(dy, w), dw = bwd_weight(x, dy), db = sum of dy over N, OH, OW */
+/* conv2d: dx = bwd_input(dy, w), dw = bwd_weight(x, dy), db = sum of dy over N, OH, OW; with a
+ * fused ReLU dy is first masked by the output (relu_bwd(y, dy): y > 0 exactly where the ReLU's
+ * input was, NaN included, as bias_act_bwd decides) */
 static clnn_status backward_conv2d(clnn_graph *g, clnn_tensor *y, clnn_tensor *dy)
 {
     const conv_params *p = CLNN__PARAMS(y, conv_params);
     clnn_tensor *x = y->src[0], *w = y->src[1];
     clnn_status st;
+    if (p->relu && !(dy = clnn__node(g, CLNN_OP_RELU_BWD, 2, (clnn_tensor *[]){y, dy}, NULL, 0)))
+        return g->status ? g->status : CLNN_ERR_NOMEM;
     if (x->requires_grad &&
         (st = clnn__grad_accum(g, x, conv_node(g, CLNN_OP_CONV2D_BWD_INPUT, dy, w, p))))
         return st;
@@ -1164,6 +1172,15 @@ clnn_tensor *clnn_conv2d(clnn_graph *g, clnn_tensor *x, clnn_tensor *w, clnn_ten
                          const clnn_conv2d_options *options)
 {
     return build(g, CLNN_OP_CONV2D, x, w, bias, options);
+}
+
+clnn_tensor *clnn__conv2d_relu(clnn_graph *g, clnn_tensor *x, clnn_tensor *w, clnn_tensor *bias,
+                               const clnn_conv2d_options *options)
+{
+    clnn_tensor *y = build(g, CLNN_OP_CONV2D, x, w, bias, options);
+    if (y)
+        CLNN__PARAMS(y, conv_params)->relu = 1;
+    return y;
 }
 
 clnn_tensor *clnn_conv2d_transpose(clnn_graph *g, clnn_tensor *x, clnn_tensor *w, clnn_tensor *bias,
