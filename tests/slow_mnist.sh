@@ -2,7 +2,7 @@
 # slow_mnist.sh BUILD_ROOT DATA_DIR — the acceptance run of the README's main job (suite 'slow'):
 # mnist_cnn trains 5 epochs on the 60,000 real MNIST digits and must reach a test accuracy of at
 # least 0.985; then two short runs with the same seed must write the same history, bit for bit.
-# Skipped (exit 77) when the data are missing: run tools/fetch-data first. About 3-5 minutes on
+# Skipped (exit 77) when the data are missing: run tools/fetch-data first. About 2-3 minutes on
 # two CPU cores with POCL.
 set -eu
 
