@@ -651,6 +651,20 @@ static clnn_status run_pad(clnn_tensor *y, const pad_geom *g, int IH, int IW, in
     return st ? st : clnn__enqueue(y, k, 2, (size_t[]){(size_t)g->PH, (size_t)nc}, NULL);
 }
 
+/* Enqueues a direct weight-gradient kernel over global (its sample ranges in dimension 2), then,
+ * unless it wrote dw itself, adds the ranges' partial sums at scratch[part_off] into dw
+ * (accumulate: onto the earlier chunks'). */
+static clnn_status run_parts(clnn_tensor *y, cl_kernel k, const size_t *global, int direct_write,
+                             size_t part_off, int accumulate)
+{
+    size_t local[3];
+    clnn_status st = clnn__enqueue(y, k, 3, global, part_local(y, global, local));
+    if (st || direct_write)
+        return st;
+    conv_plan plan = {.rows = y->ctx->info.type != CLNN_DEVICE_GPU};
+    return run_reduce(y, &plan, (int)y->numel, (int)global[2], (int)part_off, accumulate);
+}
+
 /* conv2d (flip = 0): in = x, out = y; conv2d_transpose / bwd_input with stride 1 (flip = 1):
  * in = dy, out = dx, the flipped kernel and pad (R - 1) dil - pad. scratch: the packed weights,
  * then, for a convolution with padding, chunks of samples of `in` padded with zeros (conv_pad) so
@@ -790,13 +804,7 @@ static clnn_status emit_direct_bwd_w(clnn_tensor *y)
             break;
         size_t global[3] = {(size_t)(CRS + DIRECT_DT - 1) / DIRECT_DT, (size_t)G * (Kgp / 32),
                             (size_t)mparts};
-        size_t local[3];
-        if ((st = clnn__enqueue(y, k, 3, global, part_local(y, global, local))))
-            break;
-        if (!direct_write) {
-            conv_plan plan = {.rows = y->ctx->info.type != CLNN_DEVICE_GPU};
-            st = run_reduce(y, &plan, (int)y->numel, mparts, (int)part_off, n0 > 0);
-        }
+        st = run_parts(y, k, global, direct_write, part_off, n0 > 0);
     }
     return st;
 }
@@ -856,13 +864,7 @@ static clnn_status emit_bwd_w_rows(clnn_tensor *y)
             break;
         size_t global[3] = {(size_t)(CRS + ROWS_BT - 1) / ROWS_BT,
                             (size_t)G * ((Kg + ROWS_BK - 1) / ROWS_BK), (size_t)mparts};
-        size_t local[3];
-        if ((st = clnn__enqueue(y, k, 3, global, part_local(y, global, local))))
-            break;
-        if (!direct_write) {
-            conv_plan plan = {.rows = y->ctx->info.type != CLNN_DEVICE_GPU};
-            st = run_reduce(y, &plan, (int)y->numel, mparts, (int)part_off, n0 > 0);
-        }
+        st = run_parts(y, k, global, direct_write, part_off, n0 > 0);
     }
     return st;
 }
