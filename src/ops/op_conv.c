@@ -305,9 +305,11 @@ static size_t round32(size_t n)
     return (n + 31) / 32 * 32;
 }
 
-/* Whether the direct kernels run this node: $CLNN_CONV_ALGO = "gemm" or "direct" forces a choice
- * (tuning, tests), else CPU devices take them and GPUs im2col + GEMM. The data gradient of a
- * strided convolution (conv2d_transpose with stride > 1) is not a convolution: always GEMM. */
+/* Which kernels run this node (conv_plan.direct): 0 im2col + GEMM, 1 conv_direct /
+ * conv_direct_bwd_w, 2 conv_bwd_w_rows, 3 conv_fwd_rows. $CLNN_CONV_ALGO = "gemm" or "direct"
+ * forces a choice (tests, clnn-bench conv), else GPUs take im2col + GEMM and CPU devices the rules
+ * below. The data gradient of a strided convolution (conv2d_transpose with stride > 1) is not a
+ * convolution: always GEMM. */
 static int direct_algo(const clnn_tensor *node, const conv_params *p)
 {
     int transposed = node->op == CLNN_OP_CONV2D_TRANSPOSE || node->op == CLNN_OP_CONV2D_BWD_INPUT;
@@ -326,11 +328,12 @@ static int direct_algo(const clnn_tensor *node, const conv_params *p)
         return rows ? rows : 1;
     if (rows && node->ctx->info.type != CLNN_DEVICE_GPU)
         return rows;
-    /* CPUs: where the output channels fill their 32-wide blocks at least half and each output
-     * sums enough products (C R S, or K R S for the data gradient) to hide a work-item's set-up
-     * and its scattered stores; 1x1 layers are plain GEMMs. Measured with clnn-bench conv on
-     * POCL: direct 3-4x faster for 3x3 layers with 32+ channels; im2col + GEMM ahead for the
-     * first layer of a CNN (C R S = 9: 1.5 against 2.4 ms) and for 1x1 weight gradients. */
+    /* CPUs, the rest: conv_direct where the output channels fill its 32-wide blocks at least
+     * half and each output sums enough products (C R S, or K R S for the data gradient) to hide
+     * a work-item's set-up and its scattered stores; 1x1 layers are plain GEMMs. Measured with
+     * clnn-bench conv on POCL: direct 3-4x faster for 3x3 layers with 32+ channels, im2col +
+     * GEMM ahead for 1x1 weight gradients and for few products (C R S = 9: 1.5 against 2.4 ms,
+     * before the row kernels took those stride-1 layers). */
     int co = transposed ? p->C / p->groups : p->K / p->groups;
     int ci = transposed ? p->K / p->groups : p->C / p->groups;
     int taps = p->R * p->S;
