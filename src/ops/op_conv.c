@@ -341,6 +341,34 @@ static int direct_algo(const clnn_tensor *node, const conv_params *p)
            taps > 1 && ci * taps >= 64;
 }
 
+/* Samples per chunk (*nc) when each needs `per` floats of scratch beside `fixed` floats: as many
+ * as the budget ($CLNN_CONV_SCRATCH_BYTES, at most the device's largest allocation) holds, at
+ * least one, the whole batch when per is 0; the kernels index with int, so fixed + chunk per stays
+ * below 2^31; then equal chunks (no tiny last one). CLNN_ERR_UNSUPPORTED when one sample alone
+ * would pass 2^31. */
+static clnn_status chunk_samples(const clnn_tensor *node, int N, size_t per, size_t fixed, int *nc)
+{
+    *nc = N;
+    if (!per)
+        return CLNN_OK;
+    size_t budget = env_size("CLNN_CONV_SCRATCH_BYTES", CONV_SCRATCH_BYTES);
+    uint64_t max_alloc = node->ctx->info.max_alloc_bytes;
+    if (max_alloc && budget > max_alloc)
+        budget = (size_t)max_alloc;
+    size_t n = budget / sizeof(float) / per;
+    n = n < 1 ? 1 : n > (size_t)N ? (size_t)N : n;
+    if (fixed + n * per >= INT_MAX)
+        n = fixed + per < INT_MAX ? (INT_MAX - 1 - fixed) / per : 0;
+    if (!n)
+        return clnn__fail(node->ctx, CLNN_ERR_UNSUPPORTED,
+                          "%s '%s': one sample's scratch of %zu floats (beside %zu) exceeds 2^31 "
+                          "(kernels index with int)",
+                          clnn__ops[node->op]->name, node->name, per, fixed);
+    size_t chunks = ((size_t)N + n - 1) / n;
+    *nc = (int)(((size_t)N + chunks - 1) / chunks);
+    return CLNN_OK;
+}
+
 /* The one place that picks how a convolution runs on this device and shape. Today every shape
  * takes im2col + GEMM in chunks of samples; a long GEMM dimension (nc OH OW) is split into
  * batches of a strided-batched GEMM where CLBlast does better with them (measured on POCL: the
@@ -351,17 +379,9 @@ static int direct_algo(const clnn_tensor *node, const conv_params *p)
 static conv_plan conv_algo(const clnn_tensor *node, const conv_params *p, int N)
 {
     conv_plan plan = {0};
-    size_t budget = env_size("CLNN_CONV_SCRATCH_BYTES", CONV_SCRATCH_BYTES);
-    uint64_t max_alloc = node->ctx->info.max_alloc_bytes;
-    if (max_alloc && budget > max_alloc)
-        budget = (size_t)max_alloc;
-    size_t per = ((size_t)p->C * p->R * p->S + (size_t)p->K) * p->OH * p->OW;
-    size_t nc = budget / (per * sizeof(float));
-    nc = nc < 1 ? 1 : nc > (size_t)N ? (size_t)N : nc;
-    if (nc * per >= INT_MAX) /* int indexes in the kernels */
-        nc = (INT_MAX - 1) / per;
-    size_t chunks = ((size_t)N + nc - 1) / nc; /* equal chunks: no tiny last GEMM */
-    plan.nc = (int)(((size_t)N + chunks - 1) / chunks);
+    /* one sample's columns stay below 2^31 (infer_common), so this cannot fail */
+    (void)chunk_samples(node, N, ((size_t)p->C * p->R * p->S + (size_t)p->K) * p->OH * p->OW, 0,
+                        &plan.nc);
     plan.split = env_size("CLNN_CONV_SPLIT", CONV_SPLIT);
     /* CPUs: a work-item per row, the runtime groups them; GPUs: a work-item per element */
     plan.rows = node->ctx->info.type != CLNN_DEVICE_GPU;
@@ -639,19 +659,26 @@ static pad_geom pad_geometry(const conv_params *p, int IH, int IW, int OH, int O
     return g;
 }
 
-/* conv_pad (kernel slot 5): nc planes (IH, IW) of `in` at oin -> scratch[oout] padded as g */
-static clnn_status run_pad(clnn_tensor *y, const pad_geom *g, int IH, int IW, int nc, cl_mem in,
-                           int oin, int oout)
+/* conv_pad (kernel slot 5): nc planes (IH, IW) of the input at (*in, *oin) -> scratch[oout]
+ * padded as g, then (*in, *oin) point at the padded copy. Nothing when g needs no padding. */
+static clnn_status run_pad(clnn_tensor *y, const pad_geom *g, int IH, int IW, int nc, cl_mem *in,
+                           int *oin, int oout)
 {
+    if (!g->padded)
+        return CLNN_OK;
     cl_kernel k;
     int fresh;
     clnn_status st = clnn__node_kernel(y, 5, "conv_pad", &k, &fresh);
     if (!st)
         st = set_args_at(y->ctx, k, "conv_pad", 0, 11, CLNN__ARG(IH), CLNN__ARG(IW),
                          CLNN__ARG(g->pt), CLNN__ARG(g->pl), CLNN__ARG(g->PH), CLNN__ARG(g->PW),
-                         CLNN__ARG(nc), CLNN__ARG(in), CLNN__ARG(oin), CLNN__ARG(y->scratch),
+                         CLNN__ARG(nc), CLNN__ARG(*in), CLNN__ARG(*oin), CLNN__ARG(y->scratch),
                          CLNN__ARG(oout));
-    return st ? st : clnn__enqueue(y, k, 2, (size_t[]){(size_t)g->PH, (size_t)nc}, NULL);
+    if (!st)
+        st = clnn__enqueue(y, k, 2, (size_t[]){(size_t)g->PH, (size_t)nc}, NULL);
+    *in = y->scratch;
+    *oin = oout;
+    return st;
 }
 
 /* Enqueues a direct weight-gradient kernel over global (its sample ranges in dimension 2), then,
@@ -691,20 +718,11 @@ static clnn_status emit_direct(clnn_tensor *y, int flip)
     cl_mem bmem = b ? b->storage->mem : y->storage->mem;
     size_t rows = (size_t)Ci * p->R * p->S, wt = (size_t)G * rows * Cop;
     size_t sample = (size_t)Cin * PH * PW; /* floats of one padded sample */
-    int nc = N;
-    if (padded) {
-        size_t budget = env_size("CLNN_CONV_SCRATCH_BYTES", CONV_SCRATCH_BYTES) / sizeof(float);
-        nc = budget / sample < 1 ? 1 : budget / sample > (size_t)N ? N : (int)(budget / sample);
-        if (wt + (size_t)nc * sample >= INT_MAX)
-            nc = (int)((INT_MAX - 1 - wt) / sample);
-        if (nc < 1)
-            return clnn__fail(y->ctx, CLNN_ERR_UNSUPPORTED,
-                              "%s '%s': a padded sample of %zu floats exceeds 2^31",
-                              clnn__ops[y->op]->name, y->name, sample);
-        int chunks = (N + nc - 1) / nc;
-        nc = (N + chunks - 1) / chunks;
-    }
-    clnn_status st = scratch_of(y, wt + (padded ? (size_t)nc * sample : 0));
+    int nc;
+    clnn_status st = chunk_samples(y, N, padded ? sample : 0, wt, &nc);
+    if (st)
+        return st;
+    st = scratch_of(y, wt + (padded ? (size_t)nc * sample : 0));
     cl_kernel k;
     int fresh;
     if (!st)
@@ -721,12 +739,8 @@ static clnn_status emit_direct(clnn_tensor *y, int flip)
         int oout = (int)(y->offset + (size_t)n0 * Cout * P), ih = ph - pt, iw = pw - pl;
         int pih = padded ? PH : IH, piw = padded ? PW : IW, mc = m * Cin, owt = (int)wt;
         cl_mem src = in->storage->mem;
-        if (padded) {
-            if ((st = run_pad(y, &pg, IH, IW, mc, src, oin, owt)))
-                break;
-            src = y->scratch;
-            oin = owt;
-        }
+        if ((st = run_pad(y, &pg, IH, IW, mc, &src, &oin, owt)))
+            break;
         if ((st = clnn__node_kernel(y, 4, "conv_direct", &k, &fresh)) ||
             (st = set_args_at(y->ctx, k, "conv_direct", 0, 26, CLNN__ARG(Ci), CLNN__ARG(pih),
                               CLNN__ARG(piw), CLNN__ARG(p->R), CLNN__ARG(p->S), CLNN__ARG(OH),
@@ -759,11 +773,11 @@ static clnn_status emit_direct_bwd_w(clnn_tensor *y)
                                      p->pad_h, p->pad_w);
     int padded = pg.padded, PH = pg.PH, PW = pg.PW, CRS = Cg * p->R * p->S;
     size_t row = (size_t)P * G * Kgp, xs = padded ? (size_t)p->C * PH * PW : 0;
-    size_t budget = env_size("CLNN_CONV_SCRATCH_BYTES", CONV_SCRATCH_BYTES) / sizeof(float);
-    int nc = budget / (row + xs) < 1 ? 1 : budget / (row + xs) > (size_t)N ? N
-                                                                           : (int)(budget / (row + xs));
+    int nc;
+    clnn_status st = chunk_samples(y, N, row + xs, 0, &nc);
+    if (st)
+        return st;
     int chunks = (N + nc - 1) / nc;
-    nc = (N + chunks - 1) / chunks;
     size_t items = (size_t)((CRS + DIRECT_DT - 1) / DIRECT_DT) * G * (Kgp / 32);
     int parts = bw_parts(y, items, row + (size_t)p->C * PH * PW, nc);
     int direct_write = parts == 1 && chunks == 1;
@@ -774,7 +788,7 @@ static clnn_status emit_direct_bwd_w(clnn_tensor *y)
                           "conv2d_bwd_weight '%s': a scratch buffer of %zu floats exceeds 2^31 "
                           "(kernels index with int)",
                           y->name, total);
-    clnn_status st = scratch_of(y, total);
+    st = scratch_of(y, total);
     for (int n0 = 0; !st && n0 < N; n0 += nc) {
         int m = N - n0 < nc ? N - n0 : nc, popt = direct_write ? (int)y->offset : (int)part_off;
         int mparts = parts > m ? m : parts, mc = m * p->C;
@@ -789,12 +803,8 @@ static clnn_status emit_direct_bwd_w(clnn_tensor *y)
                               CLNN__ARG(zero))) ||
             (st = clnn__enqueue(y, k, 2, (size_t[]){(size_t)P, (size_t)m}, NULL)))
             break;
-        if (padded) {
-            if ((st = run_pad(y, &pg, p->H, p->W, mc, xmem, ox, oxp)))
-                break;
-            xmem = y->scratch;
-            ox = oxp;
-        }
+        if ((st = run_pad(y, &pg, p->H, p->W, mc, &xmem, &ox, oxp)))
+            break;
         int xh = padded ? PH : p->H, xw = padded ? PW : p->W;
         if ((st = clnn__node_kernel(y, 4, "conv_direct_bwd_w", &k, &fresh)) ||
             (st = set_args_at(y->ctx, k, "conv_direct_bwd_w", 0, 22, CLNN__ARG(Cg), CLNN__ARG(xh),
@@ -827,10 +837,11 @@ static clnn_status emit_bwd_w_rows(clnn_tensor *y)
     int padded = pg.padded;
     int PH = pg.PH, PW = pg.PW, CRS = Cg * p->R * p->S;
     size_t xs = padded ? (size_t)p->C * PH * PW : 0;
-    size_t budget = env_size("CLNN_CONV_SCRATCH_BYTES", CONV_SCRATCH_BYTES) / sizeof(float);
-    int nc = !xs || budget / xs > (size_t)N ? N : budget / xs < 1 ? 1 : (int)(budget / xs);
+    int nc;
+    clnn_status st = chunk_samples(y, N, xs, 0, &nc);
+    if (st)
+        return st;
     int chunks = (N + nc - 1) / nc;
-    nc = (N + chunks - 1) / chunks;
     size_t items = (size_t)((CRS + ROWS_BT - 1) / ROWS_BT) * G * ((Kg + ROWS_BK - 1) / ROWS_BK);
     int parts = bw_parts(y, items, (size_t)p->K * p->OH * p->OW + (size_t)p->C * PH * PW, nc);
     int direct_write = parts == 1 && chunks == 1;
@@ -841,7 +852,7 @@ static clnn_status emit_bwd_w_rows(clnn_tensor *y)
                           "conv2d_bwd_weight '%s': a scratch buffer of %zu floats exceeds 2^31 "
                           "(kernels index with int)",
                           y->name, total);
-    clnn_status st = total ? scratch_of(y, total) : CLNN_OK;
+    st = total ? scratch_of(y, total) : CLNN_OK;
     for (int n0 = 0; !st && n0 < N; n0 += nc) {
         int m = N - n0 < nc ? N - n0 : nc, popt = direct_write ? (int)y->offset : (int)part_off;
         int mparts = parts > m ? m : parts, mc = m * p->C;
@@ -850,12 +861,8 @@ static clnn_status emit_bwd_w_rows(clnn_tensor *y)
         cl_mem pmem = direct_write ? y->storage->mem : y->scratch, xmem = x->storage->mem;
         cl_kernel k;
         int fresh;
-        if (padded) {
-            if ((st = run_pad(y, &pg, p->H, p->W, mc, xmem, ox, 0)))
-                break;
-            xmem = y->scratch;
-            ox = 0;
-        }
+        if ((st = run_pad(y, &pg, p->H, p->W, mc, &xmem, &ox, 0)))
+            break;
         int xh = padded ? PH : p->H;
         if ((st = clnn__node_kernel(y, 7, "conv_bwd_w_rows", &k, &fresh)) ||
             (st = set_args_at(y->ctx, k, "conv_bwd_w_rows", 0, 19, CLNN__ARG(Cg), CLNN__ARG(xh),
@@ -886,13 +893,11 @@ static clnn_status emit_fwd_rows(clnn_tensor *y)
     int ow = (int)w->offset, ob = b ? (int)b->offset : 0;
     cl_mem bmem = b ? b->storage->mem : y->storage->mem;
     size_t xs = (size_t)p->C * PH * PW;
-    size_t budget = env_size("CLNN_CONV_SCRATCH_BYTES", CONV_SCRATCH_BYTES) / sizeof(float);
-    int nc = !padded || budget / xs > (size_t)N ? N : budget / xs < 1 ? 1 : (int)(budget / xs);
-    if (padded && (size_t)nc * xs >= INT_MAX)
-        nc = (int)((INT_MAX - 1) / xs) > 0 ? (int)((INT_MAX - 1) / xs) : 1;
-    int chunks = (N + nc - 1) / nc;
-    nc = (N + chunks - 1) / chunks;
-    clnn_status st = padded ? scratch_of(y, (size_t)nc * xs) : CLNN_OK;
+    int nc;
+    clnn_status st = chunk_samples(y, N, padded ? xs : 0, 0, &nc);
+    if (st)
+        return st;
+    st = padded ? scratch_of(y, (size_t)nc * xs) : CLNN_OK;
     for (int n0 = 0; !st && n0 < N; n0 += nc) {
         int m = N - n0 < nc ? N - n0 : nc, mc = m * p->C;
         int ox = (int)(x->offset + (size_t)n0 * p->C * p->H * p->W);
@@ -900,12 +905,8 @@ static clnn_status emit_fwd_rows(clnn_tensor *y)
         cl_mem xmem = x->storage->mem;
         cl_kernel k;
         int fresh;
-        if (padded) {
-            if ((st = run_pad(y, &pg, p->H, p->W, mc, xmem, ox, 0)))
-                break;
-            xmem = y->scratch;
-            ox = 0;
-        }
+        if ((st = run_pad(y, &pg, p->H, p->W, mc, &xmem, &ox, 0)))
+            break;
         int xh = padded ? PH : p->H, xw = padded ? PW : p->W;
         if ((st = clnn__node_kernel(y, 6, "conv_fwd_rows", &k, &fresh)) ||
             (st = set_args_at(y->ctx, k, "conv_fwd_rows", 0, 21, CLNN__ARG(Cg), CLNN__ARG(xh),
