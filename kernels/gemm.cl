@@ -9,6 +9,19 @@
 
 #define GEMM_TM 8
 
+// One k of the tile: 32 columns of B from src, GEMM_TM values of op(A), 16 float16 FMAs.
+#define GEMM_STEP(src)                                                                             \
+    do {                                                                                           \
+        const float16 b0 = vload16(0, (src)), b1 = vload16(0, (src) + 16);                         \
+        const int ak = k * astep;                                                                  \
+        _Pragma("unroll") for (int t = 0; t < GEMM_TM; t++)                                        \
+        {                                                                                          \
+            const float16 v = (float16)(A[arow[t] + ak]);                                          \
+            a0[t] = fma(v, b0, a0[t]);                                                             \
+            a1[t] = fma(v, b1, a1[t]);                                                             \
+        }                                                                                          \
+    } while (0)
+
 // Range: (ceil(N / 32), ceil(M / GEMM_TM), batch).
 __kernel void gemm_tile(const int M, const int N, const int K, const float alpha, const float beta,
                         const int trans_a, __global const float *A, const int oa, const int lda,
@@ -32,14 +45,7 @@ __kernel void gemm_tile(const int M, const int N, const int K, const float alpha
     __global const float *bp = B + ob + b * sb + n0;
     if (n0 + 32 <= N) {
         for (int k = 0; k < K; k++, bp += ldb) {
-            const float16 b0 = vload16(0, bp), b1 = vload16(0, bp + 16);
-            const int ak = k * astep;
-#pragma unroll
-            for (int t = 0; t < GEMM_TM; t++) {
-                const float16 v = (float16)(A[arow[t] + ak]);
-                a0[t] = fma(v, b0, a0[t]);
-                a1[t] = fma(v, b1, a1[t]);
-            }
+            GEMM_STEP(bp);
         }
     } else { // the last column tile: only N - n0 columns of B exist
         float row[32];
@@ -47,14 +53,7 @@ __kernel void gemm_tile(const int M, const int N, const int K, const float alpha
         for (int k = 0; k < K; k++, bp += ldb) {
             for (int j = 0; j < 32; j++)
                 row[j] = j < w ? bp[j] : 0.0f;
-            const float16 b0 = vload16(0, row), b1 = vload16(0, row + 16);
-            const int ak = k * astep;
-#pragma unroll
-            for (int t = 0; t < GEMM_TM; t++) {
-                const float16 v = (float16)(A[arow[t] + ak]);
-                a0[t] = fma(v, b0, a0[t]);
-                a1[t] = fma(v, b1, a1[t]);
-            }
+            GEMM_STEP(row);
         }
     }
     __global float *cp = C + oc + b * sc + n0;

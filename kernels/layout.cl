@@ -72,6 +72,26 @@ __kernel void concat_gather(const int n, const int inner, const int nin, __globa
 #define PAD_STEP  13
 #define PAD_XDIM  19
 
+// Where output element r of the first nd axes of the table (the last fastest) reads x: the
+// offset, in steps of `stride` elements per unit of axis nd - 1, and *inside = 0 when r is off
+// x's lattice on one of them (it reads the pad value).
+inline int pad_locate(__global const int *table, const int nd, int r, int stride, int *inside)
+{
+    int off = 0;
+    *inside = 1;
+    for (int d = nd - 1; d >= 0; d--) {
+        const int size = table[PAD_SHAPE + d];
+        const int c = r % size - table[PAD_START + d];
+        const int step = table[PAD_STEP + d], xdim = table[PAD_XDIM + d];
+        r /= size;
+        const int q = c / step;
+        *inside = *inside && c >= 0 && c == q * step && q < xdim;
+        off += q * stride;
+        stride *= xdim;
+    }
+    return off;
+}
+
 // x: (table xdim) -> y: (table shape)
 __kernel void pad_gather(const int n, __global const int *table, const uint value,
                          __global const uint *x, const int ox, __global uint *y, const int oy)
@@ -79,18 +99,8 @@ __kernel void pad_gather(const int n, __global const int *table, const uint valu
     const int i = get_global_id(0);
     if (i >= n)
         return;
-    const int ndim = table[0];
-    int r = i, off = 0, stride = 1, inside = 1;
-    for (int d = ndim - 1; d >= 0; d--) {
-        const int size = table[PAD_SHAPE + d];
-        const int c = r % size - table[PAD_START + d];
-        const int step = table[PAD_STEP + d], xdim = table[PAD_XDIM + d];
-        r /= size;
-        const int q = c / step;
-        inside = inside && c >= 0 && c == q * step && q < xdim;
-        off += q * stride;
-        stride *= xdim;
-    }
+    int inside;
+    const int off = pad_locate(table, table[0], i, 1, &inside);
     y[oy + i] = inside ? x[ox + off] : value;
 }
 
@@ -103,17 +113,8 @@ __kernel void pad_rows(const int n, __global const int *table, const uint value,
     const int ndim = table[0], L = table[PAD_SHAPE + ndim - 1], row = get_global_id(0);
     if (row * L >= n)
         return;
-    int r = row, off = 0, stride = table[PAD_XDIM + ndim - 1], inside = 1;
-    for (int d = ndim - 2; d >= 0; d--) {
-        const int size = table[PAD_SHAPE + d];
-        const int c = r % size - table[PAD_START + d];
-        const int step = table[PAD_STEP + d], xdim = table[PAD_XDIM + d];
-        r /= size;
-        const int q = c / step;
-        inside = inside && c >= 0 && c == q * step && q < xdim;
-        off += q * stride;
-        stride *= xdim;
-    }
+    int inside;
+    const int off = pad_locate(table, ndim - 1, row, table[PAD_XDIM + ndim - 1], &inside);
     __global uint *dst = y + oy + row * L;
     if (!inside) {
         for (int j = 0; j < L; j++)
