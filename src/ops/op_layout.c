@@ -42,11 +42,16 @@ static void contiguous_strides(const clnn_tensor *t, int64_t *strides)
 
 /* After a failure while setting a fresh kernel's arguments: drop the kernel, so the next emit
  * makes it again instead of enqueueing it half set. Returns st. */
+static clnn_status forget_slot(clnn_tensor *node, int slot, clnn_status st)
+{
+    clReleaseKernel(node->kernels[slot]);
+    node->kernels[slot] = NULL;
+    return st;
+}
+
 static clnn_status forget_kernel(clnn_tensor *node, clnn_status st)
 {
-    clReleaseKernel(node->kernels[0]);
-    node->kernels[0] = NULL;
-    return st;
+    return forget_slot(node, 0, st);
 }
 
 static clnn_status enqueue_1d(clnn_tensor *node, cl_kernel k)
@@ -396,14 +401,14 @@ static clnn_status emit_pad(clnn_tensor *y)
     pad_table(y, table);
     int L = table[0] > 0 ? table[table[0]] : 1;
     int64_t nrows = y->numel / (L > 0 ? L : 1);
-    int rows = y->ctx->info.type != CLNN_DEVICE_GPU && table[0] > 0 && L >= 8 && nrows >= 16;
+    int rows = clnn__cpu_path(y->ctx) && table[0] > 0 && L >= 8 && nrows >= 16;
     const char *name = rows ? "pad_rows" : "pad_gather";
-    clnn_status st = clnn__node_kernel(y, 0, name, &k, &fresh);
+    clnn_status st = clnn__node_kernel(y, rows, name, &k, &fresh); /* a slot each */
     if (st)
         return st;
     if (fresh) {
         if ((st = clnn__node_meta(y, table, PAD_TABLE_INTS)))
-            return forget_kernel(y, st);
+            return forget_slot(y, rows, st);
         cl_uint bits;
         if (y->dtype == CLNN_I32) {
             float f = p->value;
@@ -415,11 +420,11 @@ static clnn_status emit_pad(clnn_tensor *y)
             memcpy(&bits, &p->value, sizeof bits);
         }
         int n = (int)y->numel, ox = (int)x->offset, oy = (int)y->offset;
-        st = clnn__set_args(y->ctx, k, name, 7, CLNN__ARG(n), CLNN__ARG(y->aux),
-                            CLNN__ARG(bits), CLNN__ARG(x->storage->mem), CLNN__ARG(ox),
-                            CLNN__ARG(y->storage->mem), CLNN__ARG(oy));
+        st = clnn__set_args(y->ctx, k, name, 7, CLNN__ARG(n), CLNN__ARG(y->aux), CLNN__ARG(bits),
+                            CLNN__ARG(x->storage->mem), CLNN__ARG(ox), CLNN__ARG(y->storage->mem),
+                            CLNN__ARG(oy));
         if (st)
-            return forget_kernel(y, st);
+            return forget_slot(y, rows, st);
     }
     if (rows) {
         size_t global = (size_t)nrows;

@@ -464,11 +464,12 @@ static clnn_status emit_rnn_small(clnn_tensor *d)
         return st;
     const bwd_layout l = layout_bwd(p);
     int colsum = d->op == CLNN_OP_RNN_DB_HH;
-    int wide = colsum && d->numel % 16 == 0 && d->ctx->info.type != CLNN_DEVICE_GPU;
+    int wide = colsum && d->numel % 16 == 0 && clnn__cpu_path(d->ctx);
     const char *name = wide ? "rnn_colsum16" : colsum ? "rnn_colsum" : "rnn_copy";
     cl_kernel k;
     int fresh;
-    if ((st = clnn__node_kernel(d, 0, name, &k, &fresh)))
+    /* rnn_colsum16 in a slot of its own: $CLNN_KERNEL_PATH may change between runs */
+    if ((st = clnn__node_kernel(d, wide, name, &k, &fresh)))
         return st;
     if (fresh) {
         int n = (int)d->numel, od = (int)d->offset;
@@ -483,7 +484,7 @@ static clnn_status emit_rnn_small(clnn_tensor *d)
                                 CLNN__ARG(o), CLNN__ARG(d->storage->mem), CLNN__ARG(od));
         }
         if (st)
-            return forget_kernel(d, 0, st);
+            return forget_kernel(d, wide, st);
     }
     if (wide) { /* a few dozen long columns: one per work-group so that every core gets some */
         size_t global = (size_t)d->numel / 16, one = 1;
