@@ -501,7 +501,8 @@ END_TEST
 
 /* The plan is made at every run: when a tunable changes between runs (here from chunks of one
  * sample to the whole batch, a split GEMM, the direct kernels and back), the scratch buffer grows
- * and the results stay right. x: (3, 2, 6, 5), w: (4, 2, 3, 3), pad 1 -> y: (3, 4, 6, 5), and dw. */
+ * and the results stay right. x: (3, 2, 6, 5), w: (4, 2, 3, 3), pad 1 -> y: (3, 4, 6, 5), and dw.
+ */
 START_TEST(test_plan_change)
 {
     clnn_ctx *ctx = gc_ctx_create();
@@ -662,8 +663,8 @@ END_TEST
 /* Case names seed the random numbers and name failures, so each must be unique. */
 START_TEST(test_case_names_unique)
 {
-    const gc_case *const tables[] = {conv_cases,      transpose_cases, chunk_cases,
-                                     composite_cases, direct_cases};
+    const gc_case *const tables[] = {conv_cases, transpose_cases, chunk_cases, composite_cases,
+                                     direct_cases};
     const int counts[] = {GC_COUNT(conv_cases), GC_COUNT(transpose_cases), GC_COUNT(chunk_cases),
                           GC_COUNT(composite_cases), GC_COUNT(direct_cases)};
     gc_assert_unique_names(tables, counts, GC_COUNT(tables));
@@ -767,7 +768,7 @@ static Suite *conv_suite(void)
     tcase_add_test(tc[0], test_case_names_unique); /* conv2d */
     tcase_add_test(tc[0], test_options_defaults);
     tcase_add_test(tc[0], test_default_choice);
-    tcase_add_test(tc[2], test_plan_change);     /* chunks */
+    tcase_add_test(tc[2], test_plan_change); /* chunks */
     tcase_add_loop_test(tc[2], test_bwd_input_large, 0, 4);
     tcase_add_test(tc[5], test_golden_complete); /* golden */
     return s;

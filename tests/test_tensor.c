@@ -191,8 +191,9 @@ START_TEST(test_copy_large)
     EXPECT_ST(ctx, clnn_tensor_copy(b, a), CLNN_OK);
     EXPECT_ST(ctx, clnn_tensor_read(b, out, (size_t)n * sizeof *out), CLNN_OK);
     for (int64_t i = 0; i < n; i++)
-        ck_assert_msg(in[i] == out[i], "copy of %lld elements: got 0x%08x at [%lld], expected 0x%08x",
-                      (long long)n, (unsigned)out[i], (long long)i, (unsigned)in[i]);
+        ck_assert_msg(in[i] == out[i],
+                      "copy of %lld elements: got 0x%08x at [%lld], expected 0x%08x", (long long)n,
+                      (unsigned)out[i], (long long)i, (unsigned)in[i]);
     free(in);
     free(out);
     clnn_tensor_destroy(a);

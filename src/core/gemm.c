@@ -718,8 +718,8 @@ static clnn_status own_gemm(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_a
     cl_int err;
     if (a->trans_b && K > 0) { /* pack B^T: (K, N) per batch */
         size_t bytes = a->k * a->n * a->batch * sizeof(float), have = 0;
-        if (node->gemm_pack && (clGetMemObjectInfo(node->gemm_pack, CL_MEM_SIZE, sizeof have,
-                                                   &have, NULL) != CL_SUCCESS ||
+        if (node->gemm_pack && (clGetMemObjectInfo(node->gemm_pack, CL_MEM_SIZE, sizeof have, &have,
+                                                   NULL) != CL_SUCCESS ||
                                 have < bytes)) {
             clReleaseMemObject(node->gemm_pack); /* the in-order queue keeps it while in use */
             node->gemm_pack = NULL;
@@ -728,13 +728,13 @@ static clnn_status own_gemm(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_a
             node->gemm_pack = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
             if (err != CL_SUCCESS) {
                 node->gemm_pack = NULL;
-                return clnn__cl_fail(ctx, err, "clCreateBuffer for the %zu-byte packed GEMM operand",
-                                     bytes);
+                return clnn__cl_fail(ctx, err,
+                                     "clCreateBuffer for the %zu-byte packed GEMM operand", bytes);
             }
         }
         cl_kernel k = kernels[1];
-        const size_t sizes[7] = {sizeof N, sizeof K, sizeof bmem, sizeof ob, sizeof ldb,
-                                 sizeof sb, sizeof(cl_mem)};
+        const size_t sizes[7] = {sizeof N,   sizeof K,  sizeof bmem,   sizeof ob,
+                                 sizeof ldb, sizeof sb, sizeof(cl_mem)};
         const void *const values[7] = {&N, &K, &bmem, &ob, &ldb, &sb, &node->gemm_pack};
         size_t global[2] = {a->k, a->batch};
         if ((err = set_args(k, 7, sizes, values)) != CL_SUCCESS ||
@@ -748,12 +748,12 @@ static clnn_status own_gemm(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_a
     }
     cl_kernel k = kernels[0];
     float alpha = a->alpha, beta = a->beta;
-    const size_t sizes[18] = {sizeof M,   sizeof N,  sizeof K,      sizeof alpha, sizeof beta,
-                              sizeof trans_a, sizeof(cl_mem), sizeof oa, sizeof lda, sizeof sa,
-                              sizeof(cl_mem), sizeof ob, sizeof ldb, sizeof sb, sizeof(cl_mem),
-                              sizeof oc, sizeof ldc, sizeof sc};
-    const void *const values[18] = {&M,  &N,  &K,    &alpha, &beta, &trans_a, &a->a, &oa, &lda,
-                                    &sa, &bmem, &ob, &ldb, &sb,  &a->c,   &oc,  &ldc, &sc};
+    const size_t sizes[18] = {
+        sizeof M,       sizeof N,  sizeof K,       sizeof alpha, sizeof beta,    sizeof trans_a,
+        sizeof(cl_mem), sizeof oa, sizeof lda,     sizeof sa,    sizeof(cl_mem), sizeof ob,
+        sizeof ldb,     sizeof sb, sizeof(cl_mem), sizeof oc,    sizeof ldc,     sizeof sc};
+    const void *const values[18] = {&M,  &N,    &K,  &alpha, &beta, &trans_a, &a->a, &oa,  &lda,
+                                    &sa, &bmem, &ob, &ldb,   &sb,   &a->c,    &oc,   &ldc, &sc};
     size_t tiles = (a->n + 31) / 32, rows = (a->m + 7) / 8;
     size_t global[3] = {tiles, rows, a->batch}, local[3] = {tiles, 1, 1};
     int use_local = ctx->info.max_work_group_size && tiles <= ctx->info.max_work_group_size &&

@@ -96,9 +96,9 @@ clnn_status clnn_graph_run(clnn_graph *g)
 
 clnn_status clnn__tensor_read_async(clnn_tensor *t, void *data, cl_event *done)
 {
-    cl_int err = clEnqueueReadBuffer(t->ctx->queue, t->storage->mem, CL_FALSE,
-                                     clnn__byte_offset(t), (size_t)t->numel * clnn__dtype_size(t->dtype),
-                                     data, 0, NULL, done);
+    cl_int err =
+        clEnqueueReadBuffer(t->ctx->queue, t->storage->mem, CL_FALSE, clnn__byte_offset(t),
+                            (size_t)t->numel * clnn__dtype_size(t->dtype), data, 0, NULL, done);
     if (err != CL_SUCCESS)
         return clnn__cl_fail(t->ctx, err, "clEnqueueReadBuffer of '%s'", t->name);
     return CLNN_OK;

@@ -296,8 +296,7 @@ clnn_status clnn_tensor_write(clnn_tensor *t, const void *data, size_t bytes)
     return CLNN_OK;
 }
 
-clnn_status clnn__tensor_write_async(clnn_tensor *t, const void *data, size_t bytes,
-                                     cl_event *done)
+clnn_status clnn__tensor_write_async(clnn_tensor *t, const void *data, size_t bytes, cl_event *done)
 {
     clnn_status st = need_data(t, bytes, data, "clnn_tensor_write");
     if (st)

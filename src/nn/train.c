@@ -560,12 +560,11 @@ static clnn_status stage_batch(clnn_model *m, clnn__mgraph *mg, const clnn_data 
      * works; the staging buffers are not touched again before stage_wait */
     clnn_tensor *tg = mg->target;
     int last_x = !tg;
-    clnn_status st =
-        in->dtype == CLNN_I32
-            ? clnn__tensor_write_async(mg->x, m->stage_xi, (size_t)(n * xper) * 4,
-                                       last_x ? &m->stage_done : NULL)
-            : clnn__tensor_write_async(mg->x, m->stage_x, (size_t)(n * xper) * 4,
-                                       last_x ? &m->stage_done : NULL);
+    clnn_status st = in->dtype == CLNN_I32
+                         ? clnn__tensor_write_async(mg->x, m->stage_xi, (size_t)(n * xper) * 4,
+                                                    last_x ? &m->stage_done : NULL)
+                         : clnn__tensor_write_async(mg->x, m->stage_x, (size_t)(n * xper) * 4,
+                                                    last_x ? &m->stage_done : NULL);
     if (st == CLNN_OK && tg)
         st = target_is_labels(m)
                  ? clnn__tensor_write_async(tg, m->stage_l, (size_t)n * 4, &m->stage_done)
@@ -1222,8 +1221,8 @@ static void dist_copy_hook(void *user, const clnn_tensor *t)
     }
     int j = c->leaf_of_node[t->index];
     if (j >= 0)
-        c->st = clnn__tensor_read_async((clnn_tensor *)t, c->m->dist_buf + c->offset[j],
-                                        &c->done[j]);
+        c->st =
+            clnn__tensor_read_async((clnn_tensor *)t, c->m->dist_buf + c->offset[j], &c->done[j]);
 }
 
 static clnn_status dist_wait(clnn_ctx *ctx, cl_event *ev)
@@ -1321,7 +1320,8 @@ static clnn_status dist_step(clnn_model *m, const clnn_data *d, const int64_t *i
     buf[0] = loss * share;
     size_t bucket = 0;
     for (size_t j = np; j-- > 0;) {
-        const size_t off = c.offset[j], count = (size_t)clnn_tensor_numel(clnn__optimizer_grad(m->opt, j));
+        const size_t off = c.offset[j],
+                     count = (size_t)clnn_tensor_numel(clnn__optimizer_grad(m->opt, j));
         clnn_status w = dist_wait(m->ctx, &c.done[j]);
         if (st == CLNN_OK)
             st = w;
@@ -1389,8 +1389,8 @@ static clnn_status check_fit_options(clnn_model *m, const char *fn, const clnn_f
         return clnn__fail(ctx, CLNN_ERR_INVALID, "%s: expected validation_split in [0, 1), got %g",
                           fn, o->validation_split);
     if (o->distributed && !clnn__dist_on())
-        return clnn__fail(ctx, CLNN_ERR_STATE,
-                          "%s: distributed = 1 needs clnn_mpi_init first%s", fn,
+        return clnn__fail(ctx, CLNN_ERR_STATE, "%s: distributed = 1 needs clnn_mpi_init first%s",
+                          fn,
                           clnn_mpi_available() ? ""
                                                : " (and this clnn was built without MPI: "
                                                  "meson -Dmpi=enabled with libopenmpi-dev)");
@@ -1515,12 +1515,18 @@ setup_done:
     if (dist) {
         st = clnn__dist_agree(m ? m->ctx : NULL, st, NULL, "fit");
         if (st == CLNN_OK) { /* every rank must train the same thing */
-            int64_t v[] = {tr.n, B, val.n, o->epochs, o->initial_epoch, o->shuffle,
-                           (int64_t)o->seed, clnn_model_param_count(m)},
+            int64_t v[] = {tr.n,
+                           B,
+                           val.n,
+                           o->epochs,
+                           o->initial_epoch,
+                           o->shuffle,
+                           (int64_t)o->seed,
+                           clnn_model_param_count(m)},
                     lo[8], hi[8];
-            static const char *const what[] = {"training samples", "batch size",
-                                               "validation samples", "epochs", "initial epoch",
-                                               "shuffle", "seed", "parameter tensors"};
+            static const char *const what[] = {
+                "training samples", "batch size", "validation samples", "epochs", "initial epoch",
+                "shuffle",          "seed",       "parameter tensors"};
             for (int i = 0; i < 8 && st == CLNN_OK; i++) {
                 clnn__dist_minmax_i64(v[i], &lo[i], &hi[i]);
                 if (lo[i] != hi[i])
@@ -1562,8 +1568,7 @@ setup_done:
             int skipped = 0;
             st = dist ? dist_step(m, &tr, idx, first, n, &s, o->on_nonfinite, epoch, b, &skipped,
                                   &pending)
-                      : train_step(m, &tr, idx, first, n, &s, o->on_nonfinite, epoch, b,
-                                   &skipped);
+                      : train_step(m, &tr, idx, first, n, &s, o->on_nonfinite, epoch, b, &skipped);
             skipped_batches += skipped;
             if (st == CLNN_OK && p.bar && (now_s() - p.last_draw > 0.1 || b + 1 == nb)) {
                 row[0] = s.loss / (double)s.samples;

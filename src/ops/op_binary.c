@@ -46,9 +46,9 @@ static clnn_status emit(clnn_tensor *y)
             return st;
         int n = (int)y->numel, op = code_of(y), oa = (int)a->offset, ob = (int)b->offset,
             oy = (int)y->offset;
-        st = rows ? clnn__set_args(y->ctx, k, name, 10, CLNN__ARG(n), CLNN__ARG(op),
-                                   CLNN__ARG(per), CLNN__ARG(y->aux), CLNN__ARG(a->storage->mem),
-                                   CLNN__ARG(oa), CLNN__ARG(b->storage->mem), CLNN__ARG(ob),
+        st = rows ? clnn__set_args(y->ctx, k, name, 10, CLNN__ARG(n), CLNN__ARG(op), CLNN__ARG(per),
+                                   CLNN__ARG(y->aux), CLNN__ARG(a->storage->mem), CLNN__ARG(oa),
+                                   CLNN__ARG(b->storage->mem), CLNN__ARG(ob),
                                    CLNN__ARG(y->storage->mem), CLNN__ARG(oy))
                   : clnn__set_args(y->ctx, k, name, 9, CLNN__ARG(n), CLNN__ARG(op),
                                    CLNN__ARG(y->aux), CLNN__ARG(a->storage->mem), CLNN__ARG(oa),

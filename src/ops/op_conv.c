@@ -289,7 +289,7 @@ typedef struct conv_plan {
     int rows;        /* 1: a work-item handles a whole row (span = row length); 0: one element */
     size_t local[3]; /* work-group size; local[0] == 0: the runtime chooses */
     size_t split;    /* columns per batch of a GEMM split along a long dimension (0: never) */
-    int direct; /* 1: conv_direct / conv_direct_bwd_w, 2: conv_bwd_w_rows, 3: conv_fwd_rows */
+    int direct;      /* 1: conv_direct / conv_direct_bwd_w, 2: conv_bwd_w_rows, 3: conv_fwd_rows */
 } conv_plan;
 
 /* A positive size from the environment (tuning and tests), else dflt. */
@@ -318,9 +318,9 @@ static int direct_algo(const clnn_tensor *node, const conv_params *p)
     /* a stride-1 forward pass or weight gradient with few taps: the columns of a row as the
      * vector axis (conv_fwd_rows: 3, conv_bwd_w_rows: 2) */
     int few = p->stride_h == 1 && p->stride_w == 1 && p->C / p->groups * p->R * p->S < 64;
-    int rows = few && node->op == CLNN_OP_CONV2D_BWD_WEIGHT     ? 2
+    int rows = few && node->op == CLNN_OP_CONV2D_BWD_WEIGHT           ? 2
                : few && node->op == CLNN_OP_CONV2D && p->R * p->S > 1 ? 3
-                                                                : 0;
+                                                                      : 0;
     const char *env = getenv("CLNN_CONV_ALGO");
     if (env && !strcmp(env, "gemm"))
         return 0;
@@ -745,11 +745,11 @@ static clnn_status emit_direct(clnn_tensor *y, int flip)
             (st = set_args_at(y->ctx, k, "conv_direct", 0, 26, CLNN__ARG(Ci), CLNN__ARG(pih),
                               CLNN__ARG(piw), CLNN__ARG(p->R), CLNN__ARG(p->S), CLNN__ARG(OH),
                               CLNN__ARG(OW), CLNN__ARG(sh), CLNN__ARG(sw), CLNN__ARG(ih),
-                              CLNN__ARG(iw), CLNN__ARG(p->dil_h), CLNN__ARG(p->dil_w),
-                              CLNN__ARG(m), CLNN__ARG(G), CLNN__ARG(Co), CLNN__ARG(Cop),
-                              CLNN__ARG(src), CLNN__ARG(oin), CLNN__ARG(y->scratch),
-                              CLNN__ARG(zero), CLNN__ARG(y->storage->mem), CLNN__ARG(oout),
-                              CLNN__ARG(bmem), CLNN__ARG(ob), CLNN__ARG(has_bias))))
+                              CLNN__ARG(iw), CLNN__ARG(p->dil_h), CLNN__ARG(p->dil_w), CLNN__ARG(m),
+                              CLNN__ARG(G), CLNN__ARG(Co), CLNN__ARG(Cop), CLNN__ARG(src),
+                              CLNN__ARG(oin), CLNN__ARG(y->scratch), CLNN__ARG(zero),
+                              CLNN__ARG(y->storage->mem), CLNN__ARG(oout), CLNN__ARG(bmem),
+                              CLNN__ARG(ob), CLNN__ARG(has_bias))))
             break;
         size_t tiles = ((size_t)P + DIRECT_DT - 1) / DIRECT_DT, local[3];
         size_t global[2] = {tiles, (size_t)m * G * (Cop / 32)};
@@ -769,8 +769,8 @@ static clnn_status emit_direct_bwd_w(clnn_tensor *y)
     const clnn_tensor *x = y->src[0], *d = y->src[1];
     int G = p->groups, Kg = p->K / G, Cg = p->C / G, N = (int)x->shape[0], P = p->OH * p->OW;
     int Kgp = (int)round32((size_t)Kg), od = (int)d->offset, zero = 0;
-    const pad_geom pg = pad_geometry(p, p->H, p->W, p->OH, p->OW, p->stride_h, p->stride_w,
-                                     p->pad_h, p->pad_w);
+    const pad_geom pg =
+        pad_geometry(p, p->H, p->W, p->OH, p->OW, p->stride_h, p->stride_w, p->pad_h, p->pad_w);
     int padded = pg.padded, PH = pg.PH, PW = pg.PW, CRS = Cg * p->R * p->S;
     size_t row = (size_t)P * G * Kgp, xs = padded ? (size_t)p->C * PH * PW : 0;
     int nc;
@@ -810,10 +810,10 @@ static clnn_status emit_direct_bwd_w(clnn_tensor *y)
             (st = set_args_at(y->ctx, k, "conv_direct_bwd_w", 0, 22, CLNN__ARG(Cg), CLNN__ARG(xh),
                               CLNN__ARG(xw), CLNN__ARG(p->R), CLNN__ARG(p->S), CLNN__ARG(p->OH),
                               CLNN__ARG(p->OW), CLNN__ARG(p->stride_h), CLNN__ARG(p->stride_w),
-                              CLNN__ARG(p->dil_h), CLNN__ARG(p->dil_w), CLNN__ARG(G),
-                              CLNN__ARG(Kg), CLNN__ARG(Kgp), CLNN__ARG(m), CLNN__ARG(mparts),
-                              CLNN__ARG(xmem), CLNN__ARG(ox), CLNN__ARG(y->scratch),
-                              CLNN__ARG(zero), CLNN__ARG(pmem), CLNN__ARG(popt))))
+                              CLNN__ARG(p->dil_h), CLNN__ARG(p->dil_w), CLNN__ARG(G), CLNN__ARG(Kg),
+                              CLNN__ARG(Kgp), CLNN__ARG(m), CLNN__ARG(mparts), CLNN__ARG(xmem),
+                              CLNN__ARG(ox), CLNN__ARG(y->scratch), CLNN__ARG(zero),
+                              CLNN__ARG(pmem), CLNN__ARG(popt))))
             break;
         size_t global[3] = {(size_t)(CRS + DIRECT_DT - 1) / DIRECT_DT, (size_t)G * (Kgp / 32),
                             (size_t)mparts};
