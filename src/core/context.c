@@ -330,6 +330,8 @@ void clnn_ctx_destroy(clnn_ctx *ctx)
 {
     if (!ctx)
         return;
+    if (ctx->upload_queue)
+        clFinish(ctx->upload_queue);
     if (ctx->queue)
         clFinish(ctx->queue);
     if (ctx->profile && ctx->usable && ctx->nprof) {
@@ -339,6 +341,9 @@ void clnn_ctx_destroy(clnn_ctx *ctx)
     }
     clnn__prof_free(ctx);
     clnn__programs_release(ctx);
+    clnn__own_tune_free(ctx);
+    if (ctx->upload_queue)
+        clReleaseCommandQueue(ctx->upload_queue);
     if (ctx->queue)
         clReleaseCommandQueue(ctx->queue);
     if (ctx->context)

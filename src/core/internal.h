@@ -99,6 +99,15 @@ struct clnn_ctx {
     int gemm_ready;         /* the device's GEMM tuning file was looked at (clnn__tune_load) */
     int tune_applied;       /* and its parameters applied by this context */
     char tune_status[1300]; /* what loading did, for clnn_gemm_tuning_get */
+    /* tuned choices of clnn's own kernels (tune_own.c) */
+    int own_ready;                  /* the device's own-kernel tuning file was looked at */
+    struct clnn__conv_choice *conv_choices; /* tuned convolution algorithms, per shape */
+    size_t nconv_choices, conv_choices_cap;
+    int conv_algo_force; /* algorithm + 1 that every convolution takes (the tuner); 0: none */
+    int own_gemm_tm;     /* rows of C per work-item of the own SGEMM (gemm.cl GEMM_TM); 0: default */
+    char own_status[1300]; /* what loading the own-kernel tuning file did */
+    /* a second command queue for uploads that overlap compute (train.c); NULL until used */
+    cl_command_queue upload_queue;
 };
 
 /* ---- errors (status.c) ---------------------------------------------------------------------- */
@@ -340,6 +349,28 @@ clnn_status clnn__gemm_clblast(clnn_ctx *ctx, const clnn_tensor *node, const cln
  * CLBlast. */
 int clnn__gemm_own(const clnn_ctx *ctx);
 
+
+/* ---- tuned choices of clnn's own kernels (tune_own.c) --------------------------------------- */
+/* Convolution algorithms (op_conv.c): 0 im2col + GEMM, 1 conv_direct, 2 conv_bwd_w_rows,
+ * 3 conv_fwd_rows, 4 Winograd F(2x2,3x3). */
+#define CLNN__CONV_ALGOS 5
+/* What decides a convolution's algorithm: the op (CLNN_OP_CONV2D, _CONV2D_TRANSPOSE,
+ * _CONV2D_BWD_INPUT, _CONV2D_BWD_WEIGHT) and its geometry. */
+typedef struct clnn__conv_key {
+    int op, N, C, H, W, K, R, S, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups;
+} clnn__conv_key;
+typedef struct clnn__conv_choice {
+    clnn__conv_key key;
+    int algo;
+} clnn__conv_choice;
+/* The tuned algorithm for key on ctx's device (loading the tuning file at the first call): the
+ * entry with the same op and geometry and the nearest batch N; -1 when none. */
+int clnn__conv_algo_tuned(clnn_ctx *ctx, const clnn__conv_key *key);
+/* op_conv.c: key of a convolution node (0), or -1 when node is not one; valid[a] = 1 for each
+ * algorithm a that can run it on its device. */
+int clnn__conv_algos(const clnn_tensor *node, clnn__conv_key *key, int valid[CLNN__CONV_ALGOS]);
+void clnn__own_tune_load(clnn_ctx *ctx);
+void clnn__own_tune_free(clnn_ctx *ctx);
 
 /* ---- GEMM parameters and the tuning file (gemm.c; the search: tune.c) ---------------------- */
 /* 1 when any group of p is set (not CLBlast's own). */
