@@ -45,7 +45,9 @@
  *
  * Environment: CLNN_DEVICE (gpu, cpu, P:D or a name substring), CLNN_CACHE_DIR, CLNN_NO_CACHE=1,
  * CLNN_KERNEL_DIR (read the kernels/ files from disk instead of the embedded copies),
- * CLNN_PROFILE=1, CLNN_NO_TUNE=1 (ignore the GEMM tuning file of clnn-bench --tune). Tuning
+ * CLNN_PROFILE=1, CLNN_NO_TUNE=1 (ignore the GEMM tuning file of clnn-bench --tune),
+ * CLNN_UPLOAD_QUEUE=0 (read at every fit, evaluate and predict: no second command queue, each batch
+ * is uploaded on the main queue after the previous step instead of during it). Tuning
  * (read at every run): CLNN_CONV_SCRATCH_BYTES (column buffer of one
  * convolution node, default 32 MiB) and CLNN_CONV_SPLIT (columns per split GEMM of a convolution's
  * gradients, default 2048). Algorithm choices (read at every run; the defaults depend on the

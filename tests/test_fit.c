@@ -10,7 +10,8 @@
  * callback; the history CSV (written after each epoch, parsed back, errors); the one-line-per-epoch
  * progress output; evaluate and predict against host computations and over batch sizes that do
  * not divide n; error statuses and messages; a GAN-style frozen discriminator (trainable captured
- * at compile, as Keras); an int32 (Embedding) input; a learning-rate schedule in the history.
+ * at compile, as Keras); an int32 (Embedding) input; a learning-rate schedule in the history;
+ * double-buffered batches (the upload queue) against the single-queue path, bit for bit.
  * Layer forward values, initialisers and summaries are test_nn.c's.
  * Each test creates its own context (check forks every test); CK_FORK=no to debug. The models
  * share a few shapes so that POCL's kernel cache serves most of the tests. */
@@ -25,6 +26,9 @@
 
 #include "clnn.h"
 #include "test_util.h"
+/* the context's upload queue (ctx->upload_queue), to see which path fit took */
+#define CLNN__NO_CL_WRAPPERS
+#include "internal.h"
 
 #define NF 8 /* features of the MLP data */
 #define NC 3 /* classes of the MLP data */
@@ -1393,6 +1397,201 @@ START_TEST(test_nonfinite_guard)
 }
 END_TEST
 
+/* ---- double-buffered batches ------------------------------------------------------------------
+ */
+/* What one run of double_buffer_run saw. */
+typedef struct dbuf_run {
+    double hist[4][CLNN_HISTORY_MAX_COLUMNS];
+    int epochs, columns;
+    double param_sums[4]; /* read by the epoch callback */
+    float *params;
+    size_t nparams;
+    clnn_eval_result eval;
+    float *pred;
+    int queue_made; /* ctx->upload_queue after the run */
+    long long fed;  /* batches double-buffered, from the debug log */
+    clnn_model *m;  /* for the callback */
+} dbuf_run;
+
+/* Adds up "model: N batches double-buffered on the upload queue" (feed_close, debug level). */
+static void dbuf_log(void *user, clnn_log_level level, const char *msg)
+{
+    long long n;
+    if (level == CLNN_LOG_DEBUG &&
+        sscanf(msg, "model: %lld batches double-buffered on the upload queue", &n) == 1)
+        ((dbuf_run *)user)->fed += n;
+}
+
+static int dbuf_epoch_end(void *user, int epoch, const clnn_history *h)
+{
+    (void)h;
+    /* the parameters as the epoch left them, read from the callback */
+    dbuf_run *r = user;
+    clnn_model *m = r->m;
+    double sum = 0;
+    for (int i = 0; i < clnn_model_param_count(m); i++) {
+        clnn_tensor *t = clnn_model_param(m, i);
+        float v[256];
+        int64_t n = clnn_tensor_numel(t);
+        float *buf = n <= 256 ? v : malloc((size_t)n * sizeof *buf);
+        if (!buf || clnn_tensor_read(t, buf, (size_t)n * sizeof *buf) != CLNN_OK)
+            sum = NAN;
+        for (int64_t k = 0; buf && k < n; k++)
+            sum += (double)buf[k] * (double)(k + 1 + i);
+        if (buf != v)
+            free(buf);
+    }
+    if (epoch >= 0 && epoch < 4)
+        r->param_sums[epoch] = sum;
+    return 0;
+}
+
+/* Variant v of the model and data of test_double_buffer: 0 Dense + Dropout, categorical
+ * cross-entropy (labels to one-hot targets), validation_split; 1 cross-entropy on logits (labels
+ * uploaded as int32), SGD with momentum, validation_data; 2 MSE on float targets; 3 an int32
+ * Embedding input. n = 103 with batch 16: a partial last batch in training, validation,
+ * evaluate (batch 10) and predict (batch 7). */
+enum { DB_N = 103, DB_T = 5, DB_V = 10 };
+static void double_buffer_run(int v, dbuf_run *r)
+{
+    clnn_ctx_options co;
+    clnn_ctx_options_init(&co);
+    co.log = dbuf_log;
+    co.log_user = r;
+    co.log_level = CLNN_LOG_DEBUG;
+    clnn_ctx *ctx = test_ctx(&co);
+    static float x[DB_N * NF], tok[DB_N * DB_T], tg[DB_N * 2];
+    static int32_t y[DB_N];
+    make_blobs(DB_N, x, y, 77);
+    for (int i = 0; i < DB_N; i++) {
+        tg[2 * i] = x[i * NF] - 0.5f * x[i * NF + 3];
+        tg[2 * i + 1] = (float)y[i];
+        for (int k = 0; k < DB_T; k++)
+            tok[i * DB_T + k] = (float)((i * 7 + k * 3 + y[i] * (k + 1)) % DB_V);
+    }
+    clnn_model *m = new_model(ctx, 91);
+    clnn_data d = {x, DB_N, 1, {NF}, y, NULL}, val = {x, 40, 1, {NF}, y, NULL};
+    clnn_loss_kind loss = CLNN_LOSS_CATEGORICAL_CROSSENTROPY;
+    clnn_optim_kind opt = CLNN_OPTIM_ADAM;
+    int per = NC;
+    if (v == 3) {
+        clnn_model_input_i32(m, "tokens", 1, (int64_t[]){DB_T});
+        clnn_layer_spec l[] = {clnn_layer_embedding(DB_V, 4), clnn_layer_flatten(),
+                               clnn_layer_dense(NC, CLNN_ACT_SOFTMAX)};
+        for (int i = 0; i < 3; i++)
+            clnn_model_push(m, &l[i]);
+        d = (clnn_data){tok, DB_N, 1, {DB_T}, y, NULL};
+        loss = CLNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
+    } else {
+        clnn_model_input(m, "x", 1, (int64_t[]){NF});
+        clnn_layer_spec l[] = {
+            clnn_layer_dense(16, CLNN_ACT_RELU), clnn_layer_dropout(0.3f),
+            clnn_layer_dense(v == 2 ? 2 : NC, v == 0 ? CLNN_ACT_SOFTMAX : CLNN_ACT_NONE)};
+        for (int i = 0; i < 3; i++)
+            clnn_model_push(m, &l[i]);
+        if (v == 1) {
+            loss = CLNN_LOSS_CROSS_ENTROPY;
+            opt = CLNN_OPTIM_SGD;
+        } else if (v == 2) {
+            loss = CLNN_LOSS_MSE;
+            d = (clnn_data){x, DB_N, 1, {NF}, NULL, tg};
+            per = 2;
+        }
+    }
+    MODEL_OK(m);
+    clnn_compile_options c;
+    clnn_compile_options_init(&c, loss, opt);
+    c.optimizer.lr = v == 1 ? 0.05f : 0.01f;
+    c.optimizer.momentum = 0.9f;
+    c.metrics = v == 2 ? 0 : CLNN_METRIC_ACCURACY;
+    EXPECT_ST(ctx, clnn_model_compile(m, &c), CLNN_OK);
+    clnn_fit_options f = quiet(4, 16);
+    f.seed = 1234;
+    f.shuffle = 1;
+    if (v == 1)
+        f.validation_data = &val;
+    else
+        f.validation_split = 0.2;
+    f.on_epoch_end = dbuf_epoch_end;
+    f.callback_user = r;
+    r->m = m;
+    EXPECT_ST(ctx, clnn_model_fit(m, &d, &f), CLNN_OK);
+    const clnn_history *h = clnn_model_history(m);
+    ck_assert_int_eq(h->epochs, 4);
+    r->epochs = h->epochs;
+    r->columns = h->columns;
+    for (int e = 0; e < h->epochs; e++)
+        for (int k = 0; k < h->columns; k++)
+            r->hist[e][k] = h->values[(size_t)e * (size_t)h->columns + (size_t)k];
+    r->params = read_params(ctx, m, &r->nparams);
+    EXPECT_ST(ctx, clnn_model_evaluate(m, &d, 10, &r->eval), CLNN_OK);
+    ck_assert_int_eq(r->eval.samples, DB_N);
+    r->pred = malloc(DB_N * (size_t)per * sizeof *r->pred);
+    ck_assert_ptr_nonnull(r->pred);
+    EXPECT_ST(ctx, clnn_model_predict(m, d.x, DB_N, 7, r->pred, DB_N * (size_t)per), CLNN_OK);
+    r->queue_made = ctx->upload_queue != NULL;
+    clnn_model_destroy(m);
+    clnn_ctx_destroy(ctx);
+}
+
+/* fit, evaluate and predict with the next batch uploaded on the second queue while the device
+ * computes (the default) give the same history, weights (also as the epoch callback reads them),
+ * evaluation and predictions bit for bit as the single-queue path (CLNN_UPLOAD_QUEUE=0), with
+ * shuffling, partial batches, dropout, every kind of target upload and an int32 input; and the
+ * second queue is made only when it is used. */
+START_TEST(test_double_buffer)
+{
+    const int v = _i;
+    dbuf_run a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    ck_assert_int_eq(setenv("CLNN_UPLOAD_QUEUE", "0", 1), 0);
+    double_buffer_run(v, &a);
+    ck_assert_int_eq(unsetenv("CLNN_UPLOAD_QUEUE"), 0);
+    double_buffer_run(v, &b);
+    ck_assert_msg(!a.queue_made, "variant %d: CLNN_UPLOAD_QUEUE=0 made the upload queue", v);
+    ck_assert_msg(b.queue_made, "variant %d: fit did not make the upload queue", v);
+    /* every batch went through it (4 epochs of 6 training and 2 validation batches, variant 1 7
+     * and 3; evaluate 11, predict 15); none with CLNN_UPLOAD_QUEUE=0 */
+    const long long want = 4 * (v == 1 ? 7 + 3 : 6 + 2) + 11 + 15;
+    ck_assert_msg(b.fed == want && a.fed == 0,
+                  "variant %d: %lld batches double-buffered (expected %lld), %lld with "
+                  "CLNN_UPLOAD_QUEUE=0",
+                  v, b.fed, want, a.fed);
+    ck_assert_int_eq(a.columns, b.columns);
+    for (int e = 0; e < a.epochs; e++) {
+        for (int k = 0; k < a.columns; k++)
+            ck_assert_msg(!memcmp(&a.hist[e][k], &b.hist[e][k], sizeof(double)),
+                          "variant %d, epoch %d, column %d: %.17g single queue, %.17g double "
+                          "buffered",
+                          v, e, k, a.hist[e][k], b.hist[e][k]);
+        ck_assert_msg(isfinite(a.param_sums[e]) && a.param_sums[e] == b.param_sums[e],
+                      "variant %d, epoch %d: the callback read weights %.17g, double buffered "
+                      "%.17g",
+                      v, e, a.param_sums[e], b.param_sums[e]);
+    }
+    /* training moved the weights: the comparison is not of two untrained models */
+    ck_assert_msg(a.param_sums[0] != a.param_sums[3], "variant %d: the weights did not change", v);
+    ck_assert_uint_eq(a.nparams, b.nparams);
+    ck_assert_msg(!memcmp(a.params, b.params, a.nparams * sizeof *a.params),
+                  "variant %d: final weights differ (max %g)", v,
+                  max_abs_diff(a.params, b.params, a.nparams));
+    ck_assert_msg(
+        !memcmp(&a.eval.loss, &b.eval.loss, sizeof a.eval.loss) &&
+            (isnan(a.eval.accuracy) ? isnan(b.eval.accuracy) : a.eval.accuracy == b.eval.accuracy),
+        "variant %d: evaluate %.17g %.17g vs %.17g %.17g", v, a.eval.loss, a.eval.accuracy,
+        b.eval.loss, b.eval.accuracy);
+    const size_t per = v == 2 ? 2 : NC;
+    ck_assert_msg(!memcmp(a.pred, b.pred, DB_N * per * sizeof *a.pred),
+                  "variant %d: predictions differ (max %g)", v,
+                  max_abs_diff(a.pred, b.pred, DB_N * per));
+    free(a.params);
+    free(b.params);
+    free(a.pred);
+    free(b.pred);
+}
+END_TEST
+
 static Suite *fit_suite(void)
 {
     Suite *s = suite_create("fit");
@@ -1413,6 +1612,7 @@ static Suite *fit_suite(void)
     tcase_add_test(tc, test_validation_split);
     tcase_add_test(tc, test_validation_data);
     tcase_add_test(tc, test_lr_schedule);
+    tcase_add_loop_test(tc, test_double_buffer, 0, 4);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("callbacks");

@@ -354,6 +354,27 @@ void clnn_ctx_destroy(clnn_ctx *ctx)
     free(ctx);
 }
 
+cl_command_queue clnn__upload_queue(clnn_ctx *ctx)
+{
+    if (!ctx || !ctx->usable || ctx->upload_queue)
+        return ctx ? ctx->upload_queue : NULL;
+    cl_command_queue_properties props = 0;
+    cl_int err = clGetCommandQueueInfo(ctx->queue, CL_QUEUE_PROPERTIES, sizeof props, &props, NULL);
+    if (err == CL_SUCCESS)
+        ctx->upload_queue = clCreateCommandQueue(ctx->context, ctx->device,
+                                                 props & CL_QUEUE_PROFILING_ENABLE, &err);
+    if (err != CL_SUCCESS) {
+        ctx->upload_queue = NULL;
+        clnn__log(ctx, CLNN_LOG_INFO,
+                  "no second command queue for uploads on '%s' (%s): batches are uploaded on the "
+                  "main queue",
+                  ctx->info.name, clnn__cl_error_name(err));
+        return NULL;
+    }
+    clnn__log(ctx, CLNN_LOG_DEBUG, "a second command queue for uploads on '%s'", ctx->info.name);
+    return ctx->upload_queue;
+}
+
 static clnn_status need_usable(const clnn_ctx *ctx)
 {
     if (!ctx)

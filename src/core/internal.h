@@ -305,6 +305,10 @@ clnn_status clnn__tensor_read_async(clnn_tensor *t, void *data, cl_event *done);
  * completes. */
 clnn_status clnn__tensor_write_async(clnn_tensor *t, const void *data, size_t bytes,
                                      cl_event *done);
+/* The context's second in-order command queue, for uploads that overlap the main queue's work
+ * (fit's double-buffered batches), made on first use on the same device (with profiling when the
+ * main queue has it); NULL when it cannot be made (then everything stays on ctx->queue). */
+cl_command_queue clnn__upload_queue(clnn_ctx *ctx);
 /* Releases a node's kernels and its aux and scratch buffers (made again by the next emit). */
 void clnn__node_release_emit(clnn_tensor *t);
 

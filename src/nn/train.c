@@ -6,9 +6,10 @@
  * (output only). An epoch of N samples at batch B uses the graph of B and, when B does not
  * divide N, the graph of the last partial batch: every graph binds the same parameter tensors, and
  * the one optimizer is attached to whichever training graph runs, so its moments carry over.
- * Per batch the host gathers the samples (in the epoch's order) into staging buffers, writes them,
- * runs the graph and the optimizer step, and reads the batch loss (and the outputs when a metric
- * needs them) — the only synchronisation. */
+ * Per batch the host runs the graph and the optimizer step and reads the batch loss (and the
+ * outputs when a metric needs them) — the only synchronisation; the samples (in the epoch's
+ * order) are double-buffered: the next batch is gathered on the host and uploaded on a second
+ * command queue while the device computes this one (feeder, below). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -502,20 +503,26 @@ static int grow_buf(void **p, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-/* Gathers samples idx[0 .. n-1] (or first .. first+n-1 when idx is NULL) into the staging
- * buffers and writes them into mg's leaves. */
-static clnn_status stage_batch(clnn_model *m, clnn__mgraph *mg, const clnn_data *d,
-                               const int64_t *idx, int64_t first, int64_t n)
+/* Host copies of one batch: the inputs (x, or xi for an int32 input), float targets t (the data's
+ * targets, or each label one-hot / as a value when the loss takes floats) and the labels l. */
+typedef struct host_batch {
+    float *x, *t;
+    int32_t *xi, *l;
+} host_batch;
+
+/* The model's own staging buffers (stage_batch, the single-queue path). */
+static host_batch model_stage(const clnn_model *m)
 {
-    stage_wait(m);
+    return (host_batch){m->stage_x, m->stage_t, m->stage_xi, m->stage_l};
+}
+
+/* Gathers samples idx[first .. first+n-1] (or first .. first+n-1 when idx is NULL) into h, which
+ * has room for n of them. */
+static clnn_status gather(clnn_model *m, const clnn_data *d, const int64_t *idx, int64_t first,
+                          int64_t n, const host_batch *h)
+{
     const clnn__mnode *in = &m->nodes[m->inputs[0]];
     const int64_t xper = clnn__numel(in->ndim, in->shape), per = out_numel(m);
-    if (grow_buf((void **)&m->stage_x, &m->stage_cap_x, (size_t)(n * xper), sizeof(float)) ||
-        (in->dtype == CLNN_I32 &&
-         grow_buf((void **)&m->stage_xi, &m->stage_cap_xi, (size_t)(n * xper), sizeof(int32_t))) ||
-        grow_buf((void **)&m->stage_t, &m->stage_cap_t, (size_t)(n * per), sizeof(float)) ||
-        grow_buf((void **)&m->stage_l, &m->stage_cap_l, (size_t)n, sizeof(int32_t)))
-        return clnn__fail(m->ctx, CLNN_ERR_NOMEM, "model: out of host memory for a batch");
     /* token ids that feed an Embedding directly must be rows of it */
     double limit = 16777216.0;
     for (int j = 0; in->dtype == CLNN_I32 && j < m->nnodes; j++) {
@@ -537,17 +544,17 @@ static clnn_status stage_batch(clnn_model *m, clnn__mgraph *mg, const clnn_data 
                                       "model: sample %lld has index %g at position %lld, "
                                       "expected an integer in [0, %.0f)",
                                       (long long)s, (double)v, (long long)k, limit);
-                m->stage_xi[i * xper + k] = (int32_t)v;
+                h->xi[i * xper + k] = (int32_t)v;
             }
         } else {
-            memcpy(m->stage_x + i * xper, src, (size_t)xper * sizeof(float));
+            memcpy(h->x + i * xper, src, (size_t)xper * sizeof(float));
         }
         if (d->labels)
-            m->stage_l[i] = d->labels[s];
+            h->l[i] = d->labels[s];
         if (d->targets)
-            memcpy(m->stage_t + i * per, d->targets + s * per, (size_t)per * sizeof(float));
+            memcpy(h->t + i * per, d->targets + s * per, (size_t)per * sizeof(float));
         else if (d->labels && !target_is_labels(m)) {
-            float *t = m->stage_t + i * per;
+            float *t = h->t + i * per;
             if (loss_is_categorical(m->c.loss)) {
                 memset(t, 0, (size_t)per * sizeof *t);
                 t[d->labels[s]] = 1.0f;
@@ -556,15 +563,37 @@ static clnn_status stage_batch(clnn_model *m, clnn__mgraph *mg, const clnn_data 
             }
         }
     }
+    return CLNN_OK;
+}
+
+/* The single-queue path: gathers samples idx[first ..] (or first .. when idx is NULL), n of
+ * them, into the model's staging buffers and writes them into mg's leaves on the main queue
+ * (after whatever is enqueued there: the previous step). */
+static clnn_status stage_batch(clnn_model *m, clnn__mgraph *mg, const clnn_data *d,
+                               const int64_t *idx, int64_t first, int64_t n)
+{
+    stage_wait(m);
+    const clnn__mnode *in = &m->nodes[m->inputs[0]];
+    const int64_t xper = clnn__numel(in->ndim, in->shape), per = out_numel(m);
+    if (grow_buf((void **)&m->stage_x, &m->stage_cap_x, (size_t)(n * xper), sizeof(float)) ||
+        (in->dtype == CLNN_I32 &&
+         grow_buf((void **)&m->stage_xi, &m->stage_cap_xi, (size_t)(n * xper), sizeof(int32_t))) ||
+        grow_buf((void **)&m->stage_t, &m->stage_cap_t, (size_t)(n * per), sizeof(float)) ||
+        grow_buf((void **)&m->stage_l, &m->stage_cap_l, (size_t)n, sizeof(int32_t)))
+        return clnn__fail(m->ctx, CLNN_ERR_NOMEM, "model: out of host memory for a batch");
+    const host_batch h = model_stage(m);
+    clnn_status st = gather(m, d, idx, first, n, &h);
+    if (st)
+        return st;
     /* uploads without waiting: the host goes on (metrics, the next batch) while the device
      * works; the staging buffers are not touched again before stage_wait */
     clnn_tensor *tg = mg->target;
     int last_x = !tg;
-    clnn_status st = in->dtype == CLNN_I32
-                         ? clnn__tensor_write_async(mg->x, m->stage_xi, (size_t)(n * xper) * 4,
-                                                    last_x ? &m->stage_done : NULL)
-                         : clnn__tensor_write_async(mg->x, m->stage_x, (size_t)(n * xper) * 4,
-                                                    last_x ? &m->stage_done : NULL);
+    st = in->dtype == CLNN_I32
+             ? clnn__tensor_write_async(mg->x, m->stage_xi, (size_t)(n * xper) * 4,
+                                        last_x ? &m->stage_done : NULL)
+             : clnn__tensor_write_async(mg->x, m->stage_x, (size_t)(n * xper) * 4,
+                                        last_x ? &m->stage_done : NULL);
     if (st == CLNN_OK && tg)
         st = target_is_labels(m)
                  ? clnn__tensor_write_async(tg, m->stage_l, (size_t)n * 4, &m->stage_done)
@@ -574,10 +603,263 @@ static clnn_status stage_batch(clnn_model *m, clnn__mgraph *mg, const clnn_data 
     return st;
 }
 
-/* Reads the batch loss (and the outputs when metrics need them) and adds them to s; known_loss:
- * the loss was read already, outputs_read: the outputs too, into stage_out (read_early). */
+/* ---- double-buffered batches (fit, evaluate, predict) -----------------------------------------
+ * While the device computes batch i, the host gathers batch i+1 into one of two slots and
+ * uploads it on the context's upload queue (clnn__upload_queue) into the slot's device staging
+ * buffer. Batch i+1's step copies it from there into its graph's input leaves on the main queue,
+ * the copy waiting for the upload's event: the graph and its plan stay as they are (a
+ * device-to-device copy of one batch is cheap), and the graph's input buffers change only in
+ * queue order. A slot is refilled only after that copy is over (the upload from its host memory
+ * is over then too): the host waits for the copy's event, in a steady pipeline done long before
+ * (the previous step's loss read came after it). The host staging memory is pinned where the
+ * runtime gives it (CL_MEM_ALLOC_HOST_PTR, mapped once), so a GPU's DMA engine can read it while
+ * the kernels run. A failure while filling a slot (a bad token index, an OpenCL error) is kept
+ * with the slot and returned when its batch is taken: fit then fails at the same step as on the
+ * single-queue path, after the same updates.
+ *
+ * CLNN_UPLOAD_QUEUE=0 (read at each fit, evaluate and predict) turns this off: each batch is then
+ * gathered and written on the main queue just before its step (stage_batch), as when the second
+ * queue cannot be made, and from the batch on whose slot's memory cannot be made. The results are
+ * the same bit for bit either way. train_on_batch, the training-mode forward pass (one batch
+ * each) and fit over MPI always take that path. */
+typedef struct feed_slot {
+    cl_mem pinned;                /* the host memory's buffer; NULL when it is plain host memory */
+    void *host;                   /* the host staging memory (mapped from pinned, or malloc) */
+    host_batch h;                 /* views into host */
+    clnn__storage *dev_x, *dev_t; /* device staging: the inputs, the target (NULL without) */
+    cl_event uploaded;            /* the upload into dev_x, dev_t */
+    cl_event consumed;            /* their copy into a graph's leaves */
+    int64_t first, n;             /* the batch held, n = 0: none */
+    clnn_status st;               /* a failure filling the slot, returned when it is taken */
+    int no_memory; /* st: the slot's memory could not be made (feed_take turns off) */
+} feed_slot;
+
+typedef struct feeder {
+    clnn_model *m;
+    cl_command_queue q;      /* the upload queue; NULL: off (stage_batch) */
+    int64_t cap;             /* samples per slot */
+    int target;              /* 1: batches carry the loss's target */
+    size_t x_bytes, t_bytes; /* per sample on the device: inputs, target (0 without) */
+    feed_slot slot[2];
+    int fill, take;  /* the slot the next feed_put fills, the slot the next feed_take reads */
+    int64_t batches; /* taken from the upload queue (reported at the debug level by feed_close) */
+} feeder;
+
+static int feed_on(const feeder *f)
+{
+    return f && f->q;
+}
+
+/* A feeder of batches of up to cap samples (with the target when target = 1), or an off one
+ * (feed_on = 0) when CLNN_UPLOAD_QUEUE=0 or no upload queue can be made. Memory is made at the
+ * first feed_put. Never fails. */
+static void feed_open(feeder *f, clnn_model *m, int64_t cap, int target)
+{
+    memset(f, 0, sizeof *f);
+    f->m = m;
+    const char *e = getenv("CLNN_UPLOAD_QUEUE");
+    if (e && !strcmp(e, "0"))
+        return;
+    f->q = clnn__upload_queue(m->ctx);
+    f->cap = cap;
+    f->target = target;
+    const int64_t xper = clnn__numel(m->nodes[m->inputs[0]].ndim, m->nodes[m->inputs[0]].shape);
+    f->x_bytes = (size_t)xper * 4; /* f32 or i32 */
+    f->t_bytes = !target ? 0 : target_is_labels(m) ? 4 : (size_t)out_numel(m) * 4;
+}
+
+/* Makes slot s's host and device staging memory. */
+static clnn_status feed_slot_make(feeder *f, feed_slot *s)
+{
+    clnn_model *m = f->m;
+    clnn_ctx *ctx = m->ctx;
+    const clnn__mnode *in = &m->nodes[m->inputs[0]];
+    const size_t cap = (size_t)f->cap, per = (size_t)out_numel(m), al = 64;
+    /* x or xi | t | l, each 64-byte aligned */
+    const size_t xb = (cap * f->x_bytes + al - 1) / al * al,
+                 tb = (cap * per * sizeof(float) + al - 1) / al * al,
+                 bytes = xb + tb + cap * sizeof(int32_t);
+    cl_int err;
+    s->pinned =
+        clCreateBuffer(ctx->context, CL_MEM_ALLOC_HOST_PTR | CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (s->pinned) {
+        s->host = clEnqueueMapBuffer(f->q, s->pinned, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE, 0, bytes,
+                                     0, NULL, NULL, &err);
+        if (!s->host) {
+            clReleaseMemObject(s->pinned);
+            s->pinned = NULL;
+        }
+    }
+    if (!s->host) {
+        clnn__log(ctx, CLNN_LOG_DEBUG, "no pinned host memory for the batch uploads (%s)",
+                  clnn__cl_error_name(err));
+        if (!(s->host = malloc(bytes)))
+            return clnn__fail(ctx, CLNN_ERR_NOMEM, "model: out of host memory for a batch");
+    }
+    unsigned char *p = s->host;
+    s->h.x = in->dtype == CLNN_I32 ? NULL : (float *)(void *)p;
+    s->h.xi = in->dtype == CLNN_I32 ? (int32_t *)(void *)p : NULL;
+    s->h.t = (float *)(void *)(p + xb);
+    s->h.l = (int32_t *)(void *)(p + xb + tb);
+    clnn_status st = clnn__storage_create(ctx, cap * f->x_bytes, &s->dev_x);
+    if (st == CLNN_OK && f->t_bytes)
+        st = clnn__storage_create(ctx, cap * f->t_bytes, &s->dev_t);
+    return st;
+}
+
+/* Fills the next slot with samples idx[first ..] (or first ..), n <= cap of them, and starts
+ * their upload. A failure stays with the slot (feed_take returns it). */
+static void feed_put(feeder *f, const clnn_data *d, const int64_t *idx, int64_t first, int64_t n)
+{
+    clnn_model *m = f->m;
+    clnn_ctx *ctx = m->ctx;
+    feed_slot *s = &f->slot[f->fill];
+    f->fill ^= 1;
+    s->first = first;
+    s->n = n;
+    s->st = CLNN_OK;
+    s->no_memory = 0;
+    clFlush(ctx->queue); /* the device starts on what is enqueued while the host gathers */
+    if (s->consumed) {
+        /* the slot's last batch has been copied out (and so uploaded from its host memory) */
+        cl_int err = clWaitForEvents(1, &s->consumed);
+        clReleaseEvent(s->consumed);
+        s->consumed = NULL;
+        if (err != CL_SUCCESS) {
+            s->st = clnn__cl_fail(ctx, err, "clWaitForEvents of a batch's copy to the device");
+            return;
+        }
+    }
+    if (n > f->cap) {
+        s->st = clnn__fail(ctx, CLNN_ERR_STATE,
+                           "model: a batch of %lld samples for staging buffers of %lld",
+                           (long long)n, (long long)f->cap);
+        return;
+    }
+    if (!s->dev_x && (s->st = feed_slot_make(f, s)) != CLNN_OK) {
+        s->no_memory = 1;
+        return;
+    }
+    if ((s->st = gather(m, d, idx, first, n, &s->h)) != CLNN_OK)
+        return;
+    const size_t xb = (size_t)n * f->x_bytes, tb = (size_t)n * f->t_bytes;
+    const void *tsrc = target_is_labels(m) ? (const void *)s->h.l : (const void *)s->h.t;
+    cl_int err = clEnqueueWriteBuffer(f->q, s->dev_x->mem, CL_FALSE, 0, xb,
+                                      s->h.x ? (const void *)s->h.x : (const void *)s->h.xi, 0,
+                                      NULL, tb ? NULL : &s->uploaded);
+    if (err == CL_SUCCESS && tb)
+        err =
+            clEnqueueWriteBuffer(f->q, s->dev_t->mem, CL_FALSE, 0, tb, tsrc, 0, NULL, &s->uploaded);
+    if (err == CL_SUCCESS)
+        err = clFlush(f->q);
+    if (err != CL_SUCCESS) {
+        clFinish(f->q); /* a write enqueued before the failure reads the host memory */
+        s->st = clnn__cl_fail(ctx, err, "clEnqueueWriteBuffer of a batch (upload queue)");
+    }
+}
+
+/* Waits for the uploads still running and releases everything; the feeder is off after it. */
+static void feed_close(feeder *f)
+{
+    if (!feed_on(f))
+        return;
+    clnn__log(f->m->ctx, CLNN_LOG_DEBUG, "model: %lld batches double-buffered on the upload queue",
+              (long long)f->batches);
+    clFinish(f->q);
+    for (int i = 0; i < 2; i++) {
+        feed_slot *s = &f->slot[i];
+        if (s->uploaded)
+            clReleaseEvent(s->uploaded);
+        if (s->consumed)
+            clReleaseEvent(s->consumed);
+        if (s->pinned) {
+            cl_event unmapped = NULL;
+            if (clEnqueueUnmapMemObject(f->q, s->pinned, s->host, 0, NULL, &unmapped) ==
+                CL_SUCCESS) {
+                clWaitForEvents(1, &unmapped);
+                clReleaseEvent(unmapped);
+            }
+            clReleaseMemObject(s->pinned);
+        } else {
+            free(s->host);
+        }
+        clnn__storage_release(s->dev_x);
+        clnn__storage_release(s->dev_t);
+    }
+    memset(f->slot, 0, sizeof f->slot);
+    f->q = NULL;
+}
+
+/* Copies the oldest filled slot's batch, which must be samples first .. first+n-1 of the pass,
+ * into mg's leaves (the input, and the target when mg has one) on the main queue, after its
+ * upload; *h: its host copy, unchanged until the next feed_put but one. When the slots' memory
+ * could not be made, the feeder turns itself off instead (*h = NULL: load the batch otherwise). */
+static clnn_status feed_take(feeder *f, clnn__mgraph *mg, int64_t first, int64_t n,
+                             const host_batch **h)
+{
+    clnn_ctx *ctx = f->m->ctx;
+    feed_slot *s = &f->slot[f->take];
+    f->take ^= 1;
+    if (s->n != n || s->first != first)
+        return clnn__fail(ctx, CLNN_ERR_STATE,
+                          "model: staged batch (%lld, %lld samples) is not the one asked for "
+                          "(%lld, %lld)",
+                          (long long)s->first, (long long)s->n, (long long)first, (long long)n);
+    s->n = 0;
+    if (s->st && s->no_memory) {
+        /* short of memory for the staging buffers: the single-queue path from here on */
+        clnn__log(ctx, CLNN_LOG_INFO,
+                  "model: no memory for double-buffered batches (%s): batches are uploaded on "
+                  "the main queue",
+                  clnn_ctx_last_error(ctx));
+        feed_close(f);
+        *h = NULL;
+        return CLNN_OK;
+    }
+    if (s->st)
+        return s->st;
+    clnn_tensor *tg = f->target ? mg->target : NULL, *into = mg->x;
+    cl_int err = clEnqueueCopyBuffer(ctx->queue, s->dev_x->mem, mg->x->storage->mem, 0,
+                                     clnn__byte_offset(mg->x), (size_t)n * f->x_bytes, 1,
+                                     &s->uploaded, tg ? NULL : &s->consumed);
+    if (err == CL_SUCCESS && tg) {
+        into = tg;
+        err = clEnqueueCopyBuffer(ctx->queue, s->dev_t->mem, tg->storage->mem, 0,
+                                  clnn__byte_offset(tg), (size_t)n * f->t_bytes, 1, &s->uploaded,
+                                  &s->consumed);
+    }
+    clReleaseEvent(s->uploaded);
+    s->uploaded = NULL;
+    if (err != CL_SUCCESS)
+        return clnn__cl_fail(ctx, err, "clEnqueueCopyBuffer of a batch into '%s'", into->name);
+    f->batches++;
+    *h = &s->h;
+    return CLNN_OK;
+}
+
+/* Loads samples idx[first ..] (or first ..), n of them, into mg's leaves: the feeder's copy when
+ * it is on (f may be NULL), else gathered and written now (stage_batch); *h: the batch's host
+ * copy (own: room for the model's staging buffers). */
+static clnn_status load_batch(clnn_model *m, feeder *f, clnn__mgraph *mg, const clnn_data *d,
+                              const int64_t *idx, int64_t first, int64_t n, host_batch *own,
+                              const host_batch **h)
+{
+    if (feed_on(f)) {
+        clnn_status st = feed_take(f, mg, first, n, h);
+        if (st || feed_on(f))
+            return st;
+    }
+    clnn_status st = stage_batch(m, mg, d, idx, first, n);
+    *own = model_stage(m);
+    *h = own;
+    return st;
+}
+
+/* Reads the batch loss (and the outputs when metrics need them) and adds them to s; h: the
+ * batch's host copy (labels and targets); known_loss: the loss was read already, outputs_read:
+ * the outputs too, into stage_out (read_early). */
 static clnn_status collect(clnn_model *m, clnn__mgraph *mg, const clnn_data *d, int64_t n, sums *s,
-                           const float *known_loss, int outputs_read)
+                           const host_batch *h, const float *known_loss, int outputs_read)
 {
     float loss = known_loss ? *known_loss : 0.0f;
     clnn_status st = known_loss ? CLNN_OK : clnn_tensor_read(mg->loss, &loss, sizeof loss);
@@ -592,8 +874,8 @@ static clnn_status collect(clnn_model *m, clnn__mgraph *mg, const clnn_data *d, 
         if (!outputs_read &&
             (st = clnn_tensor_read(mg->output, m->stage_out, (size_t)(n * per) * 4)) != CLNN_OK)
             return st;
-        metric_batch(m, s, m->stage_out, n, d->labels ? m->stage_l : NULL,
-                     d->targets || !d->labels ? m->stage_t : NULL);
+        metric_batch(m, s, m->stage_out, n, d->labels ? h->l : NULL,
+                     d->targets || !d->labels ? h->t : NULL);
     }
     return CLNN_OK;
 }
@@ -659,12 +941,14 @@ static clnn_status read_early(clnn_model *m, clnn__mgraph *mg, int64_t n, float 
                              : clnn__cl_fail(m->ctx, err, "clWaitForEvents of the batch loss");
 }
 
-/* One optimizer step on samples idx[first ..] (or first .. when idx is NULL). With a guard (not
- * CLNN_NONFINITE_IGNORE) the loss and the gradient norm are checked before the update: *skipped
- * is set when the batch is dropped; STOP returns CLNN_ERR_NONFINITE naming where. */
-static clnn_status train_step(clnn_model *m, const clnn_data *d, const int64_t *idx, int64_t first,
-                              int64_t n, sums *s, clnn_nonfinite_action guard, int epoch,
-                              int64_t step, int *skipped)
+/* One optimizer step on samples idx[first ..] (or first .. when idx is NULL), n of them. With a
+ * guard (not CLNN_NONFINITE_IGNORE) the loss and the gradient norm are checked before the update:
+ * *skipped is set when the batch is dropped; STOP returns CLNN_ERR_NONFINITE naming where. With a
+ * feeder that is on, the batch was put there before, and the next one (next_n > 0 samples from
+ * next_first) is put there while the device computes this one. */
+static clnn_status train_step(clnn_model *m, feeder *f, const clnn_data *d, const int64_t *idx,
+                              int64_t first, int64_t n, int64_t next_first, int64_t next_n, sums *s,
+                              clnn_nonfinite_action guard, int epoch, int64_t step, int *skipped)
 {
     clnn__mgraph *mg;
     if (skipped)
@@ -672,13 +956,18 @@ static clnn_status train_step(clnn_model *m, const clnn_data *d, const int64_t *
     clnn_status st = get_graph(m, CLNN__G_TRAIN, n, &mg);
     if (st == CLNN_OK)
         st = clnn__optimizer_attach(m->opt, mg->g);
+    host_batch own;
+    const host_batch *h = NULL;
     if (st == CLNN_OK)
-        st = stage_batch(m, mg, d, idx, first, n);
+        st = load_batch(m, f, mg, d, idx, first, n, &own, &h);
     /* dropout masks depend on the model's step count, whichever graph runs the step */
     if (st == CLNN_OK)
         st = clnn_graph_set_run_count(mg->g, m->train_steps);
     if (st == CLNN_OK)
         st = clnn_graph_run(mg->g);
+    /* the next batch is gathered and uploaded while the device computes this one */
+    if (st == CLNN_OK && feed_on(f) && next_n > 0)
+        feed_put(f, d, idx, next_first, next_n);
     /* the loss and the outputs are read as soon as the forward and backward passes are done,
      * before the update is enqueued: the host then works on metrics and the next batch while
      * the device updates (one wait per step) */
@@ -708,24 +997,32 @@ static clnn_status train_step(clnn_model *m, const clnn_data *d, const int64_t *
     if (st == CLNN_OK)
         m->train_steps++;
     if (st == CLNN_OK)
-        st = collect(m, mg, d, n, s, &loss, 1);
+        st = collect(m, mg, d, n, s, h, &loss, 1);
     return st;
 }
 
-/* Loss and metrics over every sample of d, in order, in evaluation mode. */
-static clnn_status eval_pass(clnn_model *m, const clnn_data *d, int64_t batch, sums *s)
+/* Loss and metrics over every sample of d, in order, in evaluation mode; f: a feeder (on or off)
+ * with room for batch samples and the target, its slots all taken. */
+static clnn_status eval_pass(clnn_model *m, feeder *f, const clnn_data *d, int64_t batch, sums *s)
 {
     memset(s, 0, sizeof *s);
+    if (feed_on(f))
+        feed_put(f, d, NULL, 0, d->n < batch ? d->n : batch);
     for (int64_t first = 0; first < d->n; first += batch) {
-        int64_t n = d->n - first < batch ? d->n - first : batch;
+        const int64_t n = d->n - first < batch ? d->n - first : batch, next = first + n,
+                      next_n = d->n - next < batch ? d->n - next : batch;
         clnn__mgraph *mg;
+        host_batch own;
+        const host_batch *h = NULL;
         clnn_status st = get_graph(m, CLNN__G_EVAL, n, &mg);
         if (st == CLNN_OK)
-            st = stage_batch(m, mg, d, NULL, first, n);
+            st = load_batch(m, f, mg, d, NULL, first, n, &own, &h);
         if (st == CLNN_OK)
             st = clnn_graph_run(mg->g);
+        if (st == CLNN_OK && feed_on(f) && next_n > 0)
+            feed_put(f, d, NULL, next, next_n);
         if (st == CLNN_OK)
-            st = collect(m, mg, d, n, s, NULL, 0);
+            st = collect(m, mg, d, n, s, h, NULL, 0);
         if (st)
             return st;
     }
@@ -772,7 +1069,11 @@ clnn_status clnn_model_evaluate(clnn_model *m, const clnn_data *data, int64_t ba
     if (st)
         return st;
     sums s;
-    if ((st = eval_pass(m, data, batch_size, &s)) != CLNN_OK)
+    feeder f;
+    feed_open(&f, m, data->n < batch_size ? data->n : batch_size, 1);
+    st = eval_pass(m, &f, data, batch_size, &s);
+    feed_close(&f);
+    if (st)
         return st;
     result->loss = s.loss / (double)s.samples;
     result->accuracy = first_accuracy(m, &s);
@@ -809,20 +1110,28 @@ clnn_status clnn_model_predict(clnn_model *m, const float *x, int64_t n, int64_t
     if (st)
         return st;
     const int64_t per = out_numel(m);
-    for (int64_t first = 0; first < n; first += batch_size) {
-        int64_t b = n - first < batch_size ? n - first : batch_size;
+    feeder f;
+    feed_open(&f, m, n < batch_size ? n : batch_size, 0);
+    if (feed_on(&f))
+        feed_put(&f, &d, NULL, 0, n < batch_size ? n : batch_size);
+    for (int64_t first = 0; first < n && st == CLNN_OK; first += batch_size) {
+        const int64_t b = n - first < batch_size ? n - first : batch_size, next = first + b,
+                      next_b = n - next < batch_size ? n - next : batch_size;
         clnn__mgraph *mg;
+        host_batch own;
+        const host_batch *h;
         st = get_graph(m, CLNN__G_PREDICT, b, &mg);
         if (st == CLNN_OK)
-            st = stage_batch(m, mg, &d, NULL, first, b);
+            st = load_batch(m, &f, mg, &d, NULL, first, b, &own, &h);
         if (st == CLNN_OK)
             st = clnn_graph_run(mg->g);
+        if (st == CLNN_OK && feed_on(&f) && next_b > 0)
+            feed_put(&f, &d, NULL, next, next_b);
         if (st == CLNN_OK)
             st = clnn_tensor_read(mg->output, out + first * per, (size_t)(b * per) * 4);
-        if (st)
-            return st;
     }
-    return CLNN_OK;
+    feed_close(&f);
+    return st;
 }
 
 clnn_status clnn_model_forward(clnn_model *m, const float *x, int64_t n, int training, float *out,
@@ -858,8 +1167,8 @@ clnn_status clnn_model_train_on_batch(clnn_model *m, const clnn_data *batch, dou
     if (st)
         return st;
     sums s = {0};
-    if ((st = train_step(m, batch, NULL, 0, batch->n, &s, CLNN_NONFINITE_IGNORE, 0, 0, NULL)) !=
-        CLNN_OK)
+    if ((st = train_step(m, NULL, batch, NULL, 0, batch->n, 0, 0, &s, CLNN_NONFINITE_IGNORE, 0, 0,
+                         NULL)) != CLNN_OK)
         return st;
     if (loss)
         *loss = s.loss / (double)s.samples;
@@ -1369,8 +1678,9 @@ static clnn_status dist_step(clnn_model *m, const clnn_data *d, const int64_t *i
         st = clnn_optimizer_step(m->opt);
     if (st == CLNN_OK)
         m->train_steps++;
+    const host_batch own = model_stage(m);
     if (st == CLNN_OK && mine > 0)
-        st = collect(m, mg, d, mine, s, &loss, 0);
+        st = collect(m, mg, d, mine, s, &own, &loss, 0);
     *pending = st;
     return CLNN_OK;
 }
@@ -1549,6 +1859,13 @@ setup_done:
     double ck_best = 0, best_value = 0;
     int ck_have = 0, wait = 0, have_best = 0, stop = 0;
     clnn_status pending = CLNN_OK; /* over MPI: a failure after an agreement, for the next */
+    /* the batches of training and validation (both of B samples at most), double-buffered; over
+     * MPI each rank stages its shard on the main queue (stage_batch) */
+    feeder feed;
+    memset(&feed, 0, sizeof feed);
+    const int64_t most = tr.n > val.n ? tr.n : val.n;
+    if (!dist)
+        feed_open(&feed, m, B < most ? B : most, 1);
     for (int epoch = o->initial_epoch; epoch < o->epochs && !stop && st == CLNN_OK; epoch++) {
         permute(idx, tr.n, o->seed, epoch, o->shuffle);
         double row[CLNN_HISTORY_MAX_COLUMNS] = {0};
@@ -1563,12 +1880,18 @@ setup_done:
             snprintf(line, sizeof line, "Epoch %d/%d", epoch + 1, o->epochs);
             emit_text(&p, line, 1);
         }
+        /* the epoch's first batch; each step puts the next one (none crosses the epoch's end:
+         * the next order, validation, callbacks and checkpoints come first) */
+        if (feed_on(&feed) && nb > 0)
+            feed_put(&feed, &tr, idx, 0, tr.n < GB ? tr.n : GB);
         for (int64_t b = 0; b < nb && st == CLNN_OK; b++) {
-            int64_t first = b * GB, n = tr.n - first < GB ? tr.n - first : GB;
+            const int64_t first = b * GB, n = tr.n - first < GB ? tr.n - first : GB,
+                          next = first + n, next_n = tr.n - next < GB ? tr.n - next : GB;
             int skipped = 0;
             st = dist ? dist_step(m, &tr, idx, first, n, &s, o->on_nonfinite, epoch, b, &skipped,
                                   &pending)
-                      : train_step(m, &tr, idx, first, n, &s, o->on_nonfinite, epoch, b, &skipped);
+                      : train_step(m, &feed, &tr, idx, first, n, next, next_n, &s, o->on_nonfinite,
+                                   epoch, b, &skipped);
             skipped_batches += skipped;
             if (st == CLNN_OK && p.bar && (now_s() - p.last_draw > 0.1 || b + 1 == nb)) {
                 row[0] = s.loss / (double)s.samples;
@@ -1611,12 +1934,12 @@ setup_done:
                 int64_t lo, count;
                 dist_shard(0, val.n, &lo, &count);
                 clnn_data part = data_rows(m, &val, lo, count);
-                st = pending ? pending : count > 0 ? eval_pass(m, &part, B, &v) : CLNN_OK;
+                st = pending ? pending : count > 0 ? eval_pass(m, &feed, &part, B, &v) : CLNN_OK;
                 pending = CLNN_OK;
                 if ((st = clnn__dist_agree(m->ctx, st, NULL, "fit: validation")) == CLNN_OK)
                     dist_sum_sums(&v);
             } else {
-                st = eval_pass(m, &val, B, &v);
+                st = eval_pass(m, &feed, &val, B, &v);
             }
             if (st)
                 break;
@@ -1689,6 +2012,7 @@ setup_done:
         if (dist) /* a failed write or copy on one rank, and a callback's stop, reach them all */
             st = clnn__dist_agree(m->ctx, st, &stop, "fit: end of the epoch");
     }
+    feed_close(&feed);
     snapshot_free(m, best);
     free(idx);
     return st;
