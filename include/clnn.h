@@ -1522,6 +1522,74 @@ typedef struct clnn_gemm_tuning {
 CLNN_API clnn_status clnn_gemm_tuning_get(clnn_ctx *ctx, clnn_gemm_tuning *out);
 /* ---- end of GEMM tuning --------------------------------------------------------------------- */
 
+/* ---- tuning clnn's own kernels (src/core/tune_own.c) ------------------------------------------
+ * A convolution (forward, data gradient, weight gradient) can run as im2col + GEMM or on one of
+ * clnn's own kernels; built-in rules per device type choose one per shape. clnn_graph_tune
+ * measures, for every convolution node of a graph, each algorithm that can run it on the
+ * context's device, checks each one's output against the rules' output (a mismatch
+ * disqualifies it), and stores the fastest per shape (op, geometry and batch) in the device's
+ * own-kernel tuning file: own-<hash>.tune in the cache directory, keyed by platform, device and
+ * driver, written atomically and merged with what the file held. Contexts load it at their first
+ * convolution; a shape not in it gets the entry with the same geometry and the nearest batch,
+ * else the rules. A damaged or foreign file is ignored with a warning. CLNN_NO_TUNE=1 disables
+ * loading (as for GEMM tuning); $CLNN_CONV_ALGO (gemm, direct, winograd) overrides both.
+ * `clnn-bench --tune` tunes the reference models' layers. */
+#define CLNN_CONV_ALGO_COUNT     5   /* clnn_conv_algo_name(0 .. 4) */
+#define CLNN_CONV_TUNE_MAX_ROWS  128
+
+/* "im2col+gemm", "direct", "rows-bwd-weight", "rows-forward", "winograd"; "?" out of range. */
+CLNN_API const char *clnn_conv_algo_name(int algo);
+
+typedef struct clnn_conv_tune_options {
+    int reps;     /* timed runs of the graph per algorithm (the fastest counts); 0: 3 */
+    int no_write; /* 1: keep the choices in this context only, do not write the file */
+    /* one line per step (also logged at INFO); NULL: none */
+    void (*progress)(void *user, const char *line);
+    void *progress_user;
+} clnn_conv_tune_options;
+CLNN_API void clnn_conv_tune_options_init(clnn_conv_tune_options *options);
+
+typedef struct clnn_conv_tune_row {
+    char node[80]; /* the node's name */
+    char op[24];   /* conv2d, conv2d_transpose, conv2d_bwd_input, conv2d_bwd_weight */
+    int n, c, h, w, k, r, s, stride_h, stride_w, pad_h, pad_w, groups; /* its geometry */
+    double rules_ms;                    /* with the algorithm the built-in rules choose */
+    double ms[CLNN_CONV_ALGO_COUNT];    /* fastest run per algorithm; NaN: cannot run it */
+    int checked[CLNN_CONV_ALGO_COUNT];  /* 1 matched the rules' output, 0 did not, -1 not run */
+    int algo;                           /* stored for this shape: the fastest that matched */
+} clnn_conv_tune_row;
+
+typedef struct clnn_conv_tune_report {
+    clnn_conv_tune_row rows[CLNN_CONV_TUNE_MAX_ROWS];
+    size_t nrows;              /* convolution nodes listed */
+    size_t nnodes;             /* all convolution nodes measured (more than nrows: not listed) */
+    double rules_ms, tuned_ms; /* sums over the nodes: the rules' choices, the stored ones */
+    char path[1024];           /* the file written ("" when none) */
+    double seconds;
+} clnn_conv_tune_report;
+
+/* Tunes the convolutions of g (planned and run here: its inputs must hold data; the graph runs
+ * about (reps + 1) * 6 times, so BatchNorm running statistics move and a dropout's draws
+ * advance as in training steps) and stores the choices for ctx's device (see above). report
+ * (may be NULL) receives each node's times. A graph without convolutions is not an error (an
+ * empty report). CLNN_ERR_IO when the file cannot be written; the choices stay in effect in
+ * this context then. */
+CLNN_API clnn_status clnn_graph_tune(clnn_graph *g, const clnn_conv_tune_options *options,
+                                     clnn_conv_tune_report *report);
+/* The same for a compiled model's training step on batch (one clnn_model_train_on_batch's graph,
+ * without an update: the weights and BatchNorm statistics are restored afterwards). */
+CLNN_API clnn_status clnn_model_tune(clnn_model *m, const clnn_data *batch,
+                                     const clnn_conv_tune_options *options,
+                                     clnn_conv_tune_report *report);
+/* The algorithm (0 .. CLNN_CONV_ALGO_COUNT - 1) convolution node t runs with on its device now:
+ * $CLNN_CONV_ALGO, else the tuned choice for its shape, else the rules; -1 when t is not a
+ * convolution node (conv2d, conv2d_transpose or one of their gradients). */
+CLNN_API int clnn_conv_algo(const clnn_tensor *t);
+/* What loading the own-kernel tuning file did for ctx: "applied from <path> (<n> shapes)", "no
+ * tuning file", "not loaded: CLNN_NO_TUNE=1", "ignored <path>: <why>". */
+CLNN_API const char *clnn_own_tuning_status(clnn_ctx *ctx);
+/* ---- end of tuning clnn's own kernels ------------------------------------------------------- */
+
 #ifdef __cplusplus
 }
 #endif

@@ -19,7 +19,9 @@
 #include <string.h>
 
 #include "clnn.h"
+#define CLNN__NO_CL_WRAPPERS /* the wrappers are hidden in the library: only the structures */
 #include "golden_io.h"
+#include "internal.h" /* clnn_ctx's conv_algo_force: the tuner's forced algorithm */
 #include "gradcheck.h"
 #include "ref/ref_conv.h"
 
@@ -174,6 +176,9 @@ static const gc_case conv_cases[] = {
          CONV(0, .pad_h = 1, .pad_w = 1), P(1, 1, 5, 2), P(2, 1, 3, 3)),
     CASE("conv2d batch 5 (5,2,6,5)*(3,2,3,3)+b", CONV(1, .pad_h = 1), P(5, 2, 6, 5), P(3, 2, 3, 3),
          P(3)),
+    /* padding beyond the kernel: the data gradient's convolution crops (pad 2 - 3 < 0) */
+    CASE("conv2d pad (3,2) (1,2,5,4)*(3,2,3,3)+b", CONV(1, .pad_h = 3, .pad_w = 2), P(1, 2, 5, 4),
+         P(3, 2, 3, 3), P(3)),
 };
 
 /* ---- conv2d_transpose (PyTorch weight layout (C_in, C_out/G, R, S)) ------------------------ */
@@ -203,6 +208,8 @@ static const gc_case transpose_cases[] = {
          CONVT(1, .stride_h = 2, .stride_w = 2), X(2, 3, 4, 4), P(3, 2, 3, 3), P(2)),
     CASE("conv2d_transpose 1x1 (2,5,3,4)*(5,3,1,1)+b", CONVT(1), P(2, 5, 3, 4), P(5, 3, 1, 1),
          P(3)),
+    CASE("conv2d_transpose pad (3,1) (1,2,7,6)*(2,3,3,3)+b", CONVT(1, .pad_h = 3, .pad_w = 1),
+         P(1, 2, 7, 6), P(2, 3, 3, 3), P(3)),
 };
 
 /* ---- several chunks: the column buffer capped at 1 or 2 samples ----------------------------- */
@@ -381,6 +388,210 @@ START_TEST(test_default_choice)
 }
 END_TEST
 
+/* ---- Winograd F(2x2, 3x3) ($CLNN_CONV_ALGO=winograd; algorithm 4) ----------------------------
+ * Every case of the tables above that Winograd can run (3x3, stride 1, no dilation, one group:
+ * conv2d and its data gradient, conv2d_transpose with stride 1 and its input gradient, which is
+ * a conv2d) once more with $CLNN_CONV_ALGO=winograd: padding 0 and 1 (and (1, 0)), odd output
+ * sizes (a tile's second row or column outside: 5 x 7, 5 x 2, 1 x 1), bias or not, chunks of
+ * one sample (the scratch budget), blocks of one or a few tile rows ($CLNN_WINO_BLOCK_BYTES),
+ * the composite graph with two convolutions of one input; the weight gradients stay on the
+ * rules' algorithms. The cases are picked from the tables when the
+ * suite is made (wino_pick), so a new case that Winograd can run is covered too. */
+#define WINO_MAX 32
+static const gc_case *wino_cases[WINO_MAX];
+static int wino_count;
+
+/* 1 when Winograd can run the case's convolution (the conv_cfg tables; NULL cfg: the two-paths
+ * composite, which is two 3x3 stride-1 convolutions) */
+static int wino_fits(const gc_case *c)
+{
+    const conv_cfg *p = c->cfg;
+    if (!p)
+        return c->build == build_two_paths;
+    ref_conv_cfg g = geom(&p->c);
+    return c->in[1].shape[2] == 3 && c->in[1].shape[3] == 3 && g.stride_h == 1 && g.stride_w == 1 &&
+           g.dil_h == 1 && g.dil_w == 1 && g.groups == 1;
+}
+
+static void wino_pick(void)
+{
+    const gc_case *const tables[] = {conv_cases, transpose_cases, chunk_cases, composite_cases,
+                                     direct_cases};
+    const int counts[] = {GC_COUNT(conv_cases), GC_COUNT(transpose_cases), GC_COUNT(chunk_cases),
+                          GC_COUNT(composite_cases), GC_COUNT(direct_cases)};
+    wino_count = 0;
+    for (size_t t = 0; t < GC_COUNT(tables); t++)
+        for (int i = 0; i < counts[t] && wino_count < WINO_MAX; i++)
+            if (wino_fits(&tables[t][i]))
+                wino_cases[wino_count++] = &tables[t][i];
+}
+
+START_TEST(test_winograd)
+{
+    const gc_case *c = wino_cases[_i];
+    setenv("CLNN_CONV_ALGO", "winograd", 1);
+    /* blocks of tile rows: all at once (the default budget), one row each, or a few rows that
+     * may span two samples */
+    if (_i % 3)
+        setenv("CLNN_WINO_BLOCK_BYTES", _i % 3 == 1 ? "1" : "5000", 1);
+    if (c->cfg)
+        run_case(c);
+    else
+        gc_run_case(c);
+    unsetenv("CLNN_CONV_ALGO");
+    unsetenv("CLNN_WINO_BLOCK_BYTES");
+}
+END_TEST
+
+/* the cases the tables must hold (that a table edit does not silently drop the coverage) */
+START_TEST(test_winograd_picked)
+{
+    ck_assert_int_ge(wino_count, 12);
+    ck_assert_int_lt(wino_count, WINO_MAX);
+    int transposed = 0, composite = 0, chunked = 0;
+    for (int i = 0; i < wino_count; i++) {
+        const conv_cfg *p = wino_cases[i]->cfg;
+        transposed += p && p->transpose;
+        composite += !p;
+        chunked += p && p->chunk > 0;
+    }
+    ck_assert(transposed >= 2 && composite == 1 && chunked >= 2);
+}
+END_TEST
+
+/* The Conv2D layer with a ReLU runs conv2d with the bias and the ReLU in its epilogue
+ * (clnn__conv2d_relu): through Winograd, against the host reference of relu(conv(x, w) + b).
+ * x: (3, 4, 7, 6), w: (6, 4, 3, 3), pad 1 -> y: (3, 6, 7, 6), half the outputs cut by the ReLU. */
+START_TEST(test_winograd_relu)
+{
+    setenv("CLNN_CONV_ALGO", _i ? "winograd" : "gemm", 1);
+    clnn_ctx *ctx = gc_ctx_create();
+    clnn_model *m;
+    ck_assert_int_eq(clnn_model_create(ctx, NULL, &m), CLNN_OK);
+    ck_assert_int_ge(clnn_model_input(m, "x", 3, (int64_t[]){4, 7, 6}), 0);
+    clnn_layer_spec l = clnn_layer_conv2d(6, 3, 3, CLNN_ACT_RELU);
+    l.padding = CLNN_PADDING_EXPLICIT;
+    l.pad_h = l.pad_w = 1;
+    ck_assert_msg(clnn_model_push(m, &l) >= 0, "%s", clnn_model_last_error(m));
+    ck_assert_int_eq(clnn_model_param_count(m), 2);
+    ref_shape sx = {4, {3, 4, 7, 6}}, sw = {4, {6, 4, 3, 3}}, sb = {1, {6}}, sy;
+    float x[504], w[216], b[6], y[756];
+    double dx[504], dw[216], db[6], want[756];
+    gc_rng rng;
+    gc_rng_seed(&rng, gc_hash("winograd relu"));
+    gc_rng_fill(&rng, x, 504, -1, 1, 0);
+    gc_rng_fill(&rng, w, 216, -0.5, 0.5, 0);
+    gc_rng_fill(&rng, b, 6, -0.3, 0.3, 0);
+    for (int i = 0; i < 504; i++)
+        dx[i] = x[i];
+    for (int i = 0; i < 216; i++)
+        dw[i] = w[i];
+    for (int i = 0; i < 6; i++)
+        db[i] = b[i];
+    ck_assert_int_eq(clnn_tensor_write(clnn_model_param(m, 0), w, sizeof w), CLNN_OK);
+    ck_assert_int_eq(clnn_tensor_write(clnn_model_param(m, 1), b, sizeof b), CLNN_OK);
+    ck_assert_msg(clnn_model_predict(m, x, 3, 3, y, 756) == CLNN_OK, "%s",
+                  clnn_ctx_last_error(ctx));
+    const ref_conv_cfg c = {.stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1, ONES};
+    ck_assert(ref_conv2d(dx, &sx, dw, &sw, db, &sb, &c, want, &sy));
+    int cut = 0;
+    for (int i = 0; i < 756; i++) {
+        cut += want[i] <= 0;
+        want[i] = want[i] > 0 ? want[i] : 0;
+    }
+    ck_assert(cut > 100 && cut < 656);
+    char msg[768];
+    ck_assert_msg(gc_compare("y", y, want, &sy, GC_FWD_RTOL, GC_FWD_ATOL, msg, sizeof msg), "%s",
+                  msg);
+    clnn_model_destroy(m);
+    clnn_ctx_destroy(ctx);
+    unsetenv("CLNN_CONV_ALGO");
+}
+END_TEST
+
+/* ---- the algorithms of each node (clnn__conv_algos through clnn_conv_algo) -----------------
+ * With the tuner's forced algorithm a (clnn_ctx's conv_algo_force = a + 1, what the tuner sets
+ * while it measures), every convolution node runs a where it can, else what the rules choose:
+ * so clnn_conv_algo(node) == a exactly for the algorithms clnn__conv_algos marks valid. Each
+ * shape lists the valid ones of its three nodes (the forward op, its data gradient, its weight
+ * gradient) as bit masks, and each forced run is checked against the reference, forward and
+ * gradients (an invalid choice must fall back to a correct one). $CLNN_CONV_ALGO overrides the
+ * forced (tuned) choice. */
+typedef struct algo_case {
+    gc_case c;
+    unsigned valid[3]; /* y's node, x's gradient's, w's gradient's: bit a = algorithm a */
+} algo_case;
+
+#define A(a) (1u << (a))
+// clang-format off
+static const algo_case algo_cases[] = {
+    /* 3x3 stride 1 pad 1: conv2d everything but the weight-gradient rows, data gradient
+     * GEMM, direct, Winograd; weight gradient GEMM, direct, rows */
+    {CASE("algos: conv2d 3x3 pad 1 (2,4,6,5)*(5,4,3,3)+b", CONV(1, .pad_h = 1, .pad_w = 1),
+          P(2, 4, 6, 5), P(5, 4, 3, 3), P(5)),
+     {A(0) | A(1) | A(3) | A(4), A(0) | A(1) | A(4), A(0) | A(1) | A(2)}},
+    /* stride 2: the data gradient is no convolution */
+    {CASE("algos: conv2d 3x3 stride 2 (2,3,7,6)*(4,3,3,3)", CONV(0, .stride_h = 2, .stride_w = 2,
+          .pad_h = 1, .pad_w = 1), P(2, 3, 7, 6), P(4, 3, 3, 3)),
+     {A(0) | A(1), A(0), A(0) | A(1)}},
+    /* 1x1, dilation 2 and groups 2: no Winograd */
+    {CASE("algos: conv2d 1x1 (2,6,4,5)*(3,6,1,1)+b", CONV(1), P(2, 6, 4, 5), P(3, 6, 1, 1), P(3)),
+     {A(0) | A(1) | A(3), A(0) | A(1), A(0) | A(1) | A(2)}},
+    {CASE("algos: conv2d dilation 2 (1,2,8,7)*(3,2,3,3)", CONV(0, .dil_h = 2, .dil_w = 2,
+          .pad_h = 1), P(1, 2, 8, 7), P(3, 2, 3, 3)),
+     {A(0) | A(1) | A(3), A(0) | A(1), A(0) | A(1) | A(2)}},
+    {CASE("algos: conv2d groups 2 (2,4,5,6)*(4,2,3,3)+b", CONV(1, .groups = 2, .pad_w = 1),
+          P(2, 4, 5, 6), P(4, 2, 3, 3), P(4)),
+     {A(0) | A(1) | A(3), A(0) | A(1), A(0) | A(1) | A(2)}},
+    /* conv2d_transpose stride 1: its input gradient is a conv2d */
+    {CASE("algos: conv2d_transpose 3x3 (2,3,4,5)*(3,4,3,3)+b", CONVT(1, .pad_h = 1),
+          P(2, 3, 4, 5), P(3, 4, 3, 3), P(4)),
+     {A(0) | A(1) | A(4), A(0) | A(1) | A(3) | A(4), A(0) | A(1) | A(2)}},
+};
+// clang-format on
+
+START_TEST(test_algos)
+{
+    const algo_case *ac = &algo_cases[_i];
+    const conv_cfg *p = ac->c.cfg;
+    unsetenv("CLNN_CONV_ALGO");
+    clnn_ctx *ctx = gc_ctx_create();
+    clnn_graph *g;
+    ck_assert_int_eq(clnn_graph_create(ctx, &g), CLNN_OK);
+    clnn_tensor *in[3];
+    for (int i = 0; i < ac->c.ninputs; i++)
+        in[i] = clnn_param(g, i ? "w" : "x", ac->c.in[i].ndim, ac->c.in[i].shape);
+    clnn_tensor *y = build_conv(g, in, p);
+    ck_assert_int_eq(clnn_graph_backward(g, clnn_sum(g, y, 0, NULL, 0)), CLNN_OK);
+    clnn_tensor *nodes[3] = {y, clnn_tensor_grad(in[0]), clnn_tensor_grad(in[1])};
+    for (int j = 0; j < 3; j++)
+        ck_assert_msg(nodes[j] && clnn_conv_algo(nodes[j]) >= 0, "node %d: not a convolution", j);
+    if (ac->c.ninputs > 2) /* the bias gradient: a sum, not a convolution */
+        ck_assert_int_eq(clnn_conv_algo(clnn_tensor_grad(in[2])), -1);
+    for (int a = 0; a < CLNN_CONV_ALGO_COUNT; a++) {
+        ctx->conv_algo_force = a + 1;
+        for (int j = 0; j < 3; j++) {
+            int got = clnn_conv_algo(nodes[j]), valid = (ac->valid[j] >> a) & 1;
+            ck_assert_msg(valid ? got == a : got != a && got >= 0 && (ac->valid[j] >> got & 1),
+                          "%s: node %d with algorithm %d forced runs %d (valid: 0x%x)", ac->c.name,
+                          j, a, got, ac->valid[j]);
+        }
+        char msg[1024];
+        ck_assert_msg(gc_check(ctx, &ac->c, msg, sizeof msg), "%s, algorithm %d forced: %s",
+                      ac->c.name, a, msg);
+    }
+    /* $CLNN_CONV_ALGO comes before the tuned choice (deterministic tests): gemm everywhere */
+    ctx->conv_algo_force = 4 + 1;
+    setenv("CLNN_CONV_ALGO", "gemm", 1);
+    for (int j = 0; j < 3; j++)
+        ck_assert_int_eq(clnn_conv_algo(nodes[j]), 0);
+    unsetenv("CLNN_CONV_ALGO");
+    ctx->conv_algo_force = 0;
+    clnn_graph_destroy(g);
+    clnn_ctx_destroy(ctx);
+}
+END_TEST
+
 /* ---- error paths ---------------------------------------------------------------------------- */
 #define T   GC_T
 #define I32 GC_I32
@@ -500,7 +711,8 @@ START_TEST(test_options_defaults)
 END_TEST
 
 /* The plan is made at every run: when a tunable changes between runs (here from chunks of one
- * sample to the whole batch, a split GEMM, the direct kernels and back), the scratch buffer grows
+ * sample to the whole batch, a split GEMM, the direct kernels, back, then Winograd in chunks of
+ * one sample and of the whole batch), the scratch buffer grows
  * and the results stay right. x: (3, 2, 6, 5), w: (4, 2, 3, 3), pad 1 -> y: (3, 4, 6, 5), and dw.
  */
 START_TEST(test_plan_change)
@@ -543,10 +755,11 @@ START_TEST(test_plan_change)
                             }
     ck_assert_int_eq(clnn_tensor_write(x, hx, sizeof hx), CLNN_OK);
     ck_assert_int_eq(clnn_tensor_write(w, hw, sizeof hw), CLNN_OK);
-    /* and the algorithm: the direct kernels use other kernel slots of the node and scratch */
-    const char *budgets[5] = {"1", NULL, "1", "1", NULL}, *splits[5] = {NULL, "7", NULL, NULL, "7"};
-    const char *algos[5] = {"gemm", "gemm", "direct", "direct", "gemm"};
-    for (int run = 0; run < 5; run++) {
+    /* and the algorithm: the direct and Winograd kernels use other kernel slots and scratch */
+    const char *budgets[7] = {"1", NULL, "1", "1", NULL, "1", NULL};
+    const char *splits[7] = {NULL, "7", NULL, NULL, "7", NULL, NULL};
+    const char *algos[7] = {"gemm", "gemm", "direct", "direct", "gemm", "winograd", "winograd"};
+    for (int run = 0; run < 7; run++) {
         setenv("CLNN_CONV_ALGO", algos[run], 1);
         if (budgets[run])
             setenv("CLNN_CONV_SCRATCH_BYTES", budgets[run], 1);
@@ -684,10 +897,10 @@ static double unit(uint64_t *s)
 
 START_TEST(test_bwd_input_large)
 {
-    /* loop index: the shape (even, odd), then the algorithm: im2col + GEMM, direct */
+    /* loop index: the shape (even, odd), then the algorithm: im2col + GEMM, direct, Winograd */
     const int small = _i % 2 == 0;
     const int64_t N = small ? 16 : 8, C = 128, K = 128, H = small ? 16 : 28, W = H;
-    setenv("CLNN_CONV_ALGO", _i < 2 ? "gemm" : "direct", 1);
+    setenv("CLNN_CONV_ALGO", _i < 2 ? "gemm" : _i < 4 ? "direct" : "winograd", 1);
     const int64_t nx = N * C * H * W, nw = K * C * 9, ny = N * K * H * W;
     float *x = malloc((size_t)nx * 4), *w = malloc((size_t)nw * 4), *r = malloc((size_t)ny * 4),
           *dx = malloc((size_t)nx * 4);
@@ -752,6 +965,7 @@ END_TEST
 static Suite *conv_suite(void)
 {
     Suite *s = suite_create("ops_conv");
+    wino_pick();
     const gc_loop loops[] = {
         {"conv2d", test_conv, GC_COUNT(conv_cases)},
         {"conv2d_transpose", test_transpose, GC_COUNT(transpose_cases)},
@@ -762,6 +976,8 @@ static Suite *conv_suite(void)
         {"conv2d direct", test_conv_direct, GC_COUNT(conv_cases)},
         {"conv2d_transpose direct", test_transpose_direct, GC_COUNT(transpose_cases)},
         {"direct", test_direct, GC_COUNT(direct_cases)},
+        {"winograd", test_winograd, wino_count},
+        {"algorithms", test_algos, GC_COUNT(algo_cases)},
     };
     TCase *tc[GC_COUNT(loops)];
     gc_add_loops(s, loops, GC_COUNT(loops), tc);
@@ -769,8 +985,10 @@ static Suite *conv_suite(void)
     tcase_add_test(tc[0], test_options_defaults);
     tcase_add_test(tc[0], test_default_choice);
     tcase_add_test(tc[2], test_plan_change); /* chunks */
-    tcase_add_loop_test(tc[2], test_bwd_input_large, 0, 4);
+    tcase_add_loop_test(tc[2], test_bwd_input_large, 0, 6);
     tcase_add_test(tc[5], test_golden_complete); /* golden */
+    tcase_add_test(tc[9], test_winograd_picked); /* winograd */
+    tcase_add_loop_test(tc[9], test_winograd_relu, 0, 2);
     return s;
 }
 

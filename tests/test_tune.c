@@ -532,6 +532,332 @@ START_TEST(test_tune_bad_arguments)
 }
 END_TEST
 
+
+/* ---- tuning clnn's own kernels: the convolution algorithm per shape ------------------------ */
+/* x (n, 8, 9, 9) -> conv2d 16 3x3 pad 1 + bias -> mean(y y), with backward. nodes: the conv2d,
+ * its data gradient and its weight gradient. */
+static clnn_graph *conv_graph(clnn_ctx *ctx, int n, clnn_tensor *nodes[3])
+{
+    clnn_graph *g = NULL;
+    EXPECT_ST(ctx, clnn_graph_create(ctx, &g), CLNN_OK);
+    clnn_tensor *x = clnn_param(g, "x", 4, (int64_t[]){n, 8, 9, 9});
+    clnn_tensor *w = clnn_param(g, "w", 4, (int64_t[]){16, 8, 3, 3});
+    clnn_tensor *b = clnn_param(g, "b", 1, (int64_t[]){16});
+    clnn_conv2d_options o;
+    clnn_conv2d_options_init(&o);
+    o.pad_h = o.pad_w = 1;
+    clnn_tensor *y = clnn_conv2d(g, x, w, b, &o);
+    clnn_tensor *loss = clnn_mean(g, clnn_mul(g, y, y), 0, NULL, 0);
+    EXPECT_ST(ctx, clnn_graph_status(g), CLNN_OK);
+    EXPECT_ST(ctx, clnn_graph_backward(g, loss), CLNN_OK);
+    nodes[0] = y;
+    nodes[1] = clnn_tensor_grad(x);
+    nodes[2] = clnn_tensor_grad(w);
+    clnn_tensor *params[3] = {x, w, b};
+    for (int i = 0; i < 3; i++) {
+        size_t count = (size_t)clnn_tensor_numel(params[i]);
+        float *v = malloc(count * sizeof *v);
+        ck_assert_ptr_nonnull(v);
+        for (size_t j = 0; j < count; j++)
+            v[j] = (float)((j * 37 + (size_t)i * 11) % 101) / 50.0f - 1.0f;
+        EXPECT_ST(ctx, clnn_tensor_write(params[i], v, count * sizeof *v), CLNN_OK);
+        free(v);
+    }
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(clnn_conv_algo(nodes[i]) >= 0,
+                      "clnn_conv_algo of convolution node %d: got -1, expected an algorithm", i);
+    ck_assert_int_eq(clnn_conv_algo(loss), -1);
+    ck_assert_int_eq(clnn_conv_algo(NULL), -1);
+    return g;
+}
+
+START_TEST(test_own_tune_graph)
+{
+    clean_env();
+    unsetenv("CLNN_NO_TUNE");
+    unsetenv("CLNN_CONV_ALGO");
+    char dir[512];
+    temp_dir(dir, sizeof dir);
+    clnn_ctx *ctx = ctx_in(dir);
+    EXPECT_CONTAINS(clnn_own_tuning_status(ctx), "no tuning file");
+    clnn_tensor *nodes[3];
+    clnn_graph *g = conv_graph(ctx, 4, nodes);
+    EXPECT_ST(ctx, clnn_graph_run(g), CLNN_OK);
+    clnn_conv_tune_options o;
+    clnn_conv_tune_options_init(&o);
+    o.reps = 1;
+    o.progress = count_progress;
+    progress_lines = 0;
+    static clnn_conv_tune_report r;
+    EXPECT_ST(ctx, clnn_graph_tune(g, &o, &r), CLNN_OK);
+    ck_assert_uint_eq(r.nnodes, 3);
+    ck_assert_uint_eq(r.nrows, 3);
+    ck_assert_msg(progress_lines >= 3, "progress lines: got %d, expected >= 3", progress_lines);
+    int algo[3] = {-1, -1, -1};
+    for (size_t i = 0; i < r.nrows; i++) {
+        const clnn_conv_tune_row *row = &r.rows[i];
+        ck_assert_msg(row->rules_ms > 0 && isfinite(row->rules_ms), "%s: rules %g ms", row->op,
+                      row->rules_ms);
+        ck_assert_int_eq(row->n, 4);
+        ck_assert_int_eq(row->c, 8);
+        ck_assert_int_eq(row->k, 16);
+        int ran = 0;
+        for (int a = 0; a < CLNN_CONV_ALGO_COUNT; a++) {
+            if (!isfinite(row->ms[a]))
+                continue;
+            ran++;
+            /* every algorithm that can run the node gives the rules' result */
+            ck_assert_msg(row->checked[a] == 1, "%s with %s: checked %d, expected 1", row->op,
+                          clnn_conv_algo_name(a), row->checked[a]);
+        }
+        ck_assert_msg(ran >= 2, "%s: %d algorithms ran, expected at least 2 (gemm, direct)",
+                      row->op, ran);
+        ck_assert_msg(row->algo >= 0 && isfinite(row->ms[row->algo]), "%s: chose %d", row->op,
+                      row->algo);
+        for (int a = 0; a < CLNN_CONV_ALGO_COUNT; a++)
+            ck_assert_msg(!(row->ms[a] < row->ms[row->algo]), "%s: chose %s (%g ms), %s took %g",
+                          row->op, clnn_conv_algo_name(row->algo), row->ms[row->algo],
+                          clnn_conv_algo_name(a), row->ms[a]);
+        int which = !strcmp(row->op, "conv2d")              ? 0
+                    : !strcmp(row->op, "conv2d_bwd_input")  ? 1
+                    : !strcmp(row->op, "conv2d_bwd_weight") ? 2
+                                                            : -1;
+        ck_assert_msg(which >= 0 && algo[which] < 0, "unexpected or repeated row '%s'", row->op);
+        algo[which] = row->algo;
+    }
+    ck_assert_msg(access(r.path, R_OK) == 0, "tuning file '%s' not there", r.path);
+    EXPECT_CONTAINS(r.path, dir);
+    EXPECT_CONTAINS(clnn_own_tuning_status(ctx), "clnn_graph_tune");
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(clnn_conv_algo(nodes[i]), algo[i]);
+    EXPECT_ST(ctx, clnn_graph_run(g), CLNN_OK);
+    clnn_graph_destroy(g);
+    clnn_ctx_destroy(ctx);
+
+    /* a new context loads the file; batch 2 takes the entries of batch 4 */
+    ctx = ctx_in(dir);
+    g = conv_graph(ctx, 2, nodes);
+    EXPECT_CONTAINS(clnn_own_tuning_status(ctx), "applied from");
+    EXPECT_CONTAINS(clnn_own_tuning_status(ctx), "(3 shapes)");
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(clnn_conv_algo(nodes[i]), algo[i]);
+    EXPECT_ST(ctx, clnn_graph_run(g), CLNN_OK);
+    /* $CLNN_CONV_ALGO comes first */
+    setenv("CLNN_CONV_ALGO", "gemm", 1);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(clnn_conv_algo(nodes[i]), 0);
+    unsetenv("CLNN_CONV_ALGO");
+    clnn_graph_destroy(g);
+    clnn_ctx_destroy(ctx);
+
+    setenv("CLNN_NO_TUNE", "1", 1);
+    ctx = ctx_in(dir);
+    EXPECT_CONTAINS(clnn_own_tuning_status(ctx), "CLNN_NO_TUNE");
+    clnn_ctx_destroy(ctx);
+    unsetenv("CLNN_NO_TUNE");
+    remove_dir(dir);
+}
+END_TEST
+
+/* The own-kernel tuning file of a context on dir: own-<FNV-1a of its key lines>.tune. */
+static void own_file(clnn_ctx *ctx, const char *dir, char *head, size_t head_size, char *path,
+                     size_t path_size)
+{
+    clnn_device_info i;
+    EXPECT_ST(ctx, clnn_ctx_device_info(ctx, &i), CLNN_OK);
+    char key[2048];
+    snprintf(key, sizeof key, "platform %s\ndevice %s\ndriver %s\ndevice-version %s\n",
+             i.platform_name, i.name, i.driver_version, i.device_version);
+    snprintf(head, head_size, "clnn-own-tuning 1\n%s", key);
+    snprintf(path, path_size, "%s/own-%016llx.tune", dir, fnv1a(key, strlen(key)));
+}
+
+/* Hand-written files: a valid one is applied (each node takes its entry's algorithm); damaged
+ * ones are ignored with a warning and the rules run. */
+enum { OWN_VALID, OWN_TRUNCATED, OWN_CHECKSUM, OWN_DEVICE, OWN_BAD_LINE, OWN_BAD_ALGO, OWN_COUNT };
+
+START_TEST(test_own_file)
+{
+    clean_env();
+    unsetenv("CLNN_NO_TUNE");
+    unsetenv("CLNN_CONV_ALGO");
+    char dir[512], head[2200], path[1024], body[4096], text[8192];
+    temp_dir(dir, sizeof dir);
+    clnn_ctx *ctx = ctx_in(dir);
+    own_file(ctx, dir, head, sizeof head, path, sizeof path);
+    clnn_ctx_destroy(ctx);
+    static const char *const entries =
+        "# by hand\n"
+        "conv conv2d 4 8 9 9 16 3 3 1 1 1 1 1 1 1 im2col+gemm\n"
+        "conv conv2d_bwd_input 4 8 9 9 16 3 3 1 1 1 1 1 1 1 direct\n"
+        "conv conv2d_bwd_weight 4 8 9 9 16 3 3 1 1 1 1 1 1 1 im2col+gemm\n";
+    snprintf(body, sizeof body, "%s%s", head, entries);
+    const char *why = NULL;
+    switch (_i) {
+    case OWN_DEVICE:
+        snprintf(body, sizeof body, "clnn-own-tuning 1\nplatform P\ndevice D\ndriver 1\n"
+                                    "device-version 2\n%s",
+                 entries);
+        why = "another device";
+        break;
+    case OWN_BAD_LINE:
+        snprintf(body, sizeof body, "%sconv conv2d 4 8 9\n", head);
+        why = "not a valid entry";
+        break;
+    case OWN_BAD_ALGO:
+        snprintf(body, sizeof body, "%sconv conv2d 4 8 9 9 16 3 3 1 1 1 1 1 1 1 fft\n", head);
+        why = "not a valid entry";
+        break;
+    default:
+        break;
+    }
+    snprintf(text, sizeof text, "%schecksum %016llx\n", body, fnv1a(body, strlen(body)));
+    if (_i == OWN_TRUNCATED) {
+        text[strlen(text) - 30] = 0;
+        why = "truncated";
+    }
+    if (_i == OWN_CHECKSUM) {
+        text[strlen(head) + 3] ^= 1;
+        why = "checksum";
+    }
+    write_text(path, text, strlen(text));
+    ctx = ctx_in(dir);
+    clnn_tensor *nodes[3];
+    clnn_graph *g = conv_graph(ctx, 4, nodes);
+    const char *status = clnn_own_tuning_status(ctx);
+    if (_i == OWN_VALID) {
+        EXPECT_CONTAINS(status, "applied from");
+        ck_assert_int_eq(clnn_conv_algo(nodes[0]), 0);
+        ck_assert_int_eq(clnn_conv_algo(nodes[1]), 1);
+        ck_assert_int_eq(clnn_conv_algo(nodes[2]), 0);
+    } else {
+        EXPECT_CONTAINS(status, "ignored");
+        EXPECT_CONTAINS(status, why);
+        EXPECT_CONTAINS(log_text, "WARN: own-kernel tuning file ignored");
+    }
+    EXPECT_ST(ctx, clnn_graph_run(g), CLNN_OK);
+    clnn_graph_destroy(g);
+    clnn_ctx_destroy(ctx);
+    remove_dir(dir);
+}
+END_TEST
+
+START_TEST(test_own_tune_errors)
+{
+    clean_env();
+    clnn_ctx_options co;
+    clnn_ctx_options_init(&co);
+    co.no_cache = 1;
+    clnn_ctx *ctx = test_ctx(&co);
+    EXPECT_ST(ctx, clnn_graph_tune(NULL, NULL, NULL), CLNN_ERR_INVALID);
+    clnn_tensor *nodes[3];
+    clnn_graph *g = conv_graph(ctx, 1, nodes);
+    clnn_conv_tune_options o;
+    clnn_conv_tune_options_init(&o);
+    o.reps = -1;
+    EXPECT_ST(ctx, clnn_graph_tune(g, &o, NULL), CLNN_ERR_INVALID);
+    EXPECT_CONTAINS(clnn_ctx_last_error(ctx), "reps");
+    /* no cache directory: the choices stay in this context, the call says it could not store */
+    o.reps = 1;
+    static clnn_conv_tune_report r;
+    EXPECT_ST(ctx, clnn_graph_tune(g, &o, &r), CLNN_ERR_IO);
+    EXPECT_CONTAINS(clnn_ctx_last_error(ctx), "no cache directory");
+    ck_assert_uint_eq(r.nnodes, 3);
+    ck_assert_str_eq(r.path, "");
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(clnn_conv_algo(nodes[i]), r.rows[i].algo);
+    /* no_write: fine without a cache directory */
+    o.no_write = 1;
+    EXPECT_ST(ctx, clnn_graph_tune(g, &o, NULL), CLNN_OK);
+    clnn_graph_destroy(g);
+    /* a graph without convolutions: an empty report */
+    EXPECT_ST(ctx, clnn_graph_create(ctx, &g), CLNN_OK);
+    clnn_tensor *a = clnn_input(g, "a", 1, (int64_t[]){4});
+    clnn_graph_keep(g, clnn_relu(g, a));
+    EXPECT_ST(ctx, clnn_graph_tune(g, &o, &r), CLNN_OK);
+    ck_assert_uint_eq(r.nnodes, 0);
+    clnn_graph_destroy(g);
+    clnn_ctx_destroy(ctx);
+}
+END_TEST
+
+
+/* clnn_model_tune on a small CNN with BatchNorm: every convolution node measured, the weights
+ * and running statistics as they were, training still works afterwards. */
+START_TEST(test_own_tune_model)
+{
+    clean_env();
+    unsetenv("CLNN_NO_TUNE");
+    unsetenv("CLNN_CONV_ALGO");
+    char dir[512];
+    temp_dir(dir, sizeof dir);
+    clnn_ctx *ctx = ctx_in(dir);
+    clnn_model *m = NULL;
+    EXPECT_ST(ctx, clnn_model_create(ctx, NULL, &m), CLNN_OK);
+    clnn_model_input(m, "image", 3, (int64_t[]){2, 8, 8});
+    clnn_layer_spec l[] = {clnn_layer_conv2d(8, 3, 3, CLNN_ACT_NONE), clnn_layer_batchnorm(),
+                           clnn_layer_activation(CLNN_ACT_RELU, 0), clnn_layer_flatten(),
+                           clnn_layer_dense(3, CLNN_ACT_NONE)};
+    for (size_t i = 0; i < sizeof l / sizeof *l; i++)
+        clnn_model_push(m, &l[i]);
+    clnn_compile_options co;
+    clnn_compile_options_init(&co, CLNN_LOSS_CROSS_ENTROPY, CLNN_OPTIM_ADAM);
+    ck_assert_msg(clnn_model_compile(m, &co) == CLNN_OK, "compile: %s", clnn_model_last_error(m));
+    enum { N = 6, PER = 2 * 8 * 8 };
+    static float x[N * PER];
+    static int32_t labels[N];
+    for (int i = 0; i < N * PER; i++)
+        x[i] = (float)((i * 29) % 17) / 8.0f - 1.0f;
+    for (int i = 0; i < N; i++)
+        labels[i] = i % 3;
+    clnn_data d = {.x = x, .n = N, .ndim = 3, .shape = {2, 8, 8}, .labels = labels};
+    int np = clnn_model_param_count(m);
+    ck_assert_int_ge(np, 6); /* conv w, b; gamma, beta, running mean, var; dense */
+    float *before[16] = {0}, *after = malloc(65536);
+    ck_assert_ptr_nonnull(after);
+    for (int i = 0; i < np && i < 16; i++) {
+        clnn_tensor *p = clnn_model_param(m, i);
+        before[i] = malloc(clnn_tensor_bytes(p));
+        EXPECT_ST(ctx, clnn_tensor_read(p, before[i], clnn_tensor_bytes(p)), CLNN_OK);
+    }
+    clnn_conv_tune_options o;
+    clnn_conv_tune_options_init(&o);
+    o.reps = 1;
+    static clnn_conv_tune_report r;
+    ck_assert_msg(clnn_model_tune(m, &d, &o, &r) == CLNN_OK, "clnn_model_tune: %s",
+                  clnn_model_last_error(m));
+    /* conv2d and its weight gradient (the image needs no gradient) */
+    ck_assert_uint_eq(r.nnodes, 2);
+    for (size_t i = 0; i < r.nrows; i++) {
+        ck_assert_int_eq(r.rows[i].n, N);
+        ck_assert_msg(r.rows[i].algo >= 0, "row %zu (%s): no algorithm chosen", i, r.rows[i].op);
+    }
+    ck_assert_msg(access(r.path, R_OK) == 0, "tuning file '%s' not there", r.path);
+    for (int i = 0; i < np && i < 16; i++) {
+        clnn_tensor *p = clnn_model_param(m, i);
+        size_t bytes = clnn_tensor_bytes(p);
+        ck_assert_uint_le(bytes, 65536);
+        EXPECT_ST(ctx, clnn_tensor_read(p, after, bytes), CLNN_OK);
+        ck_assert_msg(!memcmp(before[i], after, bytes), "parameter %d ('%s') changed by tuning", i,
+                      clnn_tensor_name(p));
+        free(before[i]);
+    }
+    free(after);
+    double loss = NAN;
+    ck_assert_msg(clnn_model_train_on_batch(m, &d, &loss) == CLNN_OK, "train: %s",
+                  clnn_model_last_error(m));
+    ck_assert_msg(isfinite(loss), "loss after tuning: %g", loss);
+    /* a model that is not compiled is a state error */
+    clnn_model *raw = NULL;
+    EXPECT_ST(ctx, clnn_model_create(ctx, NULL, &raw), CLNN_OK);
+    ck_assert_int_eq(clnn_model_tune(raw, &d, NULL, NULL), CLNN_ERR_STATE);
+    clnn_model_destroy(raw);
+    clnn_model_destroy(m);
+    clnn_ctx_destroy(ctx);
+    remove_dir(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tune");
@@ -551,5 +877,12 @@ int main(void)
     tcase_add_test(search, test_tune_tiny);
     tcase_add_test(search, test_tune_bad_arguments);
     suite_add_tcase(s, search);
+    TCase *own = tcase_create("own");
+    tcase_set_timeout(own, 600);
+    tcase_add_test(own, test_own_tune_graph);
+    tcase_add_loop_test(own, test_own_file, 0, OWN_COUNT);
+    tcase_add_test(own, test_own_tune_errors);
+    tcase_add_test(own, test_own_tune_model);
+    suite_add_tcase(s, own);
     return test_run_suite(s);
 }

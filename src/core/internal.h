@@ -184,8 +184,8 @@ typedef enum clnn__kind {
 
 #define CLNN__MAX_SRC      8
 #define CLNN__PARAMS_BYTES 96
-#define CLNN__MAX_KERNELS  10
-#define CLNN__GEMM_SLOT    8 /* kernels[8], [9]: clnn's own SGEMM (gemm.c) for the node's GEMMs */
+#define CLNN__MAX_KERNELS  13
+#define CLNN__GEMM_SLOT    11 /* kernels[11], [12]: clnn's own SGEMM (gemm.c), the node's GEMMs */
 
 struct clnn_tensor {
     clnn_ctx *ctx;
@@ -215,6 +215,7 @@ struct clnn_tensor {
     cl_mem aux;     /* e.g. shape and stride tables */
     cl_mem scratch; /* e.g. partial sums */
     cl_mem gemm_pack; /* clnn's own SGEMM: B^T packed for a GEMM with trans_b (gemm.c) */
+    int gemm_tm;      /* the GEMM_TM that kernels[CLNN__GEMM_SLOT..] were built with (gemm.c) */
 };
 
 size_t clnn__dtype_size(clnn_dtype dtype);
@@ -285,6 +286,13 @@ clnn_status clnn__graph_fail(clnn_graph *g, clnn_status status, const char *fmt,
  * bias_act; the Conv2D layer's relu). Backward masks dy by the output (op_conv.c). */
 clnn_tensor *clnn__conv2d_relu(clnn_graph *g, clnn_tensor *x, clnn_tensor *w, clnn_tensor *bias,
                                const clnn_conv2d_options *options);
+/* act(op(a) @ op(b) + bias) (bias (N) or NULL; alpha as in clnn_activate) with the bias and the
+ * activation in the own SGEMM's store epilogue where clnn__gemm_own (CPU devices) and act is none,
+ * ReLU, sigmoid or tanh (derivatives from the output; softmax: the bias fused, then softmax);
+ * otherwise clnn_matmul + bias_act / activate. Backward masks dy by the output (op_matmul.c). */
+clnn_tensor *clnn__matmul_bias_act(clnn_graph *g, clnn_tensor *a, clnn_tensor *b, int trans_a,
+                                   int trans_b, clnn_tensor *bias, clnn_activation act,
+                                   float alpha);
 clnn_tensor *clnn__node(clnn_graph *g, int op, int nsrc, clnn_tensor *const *src,
                         const void *params, size_t params_size);
 #define CLNN__PARAMS(node, type) ((type *)(void *)(node)->params)
@@ -343,6 +351,11 @@ typedef struct clnn__gemm_args {
     size_t lda, ldb, ldc;
     size_t a_stride, b_stride, c_stride;
     size_t batch;
+    /* epilogue (0 = none): C = act(C + bias) with bias (N) at bias_off (NULL: no bias) and act
+     * CLNN_ACT_NONE, _RELU, _SIGMOID or _TANH; in the own kernel's store, after CLBlast a pass */
+    cl_mem bias;
+    size_t bias_off;
+    int act;
 } clnn__gemm_args;
 clnn_status clnn__gemm(clnn_ctx *ctx, const clnn_tensor *node, const clnn__gemm_args *args);
 /* The same always on CLBlast (its parameter search, tune.c). */
@@ -352,7 +365,27 @@ clnn_status clnn__gemm_clblast(clnn_ctx *ctx, const clnn_tensor *node, const cln
  * kernel slots CLNN__GEMM_SLOT.. and gemm_pack, released with it); a GEMM without a node runs on
  * CLBlast. */
 int clnn__gemm_own(const clnn_ctx *ctx);
+/* 1 when tm is a GEMM_TM the own SGEMM is built with (4, 6, 8, 10, 12); ctx->own_gemm_tm and
+ * $CLNN_GEMM_TM (a test and benchmark override, it wins) fall back to 8 otherwise. */
+int clnn__gemm_tm_valid(int tm);
 
+
+/* ---- per-device files in the cache directory (keyfile.c) ----------------------------------- */
+#define CLNN__KEYFILE_MAX_BYTES 262144
+/* The head of a file for ctx's device: magic line, platform, device, driver and device-version
+ * lines, then extra (more key lines, each ending in a newline; may be NULL). */
+void clnn__keyfile_head(const clnn_ctx *ctx, const char *magic, const char *extra, char *buf,
+                        size_t size);
+/* <cache_dir>/<prefix>-<hash of head's key lines>.tune; -1 without a cache directory. */
+int clnn__keyfile_path(const clnn_ctx *ctx, const char *prefix, const char *head, char *path,
+                       size_t size);
+/* Writes head, body and a checksum line atomically; `what` names the file in messages. */
+clnn_status clnn__keyfile_write(clnn_ctx *ctx, const char *path, const char *head,
+                                const char *body, const char *what);
+/* 1 with *body (malloc'd, the lines between head and checksum) when path holds a valid file
+ * with exactly this head; 0 when there is no file; -1 with the reason in why otherwise. */
+int clnn__keyfile_read(const char *path, const char *head, char **body, char *why,
+                       size_t why_size);
 
 /* ---- tuned choices of clnn's own kernels (tune_own.c) --------------------------------------- */
 /* Convolution algorithms (op_conv.c): 0 im2col + GEMM, 1 conv_direct, 2 conv_bwd_w_rows,
@@ -373,6 +406,8 @@ int clnn__conv_algo_tuned(clnn_ctx *ctx, const clnn__conv_key *key);
 /* op_conv.c: key of a convolution node (0), or -1 when node is not one; valid[a] = 1 for each
  * algorithm a that can run it on its device. */
 int clnn__conv_algos(const clnn_tensor *node, clnn__conv_key *key, int valid[CLNN__CONV_ALGOS]);
+/* op_conv.c: the algorithm node runs with now (env, tuned table, rules); node is a convolution */
+int clnn__conv_algo_of(const clnn_tensor *node);
 void clnn__own_tune_load(clnn_ctx *ctx);
 void clnn__own_tune_free(clnn_ctx *ctx);
 

@@ -1,14 +1,90 @@
-/* tune_own.c — tuned choices of clnn's own kernels: the convolution algorithm per shape
- * (op_conv.c asks clnn__conv_algo_tuned), kept per context and in the device's own-kernel
- * tuning file in the cache directory. Not here: CLBlast's parameters (tune.c, gemm.c). */
+/* tune_own.c — tuned choices of clnn's own kernels: the convolution algorithm per shape.
+ *
+ * op_conv.c asks clnn__conv_algo_tuned for a node's algorithm; this file answers from a table
+ * per context, loaded from the device's own-kernel tuning file (own-<hash>.tune in the cache
+ * directory, keyfile.c) at the first question. clnn_graph_tune fills the table by measurement:
+ * it runs a graph once per algorithm with every convolution forced onto it (where it can run
+ * the node), timing each convolution node alone (the queue is drained after every node) and
+ * comparing its output with the built-in rules' output, then keeps the fastest that matched per
+ * shape and writes the file. Not here: the algorithms themselves and the rules (op_conv.c),
+ * CLBlast's parameters (tune.c, gemm.c). */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
-void clnn__own_tune_load(clnn_ctx *ctx)
+#define OWN_MAGIC "clnn-own-tuning 1"
+#define OWN_WHAT  "own-kernel tuning file"
+
+static const char *const ALGO_NAMES[CLNN__CONV_ALGOS] = {
+    "im2col+gemm", "direct", "rows-bwd-weight", "rows-forward", "winograd",
+};
+static const int CONV_OPS[] = {CLNN_OP_CONV2D, CLNN_OP_CONV2D_TRANSPOSE, CLNN_OP_CONV2D_BWD_INPUT,
+                               CLNN_OP_CONV2D_BWD_WEIGHT};
+#define NCONV_OPS (sizeof CONV_OPS / sizeof *CONV_OPS)
+
+const char *clnn_conv_algo_name(int algo)
 {
-    ctx->own_ready = 1;
+    return algo >= 0 && algo < CLNN__CONV_ALGOS ? ALGO_NAMES[algo] : "?";
+}
+
+/* ---- the table ------------------------------------------------------------------------------ */
+/* Everything but the batch. */
+static int same_geometry(const clnn__conv_key *a, const clnn__conv_key *b)
+{
+    return a->op == b->op && a->C == b->C && a->H == b->H && a->W == b->W && a->K == b->K &&
+           a->R == b->R && a->S == b->S && a->stride_h == b->stride_h &&
+           a->stride_w == b->stride_w && a->pad_h == b->pad_h && a->pad_w == b->pad_w &&
+           a->dil_h == b->dil_h && a->dil_w == b->dil_w && a->groups == b->groups;
+}
+
+static int table_put(clnn_ctx *ctx, const clnn__conv_key *key, int algo)
+{
+    for (size_t i = 0; i < ctx->nconv_choices; i++)
+        if (same_geometry(&ctx->conv_choices[i].key, key) && ctx->conv_choices[i].key.N == key->N) {
+            ctx->conv_choices[i].algo = algo;
+            return 0;
+        }
+    if (clnn__grow((void **)&ctx->conv_choices, &ctx->conv_choices_cap, ctx->nconv_choices + 1,
+                   sizeof *ctx->conv_choices))
+        return -1;
+    ctx->conv_choices[ctx->nconv_choices].key = *key;
+    ctx->conv_choices[ctx->nconv_choices++].algo = algo;
+    return 0;
+}
+
+int clnn__conv_algo_tuned(clnn_ctx *ctx, const clnn__conv_key *key)
+{
+    if (ctx->conv_algo_force)
+        return ctx->conv_algo_force - 1;
+    if (!ctx->own_ready)
+        clnn__own_tune_load(ctx);
+    int best = -1;
+    double dist = INFINITY;
+    for (size_t i = 0; i < ctx->nconv_choices; i++) {
+        const clnn__conv_choice *c = &ctx->conv_choices[i];
+        if (!same_geometry(&c->key, key))
+            continue;
+        double d = fabs(log((double)c->key.N / (double)(key->N > 0 ? key->N : 1)));
+        if (d < dist) {
+            dist = d;
+            best = c->algo;
+        }
+    }
+    return best;
+}
+
+int clnn_conv_algo(const clnn_tensor *t)
+{
+    clnn__conv_key key;
+    int valid[CLNN__CONV_ALGOS];
+    if (!t || t->kind != CLNN__OP || clnn__conv_algos(t, &key, valid))
+        return -1;
+    return clnn__conv_algo_of(t);
 }
 
 void clnn__own_tune_free(clnn_ctx *ctx)
@@ -18,12 +94,469 @@ void clnn__own_tune_free(clnn_ctx *ctx)
     ctx->nconv_choices = ctx->conv_choices_cap = 0;
 }
 
-int clnn__conv_algo_tuned(clnn_ctx *ctx, const clnn__conv_key *key)
+/* ---- the file ------------------------------------------------------------------------------- */
+/* Body lines: "conv <op> N C H W K R S stride_h stride_w pad_h pad_w dil_h dil_w groups <algo>",
+ * comments starting with '#'. */
+static int op_of(const char *name)
 {
-    if (ctx->conv_algo_force)
-        return ctx->conv_algo_force - 1;
-    if (!ctx->own_ready)
-        clnn__own_tune_load(ctx);
-    (void)key;
+    for (size_t i = 0; i < NCONV_OPS; i++)
+        if (!strcmp(clnn__ops[CONV_OPS[i]]->name, name))
+            return CONV_OPS[i];
     return -1;
+}
+
+static int algo_of(const char *name)
+{
+    for (int a = 0; a < CLNN__CONV_ALGOS; a++)
+        if (!strcmp(ALGO_NAMES[a], name))
+            return a;
+    return -1;
+}
+
+/* Parses body into ctx's table (replacing it): 0, or -1 with the reason in why. */
+static int parse_body(clnn_ctx *ctx, char *body, char *why, size_t why_size)
+{
+    clnn__own_tune_free(ctx);
+    int lineno = 0;
+    for (char *line = body; *line;) {
+        char *eol = strchr(line, '\n');
+        if (eol)
+            *eol = 0;
+        lineno++;
+        if (*line && *line != '#') {
+            char op[40], algo[40];
+            clnn__conv_key k;
+            int n = 0;
+            int got = sscanf(line,
+                             "conv %39s %d %d %d %d %d %d %d %d %d %d %d %d %d %d %39s%n", op,
+                             &k.N, &k.C, &k.H, &k.W, &k.K, &k.R, &k.S, &k.stride_h, &k.stride_w,
+                             &k.pad_h, &k.pad_w, &k.dil_h, &k.dil_w, &k.groups, algo, &n);
+            k.op = got == 16 ? op_of(op) : -1;
+            int a = got == 16 ? algo_of(algo) : -1;
+            int positive = k.N > 0 && k.C > 0 && k.H > 0 && k.W > 0 && k.K > 0 && k.R > 0 &&
+                           k.S > 0 && k.stride_h > 0 && k.stride_w > 0 && k.dil_h > 0 &&
+                           k.dil_w > 0 && k.groups > 0 && k.pad_h >= 0 && k.pad_w >= 0;
+            if (got != 16 || line[n] || k.op < 0 || a < 0 || !positive) {
+                snprintf(why, why_size, "line %d of the body is not a valid entry: '%.80s'",
+                         lineno, line);
+                clnn__own_tune_free(ctx);
+                return -1;
+            }
+            if (table_put(ctx, &k, a)) {
+                snprintf(why, why_size, "out of host memory");
+                clnn__own_tune_free(ctx);
+                return -1;
+            }
+        }
+        if (!eol)
+            break;
+        line = eol + 1;
+    }
+    return 0;
+}
+
+static void own_head(const clnn_ctx *ctx, char *buf, size_t size)
+{
+    clnn__keyfile_head(ctx, OWN_MAGIC, NULL, buf, size);
+}
+
+static int own_path(const clnn_ctx *ctx, char *path, size_t size)
+{
+    char head[2048];
+    own_head(ctx, head, sizeof head);
+    return clnn__keyfile_path(ctx, "own", head, path, size);
+}
+
+void clnn__own_tune_load(clnn_ctx *ctx)
+{
+    if (ctx->own_ready)
+        return;
+    ctx->own_ready = 1;
+    const char *nt = getenv("CLNN_NO_TUNE");
+    if (nt && *nt && strcmp(nt, "0")) {
+        snprintf(ctx->own_status, sizeof ctx->own_status, "not loaded: CLNN_NO_TUNE=%s", nt);
+        return;
+    }
+    char path[1024], head[2048], why[512];
+    if (own_path(ctx, path, sizeof path)) {
+        snprintf(ctx->own_status, sizeof ctx->own_status,
+                 "not loaded: no cache directory (options.no_cache or CLNN_NO_CACHE=1)");
+        return;
+    }
+    own_head(ctx, head, sizeof head);
+    char *body = NULL;
+    int r = clnn__keyfile_read(path, head, &body, why, sizeof why);
+    if (r > 0 && parse_body(ctx, body, why, sizeof why))
+        r = -1;
+    free(body);
+    if (r == 0)
+        snprintf(ctx->own_status, sizeof ctx->own_status, "no tuning file (clnn-bench --tune)");
+    else if (r < 0) {
+        snprintf(ctx->own_status, sizeof ctx->own_status, "ignored %.1000s: %.280s", path, why);
+        clnn__log(ctx, CLNN_LOG_WARN, "own-kernel tuning file ignored: %s: %s", path, why);
+    } else {
+        snprintf(ctx->own_status, sizeof ctx->own_status, "applied from %.1000s (%zu shapes)",
+                 path, ctx->nconv_choices);
+        clnn__log(ctx, CLNN_LOG_INFO, "own-kernel tuning applied: %s", ctx->own_status);
+    }
+}
+
+const char *clnn_own_tuning_status(clnn_ctx *ctx)
+{
+    if (!ctx)
+        return "no context";
+    if (!ctx->usable)
+        return "the context is not usable (its creation failed)";
+    clnn__own_tune_load(ctx);
+    return ctx->own_status;
+}
+
+/* Writes ctx's table (comments: one line each, may be NULL) to path. */
+static clnn_status own_write(clnn_ctx *ctx, const char *path, const char *comments)
+{
+    size_t cap = 256 + ctx->nconv_choices * 160 + (comments ? strlen(comments) : 0);
+    char *body = malloc(cap), head[2048];
+    if (!body)
+        return clnn__fail(ctx, CLNN_ERR_NOMEM, "out of host memory for the %s", OWN_WHAT);
+    size_t len = 0;
+    if (comments && *comments)
+        len += (size_t)snprintf(body + len, cap - len, "%s", comments);
+    for (size_t i = 0; i < ctx->nconv_choices; i++) {
+        const clnn__conv_key *k = &ctx->conv_choices[i].key;
+        len += (size_t)snprintf(body + len, cap - len,
+                                "conv %s %d %d %d %d %d %d %d %d %d %d %d %d %d %d %s\n",
+                                clnn__ops[k->op]->name, k->N, k->C, k->H, k->W, k->K, k->R, k->S,
+                                k->stride_h, k->stride_w, k->pad_h, k->pad_w, k->dil_h, k->dil_w,
+                                k->groups, ALGO_NAMES[ctx->conv_choices[i].algo]);
+    }
+    own_head(ctx, head, sizeof head);
+    clnn_status st = clnn__keyfile_write(ctx, path, head, body, OWN_WHAT);
+    free(body);
+    return st;
+}
+
+/* ---- the search ----------------------------------------------------------------------------- */
+typedef struct tnode {
+    clnn_tensor *t;
+    clnn__conv_key key;
+    int valid[CLNN__CONV_ALGOS];
+    int checked[CLNN__CONV_ALGOS];
+    double ms[CLNN__CONV_ALGOS], rules_ms;
+    float *ref; /* the rules' output */
+    int ref_ok; /* ref is finite: outputs can be compared */
+    int algo;   /* chosen; -1: the rules */
+} tnode;
+
+typedef struct tstate {
+    clnn_ctx *ctx;
+    const clnn_conv_tune_options *o;
+    tnode *nodes;
+    size_t n, cap;
+    int round;  /* -1: the rules; else the forced algorithm */
+    int verify; /* compare (or, for the rules, keep) outputs in this run */
+    double prev;
+    float *buf;
+    size_t buf_cap;
+    clnn_status err; /* of a read in the hook */
+} tstate;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void say(const tstate *s, const char *fmt, ...) CLNN__PRINTF(2, 3);
+static void say(const tstate *s, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    clnn__log(s->ctx, CLNN_LOG_INFO, "conv tuning: %s", line);
+    if (s->o->progress)
+        s->o->progress(s->o->progress_user, line);
+}
+
+static tnode *find(const tstate *s, const clnn_tensor *t)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->nodes[i].t == t)
+            return &s->nodes[i];
+    return NULL;
+}
+
+/* Output of n against the rules': within 1e-3 of the largest |value| (Winograd and the
+ * summation orders differ in rounding, not more) */
+static int matches(const tnode *n, const float *got)
+{
+    size_t count = (size_t)n->t->numel;
+    double scale = 0;
+    for (size_t i = 0; i < count; i++)
+        scale = fmax(scale, fabs((double)n->ref[i]));
+    double tol = 1e-3 * scale + 1e-6;
+    for (size_t i = 0; i < count; i++)
+        if (!(fabs((double)got[i] - (double)n->ref[i]) <= tol))
+            return 0;
+    return 1;
+}
+
+/* After each node of a run: drain the queue, time the node if it is a convolution of this
+ * round, compare or keep its output in a verifying run. */
+static void after_node(void *user, const clnn_tensor *t)
+{
+    tstate *s = user;
+    clFinish(s->ctx->queue);
+    double now = now_s();
+    tnode *n = find(s, t);
+    if (n && (s->round < 0 || n->valid[s->round])) {
+        double ms = (now - s->prev) * 1e3;
+        double *slot = s->round < 0 ? &n->rules_ms : &n->ms[s->round];
+        if (!s->verify && !(*slot <= ms))
+            *slot = ms;
+        if (s->verify && !s->err) {
+            size_t count = (size_t)t->numel;
+            float *dst = s->round < 0 ? n->ref : s->buf;
+            /* right after the node: its buffer holds its output even where the plan reuses
+             * it later in the run (clnn_tensor_read refuses such values) */
+            cl_event done = NULL;
+            clnn_status st = clnn__tensor_read_async(n->t, dst, &done);
+            if (!st && done && clWaitForEvents(1, &done) != CL_SUCCESS)
+                st = clnn__fail(s->ctx, CLNN_ERR_OPENCL, "clnn_graph_tune: reading '%s' failed",
+                                n->t->name);
+            if (done)
+                clReleaseEvent(done);
+            if (st)
+                s->err = st;
+            else if (s->round < 0) {
+                n->ref_ok = 1;
+                for (size_t i = 0; i < count && n->ref_ok; i++)
+                    n->ref_ok = isfinite(dst[i]);
+            } else
+                n->checked[s->round] = n->ref_ok ? matches(n, dst) : -1;
+        }
+    }
+    s->prev = now_s();
+}
+
+/* One run of g with the hook; restores the dropout counter so every run sees the same draws */
+static clnn_status run_once(clnn_graph *g, tstate *s, uint64_t runs0)
+{
+    clnn_graph_set_run_count(g, runs0);
+    clFinish(s->ctx->queue);
+    s->prev = now_s();
+    s->err = CLNN_OK;
+    clnn_status st = clnn__graph_run_hooked(g, after_node, s);
+    return st ? st : s->err;
+}
+
+/* Chooses per group of nodes with the same key the algorithm with the least total time among
+ * those that matched on every node of the group; stores it. */
+static clnn_status choose(tstate *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        s->nodes[i].algo = -2; /* not yet decided */
+    for (size_t i = 0; i < s->n; i++) {
+        tnode *a = &s->nodes[i];
+        if (a->algo != -2)
+            continue;
+        double best = INFINITY;
+        int algo = -1;
+        for (int al = 0; al < CLNN__CONV_ALGOS; al++) {
+            double sum = 0;
+            for (size_t j = i; j < s->n; j++) {
+                tnode *b = &s->nodes[j];
+                if (b->algo != -2 || memcmp(&a->key, &b->key, sizeof a->key))
+                    continue;
+                if (!b->valid[al] || b->checked[al] != 1 || !isfinite(b->ms[al]))
+                    sum = INFINITY;
+                else
+                    sum += b->ms[al];
+            }
+            if (sum < best) {
+                best = sum;
+                algo = al;
+            }
+        }
+        for (size_t j = i; j < s->n; j++)
+            if (s->nodes[j].algo == -2 && !memcmp(&a->key, &s->nodes[j].key, sizeof a->key))
+                s->nodes[j].algo = algo;
+        if (algo >= 0 && table_put(s->ctx, &a->key, algo))
+            return clnn__fail(s->ctx, CLNN_ERR_NOMEM, "clnn_graph_tune: out of host memory");
+    }
+    return CLNN_OK;
+}
+
+static void fill_report(const tstate *s, clnn_conv_tune_report *r)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        const tnode *n = &s->nodes[i];
+        double tuned = n->algo >= 0 ? n->ms[n->algo] : n->rules_ms;
+        r->rules_ms += n->rules_ms;
+        r->tuned_ms += tuned;
+        if (r->nrows >= CLNN_CONV_TUNE_MAX_ROWS)
+            continue;
+        clnn_conv_tune_row *row = &r->rows[r->nrows++];
+        snprintf(row->node, sizeof row->node, "%s", n->t->name);
+        snprintf(row->op, sizeof row->op, "%s", clnn__ops[n->t->op]->name);
+        const clnn__conv_key *k = &n->key;
+        row->n = k->N, row->c = k->C, row->h = k->H, row->w = k->W, row->k = k->K;
+        row->r = k->R, row->s = k->S, row->stride_h = k->stride_h, row->stride_w = k->stride_w;
+        row->pad_h = k->pad_h, row->pad_w = k->pad_w, row->groups = k->groups;
+        row->rules_ms = n->rules_ms;
+        for (int a = 0; a < CLNN__CONV_ALGOS; a++) {
+            row->ms[a] = n->valid[a] ? n->ms[a] : NAN;
+            row->checked[a] = n->checked[a];
+        }
+        row->algo = n->algo;
+    }
+    r->nnodes = s->n;
+}
+
+void clnn_conv_tune_options_init(clnn_conv_tune_options *o)
+{
+    if (o)
+        memset(o, 0, sizeof *o);
+}
+
+static clnn_status collect(clnn_graph *g, tstate *s)
+{
+    for (size_t i = 0; i < g->nnodes; i++) {
+        clnn_tensor *t = g->nodes[i];
+        tnode n;
+        memset(&n, 0, sizeof n);
+        if (t->kind != CLNN__OP || t->is_view || clnn__conv_algos(t, &n.key, n.valid))
+            continue;
+        if (clnn__grow((void **)&s->nodes, &s->cap, s->n + 1, sizeof *s->nodes))
+            return clnn__fail(s->ctx, CLNN_ERR_NOMEM, "clnn_graph_tune: out of host memory");
+        n.t = t;
+        n.rules_ms = NAN;
+        for (int a = 0; a < CLNN__CONV_ALGOS; a++) {
+            n.ms[a] = NAN;
+            n.checked[a] = -1;
+        }
+        size_t count = (size_t)t->numel;
+        n.ref = malloc(count * sizeof(float));
+        if (!n.ref)
+            return clnn__fail(s->ctx, CLNN_ERR_NOMEM, "clnn_graph_tune: out of host memory");
+        s->nodes[s->n++] = n;
+        if (count > s->buf_cap) {
+            float *b = realloc(s->buf, count * sizeof(float));
+            if (!b)
+                return clnn__fail(s->ctx, CLNN_ERR_NOMEM, "clnn_graph_tune: out of host memory");
+            s->buf = b;
+            s->buf_cap = count;
+        }
+    }
+    return CLNN_OK;
+}
+
+/* The measuring rounds: the rules first (their outputs are the reference), then each algorithm
+ * that some node can run. A round that fails (an algorithm that cannot run a shape on this
+ * device, e.g. out of memory) disqualifies that algorithm for the nodes of the round. */
+static clnn_status rounds(clnn_graph *g, tstate *s, int reps)
+{
+    uint64_t runs0 = clnn_graph_run_count(g);
+    clnn_status st = CLNN_OK;
+    for (int round = -1; round < CLNN__CONV_ALGOS && !st; round++) {
+        int any = round < 0;
+        for (size_t i = 0; i < s->n && !any; i++)
+            any = s->nodes[i].valid[round];
+        if (!any)
+            continue;
+        s->round = round;
+        s->ctx->conv_algo_force = round + 1;
+        s->verify = 1;
+        double t0 = now_s();
+        clnn_status rst = run_once(g, s, runs0);
+        s->verify = 0;
+        for (int r = 0; r < reps && !rst; r++)
+            rst = run_once(g, s, runs0);
+        if (rst && round < 0) { /* the rules themselves fail: nothing to compare with */
+            st = rst;
+            break;
+        }
+        if (rst) {
+            say(s, "%s failed on this graph: %.300s", ALGO_NAMES[round],
+                clnn_ctx_last_error(s->ctx));
+            for (size_t i = 0; i < s->n; i++)
+                if (s->nodes[i].valid[round]) {
+                    s->nodes[i].checked[round] = 0;
+                    s->nodes[i].ms[round] = NAN;
+                }
+            continue;
+        }
+        say(s, "%s: %.1f s", round < 0 ? "rules" : ALGO_NAMES[round], now_s() - t0);
+    }
+    s->ctx->conv_algo_force = 0;
+    clnn_graph_set_run_count(g, runs0);
+    return st;
+}
+
+clnn_status clnn_graph_tune(clnn_graph *g, const clnn_conv_tune_options *options,
+                            clnn_conv_tune_report *report)
+{
+    if (!g)
+        return CLNN_ERR_INVALID;
+    clnn_ctx *ctx = g->ctx;
+    if (report)
+        memset(report, 0, sizeof *report);
+    if (g->status)
+        return g->status;
+    clnn_conv_tune_options defaults;
+    clnn_conv_tune_options_init(&defaults);
+    const clnn_conv_tune_options *o = options ? options : &defaults;
+    if (o->reps < 0 || o->reps > 1000)
+        return clnn__fail(ctx, CLNN_ERR_INVALID,
+                          "clnn_graph_tune: expected reps from 0 (the default, 3) to 1000, got %d",
+                          o->reps);
+    clnn_status st = clnn_graph_plan(g);
+    if (st)
+        return st;
+    double t0 = now_s();
+    clnn__own_tune_load(ctx); /* merge with the file: load it before the table changes */
+    tstate s = {.ctx = ctx, .o = o};
+    /* the rules' baseline must not see the table */
+    clnn__conv_choice *saved = ctx->conv_choices;
+    size_t saved_n = ctx->nconv_choices, saved_cap = ctx->conv_choices_cap;
+    ctx->conv_choices = NULL;
+    ctx->nconv_choices = ctx->conv_choices_cap = 0;
+    if (!(st = collect(g, &s)) && s.n) {
+        say(&s, "%zu convolution nodes on %s", s.n, ctx->info.name);
+        st = rounds(g, &s, o->reps ? o->reps : 3);
+    }
+    ctx->conv_choices = saved;
+    ctx->nconv_choices = saved_n;
+    ctx->conv_choices_cap = saved_cap;
+    if (!st && s.n && !(st = choose(&s))) {
+        clnn_conv_tune_report local, *r = report ? report : &local;
+        memset(r, 0, sizeof *r);
+        fill_report(&s, r);
+        say(&s, "%zu nodes: %.2f ms with the rules, %.2f ms tuned", s.n, r->rules_ms,
+            r->tuned_ms);
+        if (!o->no_write) {
+            char path[1024], comments[256];
+            snprintf(comments, sizeof comments, "# written by clnn_graph_tune: %zu shapes\n",
+                     ctx->nconv_choices);
+            if (own_path(ctx, path, sizeof path))
+                st = clnn__fail(ctx, CLNN_ERR_IO,
+                                "clnn_graph_tune: cannot store the choices: the context has no "
+                                "cache directory (options.no_cache or CLNN_NO_CACHE=1); they stay "
+                                "in effect in this context");
+            else if (!(st = own_write(ctx, path, comments))) {
+                snprintf(r->path, sizeof r->path, "%s", path);
+                snprintf(ctx->own_status, sizeof ctx->own_status,
+                         "set by clnn_graph_tune, written to %.1000s", path);
+                say(&s, "written to %s", path);
+            }
+        }
+        r->seconds = now_s() - t0;
+    }
+    for (size_t i = 0; i < s.n; i++)
+        free(s.nodes[i].ref);
+    free(s.nodes);
+    free(s.buf);
+    return st;
 }

@@ -2017,3 +2017,52 @@ setup_done:
     free(idx);
     return st;
 }
+
+/* ---- tuning ----------------------------------------------------------------------------------- */
+/* The training graph of batch runs under clnn_graph_tune with the batch staged as a training
+ * step would; parameters (BatchNorm's running statistics among them) are saved first and put
+ * back after, so tuning leaves the model as it was. */
+clnn_status clnn_model_tune(clnn_model *m, const clnn_data *batch,
+                            const clnn_conv_tune_options *options, clnn_conv_tune_report *report)
+{
+    static const char fn[] = "clnn_model_tune";
+    clnn_status st = compiled(m, fn);
+    if (st == CLNN_OK)
+        st = check_data(m, fn, batch, 1, "batch");
+    if (st)
+        return st;
+    int np = clnn_model_param_count(m);
+    float **saved = calloc((size_t)np + 1, sizeof *saved);
+    if (!saved)
+        return clnn__fail(m->ctx, CLNN_ERR_NOMEM, "%s: out of host memory", fn);
+    int nsaved = 0; /* parameters read back whole */
+    for (int i = 0; i < np && !st; i++) {
+        clnn_tensor *p = clnn_model_param(m, i);
+        size_t bytes = clnn_tensor_bytes(p);
+        if (!(saved[i] = malloc(bytes ? bytes : 1)))
+            st = clnn__fail(m->ctx, CLNN_ERR_NOMEM, "%s: out of host memory", fn);
+        else if (!(st = clnn_tensor_read(p, saved[i], bytes)))
+            nsaved++;
+    }
+    clnn__mgraph *mg = NULL;
+    if (st == CLNN_OK)
+        st = get_graph(m, CLNN__G_TRAIN, batch->n, &mg);
+    if (st == CLNN_OK)
+        st = clnn__optimizer_attach(m->opt, mg->g);
+    if (st == CLNN_OK)
+        st = stage_batch(m, mg, batch, NULL, 0, batch->n);
+    if (st == CLNN_OK)
+        st = clnn_graph_set_run_count(mg->g, m->train_steps);
+    if (st == CLNN_OK)
+        st = clnn_graph_tune(mg->g, options, report);
+    for (int i = 0; i < np; i++) {
+        clnn_tensor *p = clnn_model_param(m, i);
+        if (i < nsaved) {
+            clnn_status ws = clnn_tensor_write(p, saved[i], clnn_tensor_bytes(p));
+            st = st ? st : ws;
+        }
+        free(saved[i]);
+    }
+    free(saved);
+    return st;
+}

@@ -24,7 +24,11 @@
  * chosen to keep it under CONV_SCRATCH_BYTES (32 MiB), plus the partial products of a split
  * weight-gradient GEMM. Two tunables can be overridden from the environment, for tuning and so
  * that the tests reach every path with small shapes: $CLNN_CONV_SCRATCH_BYTES (several chunks)
- * and $CLNN_CONV_SPLIT (columns per batch of a split GEMM dimension, default 2048). */
+ * and $CLNN_CONV_SPLIT (columns per batch of a split GEMM dimension, default 2048).
+ * Other algorithms (direct_algo picks, clnn__conv_algos says where each is valid): the direct
+ * kernels of conv.cl (CPU devices), and Winograd F(2x2, 3x3) (kernels/winograd.cl: transforms
+ * around 16 batched GEMMs) for the forward and data-gradient passes of 3x3 stride-1 layers,
+ * chosen only when forced ($CLNN_CONV_ALGO=winograd) or tuned (clnn_graph_tune). */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,7 +293,8 @@ typedef struct conv_plan {
     int rows;        /* 1: a work-item handles a whole row (span = row length); 0: one element */
     size_t local[3]; /* work-group size; local[0] == 0: the runtime chooses */
     size_t split;    /* columns per batch of a GEMM split along a long dimension (0: never) */
-    int direct;      /* 1: conv_direct / conv_direct_bwd_w, 2: conv_bwd_w_rows, 3: conv_fwd_rows */
+    int direct;      /* the algorithm (clnn__conv_algos): 0 im2col + GEMM, 1 conv_direct /
+                      * conv_direct_bwd_w, 2 conv_bwd_w_rows, 3 conv_fwd_rows, 4 Winograd */
 } conv_plan;
 
 /* A positive size from the environment (tuning and tests), else dflt. */
@@ -305,15 +310,65 @@ static size_t round32(size_t n)
     return (n + 31) / 32 * 32;
 }
 
-/* Which kernels run this node (conv_plan.direct): 0 im2col + GEMM, 1 conv_direct /
- * conv_direct_bwd_w, 2 conv_bwd_w_rows, 3 conv_fwd_rows. $CLNN_CONV_ALGO = "gemm" or "direct"
- * forces a choice (tests, clnn-bench conv), else GPUs take im2col + GEMM and CPU devices the rules
- * below. The data gradient of a strided convolution (conv2d_transpose with stride > 1) is not a
- * convolution: always GEMM. */
+/* The algorithms that can run a convolution node correctly (internal.h numbers them):
+ *   0 im2col + GEMM      every node
+ *   1 conv_direct        conv2d; the data gradient of a stride-1 convolution (flipped weights);
+ *     conv_direct_bwd_w  every weight gradient
+ *   2 conv_bwd_w_rows    weight gradients of stride-1 convolutions (any taps, dilation, groups)
+ *   3 conv_fwd_rows      conv2d with stride 1 (any taps, dilation, groups)
+ *   4 Winograd F(2x2,3x3) conv2d and the data gradient (conv2d_transpose, conv2d_bwd_input) of
+ *                        3x3 stride-1 undilated convolutions with one group, any padding
+ * The data gradient of a strided convolution is not a convolution: im2col + GEMM only. The key is
+ * the geometry of the forward convolution every node of the family shares (conv_params holds it
+ * for all four ops: C, H, W the big side, K the small one) and the batch N. */
+int clnn__conv_algos(const clnn_tensor *node, clnn__conv_key *key, int valid[CLNN__CONV_ALGOS])
+{
+    if (!node || node->kind != CLNN__OP ||
+        (node->op != CLNN_OP_CONV2D && node->op != CLNN_OP_CONV2D_TRANSPOSE &&
+         node->op != CLNN_OP_CONV2D_BWD_INPUT && node->op != CLNN_OP_CONV2D_BWD_WEIGHT))
+        return -1;
+    const conv_params *p = CLNN__PARAMS(node, conv_params);
+    int op = node->op,
+        transposed = op == CLNN_OP_CONV2D_TRANSPOSE || op == CLNN_OP_CONV2D_BWD_INPUT;
+    int s1 = p->stride_h == 1 && p->stride_w == 1;
+    if (key)
+        *key = (clnn__conv_key){.op = op,
+                                .N = (int)node->src[0]->shape[0],
+                                .C = p->C,
+                                .H = p->H,
+                                .W = p->W,
+                                .K = p->K,
+                                .R = p->R,
+                                .S = p->S,
+                                .stride_h = p->stride_h,
+                                .stride_w = p->stride_w,
+                                .pad_h = p->pad_h,
+                                .pad_w = p->pad_w,
+                                .dil_h = p->dil_h,
+                                .dil_w = p->dil_w,
+                                .groups = p->groups};
+    if (valid) {
+        valid[0] = 1;
+        valid[1] = !transposed || s1;
+        valid[2] = op == CLNN_OP_CONV2D_BWD_WEIGHT && s1;
+        valid[3] = op == CLNN_OP_CONV2D && s1;
+        valid[4] = op != CLNN_OP_CONV2D_BWD_WEIGHT && s1 && p->R == 3 && p->S == 3 &&
+                   p->dil_h == 1 && p->dil_w == 1 && p->groups == 1;
+    }
+    return 0;
+}
+
+/* Which kernels run this node (conv_plan.direct, an algorithm of clnn__conv_algos), in order:
+ *   1. $CLNN_CONV_ALGO = "gemm", "direct" or "winograd" (tests, clnn-bench conv) where valid;
+ *   2. the tuned choice of the device (clnn__conv_algo_tuned: the tuner's forced algorithm or the
+ *      tuning file's) where valid;
+ *   3. the rules: GPUs take im2col + GEMM, CPU devices the rules below. */
 static int direct_algo(const clnn_tensor *node, const conv_params *p)
 {
-    int transposed = node->op == CLNN_OP_CONV2D_TRANSPOSE || node->op == CLNN_OP_CONV2D_BWD_INPUT;
-    if (transposed && (p->stride_h != 1 || p->stride_w != 1))
+    clnn__conv_key key;
+    int valid[CLNN__CONV_ALGOS];
+    (void)clnn__conv_algos(node, &key, valid); /* node is a convolution: cannot fail */
+    if (!valid[1])                             /* the data gradient of a strided convolution */
         return 0;
     /* a stride-1 forward pass or weight gradient with few taps: the columns of a row as the
      * vector axis (conv_fwd_rows: 3, conv_bwd_w_rows: 2) */
@@ -326,6 +381,11 @@ static int direct_algo(const clnn_tensor *node, const conv_params *p)
         return 0;
     if (env && !strcmp(env, "direct"))
         return rows ? rows : 1;
+    if (env && !strcmp(env, "winograd") && valid[4])
+        return 4;
+    int tuned = clnn__conv_algo_tuned(node->ctx, &key);
+    if (tuned >= 0 && tuned < CLNN__CONV_ALGOS && valid[tuned])
+        return tuned;
     if (rows && node->ctx->info.type != CLNN_DEVICE_GPU)
         return rows;
     /* CPUs, the rest: conv_direct where the output channels fill its 32-wide blocks at least
@@ -334,11 +394,17 @@ static int direct_algo(const clnn_tensor *node, const conv_params *p)
      * clnn-bench conv on POCL: direct 3-4x faster for 3x3 layers with 32+ channels, im2col +
      * GEMM ahead for 1x1 weight gradients and for few products (C R S = 9: 1.5 against 2.4 ms,
      * before the row kernels took those stride-1 layers). */
+    int transposed = node->op == CLNN_OP_CONV2D_TRANSPOSE || node->op == CLNN_OP_CONV2D_BWD_INPUT;
     int co = transposed ? p->C / p->groups : p->K / p->groups;
     int ci = transposed ? p->K / p->groups : p->C / p->groups;
     int taps = p->R * p->S;
     return node->ctx->info.type != CLNN_DEVICE_GPU && 2 * co >= (int)round32((size_t)co) &&
            taps > 1 && ci * taps >= 64;
+}
+
+int clnn__conv_algo_of(const clnn_tensor *node)
+{
+    return direct_algo(node, CLNN__PARAMS(node, conv_params));
 }
 
 /* Samples per chunk (*nc) when each needs `per` floats of scratch beside `fixed` floats: as many
@@ -374,8 +440,8 @@ static clnn_status chunk_samples(const clnn_tensor *node, int N, size_t per, siz
  * batches of a strided-batched GEMM where CLBlast does better with them (measured on POCL: the
  * weight gradient, a K x CRS result with a long inner dimension, runs 2-3x faster split into
  * ~2048-column pieces plus a reduction; the input gradient ~1.3x). Faster algorithms plug in
- * here per shape: a direct depthwise kernel, 1x1 convolutions without im2col, Winograd F(2,3)
- * for 3x3 stride 1. */
+ * here per shape (direct_algo): the direct kernels, Winograd; still missing: a direct depthwise
+ * kernel, 1x1 convolutions without im2col. */
 static conv_plan conv_algo(const clnn_tensor *node, const conv_params *p, int N)
 {
     conv_plan plan = {0};
@@ -924,6 +990,130 @@ static clnn_status emit_fwd_rows(clnn_tensor *y)
     return st;
 }
 
+/* ---- Winograd F(2x2, 3x3) (kernels/winograd.cl; algorithm 4) ------------------------------- */
+#define WINO_SLOT 8 /* winograd_weights, winograd_input, winograd_output: kernel slots 8 .. 10 */
+#ifndef WINO_BLOCK_BYTES
+#define WINO_BLOCK_BYTES ((size_t)4 << 20) /* V and M of a block of tile rows */
+#endif
+_Static_assert(WINO_SLOT + 3 <= CLNN__GEMM_SLOT, "the Winograd kernels' slots meet the GEMM's");
+
+/* Kernel i of winograd.cl in the node's slot WINO_SLOT + i (another program than the op's). */
+static clnn_status wino_kernel(clnn_tensor *node, int i, const char *name, cl_kernel *k)
+{
+    cl_kernel *slot = &node->kernels[WINO_SLOT + i];
+    if (!*slot) {
+        clnn_status st = clnn__kernel_create(node->ctx, "winograd", NULL, name, slot);
+        if (st)
+            return st;
+    }
+    *k = *slot;
+    return CLNN_OK;
+}
+
+/* conv2d (flip = 0: in = x, out = y) or the data gradient of a stride-1 convolution
+ * (conv2d_transpose / bwd_input, flip = 1: in = dy, out = dx, weights rotated and transposed,
+ * pad 2 - pad) as Winograd F(2x2, 3x3): U = winograd_weights(w) once; per chunk of samples the
+ * input padded to whole 4x4 tiles (conv_pad, where needed); then per block of tile rows
+ * V = winograd_input, M[e] = U[e] V[e] (16 GEMMs in one strided batch), out = winograd_output(M)
+ * (+ bias, ReLU). V and M (4x the output each) of a whole batch stream through memory three
+ * times, which on a CPU costs about as much as the GEMMs; blocks of a few MiB
+ * ($CLNN_WINO_BLOCK_BYTES, WINO_BLOCK_BYTES by default) stay nearer the cache, smaller ones pay
+ * more in kernel launches (three per block; on POCL ~0.1 ms each) than they save. scratch: U
+ * (16 Co Ci), V and M of a block (16 (Ci + Co) rows TW), the padded input of a chunk (Ci PH PW
+ * per sample). Measured with clnn-bench conv on POCL (2 cores): slower than conv_direct on every
+ * 3x3 layer of the reference models (1.3-2.3x), so no device takes it by default. */
+static clnn_status emit_winograd(clnn_tensor *y, int flip)
+{
+    const conv_params *p = CLNN__PARAMS(y, conv_params);
+    const clnn_tensor *in = y->src[0], *w = y->src[1], *b = p->has_bias ? y->src[2] : NULL;
+    int N = (int)in->shape[0], Ci = flip ? p->K : p->C, Co = flip ? p->C : p->K;
+    int IH = flip ? p->OH : p->H, IW = flip ? p->OW : p->W;
+    int OH = flip ? p->H : p->OH, OW = flip ? p->W : p->OW;
+    int TH = (OH + 1) / 2, TW = (OW + 1) / 2;
+    /* rows pt above (< 0: cropped) and up to 2 TH + 2 rows in all: every tile inside */
+    pad_geom pg = {.pt = flip ? 2 - p->pad_h : p->pad_h,
+                   .pl = flip ? 2 - p->pad_w : p->pad_w,
+                   .PH = 2 * TH + 2,
+                   .PW = 2 * TW + 2};
+    pg.padded = pg.pt || pg.pl || pg.PH != IH || pg.PW != IW;
+    int has_bias = (b != NULL) | (!flip && p->relu ? 2 : 0), zero = 0;
+    int ow = (int)w->offset, ob = b ? (int)b->offset : 0;
+    cl_mem bmem = b ? b->storage->mem : y->storage->mem;
+    /* tile rows per block: V and M within the block budget, at least one */
+    size_t row_floats = (size_t)16 * (Ci + Co) * TW;
+    size_t rb = env_size("CLNN_WINO_BLOCK_BYTES", WINO_BLOCK_BYTES) / sizeof(float) / row_floats;
+    rb = rb < 1 ? 1 : rb > (size_t)N * TH ? (size_t)N * TH : rb;
+    size_t u = (size_t)16 * Co * Ci, ov = u, om = ov + (size_t)16 * Ci * rb * TW;
+    size_t ox = om + (size_t)16 * Co * rb * TW, xs = pg.padded ? (size_t)Ci * pg.PH * pg.PW : 0;
+    int nc;
+    clnn_status st = chunk_samples(y, N, xs, ox, &nc);
+    if (st)
+        return st;
+    if (ox + (size_t)nc * xs >= INT_MAX) /* per = 0: chunk_samples did not look at ox */
+        return clnn__fail(y->ctx, CLNN_ERR_UNSUPPORTED,
+                          "%s '%s': the Winograd scratch of %zu floats exceeds 2^31 (kernels "
+                          "index with int)",
+                          clnn__ops[y->op]->name, y->name, ox + (size_t)nc * xs);
+    st = scratch_of(y, ox + (size_t)nc * xs);
+    cl_kernel k;
+    if (!st)
+        st = wino_kernel(y, 0, "winograd_weights", &k);
+    if (!st)
+        st = set_args_at(y->ctx, k, "winograd_weights", 0, 7, CLNN__ARG(Co), CLNN__ARG(Ci),
+                         CLNN__ARG(flip), CLNN__ARG(w->storage->mem), CLNN__ARG(ow),
+                         CLNN__ARG(y->scratch), CLNN__ARG(zero));
+    if (!st)
+        st = clnn__enqueue(y, k, 2, (size_t[]){(size_t)Ci, (size_t)Co}, NULL);
+    int iov = (int)ov, iom = (int)om;
+    size_t local[3]; /* CPUs: a work-group per channel's block of tile rows (direct_local) */
+    for (int n0 = 0; !st && n0 < N; n0 += nc) {
+        int m = N - n0 < nc ? N - n0 : nc, oin = (int)(in->offset + (size_t)n0 * Ci * IH * IW);
+        int oout = (int)(y->offset + (size_t)n0 * Co * OH * OW), all = m * TH;
+        cl_mem src = in->storage->mem;
+        if ((st = run_pad(y, &pg, IH, IW, m * Ci, &src, &oin, (int)ox)))
+            break;
+        for (int row0 = 0; !st && row0 < all; row0 += (int)rb) {
+            int rows = all - row0 < (int)rb ? all - row0 : (int)rb;
+            size_t T = (size_t)rows * TW;
+            clnn__gemm_args g = {.m = (size_t)Co,
+                                 .n = T,
+                                 .k = (size_t)Ci,
+                                 .alpha = 1.0f,
+                                 .beta = 0.0f,
+                                 .a = y->scratch,
+                                 .a_off = 0,
+                                 .lda = (size_t)Ci,
+                                 .a_stride = (size_t)Co * Ci,
+                                 .b = y->scratch,
+                                 .b_off = ov,
+                                 .ldb = T,
+                                 .b_stride = (size_t)Ci * T,
+                                 .c = y->scratch,
+                                 .c_off = om,
+                                 .ldc = T,
+                                 .c_stride = (size_t)Co * T,
+                                 .batch = 16};
+            if ((st = wino_kernel(y, 1, "winograd_input", &k)) ||
+                (st = set_args_at(y->ctx, k, "winograd_input", 0, 9, CLNN__ARG(Ci), CLNN__ARG(TH),
+                                  CLNN__ARG(TW), CLNN__ARG(row0), CLNN__ARG(rows), CLNN__ARG(src),
+                                  CLNN__ARG(oin), CLNN__ARG(y->scratch), CLNN__ARG(iov))) ||
+                (st = clnn__enqueue(y, k, 2, (size_t[]){(size_t)rows, (size_t)Ci},
+                                    direct_local(y, (size_t)rows, local))) ||
+                (st = clnn__gemm(y->ctx, y, &g)) ||
+                (st = wino_kernel(y, 2, "winograd_output", &k)) ||
+                (st = set_args_at(y->ctx, k, "winograd_output", 0, 14, CLNN__ARG(Co), CLNN__ARG(OH),
+                                  CLNN__ARG(OW), CLNN__ARG(TH), CLNN__ARG(TW), CLNN__ARG(row0),
+                                  CLNN__ARG(rows), CLNN__ARG(y->scratch), CLNN__ARG(iom),
+                                  CLNN__ARG(y->storage->mem), CLNN__ARG(oout), CLNN__ARG(bmem),
+                                  CLNN__ARG(ob), CLNN__ARG(has_bias))))
+                break;
+            st = clnn__enqueue(y, k, 2, (size_t[]){(size_t)rows, (size_t)Co},
+                               direct_local(y, (size_t)rows, local));
+        }
+    }
+    return st;
+}
+
 /* Per-group GEMM dimensions of a chunk of L columns. */
 #define GROUP_DIMS(p)                                                                              \
     const size_t G = (size_t)(p)->groups, Kg = (size_t)(p)->K / G,                                 \
@@ -937,6 +1127,8 @@ static clnn_status emit_conv2d(clnn_tensor *y)
     const clnn_tensor *x = y->src[0], *w = y->src[1], *b = p->has_bias ? y->src[2] : NULL;
     int N = (int)x->shape[0], P = p->OH * p->OW;
     conv_plan plan = conv_algo(y, p, N);
+    if (plan.direct == 4)
+        return emit_winograd(y, 0);
     if (plan.direct == 3)
         return emit_fwd_rows(y);
     if (plan.direct)
@@ -982,6 +1174,8 @@ static clnn_status emit_transpose(clnn_tensor *y)
     const clnn_tensor *d = y->src[0], *w = y->src[1], *b = p->has_bias ? y->src[2] : NULL;
     int N = (int)d->shape[0], P = p->OH * p->OW;
     conv_plan plan = conv_algo(y, p, N);
+    if (plan.direct == 4)
+        return emit_winograd(y, 1);
     if (plan.direct)
         return emit_direct(y, 1);
     size_t col = (size_t)p->K * plan.nc * P;

@@ -55,7 +55,7 @@ enum {
 #define STARTUP_RESULTS     4 /* one per cache variant */
 #define LAUNCH_RESULTS      1
 #define OPS_RESULTS         14 /* forward + backward of each op case */
-#define CONV_RESULTS        36 /* forward, backward-data, backward-weights of each layer x 2 */
+#define CONV_RESULTS        57 /* the 3 passes of 7 layers x 2 algorithms, of 5 x Winograd */
 #define TRAIN_RESULTS       5  /* one per model and batch */
 #define INFER_RESULTS       6
 #define MAX_RESULTS         120
@@ -192,7 +192,12 @@ int compare_load(bench *b, const char *path);
 void compare_print(const bench *b);
 void compare_free(bench *b);
 
-/* suite_tune.c: --tune; 0 on success, 1 when the search failed */
-int bench_tune(clnn_ctx *ctx, int quick, int json);
+/* suite_tune.c: --tune; 0 on success, 1 when a search failed */
+int bench_tune(bench *b);
+/* suite_models.c: the reference training steps --tune tunes the convolutions of (clnn_model_tune
+ * of case i < tune_model_count(): its model name and batch in *name, *batch) */
+int tune_model_count(void);
+clnn_status tune_model(bench *b, int i, const clnn_conv_tune_options *o, clnn_conv_tune_report *r,
+                       const char **name, int64_t *batch);
 
 #endif /* CLNN_BENCH_H */

@@ -168,9 +168,13 @@ static void usage(void)
         "                  machine has several of the default type (docs/distributed.md)\n"
         "  --tune          search CLBlast SGEMM parameters for this device (clnn_tune_gemm:\n"
         "                  every candidate checked against a host reference, timed on the\n"
-        "                  reference models' GEMM shapes) and store the winner in the cache\n"
-        "                  directory, keyed by device and driver; later contexts apply it\n"
-        "                  (CLNN_NO_TUNE=1: not). With --quick: fewer candidates. No suite runs\n"
+        "                  reference models' GEMM shapes), then the algorithm of every\n"
+        "                  convolution of the MNIST CNN (b128) and ResNet-18 (b16) training\n"
+        "                  steps (clnn_model_tune: im2col+gemm, direct, row kernels, Winograd;\n"
+        "                  each checked against the built-in rules' output). Both are stored in\n"
+        "                  the cache directory, keyed by device and driver; later contexts apply\n"
+        "                  them (CLNN_NO_TUNE=1: not). With --quick: fewer candidates and runs.\n"
+        "                  No suite runs\n"
         "  --quick         fewer and smaller cases, fewer repetitions (CI, the README)\n"
         "  --reps N        timed repetitions per case (default 10, quick 5; startup 3, quick 1;\n"
         "                  ops and conv 5, quick 3; train and infer 5 epochs, quick 2)\n"
@@ -312,7 +316,7 @@ int main(int argc, char **argv)
             clnn_mpi_finalize();
         return 1;
     }
-    if (b.tune && bench_tune(b.ctx, b.quick, b.json))
+    if (b.tune && bench_tune(&b))
         b.failures++;
     if (suites & S_ROOFLINE)
         suite_roofline(&b);

@@ -9,8 +9,10 @@
  * its node's device time from clnn_profile_get (OpenCL events spanning all of the node's kernels
  * and CLBlast GEMMs): direct, where wall-clock differences of graphs (the ops suite's method)
  * would subtract noisy totals. The wall-clock time of the whole run is kept beside it. Rated in
- * GFLOP/s (2 N K C R S H' W' per pass) against the measured FMA peak. Not here: the host
- * references (ops_ref.c). */
+ * GFLOP/s (2 N K C R S H' W' per pass) against the measured FMA peak. Each layer runs with
+ * $CLNN_CONV_ALGO = direct and gemm, and the 3x3 stride-1 layers with winograd too (Winograd
+ * F(2x2,3x3) runs the forward and data-gradient passes; their weight gradient is the rules'
+ * choice). Not here: the host references (ops_ref.c). */
 #include "ops.h"
 
 #define CONV_SAMPLES 64 /* sampled entries of y, dx and dw checked */
@@ -20,17 +22,27 @@ static const op_case CONV_CASES[] = {
     /* name, kind, batch, --quick batch, C, H, W, K, R, S, pad, input_grad, stride */
     {"mnist conv1 1->32 3x3", OP_CONV, 64, 16, 1, 28, 28, 32, 3, 3, 0, 1, 1},
     {"mnist conv2 32->64 3x3", OP_CONV, 64, 16, 32, 13, 13, 64, 3, 3, 0, 1, 1},
+    /* the Keras MNIST CNN's second convolution: no pooling between the two */
+    {"mnist conv2 32->64 3x3 26x26", OP_CONV, 128, 16, 32, 26, 26, 64, 3, 3, 0, 1, 1},
     {"resnet 3x3 64->64", OP_CONV, 8, 2, 64, 56, 56, 64, 3, 3, 1, 1, 1},
     {"resnet 3x3 128->128", OP_CONV, 8, 2, 128, 28, 28, 128, 3, 3, 1, 1, 1},
     {"resnet 1x1 64->256", OP_CONV, 8, 2, 64, 56, 56, 256, 1, 1, 0, 1, 1},
     {"resnet 1x1 64->128 s2", OP_CONV, 8, 2, 64, 56, 56, 128, 1, 1, 0, 1, 2},
 };
-#define NCONV (sizeof CONV_CASES / sizeof *CONV_CASES)
-_Static_assert(3 * 2 * NCONV == CONV_RESULTS, "see bench.h");
+#define NCONV      (sizeof CONV_CASES / sizeof *CONV_CASES)
+#define NCONV_WINO 5 /* the cases with 3x3 kernels and stride 1 (conv_case_fits) */
+_Static_assert(3 * (2 * NCONV + NCONV_WINO) == CONV_RESULTS, "see bench.h");
 
-/* the algorithms ($CLNN_CONV_ALGO): each case runs on both */
-static const char *const ALGOS[2] = {"direct", "gemm"};
-static const char *const ALGO_NAME[2] = {"direct", "im2col+gemm"};
+/* the algorithms ($CLNN_CONV_ALGO): each case runs on the first two, 3x3 stride-1 cases on all */
+#define NALGO 3
+static const char *const ALGOS[NALGO] = {"direct", "gemm", "winograd"};
+static const char *const ALGO_NAME[NALGO] = {"direct", "im2col+gemm", "winograd"};
+
+/* 1 when algorithm a applies to case c (Winograd: 3x3, stride 1) */
+static int conv_case_fits(const op_case *c, int a)
+{
+    return a < 2 || (c->r == 3 && c->s == 3 && c->stride <= 1);
+}
 
 enum { P_FWD, P_DATA, P_WEIGHTS, NPASS };
 static const char *const PASS_OP[NPASS] = {"conv2d", "conv2d_bwd_input", "conv2d_bwd_weight"};
@@ -231,6 +243,8 @@ static void conv_case_run(bench *b, clnn_ctx *ctx, const op_case *c, int algo, r
                 snprintf(r->note, sizeof r->note, "graph run %.2f ms wall", wall_median);
             if (p == P_DATA && algo == 0 && d.stride > 1) /* see op_conv.c's direct_algo */
                 snprintf(r->note, sizeof r->note, "strided: im2col+gemm");
+            if (p == P_WEIGHTS && algo == 2) /* Winograd has no weight gradient */
+                snprintf(r->note, sizeof r->note, "the rules' choice");
         }
         conv_row(b, r);
     }
@@ -272,9 +286,19 @@ void suite_conv(bench *b)
                "rate", "roofline", "note", "max rel err");
     }
     char *saved = getenv("CLNN_CONV_ALGO") ? strdup(getenv("CLNN_CONV_ALGO")) : NULL;
+    int wino = 0;
     for (size_t i = 0; i < NCONV; i++)
-        for (int a = 0; a < 2; a++) {
-            rng rg = {0xbb67ae8584caa73bu + i}; /* the same data for both algorithms */
+        wino += conv_case_fits(&CONV_CASES[i], 2);
+    if (wino != NCONV_WINO) { /* a table edit without NCONV_WINO's */
+        fprintf(stderr, "clnn-bench: conv: %d Winograd cases, NCONV_WINO says %d\n", wino,
+                NCONV_WINO);
+        b->failures++;
+    }
+    for (size_t i = 0; i < NCONV; i++)
+        for (int a = 0; a < NALGO; a++) {
+            if (!conv_case_fits(&CONV_CASES[i], a))
+                continue;
+            rng rg = {0xbb67ae8584caa73bu + i}; /* the same data for every algorithm */
             setenv("CLNN_CONV_ALGO", ALGOS[a], 1);
             conv_case_run(b, ctx, &CONV_CASES[i], a, &rg);
         }

@@ -562,3 +562,39 @@ void suite_infer(bench *b)
 {
     run_cases(b, "infer", INFER_CASES, NINFER, infer_case);
 }
+
+/* ---- --tune: the convolutions of the reference models --------------------------------------- */
+/* The training steps whose convolutions clnn_model_tune measures: the MNIST CNN at the batch of
+ * the README's figures and ResNet-18 (3x3 and 1x1 layers, stride 1 and 2) */
+static const model_case TUNE_CASES[] = {
+    {"mnist-cnn", M_CNN, 128, 128, 128, 0},
+    {"resnet18", M_RESNET, 16, 16, 16, 0},
+};
+#define NTUNE (int)(sizeof TUNE_CASES / sizeof *TUNE_CASES)
+
+int tune_model_count(void)
+{
+    return NTUNE;
+}
+
+clnn_status tune_model(bench *b, int i, const clnn_conv_tune_options *o, clnn_conv_tune_report *r,
+                       const char **name, int64_t *batch)
+{
+    const model_case *c = &TUNE_CASES[i];
+    *name = c->model;
+    *batch = c->batch;
+    model_data md;
+    flop_count fc;
+    clnn_status st = CLNN_ERR_NOMEM;
+    clnn_model *m = NULL;
+    if (!data_make(c, c->batch, &md) && (m = model_build(b, c, 1, &fc)) != NULL)
+        st = clnn_model_tune(m, &md.d, o, r);
+    else if (!m)
+        st = CLNN_ERR_INVALID; /* model_build reported it */
+    if (st && m)
+        fprintf(stderr, "clnn-bench: --tune %s: %s: %s\n", c->model, clnn_status_name(st),
+                clnn_model_last_error(m));
+    clnn_model_destroy(m);
+    data_free(&md);
+    return st;
+}

@@ -1,9 +1,11 @@
 /* suite_tune.c — `clnn-bench --tune [--quick]`: runs clnn_tune_gemm (the search for CLBlast
  * SGEMM parameters of the device, stored in the cache directory and applied by clnn from then
  * on) with its progress on stderr, then prints every candidate (role, checked, GFLOP/s per
- * shape, weighted time), the winner, and GFLOP/s per shape before and after; with --json one
- * JSON object instead of the tables. Runs alone: the search changes the device's parameters for
- * the rest of the process. Not here: the search itself (src/core/tune.c). */
+ * shape, weighted time), the winner, and GFLOP/s per shape before and after; then the
+ * convolution algorithms of the reference training steps (clnn_model_tune via suite_models.c):
+ * per node the time of each algorithm and the choice. With --json one JSON object instead of the
+ * tables. Runs alone: the search changes the device's parameters for the rest of the process.
+ * Not here: the searches themselves (src/core/tune.c, src/core/tune_own.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,12 +174,125 @@ static void print_json(const clnn_tune_report *r, const clnn_device_info *info, 
     json_number(r->per_shape_best_ms);
     printf(", \"path\": ");
     json_string(r->path);
-    printf("}\n");
 }
 
-/* The tune suite: 0 on success, 1 when the search failed (the message on stderr). */
-int bench_tune(clnn_ctx *ctx, int quick, int json)
+/* ---- convolutions ------------------------------------------------------------------------- */
+static const char *fmt_ms(char *buf, size_t size, double v)
 {
+    if (isfinite(v))
+        snprintf(buf, size, "%.2f", v);
+    else
+        snprintf(buf, size, "-");
+    return buf;
+}
+
+static void print_conv(const clnn_conv_tune_report *r, const char *model, int64_t batch)
+{
+    char buf[32];
+    printf("\nconvolutions of %s/b%lld: ms per node with each algorithm ('x': its output did not\n"
+           "match the rules', '-': cannot run it), '*' the choice\n",
+           model, (long long)batch);
+    printf("%-28s %-18s %-30s %8s", "node", "op", "N C HxW -> K RxS /stride", "rules");
+    for (int a = 0; a < CLNN_CONV_ALGO_COUNT; a++)
+        printf(" %12s", clnn_conv_algo_name(a));
+    printf("\n");
+    for (size_t i = 0; i < r->nrows; i++) {
+        const clnn_conv_tune_row *w = &r->rows[i];
+        char geo[64];
+        snprintf(geo, sizeof geo, "%d %d %dx%d -> %d %dx%d /%d", w->n, w->c, w->h, w->w, w->k,
+                 w->r, w->s, w->stride_h);
+        printf("%-28.28s %-18s %-30s %8s", w->node, w->op, geo,
+               fmt_ms(buf, sizeof buf, w->rules_ms));
+        for (int a = 0; a < CLNN_CONV_ALGO_COUNT; a++) {
+            char cell[40];
+            snprintf(cell, sizeof cell, "%s%s", fmt_ms(buf, sizeof buf, w->ms[a]),
+                     w->checked[a] == 0 ? "x" : a == w->algo ? "*" : "");
+            printf(" %12s", cell);
+        }
+        printf("\n");
+    }
+    if (r->nnodes > r->nrows)
+        printf("(%zu more nodes, not listed)\n", r->nnodes - r->nrows);
+    printf("all %zu convolution nodes: %.1f ms with the rules, %.1f ms tuned (%.2fx)%s%s\n",
+           r->nnodes, r->rules_ms, r->tuned_ms, r->rules_ms / r->tuned_ms,
+           r->path[0] ? "; written to " : "", r->path);
+}
+
+static void json_conv(const clnn_conv_tune_report *r, const char *model, int64_t batch, int first)
+{
+    printf("%s\n  {\"model\": ", first ? "" : ",");
+    json_string(model);
+    printf(", \"batch\": %lld, \"rules_ms\": ", (long long)batch);
+    json_number(r->rules_ms);
+    printf(", \"tuned_ms\": ");
+    json_number(r->tuned_ms);
+    printf(", \"path\": ");
+    json_string(r->path);
+    printf(", \"nodes\": [");
+    for (size_t i = 0; i < r->nrows; i++) {
+        const clnn_conv_tune_row *w = &r->rows[i];
+        printf("%s\n   {\"node\": ", i ? "," : "");
+        json_string(w->node);
+        printf(", \"op\": ");
+        json_string(w->op);
+        printf(", \"n\": %d, \"c\": %d, \"h\": %d, \"w\": %d, \"k\": %d, \"r\": %d, "
+               "\"s\": %d, \"stride\": %d, \"pad\": %d, \"groups\": %d, \"rules_ms\": ",
+               w->n, w->c, w->h, w->w, w->k, w->r, w->s, w->stride_h, w->pad_h, w->groups);
+        json_number(w->rules_ms);
+        printf(", \"algo\": ");
+        json_string(w->algo >= 0 ? clnn_conv_algo_name(w->algo) : "rules");
+        printf(", \"ms\": {");
+        for (int a = 0; a < CLNN_CONV_ALGO_COUNT; a++) {
+            printf("%s", a ? ", " : "");
+            json_string(clnn_conv_algo_name(a));
+            printf(": ");
+            json_number(w->checked[a] == 0 ? NAN : w->ms[a]);
+        }
+        printf("}}");
+    }
+    printf("]}");
+}
+
+/* Tunes the convolutions of every reference training step: 0, or 1 when one failed. */
+static int tune_convs(bench *b)
+{
+    clnn_conv_tune_options o;
+    clnn_conv_tune_options_init(&o);
+    o.reps = b->quick ? 1 : 3;
+    o.progress = progress_line;
+    clnn_conv_tune_report *r = malloc(sizeof *r);
+    if (!r) {
+        fprintf(stderr, "clnn-bench: --tune: out of memory\n");
+        return 1;
+    }
+    int failed = 0;
+    if (b->json)
+        printf(",\n \"conv\": [");
+    for (int i = 0; i < tune_model_count(); i++) {
+        const char *model = NULL;
+        int64_t batch = 0;
+        if (tune_model(b, i, &o, r, &model, &batch)) {
+            failed = 1;
+            continue;
+        }
+        if (b->json)
+            json_conv(r, model, batch, i == 0);
+        else
+            print_conv(r, model, batch);
+    }
+    if (b->json)
+        printf("]");
+    else
+        printf("\nin effect: %s\n", clnn_own_tuning_status(b->ctx));
+    free(r);
+    return failed;
+}
+
+/* The tune suite: 0 on success, 1 when a search failed (the message on stderr). */
+int bench_tune(bench *b)
+{
+    clnn_ctx *ctx = b->ctx;
+    int quick = b->quick, json = b->json;
     clnn_tune_options o;
     clnn_tune_options_init(&o);
     o.quick = quick;
@@ -209,5 +324,8 @@ int bench_tune(clnn_ctx *ctx, int quick, int json)
         printf("search took %.0f s\n", r->seconds);
     }
     free(r);
-    return 0;
+    int failed = tune_convs(b);
+    if (json)
+        printf("}\n");
+    return failed;
 }
