@@ -1,0 +1,1 @@
+/* feed.c — placeholder, filled by the split of train.c */
