@@ -11,7 +11,8 @@
 // M of a block in the cache), column t = q TW + tw for the block's tile row q. The input is
 // read from a zero-padded copy (conv_pad of conv.cl: PH = 2 TH + 2 rows, PW = 2 TW + 2 columns,
 // every tile inside it), so the input transform has no bounds checks but a row's tail. Not here:
-// the data-gradient geometry (flipped, transposed weights; op_conv.c decides it) and the GEMM.
+// the data-gradient geometry (flipped, transposed weights; clnn__conv_emit_winograd in
+// conv_kernels.c decides it) and the GEMM.
 // Work-items take a whole tile row and step through it 8 tiles at a time in float8 vectors
 // (explicit vectors are what POCL turns into AVX-512; its loop vectoriser leaves scalar code).
 //

@@ -6,8 +6,8 @@
  * it runs a graph once per algorithm with every convolution forced onto it (where it can run
  * the node), timing each convolution node alone (the queue is drained after every node) and
  * comparing its output with the built-in rules' output, then keeps the fastest that matched per
- * shape and writes the file. Not here: the algorithms themselves and the rules (op_conv.c),
- * CLBlast's parameters (tune.c, gemm.c). */
+ * shape and writes the file. Not here: the rules (op_conv.c), the algorithms (conv_gemm.c,
+ * conv_kernels.c), CLBlast's parameters (tune.c, gemm.c). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
