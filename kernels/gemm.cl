@@ -1,15 +1,41 @@
 // gemm.cl — clnn's own SGEMM for CPU devices (src/core/gemm.c; CLBlast serves GPUs):
-//   C = alpha op(A) B + beta C, row-major, strided batches, op(A) = A or A^T.
+//   C = act(alpha op(A) B + beta C + bias), row-major, strided batches, op(A) = A or A^T,
+//   bias: (N) along the rows of C and act none, ReLU, sigmoid or tanh (the epilogue: a Dense
+//   layer's bias and activation in the GEMM's store, op_matmul.c).
 // A B^T product runs on a packed copy of B^T (gemm_pack_t), so B here always has its columns
-// contiguous. Each work-item keeps a tile of 8 rows x 32 columns of C in 16 float16 accumulators
-// and, per k, loads two float16 rows of B and 8 values of op(A): explicit wide vectors are what
-// POCL turns into AVX-512 FMAs (its work-item-loop vectoriser does not pack scalar code), the
-// same scheme as conv_direct (conv.cl). Rows past M are computed on the last row and not stored;
-// the last column tile of a width not a multiple of 32 reads B through a guarded copy.
+// contiguous. Each work-item keeps a tile of GEMM_TM rows x 32 columns of C in 2 GEMM_TM float16
+// accumulators and, per k, loads two float16 rows of B and GEMM_TM values of op(A): explicit wide
+// vectors are what POCL turns into AVX-512 FMAs (its work-item-loop vectoriser does not pack scalar
+// code), the same scheme as conv_direct (conv.cl). Rows past M are computed on the last row and not
+// stored; the last column tile of a width not a multiple of 32 reads B through a guarded copy.
 
+// Rows of C per work-item (the host passes -DGEMM_TM=n for a tuned n in 4, 6, 8, 10, 12; 2 n
+// float16 accumulators + 2 rows of B must fit the 32 vector registers of AVX-512).
+#ifndef GEMM_TM
 #define GEMM_TM 8
+#endif
 
-// One k of the tile: 32 columns of B from src, GEMM_TM values of op(A), 16 float16 FMAs.
+// The epilogue's code: bit 0 adds bias[n], bits 1.. are a clnn_activation (activation.cl's codes).
+#define GEMM_EPI_BIAS    1
+#define GEMM_EPI_RELU    1
+#define GEMM_EPI_SIGMOID 4
+#define GEMM_EPI_TANH    5
+
+// act(z) of the epilogue for T = float or float16, the formulas of activation.cl (a ReLU maps NaN
+// to 0 as z > 0 ? z : 0 does; sigmoid takes exp of a non-positive number only).
+#define GEMM_ACT(T, act, z)                                                                        \
+    do {                                                                                           \
+        if ((act) == GEMM_EPI_RELU) {                                                              \
+            z = z > 0.0f ? z : (T)(0.0f);                                                          \
+        } else if ((act) == GEMM_EPI_SIGMOID) {                                                    \
+            const T e = exp(-fabs(z));                                                             \
+            z = z >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);                                    \
+        } else if ((act) == GEMM_EPI_TANH) {                                                       \
+            z = tanh(z);                                                                           \
+        }                                                                                          \
+    } while (0)
+
+// One k of the tile: 32 columns of B from src, GEMM_TM values of op(A), 2 GEMM_TM float16 FMAs.
 #define GEMM_STEP(src)                                                                             \
     do {                                                                                           \
         const float16 b0 = vload16(0, (src)), b1 = vload16(0, (src) + 16);                         \
@@ -22,11 +48,14 @@
         }                                                                                          \
     } while (0)
 
-// Range: (ceil(N / 32), ceil(M / GEMM_TM), batch).
+// A: (M, K) [(K, M) when trans_a], B: (K, N), bias: (N) -> C: (M, N) per batch, C = act(alpha A B
+// + beta C + bias) with epi = (act << 1) | (bias used). Range: (ceil(N / 32), ceil(M / GEMM_TM),
+// batch).
 __kernel void gemm_tile(const int M, const int N, const int K, const float alpha, const float beta,
                         const int trans_a, __global const float *A, const int oa, const int lda,
                         const int sa, __global const float *B, const int ob, const int ldb,
-                        const int sb, __global float *C, const int oc, const int ldc, const int sc)
+                        const int sb, __global float *C, const int oc, const int ldc, const int sc,
+                        __global const float *bias, const int obias, const int epi)
 {
     const int n0 = get_global_id(0) * 32, m0 = get_global_id(1) * GEMM_TM, b = get_global_id(2);
     if (n0 >= N || m0 >= M)
@@ -57,7 +86,21 @@ __kernel void gemm_tile(const int M, const int N, const int K, const float alpha
         }
     }
     __global float *cp = C + oc + b * sc + n0;
-    const int w = min(32, N - n0);
+    const int w = min(32, N - n0), act = epi >> 1;
+    float16 bias0 = (float16)(0.0f), bias1 = (float16)(0.0f);
+    if (epi & GEMM_EPI_BIAS) {
+        __global const float *bp = bias + obias + n0;
+        if (w == 32) {
+            bias0 = vload16(0, bp);
+            bias1 = vload16(0, bp + 16);
+        } else {
+            float row[32];
+            for (int j = 0; j < 32; j++)
+                row[j] = j < w ? bp[j] : 0.0f;
+            bias0 = vload16(0, row);
+            bias1 = vload16(0, row + 16);
+        }
+    }
 #pragma unroll
     for (int t = 0; t < GEMM_TM; t++) {
         if (m0 + t >= M)
@@ -69,16 +112,59 @@ __kernel void gemm_tile(const int M, const int N, const int K, const float alpha
                 r0 = fma((float16)(beta), vload16(0, row), r0);
                 r1 = fma((float16)(beta), vload16(0, row + 16), r1);
             }
+            r0 += bias0;
+            r1 += bias1;
             vstore16(r0, 0, row);
             vstore16(r1, 0, row + 16);
         } else {
-            float out[32];
+            float out[32], add[32];
             vstore16(r0, 0, out);
             vstore16(r1, 0, out + 16);
-            for (int j = 0; j < w; j++)
-                row[j] = beta != 0.0f ? out[j] + beta * row[j] : out[j];
+            vstore16(bias0, 0, add);
+            vstore16(bias1, 0, add + 16);
+            for (int j = 0; j < w; j++) {
+                const float z = beta != 0.0f ? out[j] + beta * row[j] : out[j];
+                row[j] = z + add[j];
+            }
         }
     }
+    if (!act)
+        return;
+    // the activation over the rows just stored (in the cache): one copy of its code, not
+    // 2 GEMM_TM unrolled ones (POCL's compile time)
+    const int rows = min(GEMM_TM, M - m0);
+    for (int t = 0; t < rows; t++) {
+        __global float *row = cp + (m0 + t) * ldc;
+        if (w == 32) {
+            float16 r0 = vload16(0, row), r1 = vload16(0, row + 16);
+            GEMM_ACT(float16, act, r0);
+            GEMM_ACT(float16, act, r1);
+            vstore16(r0, 0, row);
+            vstore16(r1, 0, row + 16);
+        } else {
+            for (int j = 0; j < w; j++) {
+                float z = row[j];
+                GEMM_ACT(float, act, z);
+                row[j] = z;
+            }
+        }
+    }
+}
+
+// The epilogue alone, after a GEMM that had none (CLBlast): C = act(C + bias) with epi as in
+// gemm_tile. C: (M, N) rows of ldc per batch (stride sc). Range: (N, M, batch).
+__kernel void gemm_epilogue(const int M, const int N, __global float *C, const int oc,
+                            const int ldc, const int sc, __global const float *bias,
+                            const int obias, const int epi)
+{
+    const int n = get_global_id(0), m = get_global_id(1), b = get_global_id(2);
+    if (n >= N || m >= M)
+        return;
+    __global float *c = C + oc + b * sc + m * ldc + n;
+    float z = *c + (epi & GEMM_EPI_BIAS ? bias[obias + n] : 0.0f);
+    const int act = epi >> 1;
+    GEMM_ACT(float, act, z);
+    *c = z;
 }
 
 // B: (N, K) rows of ldb per batch (stride sb) -> P: (K, N) per batch (stride K N): P[k, n] =

@@ -1975,21 +1975,26 @@ END_TEST
 
 /* ---- the model-level gradient -----------------------------------------------------------------
  */
-/* input (2, 4, 4) -> Conv2D(2, 3x3, act) -> Flatten -> Dense(3); MSE against float targets.
- * One plain SGD step with lr 1 gives w - grad; the gradient of every parameter is compared with
- * central differences of the loss that clnn_model_evaluate reports. The loop runs the Conv2D's
- * three graph forms: tanh (conv2d + bias_act), relu (bias and ReLU fused into the convolution,
- * its backward masking by the output), none (the bias in the convolution). */
+/* input (2, 4, 4) -> Conv2D(2, 3x3, act) -> Flatten -> Dense(3, dense act); MSE against float
+ * targets. One plain SGD step with lr 1 gives w - grad; the gradient of every parameter is
+ * compared with central differences of the loss that clnn_model_evaluate reports. The loop runs
+ * the Conv2D's three graph forms: tanh (conv2d + bias_act), relu (bias and ReLU fused into the
+ * convolution, its backward masking by the output), none (the bias in the convolution); and the
+ * Dense layer's bias with no activation, tanh, relu and sigmoid (on CPU devices all in the own
+ * SGEMM's epilogue, the backward scaling by the derivative taken from the output). */
 START_TEST(test_model_gradient)
 {
-    static const clnn_activation acts[3] = {CLNN_ACT_TANH, CLNN_ACT_RELU, CLNN_ACT_NONE};
+    static const clnn_activation acts[4] = {CLNN_ACT_TANH, CLNN_ACT_RELU, CLNN_ACT_NONE,
+                                            CLNN_ACT_TANH};
+    static const clnn_activation dense_acts[4] = {CLNN_ACT_NONE, CLNN_ACT_TANH, CLNN_ACT_RELU,
+                                                  CLNN_ACT_SIGMOID};
     clnn_ctx *ctx = test_ctx(NULL);
     enum { N = 3, C = 2, S = 4, K = 2, U = 3 };
     clnn_model *m = new_model(ctx, CLNN_INIT_KERAS, 0);
     input(m, 3, (int64_t[]){C, S, S});
     push(m, named(clnn_layer_conv2d(K, 3, 3, acts[_i]), "c"));
     push(m, clnn_layer_flatten());
-    push(m, named(clnn_layer_dense(U, CLNN_ACT_NONE), "d"));
+    push(m, named(clnn_layer_dense(U, dense_acts[_i]), "d"));
     clnn_compile_options co;
     clnn_compile_options_init(&co, CLNN_LOSS_MSE, CLNN_OPTIM_SGD);
     co.optimizer.lr = 1.0f;
@@ -2098,7 +2103,7 @@ static Suite *nn_suite(void)
     tcase_add_test(model, test_summary_mnist);
     tcase_add_test(model, test_summary_functional);
     tcase_add_test(model, test_params);
-    tcase_add_loop_test(model, test_model_gradient, 0, 3);
+    tcase_add_loop_test(model, test_model_gradient, 0, 4);
     suite_add_tcase(s, model);
 
     TCase *errors = tcase_create("errors");

@@ -15,6 +15,7 @@
 #include "clnn.h"
 #include "golden_io.h"
 #include "gradcheck.h"
+#include "ref/ref_act.h"
 
 /* ---- one build/ref pair for every single-op case, parameterised by op_cfg ------------------- */
 typedef enum op_kind {
@@ -270,11 +271,83 @@ static const gc_case matmul_cases[] = {
     CASE("matmul shared b (4,3,5)@(7,5)^T", MM(0, 1), P(4, 3, 5), P(7, 5)),
     CASE("matmul shared b (2,3,5,3)^T@(7,5)^T", MM(1, 1), P(2, 3, 5, 3), P(7, 5)),
     CASE("matmul shared b (5,13,65)@(65,7)", MM(0, 0), P(5, 13, 65), P(65, 7)),
-    /* clnn's own SGEMM (CPU devices): tiles of 8 rows x 32 columns, full and partial */
+    /* clnn's own SGEMM (CPU devices): tiles of GEMM_TM rows x 32 columns, full and partial */
     CASE("matmul full tiles (9,40)@(40,64)", MM(0, 0), P(9, 40), P(40, 64)),
     CASE("matmul packed b^T (17,40)@(100,40)^T", MM(0, 1), P(17, 40), P(100, 40)),
     CASE("matmul batched (2,40,9)^T@(2,40,33)", MM(1, 0), P(2, 40, 9), P(2, 40, 33)),
 };
+
+/* ---- linear: the bias and the activation in the own SGEMM's epilogue -------------------------
+ * On CPU devices clnn_linear(x, w, b, act) is one matmul node with the bias and a ReLU, sigmoid or
+ * tanh in gemm_tile's store (softmax: the bias there, then a softmax node; ELU stays bias_act);
+ * GPUs (CLNN_GEMM=clblast when the graph is built) get matmul + bias_act. The shapes put N off a
+ * multiple of 32 (a partial column tile reads the bias through a guarded copy), M off a multiple
+ * of every tile height (37, 15, 11, 13 rows for GEMM_TM 4 to 12), x of rank 3 (its batch is
+ * flattened into the rows) and of rank 1, and leave the bias out. Pre-activations x w^T + b are
+ * continuous random values, so none lands within the difference step of the ReLU's kink. Each
+ * case runs on the own kernels with GEMM_TM 8, 4 and 12 (test_linear_fused) and, in the CLBlast
+ * suite, built for CLBlast and built fused but run on CLBlast (the epilogue as a pass of its own
+ * after CLBlast's GEMM: test_linear_clblast). */
+typedef struct lin_cfg {
+    clnn_activation act;
+    float alpha;
+    int bias;
+} lin_cfg;
+
+/* set by test_linear_clblast: the build switches $CLNN_GEMM to clblast once the graph is built */
+static int lin_run_on_clblast;
+
+static clnn_tensor *build_linear(clnn_graph *g, clnn_tensor *const *in, const void *cfg)
+{
+    const lin_cfg *p = cfg;
+    clnn_tensor *y = clnn_linear(g, in[0], in[1], p->bias ? in[2] : NULL, p->act, p->alpha);
+    if (lin_run_on_clblast)
+        setenv("CLNN_GEMM", "clblast", 1);
+    return y;
+}
+
+static int ref_linear_case(const double *const *in, const ref_shape *s, const void *cfg, double *y,
+                           ref_shape *sy)
+{
+    const lin_cfg *p = cfg;
+    const double *b = p->bias ? in[2] : NULL;
+    const ref_shape *sb = p->bias ? &s[2] : NULL;
+    if (p->act != CLNN_ACT_SOFTMAX)
+        return ref_linear(in[0], &s[0], in[1], &s[1], b, sb, (ref_act)p->act, p->alpha, y, sy);
+    /* softmax over the last axis of the affine map */
+    ref_shape sh;
+    if (!ref_linear(in[0], &s[0], in[1], &s[1], b, sb, REF_ACT_NONE, 0.0, NULL, &sh))
+        return 0;
+    if (!y)
+        return ref_softmax(0, NULL, &sh, -1, NULL, sy);
+    double *h = malloc((size_t)ref_numel(&sh) * sizeof *h);
+    int ok = h && ref_linear(in[0], &s[0], in[1], &s[1], b, sb, REF_ACT_NONE, 0.0, h, &sh) &&
+             ref_softmax(0, h, &sh, -1, y, sy);
+    free(h);
+    return ok;
+}
+
+#define LIN(name, act_, bias_, ...)                                                                \
+    GC_CASE(name, build_linear, ref_linear_case,                                                   \
+            (&(const lin_cfg){.act = (act_), .alpha = 1.0f, .bias = (bias_)}), __VA_ARGS__)
+static const gc_case linear_cases[] = {
+    LIN("linear fused (13,40) w(45,40) relu", CLNN_ACT_RELU, 1, P(13, 40), P(45, 40), P(45)),
+    LIN("linear fused (37,70) w(70,70) sigmoid", CLNN_ACT_SIGMOID, 1, P(37, 70), P(70, 70), P(70)),
+    LIN("linear fused (3,5,33) w(33,33) tanh", CLNN_ACT_TANH, 1, P(3, 5, 33), P(33, 33), P(33)),
+    LIN("linear fused (9,16) w(100,16) none", CLNN_ACT_NONE, 1, P(9, 16), P(100, 16), P(100)),
+    LIN("linear fused (24,24) w(64,24) relu full tiles", CLNN_ACT_RELU, 1, P(24, 24), P(64, 24),
+        P(64)),
+    LIN("linear fused input x (11,20) w(31,20) relu", CLNN_ACT_RELU, 1, X(11, 20), P(31, 20),
+        P(31)),
+    LIN("linear fused nobias (11,20) w(31,20) relu", CLNN_ACT_RELU, 0, P(11, 20), P(31, 20)),
+    LIN("linear fused nobias (2,7,24) w(10,24) sigmoid", CLNN_ACT_SIGMOID, 0, P(2, 7, 24),
+        P(10, 24)),
+    LIN("linear fused nobias (6,) w(40,6) tanh", CLNN_ACT_TANH, 0, P(6), P(40, 6)),
+    LIN("linear fused (2,7,24) w(10,24) softmax", CLNN_ACT_SOFTMAX, 1, P(2, 7, 24), P(10, 24),
+        P(10)),
+    LIN("linear unfused (13,20) w(45,20) elu", CLNN_ACT_ELU, 1, P(13, 20), P(45, 20), P(45)),
+};
+#undef LIN
 
 /* ---- transpose and reshape ------------------------------------------------------------------ */
 #define TR(a0, a1) OP(.op = OP_TRANSPOSE, .axis0 = a0, .axis1 = a1)
@@ -430,9 +503,15 @@ START_TEST(test_expand)
     gc_run_case(&expand_cases[_i]);
 }
 END_TEST
+/* The own SGEMM's tile heights GEMM_TM (gemm.c takes $CLNN_GEMM_TM over the tuned value) */
+static const char *const gemm_tms[] = {"8", "4", "12"};
+
+/* case i % count with GEMM_TM gemm_tms[i / count] */
 START_TEST(test_matmul)
 {
-    gc_run_case(&matmul_cases[_i]);
+    setenv("CLNN_GEMM_TM", gemm_tms[_i / GC_COUNT(matmul_cases)], 1);
+    gc_run_case(&matmul_cases[_i % GC_COUNT(matmul_cases)]);
+    unsetenv("CLNN_GEMM_TM");
 }
 END_TEST
 /* The same through CLBlast, which GPUs use (CPU devices take clnn's own kernels by default) */
@@ -443,6 +522,65 @@ START_TEST(test_matmul_clblast)
     unsetenv("CLNN_GEMM");
 }
 END_TEST
+/* case i % count with GEMM_TM gemm_tms[i / count] */
+START_TEST(test_linear_fused)
+{
+    setenv("CLNN_GEMM_TM", gemm_tms[_i / GC_COUNT(linear_cases)], 1);
+    gc_run_case(&linear_cases[_i % GC_COUNT(linear_cases)]);
+    unsetenv("CLNN_GEMM_TM");
+}
+END_TEST
+/* i < count: case i built and run on CLBlast; else case i - count built for the own kernels
+ * (fused) and run on CLBlast */
+START_TEST(test_linear_clblast)
+{
+    int fused = _i >= GC_COUNT(linear_cases);
+    if (fused)
+        setenv("CLNN_GEMM", "own", 1);
+    else
+        setenv("CLNN_GEMM", "clblast", 1);
+    lin_run_on_clblast = fused;
+    gc_run_case(&linear_cases[_i % GC_COUNT(linear_cases)]);
+    lin_run_on_clblast = 0;
+    unsetenv("CLNN_GEMM");
+}
+END_TEST
+
+/* Where the own SGEMM runs, linear with a bias and ReLU, sigmoid, tanh or none is one op; with
+ * softmax two (the fused GEMM, softmax), with ELU two (GEMM, bias_act); on CLBlast GEMM +
+ * bias_act. */
+START_TEST(test_linear_fuses)
+{
+    static const struct {
+        clnn_activation act;
+        const char *gemm;
+        size_t ops;
+    } cases[] = {
+        {CLNN_ACT_RELU, "own", 1},     {CLNN_ACT_SIGMOID, "own", 1},  {CLNN_ACT_TANH, "own", 1},
+        {CLNN_ACT_NONE, "own", 1},     {CLNN_ACT_SOFTMAX, "own", 2},  {CLNN_ACT_ELU, "own", 2},
+        {CLNN_ACT_RELU, "clblast", 2}, {CLNN_ACT_NONE, "clblast", 2},
+    };
+    for (int i = 0; i < GC_COUNT(cases); i++) {
+        setenv("CLNN_GEMM", cases[i].gemm, 1);
+        clnn_ctx *ctx = gc_ctx_create();
+        clnn_graph *g;
+        ck_assert_int_eq(clnn_graph_create(ctx, &g), CLNN_OK);
+        clnn_tensor *x = clnn_input(g, "x", 2, (int64_t[]){5, 7});
+        clnn_tensor *w = clnn_param(g, "w", 2, (int64_t[]){3, 7});
+        clnn_tensor *b = clnn_param(g, "b", 1, (int64_t[]){3});
+        ck_assert_ptr_nonnull(clnn_linear(g, x, w, b, cases[i].act, 1.0f));
+        clnn_graph_info info;
+        ck_assert_int_eq(clnn_graph_info_get(g, &info), CLNN_OK);
+        ck_assert_msg(info.ops == cases[i].ops,
+                      "linear with activation %d on the %s GEMM: %zu ops, expected %zu",
+                      (int)cases[i].act, cases[i].gemm, info.ops, cases[i].ops);
+        clnn_graph_destroy(g);
+        clnn_ctx_destroy(ctx);
+        unsetenv("CLNN_GEMM");
+    }
+}
+END_TEST
+
 START_TEST(test_layout)
 {
     gc_run_case(&layout_cases[_i]);
@@ -490,6 +628,9 @@ ERR_BUILDER(add_i32, clnn_add(g, I32(4, 3), T(4, 3)))
 ERR_BUILDER(relu_i32, clnn_relu(g, I32(5)))
 ERR_BUILDER(mean_i32, clnn_mean(g, I32(5, 2), 0, NULL, 0))
 ERR_BUILDER(matmul_i32, clnn_matmul(g, T(2, 3), I32(3, 2), 0, 0))
+ERR_BUILDER(linear_bias_4, clnn_linear(g, T(2, 5), T(3, 5), T(4), CLNN_ACT_RELU, 0.0f))
+ERR_BUILDER(linear_act_99, clnn_linear(g, T(2, 5), T(3, 5), T(3), (clnn_activation)99, 0.0f))
+ERR_BUILDER(linear_in_6, clnn_linear(g, T(2, 6), T(3, 5), NULL, CLNN_ACT_TANH, 0.0f))
 
 static const err_case error_cases[] = {
     {"add (2,3)+(4,3)", add_2x3_4x3, CLNN_ERR_SHAPE, {"add", "(2, 3)", "(4, 3)"}},
@@ -522,6 +663,9 @@ static const err_case error_cases[] = {
     {"relu i32", relu_i32, CLNN_ERR_INVALID, {"relu", "f32"}},
     {"mean i32", mean_i32, CLNN_ERR_INVALID, {"mean", "f32"}},
     {"matmul f32 @ i32", matmul_i32, CLNN_ERR_INVALID, {"matmul", "f32"}},
+    {"linear b (4,) for w (3,5)", linear_bias_4, CLNN_ERR_SHAPE, {"linear", "(3, 5)", "(4,)"}},
+    {"linear activation 99", linear_act_99, CLNN_ERR_INVALID, {"linear", "99"}},
+    {"linear x (2,6) w (3,5)", linear_in_6, CLNN_ERR_SHAPE, {"linear", "(2, 6)", "(3, 5)"}},
 };
 // clang-format on
 
@@ -667,14 +811,89 @@ static void gemm_nan_case(const nan_case *c, int _i)
     clnn_ctx_destroy(ctx);
 }
 
+/* A tuner switches the own SGEMM's GEMM_TM between runs of a graph: each GEMM node makes its
+ * kernels again from the gemm.cl variant of the new value (one program more per new value, none
+ * for a value seen before) and the results stay right: x (37, 40), w (45, 40), b (45) ->
+ * relu(x w^T + b) (the fused epilogue on a packed B^T) and x^T x (trans_a, 40 rows). */
+START_TEST(test_gemm_tm_switch)
+{
+    setenv("CLNN_GEMM", "own", 1);
+    setenv("CLNN_GEMM_TM", "8", 1);
+    clnn_ctx *ctx = gc_ctx_create();
+    clnn_graph *g;
+    ck_assert_int_eq(clnn_graph_create(ctx, &g), CLNN_OK);
+    enum { M = 37, K = 40, N = 45 };
+    clnn_tensor *x = clnn_input(g, "x", 2, (int64_t[]){M, K});
+    clnn_tensor *w = clnn_input(g, "w", 2, (int64_t[]){N, K});
+    clnn_tensor *b = clnn_input(g, "b", 1, (int64_t[]){N});
+    clnn_tensor *y = clnn_graph_keep(g, clnn_linear(g, x, w, b, CLNN_ACT_RELU, 0.0f));
+    clnn_tensor *gram = clnn_graph_keep(g, clnn_matmul(g, x, x, 1, 0));
+    ck_assert_msg(y && gram, "%s", clnn_graph_last_error(g));
+    ck_assert_int_eq(clnn_graph_plan(g), CLNN_OK);
+    static double hx[M * K], hw[N * K], hb[N], want_y[M * N], want_gram[K * K];
+    static float got_y[M * N], got_gram[K * K];
+    gc_rng rng;
+    gc_rng_seed(&rng, gc_hash("gemm_tm_switch"));
+    fill_random(x, hx, &rng);
+    fill_random(w, hw, &rng);
+    fill_random(b, hb, &rng);
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            double z = hb[n];
+            for (int k = 0; k < K; k++)
+                z += hx[m * K + k] * hw[n * K + k];
+            want_y[m * N + n] = z > 0.0 ? z : 0.0;
+        }
+    for (int i = 0; i < K; i++)
+        for (int j = 0; j < K; j++) {
+            double z = 0.0;
+            for (int m = 0; m < M; m++)
+                z += hx[m * K + i] * hx[m * K + j];
+            want_gram[i * K + j] = z;
+        }
+    const ref_shape sy = {2, {M, N}}, sg = {2, {K, K}};
+    static const struct {
+        const char *tm;
+        unsigned new_programs;
+    } steps[] = {{"8", 0}, {"12", 1}, {"4", 1}, {"8", 0}, {"7", 0} /* not valid: 8 */};
+    clnn_ctx_stats before = {0}, after;
+    for (int i = 0; i < GC_COUNT(steps); i++) {
+        setenv("CLNN_GEMM_TM", steps[i].tm, 1);
+        ck_assert_int_eq(clnn_ctx_stats_get(ctx, &before), CLNN_OK);
+        ck_assert_msg(clnn_graph_run(g) == CLNN_OK, "GEMM_TM %s: %s", steps[i].tm,
+                      clnn_ctx_last_error(ctx));
+        ck_assert_int_eq(clnn_ctx_stats_get(ctx, &after), CLNN_OK);
+        unsigned made = after.programs_from_source + after.programs_from_cache -
+                        before.programs_from_source - before.programs_from_cache;
+        if (i > 0) /* the first run also builds the programs of the graph's other ops */
+            ck_assert_msg(made == steps[i].new_programs,
+                          "GEMM_TM %s after %s: %u programs made, expected %u", steps[i].tm,
+                          steps[i - 1].tm, made, steps[i].new_programs);
+        ck_assert_int_eq(clnn_tensor_read(y, got_y, sizeof got_y), CLNN_OK);
+        ck_assert_int_eq(clnn_tensor_read(gram, got_gram, sizeof got_gram), CLNN_OK);
+        char msg[768];
+        ck_assert_msg(gc_compare("relu(x w^T + b)", got_y, want_y, &sy, GC_FWD_RTOL, GC_FWD_ATOL,
+                                 msg, sizeof msg),
+                      "GEMM_TM %s: %s", steps[i].tm, msg);
+        ck_assert_msg(gc_compare("x^T x", got_gram, want_gram, &sg, GC_FWD_RTOL, GC_FWD_ATOL, msg,
+                                 sizeof msg),
+                      "GEMM_TM %s: %s", steps[i].tm, msg);
+    }
+    clnn_graph_destroy(g);
+    clnn_ctx_destroy(ctx);
+    unsetenv("CLNN_GEMM_TM");
+    unsetenv("CLNN_GEMM");
+}
+END_TEST
+
 /* Case names seed the random numbers and name failures, so each must be unique. */
 START_TEST(test_case_names_unique)
 {
-    const gc_case *const tables[] = {binary_cases, unary_cases,  reduce_cases,   expand_cases,
-                                     matmul_cases, layout_cases, composite_cases};
-    const int counts[] = {GC_COUNT(binary_cases),   GC_COUNT(unary_cases),  GC_COUNT(reduce_cases),
-                          GC_COUNT(expand_cases),   GC_COUNT(matmul_cases), GC_COUNT(layout_cases),
-                          GC_COUNT(composite_cases)};
+    const gc_case *const tables[] = {binary_cases, unary_cases,  reduce_cases, expand_cases,
+                                     matmul_cases, linear_cases, layout_cases, composite_cases};
+    const int counts[] = {GC_COUNT(binary_cases), GC_COUNT(unary_cases),    GC_COUNT(reduce_cases),
+                          GC_COUNT(expand_cases), GC_COUNT(matmul_cases),   GC_COUNT(linear_cases),
+                          GC_COUNT(layout_cases), GC_COUNT(composite_cases)};
     gc_assert_unique_names(tables, counts, GC_COUNT(tables));
 }
 END_TEST
@@ -779,6 +998,7 @@ static Suite *ops_suite(int clblast)
         const gc_loop loops[] = {
             {"matmul clblast", test_matmul_clblast, GC_COUNT(matmul_cases)},
             {"gemm_nan clblast", test_gemm_nan_clblast, GC_COUNT(nan_cases)},
+            {"linear clblast", test_linear_clblast, 2 * GC_COUNT(linear_cases)},
         };
         TCase *tc[GC_COUNT(loops)];
         gc_add_loops(s, loops, GC_COUNT(loops), tc);
@@ -789,7 +1009,8 @@ static Suite *ops_suite(int clblast)
         {"unary", test_unary, 2 * GC_COUNT(unary_cases)},
         {"reduce", test_reduce, 2 * GC_COUNT(reduce_cases)},
         {"expand", test_expand, GC_COUNT(expand_cases)},
-        {"matmul", test_matmul, GC_COUNT(matmul_cases)},
+        {"matmul", test_matmul, 3 * GC_COUNT(matmul_cases)},
+        {"linear fused", test_linear_fused, 3 * GC_COUNT(linear_cases)},
         {"layout", test_layout, GC_COUNT(layout_cases)},
         {"composite", test_composite, GC_COUNT(composite_cases)},
         {"errors", test_error, GC_COUNT(error_cases)},
@@ -799,7 +1020,9 @@ static Suite *ops_suite(int clblast)
     TCase *tc[GC_COUNT(loops)];
     gc_add_loops(s, loops, GC_COUNT(loops), tc);
     tcase_add_test(tc[0], test_case_names_unique);  /* binary */
-    tcase_add_test(tc[7], test_first_error_sticks); /* errors */
+    tcase_add_test(tc[4], test_gemm_tm_switch);     /* matmul */
+    tcase_add_test(tc[5], test_linear_fuses);       /* linear fused */
+    tcase_add_test(tc[8], test_first_error_sticks); /* errors */
     return s;
 }
 

@@ -668,6 +668,42 @@ int clnn__gemm_own(const clnn_ctx *ctx)
     return ctx->info.type != CLNN_DEVICE_GPU;
 }
 
+int clnn__gemm_tm_valid(int tm)
+{
+    return tm == 4 || tm == 6 || tm == 8 || tm == 10 || tm == 12;
+}
+
+#define GEMM_TM_DEFAULT 8 /* gemm.cl's default */
+
+/* The GEMM_TM of ctx's own SGEMM: $CLNN_GEMM_TM (a test and benchmark override), else
+ * ctx->own_gemm_tm (the tuned value), else 8; a value that is not valid counts as unset. */
+static int gemm_tm(const clnn_ctx *ctx)
+{
+    const char *env = getenv("CLNN_GEMM_TM");
+    if (env && *env) {
+        char *end = NULL;
+        long v = strtol(env, &end, 10);
+        if (end && !*end && v > 0 && v < 64 && clnn__gemm_tm_valid((int)v))
+            return (int)v;
+    }
+    return clnn__gemm_tm_valid(ctx->own_gemm_tm) ? ctx->own_gemm_tm : GEMM_TM_DEFAULT;
+}
+
+/* The build options of gemm.cl for tm (NULL for the default: one program variant fewer). */
+static const char *gemm_options(int tm, char *buf, size_t size)
+{
+    if (tm == GEMM_TM_DEFAULT)
+        return NULL;
+    snprintf(buf, size, "-DGEMM_TM=%d", tm);
+    return buf;
+}
+
+/* The epilogue code of gemm.cl (bit 0: bias, bits 1..: the activation) */
+static int epilogue_code(const clnn__gemm_args *a)
+{
+    return (a->bias != NULL) | (a->act << 1);
+}
+
 /* The last element (+ 1) a strided batch of rows x cols (row pitch ld) reaches from off. */
 static size_t extent(size_t off, size_t rows, size_t cols, size_t ld, size_t stride, size_t batch)
 {
@@ -693,22 +729,35 @@ static int own_fits(const clnn__gemm_args *a)
                            : extent(a->b_off, a->k, a->n, a->ldb, a->b_stride, a->batch);
     size_t ec = extent(a->c_off, a->m, a->n, a->ldc, a->c_stride, a->batch);
     return a->m && a->n && a->batch && ea < lim && eb < lim && ec < lim &&
-           a->k * a->n * a->batch < lim && a->m < lim && a->n < lim;
+           a->k * a->n * a->batch < lim && a->m < lim && a->n < lim &&
+           (!a->bias || a->bias_off + a->n < lim);
 }
 
-/* C = alpha op(A) op(B) + beta C with gemm_tile (and gemm_pack_t for B^T) on node's kernels
- * and packing buffer; the event of the last kernel in *last when asked (profiling). */
+/* C = act(alpha op(A) op(B) + beta C + bias) with gemm_tile (and gemm_pack_t for B^T) on node's
+ * kernels and packing buffer; the event of the last kernel in *last when asked (profiling). The
+ * kernels are made again when the GEMM_TM they were built with is no longer ctx's (a tuner
+ * switches it between runs). */
 static clnn_status own_gemm(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_args *a,
                             cl_event *last)
 {
     static const char *const names[2] = {"gemm_tile", "gemm_pack_t"};
     cl_kernel *kernels = node->kernels + CLNN__GEMM_SLOT;
+    const int tm = gemm_tm(ctx);
+    if (node->gemm_tm != tm)
+        for (int i = 0; i < 2; i++)
+            if (kernels[i]) { /* the in-order queue keeps a kernel while it is in use */
+                clReleaseKernel(kernels[i]);
+                kernels[i] = NULL;
+            }
+    char options[32];
     for (int i = 0; i < 2; i++)
         if (!kernels[i]) {
-            clnn_status st = clnn__kernel_create(ctx, "gemm", NULL, names[i], &kernels[i]);
+            clnn_status st = clnn__kernel_create(
+                ctx, "gemm", gemm_options(tm, options, sizeof options), names[i], &kernels[i]);
             if (st)
                 return st;
         }
+    node->gemm_tm = tm;
     int M = (int)a->m, N = (int)a->n, K = (int)a->k, trans_a = a->trans_a;
     int one = a->batch > 1; /* the strides of a single GEMM may be anything */
     int oa = (int)a->a_off, lda = (int)a->lda, sa = one ? (int)a->a_stride : 0;
@@ -748,17 +797,22 @@ static clnn_status own_gemm(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_a
     }
     cl_kernel k = kernels[0];
     float alpha = a->alpha, beta = a->beta;
-    const size_t sizes[18] = {
-        sizeof M,       sizeof N,  sizeof K,       sizeof alpha, sizeof beta,    sizeof trans_a,
-        sizeof(cl_mem), sizeof oa, sizeof lda,     sizeof sa,    sizeof(cl_mem), sizeof ob,
-        sizeof ldb,     sizeof sb, sizeof(cl_mem), sizeof oc,    sizeof ldc,     sizeof sc};
-    const void *const values[18] = {&M,  &N,    &K,  &alpha, &beta, &trans_a, &a->a, &oa,  &lda,
-                                    &sa, &bmem, &ob, &ldb,   &sb,   &a->c,    &oc,   &ldc, &sc};
-    size_t tiles = (a->n + 31) / 32, rows = (a->m + 7) / 8;
+    /* without a bias the kernel's bias argument is C (never read) */
+    int obias = a->bias ? (int)a->bias_off : 0, epi = epilogue_code(a);
+    cl_mem bias = a->bias ? a->bias : a->c;
+    const size_t sizes[21] = {
+        sizeof M,       sizeof N,     sizeof K,       sizeof alpha, sizeof beta,    sizeof trans_a,
+        sizeof(cl_mem), sizeof oa,    sizeof lda,     sizeof sa,    sizeof(cl_mem), sizeof ob,
+        sizeof ldb,     sizeof sb,    sizeof(cl_mem), sizeof oc,    sizeof ldc,     sizeof sc,
+        sizeof(cl_mem), sizeof obias, sizeof epi};
+    const void *const values[21] = {&M,    &N,   &K,   &alpha, &beta, &trans_a, &a->a,
+                                    &oa,   &lda, &sa,  &bmem,  &ob,   &ldb,     &sb,
+                                    &a->c, &oc,  &ldc, &sc,    &bias, &obias,   &epi};
+    size_t tiles = (a->n + 31) / 32, rows = (a->m + (size_t)tm - 1) / (size_t)tm;
     size_t global[3] = {tiles, rows, a->batch}, local[3] = {tiles, 1, 1};
     int use_local = ctx->info.max_work_group_size && tiles <= ctx->info.max_work_group_size &&
                     ctx->info.type != CLNN_DEVICE_GPU;
-    if ((err = set_args(k, 18, sizes, values)) != CL_SUCCESS ||
+    if ((err = set_args(k, 21, sizes, values)) != CL_SUCCESS ||
         (err = clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, use_local ? local : NULL, 0,
                                       NULL, last)) != CL_SUCCESS)
         return clnn__cl_fail(ctx, err, "gemm_tile %zux%zux%zu (batch %zu)", a->m, a->n, a->k,
@@ -766,9 +820,43 @@ static clnn_status own_gemm(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_a
     return CLNN_OK;
 }
 
+/* The epilogue of a (CLBlast) GEMM as a pass of its own: C = act(C + bias) with gemm.cl's
+ * gemm_epilogue. A rare path (a fused GEMM that the own kernels cannot index, or $CLNN_GEMM
+ * changed after the graph was built: the builders fuse only where the own kernels run), so the
+ * kernel is made per call and released once enqueued (the queue keeps it until it ran). */
+static clnn_status epilogue_pass(clnn_ctx *ctx, const clnn__gemm_args *a, cl_event *last)
+{
+    if (a->m > INT_MAX || a->n > INT_MAX || (a->bias && a->bias_off + a->n > (size_t)INT_MAX) ||
+        extent(a->c_off, a->m, a->n, a->ldc, a->c_stride, a->batch) > (size_t)INT_MAX)
+        return clnn__fail(ctx, CLNN_ERR_UNSUPPORTED,
+                          "GEMM epilogue (bias / activation) of a %zux%zu output (batch %zu): "
+                          "larger than its int indexing reaches",
+                          a->m, a->n, a->batch);
+    cl_kernel k;
+    clnn_status st = clnn__kernel_create(ctx, "gemm", NULL, "gemm_epilogue", &k);
+    if (st)
+        return st;
+    int M = (int)a->m, N = (int)a->n, oc = (int)a->c_off, ldc = (int)a->ldc;
+    int sc = a->batch > 1 ? (int)a->c_stride : 0, epi = epilogue_code(a);
+    int obias = a->bias ? (int)a->bias_off : 0;
+    cl_mem bias = a->bias ? a->bias : a->c;
+    const size_t sizes[9] = {sizeof M,  sizeof N,       sizeof(cl_mem), sizeof oc, sizeof ldc,
+                             sizeof sc, sizeof(cl_mem), sizeof obias,   sizeof epi};
+    const void *const values[9] = {&M, &N, &a->c, &oc, &ldc, &sc, &bias, &obias, &epi};
+    size_t global[3] = {a->n, a->m, a->batch};
+    cl_int err = set_args(k, 9, sizes, values);
+    if (err == CL_SUCCESS)
+        err = clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, NULL, 0, NULL, last);
+    clReleaseKernel(k);
+    if (err != CL_SUCCESS)
+        return clnn__cl_fail(ctx, err, "gemm_epilogue of a %zux%zu output (batch %zu)", a->m, a->n,
+                             a->batch);
+    return CLNN_OK;
+}
+
 /* ---- GEMM --------------------------------------------------------------------------------- */
-/* C = alpha op(A) op(B) + beta C on clnn's own kernels (own = 1) or CLBlast, profiled as one
- * span of node. */
+/* C = act(alpha op(A) op(B) + beta C + bias) on clnn's own kernels (own = 1) or CLBlast (then the
+ * epilogue as a pass of its own), profiled as one span of node. */
 static clnn_status gemm_with(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_args *a, int own)
 {
     if (!ctx->gemm_ready)
@@ -790,15 +878,25 @@ static clnn_status gemm_with(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_
     CLBlastTranspose ta = a->trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastTranspose tb = a->trans_b ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastStatusCode s;
+    const int epilogue = epilogue_code(a) != 0;
+    cl_event *gemm_evp = epilogue ? NULL : evp; /* the epilogue's event ends the span */
     if (a->batch <= 1)
         s = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, a->m, a->n, a->k, a->alpha, a->a, a->a_off,
                          a->lda, a->b, a->b_off, a->ldb, a->beta, a->c, a->c_off, a->ldc,
-                         &ctx->queue, evp);
+                         &ctx->queue, gemm_evp);
     else
         s = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, ta, tb, a->m, a->n, a->k, a->alpha,
                                        a->a, a->a_off, a->lda, a->a_stride, a->b, a->b_off, a->ldb,
                                        a->b_stride, a->beta, a->c, a->c_off, a->ldc, a->c_stride,
-                                       a->batch, &ctx->queue, evp);
+                                       a->batch, &ctx->queue, gemm_evp);
+    if (s == CLBlastSuccess && epilogue) {
+        clnn_status st = epilogue_pass(ctx, a, evp);
+        if (st != CLNN_OK) {
+            if (before)
+                clReleaseEvent(before);
+            return st;
+        }
+    }
     if (s != CLBlastSuccess) {
         if (before)
             clReleaseEvent(before);

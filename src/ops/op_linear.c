@@ -1,9 +1,11 @@
 /* op_linear.c — PyTorch Linear as a composition, no op of its own:
  *   x: (..., in), w: (out, in), b: (out) or NULL -> y = act(x w^T + b): (..., out)
- * One GEMM (clnn_matmul(x, w, 0, 1), on CLBlast; the batch axes of x are flattened into its
- * rows), then the bias and the activation in one fused pass (clnn_bias_act along the last axis;
- * clnn_activate without a bias). The gradients come from those ops' backward rules. A 1-D x is
- * one row: (in) -> (out). */
+ * clnn__matmul_bias_act(x, w, 0, 1, b, act) (op_matmul.c; the batch axes of x are flattened into
+ * the GEMM's rows): on CPU devices one kernel, clnn's own SGEMM with the bias and a ReLU, sigmoid
+ * or tanh in its store (softmax: the bias there, then softmax; other activations: bias_act after
+ * the GEMM); on GPUs a CLBlast GEMM, then the bias and the activation in one fused pass
+ * (clnn_bias_act along the last axis; clnn_activate without a bias). The gradients come from
+ * those ops' backward rules. A 1-D x is one row: (in) -> (out). */
 #include "ops_util.h"
 
 clnn_tensor *clnn_linear(clnn_graph *g, clnn_tensor *x, clnn_tensor *w, clnn_tensor *b,
@@ -48,7 +50,6 @@ clnn_tensor *clnn_linear(clnn_graph *g, clnn_tensor *x, clnn_tensor *w, clnn_ten
     }
     int64_t in = w->shape[1], out = w->shape[0];
     clnn_tensor *x2 = x->ndim == 1 ? clnn_reshape(g, x, 2, (int64_t[]){1, in}) : x;
-    clnn_tensor *y = clnn_matmul(g, x2, w, 0, 1);
-    y = b ? clnn_bias_act(g, y, b, -1, act, alpha) : clnn_activate(g, y, act, alpha);
+    clnn_tensor *y = clnn__matmul_bias_act(g, x2, w, 0, 1, b, act, alpha);
     return x->ndim == 1 ? clnn_reshape(g, y, 1, &out) : y;
 }

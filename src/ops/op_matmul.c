@@ -1,14 +1,27 @@
-/* op_matmul.c — batched matrix product on CLBlast (src/core/gemm.c):
- *   y = op(a) @ op(b);  a: (..., M, K) [(..., K, M) if trans_a],
- *   b: (..., K, N) with the same batch axes, or (K, N) shared by every batch [(N, K) if trans_b]
- *   -> y: (..., M, N)
- * Backward: da = dy @ op(b)^T (transposed back when trans_a), db = op(a)^T @ dy (summed over the
- * batch when b is shared; a shared b with a plain a is one GEMM over the flattened batch). */
+/* op_matmul.c — batched matrix product on clnn__gemm (src/core/gemm.c: clnn's own SGEMM on CPU
+ * devices, CLBlast on GPUs), with an optional epilogue:
+ *   y = act(op(a) @ op(b) + bias);  a: (..., M, K) [(..., K, M) if trans_a],
+ *   b: (..., K, N) with the same batch axes, or (K, N) shared by every batch [(N, K) if trans_b],
+ *   bias: (N) or absent, act none, ReLU, sigmoid or tanh -> y: (..., M, N)
+ * The epilogue (clnn__matmul_bias_act: clnn_linear, the Dense layer) runs in the own SGEMM's store,
+ * so a Dense layer is one kernel; CLBlast runs it as a pass after the GEMM.
+ * Backward: d = dy masked or scaled by act' from the output y (relu_bwd, sigmoid_bwd, tanh_bwd of
+ * op_unary.c), da = d @ op(b)^T (transposed back when trans_a), db = op(a)^T @ d (summed over the
+ * batch when b is shared; a shared b with a plain a is one GEMM over the flattened batch),
+ * dbias = d summed over every axis but the last. */
 #include "ops_util.h"
 
 typedef struct matmul_params {
     int trans_a, trans_b;
+    int act; /* the epilogue's clnn_activation: NONE, RELU, SIGMOID or TANH; the bias is src[2] */
 } matmul_params;
+
+/* the activations whose derivative the backward takes from the output alone */
+static int act_fusable(int act)
+{
+    return act == CLNN_ACT_NONE || act == CLNN_ACT_RELU || act == CLNN_ACT_SIGMOID ||
+           act == CLNN_ACT_TANH;
+}
 
 static int64_t batch_of(const clnn_tensor *t)
 {
@@ -53,6 +66,24 @@ static clnn_status infer(clnn_graph *g, clnn_tensor *y)
                                     "axes of '%s' %s, got %s",
                                     b->name, a->name, sa, sb);
     }
+    if (!act_fusable(p->act))
+        return clnn__graph_fail(g, CLNN_ERR_INVALID,
+                                "matmul: the epilogue takes no activation %d (none, relu, sigmoid "
+                                "or tanh)",
+                                p->act);
+    if (y->nsrc > 2) {
+        const clnn_tensor *bias = y->src[2];
+        char sbias[128];
+        clnn__shape_str(bias->ndim, bias->shape, sbias, sizeof sbias);
+        if (bias->dtype != CLNN_F32)
+            return clnn__graph_fail(g, CLNN_ERR_INVALID,
+                                    "matmul: expected an f32 bias, '%s' is not", bias->name);
+        if (bias->ndim != 1 || bias->shape[0] != n)
+            return clnn__graph_fail(g, CLNN_ERR_SHAPE,
+                                    "matmul: expected a bias of shape (%lld,) (the columns of the "
+                                    "product of '%s' %s and '%s' %s), got '%s' %s",
+                                    (long long)n, a->name, sa, b->name, sb, bias->name, sbias);
+    }
     y->ndim = a->ndim;
     for (int i = 0; i < a->ndim - 2; i++)
         y->shape[i] = a->shape[i];
@@ -89,6 +120,9 @@ static clnn_status emit(clnn_tensor *y)
         .b_stride = b->ndim > 2 ? k * n : 0,
         .c_stride = m * n,
         .batch = batch,
+        .bias = y->nsrc > 2 ? y->src[2]->storage->mem : NULL,
+        .bias_off = y->nsrc > 2 ? y->src[2]->offset : 0,
+        .act = p->act,
     };
     if (batch > 1 && b->ndim == 2 && !p->trans_a) {
         /* a shared b: one GEMM over all rows of a */
@@ -101,8 +135,23 @@ static clnn_status emit(clnn_tensor *y)
 static clnn_status backward(clnn_graph *g, clnn_tensor *y, clnn_tensor *dy)
 {
     const matmul_params *p = CLNN__PARAMS(y, matmul_params);
-    clnn_tensor *a = y->src[0], *b = y->src[1];
+    clnn_tensor *a = y->src[0], *b = y->src[1], *bias = y->nsrc > 2 ? y->src[2] : NULL;
     clnn_status st;
+    if (p->act != CLNN_ACT_NONE) {
+        /* relu_bwd: y > 0 exactly where the ReLU's input was (NaN included, as bias_act_bwd) */
+        int op = p->act == CLNN_ACT_RELU      ? CLNN_OP_RELU_BWD
+                 : p->act == CLNN_ACT_SIGMOID ? CLNN_OP_SIGMOID_BWD
+                                              : CLNN_OP_TANH_BWD;
+        if (!(dy = clnn__node(g, op, 2, (clnn_tensor *[]){y, dy}, NULL, 0)))
+            return g->status ? g->status : CLNN_ERR_NOMEM;
+    }
+    if (bias && bias->requires_grad) {
+        int axes[CLNN_MAX_DIMS];
+        for (int i = 0; i < dy->ndim - 1; i++)
+            axes[i] = i;
+        if ((st = clnn__grad_accum(g, bias, clnn_sum(g, dy, dy->ndim - 1, axes, 0))))
+            return st;
+    }
     if (a->requires_grad) {
         /* d op(a) = dy @ op(b)^T */
         clnn_tensor *d = clnn_matmul(g, dy, b, 0, !p->trans_b);
@@ -137,12 +186,42 @@ static void cost(const clnn_tensor *y, double *flops, double *bytes)
     double k = (double)a->shape[a->ndim - (p->trans_a ? 2 : 1)];
     *flops = 2.0 * (double)y->numel * k;
     *bytes = 4.0 * (double)(y->numel + a->numel + y->src[1]->numel);
+    if (y->nsrc > 2 || p->act != CLNN_ACT_NONE) {
+        *flops += (p->act == CLNN_ACT_NONE ? 1.0 : 10.0) * (double)y->numel;
+        *bytes += y->nsrc > 2 ? 4.0 * (double)y->src[2]->numel : 0.0;
+    }
 }
 
-const clnn__op_def clnn__op_matmul = {"matmul", 2, infer, emit, backward, cost, NULL};
+/* (a, b) or (a, b, bias) */
+const clnn__op_def clnn__op_matmul = {"matmul", 3, infer, emit, backward, cost, NULL};
 
 clnn_tensor *clnn_matmul(clnn_graph *g, clnn_tensor *a, clnn_tensor *b, int trans_a, int trans_b)
 {
-    matmul_params p = {trans_a != 0, trans_b != 0};
+    matmul_params p = {trans_a != 0, trans_b != 0, CLNN_ACT_NONE};
     return clnn__node(g, CLNN_OP_MATMUL, 2, (clnn_tensor *[]){a, b}, &p, sizeof p);
+}
+
+clnn_tensor *clnn__matmul_bias_act(clnn_graph *g, clnn_tensor *a, clnn_tensor *b, int trans_a,
+                                   int trans_b, clnn_tensor *bias, clnn_activation act, float alpha)
+{
+    if (!g || g->status)
+        return NULL;
+    if ((int)act < CLNN_ACT_NONE || (int)act > CLNN_ACT_SOFTMAX) {
+        clnn__graph_fail(g, CLNN_ERR_INVALID,
+                         "matmul: expected a clnn_activation (%d to %d), got %d", CLNN_ACT_NONE,
+                         CLNN_ACT_SOFTMAX, (int)act);
+        return NULL;
+    }
+    /* the graph is built for one device: fuse where the own SGEMM runs the GEMM (CLBlast would
+     * need the epilogue as a pass of its own, no faster than bias_act) */
+    int fuse = clnn__gemm_own(g->ctx) && (act_fusable(act) || act == CLNN_ACT_SOFTMAX);
+    if (!fuse) {
+        clnn_tensor *y = clnn_matmul(g, a, b, trans_a, trans_b);
+        return bias ? clnn_bias_act(g, y, bias, -1, act, alpha) : clnn_activate(g, y, act, alpha);
+    }
+    /* softmax is not elementwise: the bias in the epilogue, then its own op */
+    matmul_params p = {trans_a != 0, trans_b != 0, act == CLNN_ACT_SOFTMAX ? CLNN_ACT_NONE : act};
+    clnn_tensor *y =
+        clnn__node(g, CLNN_OP_MATMUL, bias ? 3 : 2, (clnn_tensor *[]){a, b, bias}, &p, sizeof p);
+    return act == CLNN_ACT_SOFTMAX ? clnn_softmax(g, y, -1) : y;
 }
