@@ -120,7 +120,7 @@ typedef struct bench {
     const char *models[8]; /* train, infer: model names or "model/bN" given (none: all) */
     int nmodels;
     int mpi;                     /* --mpi: train data-parallel over the ranks of mpirun */
-    int tune;                    /* --tune: search CLBlast GEMM parameters (suite_tune.c) */
+    int tune; /* --tune: TUNE_GEMM (CLBlast's parameters) | TUNE_CONV (suite_tune.c) */
     const char *compare_path;    /* --compare FILE */
     struct compare_set *compare; /* its results, loaded before any suite runs */
     int failures;
@@ -192,6 +192,7 @@ int compare_load(bench *b, const char *path);
 void compare_print(const bench *b);
 void compare_free(bench *b);
 
+enum { TUNE_GEMM = 1, TUNE_CONV = 2 };
 /* suite_tune.c: --tune; 0 on success, 1 when a search failed */
 int bench_tune(bench *b);
 /* suite_models.c: the reference training steps --tune tunes the convolutions of (clnn_model_tune

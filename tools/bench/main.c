@@ -174,7 +174,9 @@ static void usage(void)
         "                  each checked against the built-in rules' output). Both are stored in\n"
         "                  the cache directory, keyed by device and driver; later contexts apply\n"
         "                  them (CLNN_NO_TUNE=1: not). With --quick: fewer candidates and runs.\n"
-        "                  No suite runs\n"
+        "                  No suite runs. --tune=gemm, --tune=conv: only one of the two (on CPU\n"
+        "                  devices GEMMs run on clnn's own kernels, so CLBlast's parameters\n"
+        "                  matter only with CLNN_GEMM=clblast)\n"
         "  --quick         fewer and smaller cases, fewer repetitions (CI, the README)\n"
         "  --reps N        timed repetitions per case (default 10, quick 5; startup 3, quick 1;\n"
         "                  ops and conv 5, quick 3; train and infer 5 epochs, quick 2)\n"
@@ -210,7 +212,11 @@ static int parse_args(bench *b, int argc, char **argv, int *suites)
         } else if (!strcmp(a, "--mpi")) {
             b->mpi = 1;
         } else if (!strcmp(a, "--tune")) {
-            b->tune = 1;
+            b->tune = TUNE_GEMM | TUNE_CONV;
+        } else if (!strcmp(a, "--tune=gemm")) {
+            b->tune = TUNE_GEMM;
+        } else if (!strcmp(a, "--tune=conv")) {
+            b->tune = TUNE_CONV;
         } else if (is_device) {
             b->device = val;
         } else if (is_compare) {

@@ -4,8 +4,9 @@
  * shape, weighted time), the winner, and GFLOP/s per shape before and after; then the
  * convolution algorithms of the reference training steps (clnn_model_tune via suite_models.c):
  * per node the time of each algorithm and the choice. With --json one JSON object instead of the
- * tables. Runs alone: the search changes the device's parameters for the rest of the process.
- * Not here: the searches themselves (src/core/tune.c, src/core/tune_own.c). */
+ * tables; --tune=gemm and --tune=conv run one of the two. Runs alone: the search changes the
+ * device's parameters for the rest of the process. Not here: the searches themselves
+ * (src/core/tune.c, src/core/tune_own.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,6 +294,14 @@ int bench_tune(bench *b)
 {
     clnn_ctx *ctx = b->ctx;
     int quick = b->quick, json = b->json;
+    if (!(b->tune & TUNE_GEMM)) {
+        if (json)
+            printf("{\"tool\": \"clnn-bench\", \"suite\": \"tune\", \"quick\": %d", quick);
+        int failed = tune_convs(b);
+        if (json)
+            printf("}\n");
+        return failed;
+    }
     clnn_tune_options o;
     clnn_tune_options_init(&o);
     o.quick = quick;
@@ -324,7 +333,7 @@ int bench_tune(bench *b)
         printf("search took %.0f s\n", r->seconds);
     }
     free(r);
-    int failed = tune_convs(b);
+    int failed = (b->tune & TUNE_CONV) ? tune_convs(b) : 0;
     if (json)
         printf("}\n");
     return failed;
