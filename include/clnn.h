@@ -1553,10 +1553,12 @@ typedef struct clnn_conv_tune_row {
     char node[80]; /* the node's name */
     char op[24];   /* conv2d, conv2d_transpose, conv2d_bwd_input, conv2d_bwd_weight */
     int n, c, h, w, k, r, s, stride_h, stride_w, pad_h, pad_w, groups; /* its geometry */
-    double rules_ms;                    /* with the algorithm the built-in rules choose */
+    int rules_algo;                     /* the algorithm the built-in rules choose */
+    double rules_ms;                    /* its time in the rules' runs */
     double ms[CLNN_CONV_ALGO_COUNT];    /* fastest run per algorithm; NaN: cannot run it */
     int checked[CLNN_CONV_ALGO_COUNT];  /* 1 matched the rules' output, 0 did not, -1 not run */
-    int algo;                           /* stored for this shape: the fastest that matched */
+    int algo; /* stored for this shape: the fastest that matched, the rules' algorithm unless
+               * another one was at least 5% faster (noise must not flip a tie); -1: none */
 } clnn_conv_tune_row;
 
 typedef struct clnn_conv_tune_report {

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "clnn.h"
@@ -532,7 +533,6 @@ START_TEST(test_tune_bad_arguments)
 }
 END_TEST
 
-
 /* ---- tuning clnn's own kernels: the convolution algorithm per shape ------------------------ */
 /* x (n, 8, 9, 9) -> conv2d 16 3x3 pad 1 + bias -> mean(y y), with backward. nodes: the conv2d,
  * its data gradient and its weight gradient. */
@@ -614,10 +614,25 @@ START_TEST(test_own_tune_graph)
                       row->op, ran);
         ck_assert_msg(row->algo >= 0 && isfinite(row->ms[row->algo]), "%s: chose %d", row->op,
                       row->algo);
-        for (int a = 0; a < CLNN_CONV_ALGO_COUNT; a++)
-            ck_assert_msg(!(row->ms[a] < row->ms[row->algo]), "%s: chose %s (%g ms), %s took %g",
-                          row->op, clnn_conv_algo_name(row->algo), row->ms[row->algo],
-                          clnn_conv_algo_name(a), row->ms[a]);
+        /* the rules' algorithm unless another was 5% faster; then the fastest */
+        int rules = row->rules_algo;
+        ck_assert_msg(rules >= 0 && isfinite(row->ms[rules]) && row->ms[rules] <= row->rules_ms,
+                      "%s: rules' algorithm %d, %g ms (rules runs %g)", row->op, rules,
+                      rules >= 0 ? row->ms[rules] : NAN, row->rules_ms);
+        for (int a = 0; a < CLNN_CONV_ALGO_COUNT; a++) {
+            if (row->algo == rules)
+                ck_assert_msg(!(row->ms[a] < 0.95 * row->ms[rules]),
+                              "%s: kept the rules' %s (%g ms), %s took %g", row->op,
+                              clnn_conv_algo_name(rules), row->ms[rules], clnn_conv_algo_name(a),
+                              row->ms[a]);
+            else
+                ck_assert_msg(!(row->ms[a] < row->ms[row->algo]) &&
+                                  row->ms[row->algo] < 0.95 * row->ms[rules],
+                              "%s: chose %s (%g ms) over the rules' %s (%g), %s took %g", row->op,
+                              clnn_conv_algo_name(row->algo), row->ms[row->algo],
+                              clnn_conv_algo_name(rules), row->ms[rules], clnn_conv_algo_name(a),
+                              row->ms[a]);
+        }
         int which = !strcmp(row->op, "conv2d")              ? 0
                     : !strcmp(row->op, "conv2d_bwd_input")  ? 1
                     : !strcmp(row->op, "conv2d_bwd_weight") ? 2
@@ -695,8 +710,9 @@ START_TEST(test_own_file)
     const char *why = NULL;
     switch (_i) {
     case OWN_DEVICE:
-        snprintf(body, sizeof body, "clnn-own-tuning 1\nplatform P\ndevice D\ndriver 1\n"
-                                    "device-version 2\n%s",
+        snprintf(body, sizeof body,
+                 "clnn-own-tuning 1\nplatform P\ndevice D\ndriver 1\n"
+                 "device-version 2\n%s",
                  entries);
         why = "another device";
         break;
@@ -781,7 +797,6 @@ START_TEST(test_own_tune_errors)
 }
 END_TEST
 
-
 /* clnn_model_tune on a small CNN with BatchNorm: every convolution node measured, the weights
  * and running statistics as they were, training still works afterwards. */
 START_TEST(test_own_tune_model)
@@ -858,6 +873,63 @@ START_TEST(test_own_tune_model)
 }
 END_TEST
 
+/* An algorithm whose kernel is wrong (Winograd's weight transform off by 20%, through
+ * CLNN_KERNEL_DIR) fails its checks and is never chosen. */
+START_TEST(test_own_tune_wrong_kernel)
+{
+    clean_env();
+    unsetenv("CLNN_CONV_ALGO");
+    char dir[512], kdir[600], path[700];
+    temp_dir(dir, sizeof dir);
+    snprintf(kdir, sizeof kdir, "%s/kernels", dir);
+    ck_assert_int_eq(mkdir(kdir, 0755), 0);
+    char unused[64];
+    copy_kernels(kdir, NULL, unused, sizeof unused);
+    path_join(path, sizeof path, kdir, "winograd.cl");
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    static char text[65536];
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[len] = 0;
+    const char *good = "a[1][s] = 0.5f * (g[0][s] + g[1][s] + g[2][s]);";
+    char *at = strstr(text, good);
+    ck_assert_msg(at != NULL, "winograd.cl: '%s' not found (the test needs updating)", good);
+    memcpy(at + strlen("a[1][s] = 0."), "6", 1); /* 0.5f -> 0.6f */
+    write_text(path, text, len);
+    setenv("CLNN_KERNEL_DIR", kdir, 1);
+    clnn_ctx *ctx = ctx_in(dir);
+    clnn_tensor *nodes[3];
+    clnn_graph *g = conv_graph(ctx, 2, nodes);
+    EXPECT_ST(ctx, clnn_graph_run(g), CLNN_OK);
+    clnn_conv_tune_options o;
+    clnn_conv_tune_options_init(&o);
+    o.reps = 1;
+    o.no_write = 1;
+    static clnn_conv_tune_report r;
+    EXPECT_ST(ctx, clnn_graph_tune(g, &o, &r), CLNN_OK);
+    int wrong = 0;
+    for (size_t i = 0; i < r.nrows; i++) {
+        const clnn_conv_tune_row *row = &r.rows[i];
+        if (!strcmp(row->op, "conv2d_bwd_weight")) {
+            ck_assert_msg(!isfinite(row->ms[4]), "winograd ran a weight gradient");
+            continue;
+        }
+        ck_assert_msg(row->checked[4] == 0,
+                      "%s: the broken Winograd kernel: checked %d, "
+                      "expected 0",
+                      row->op, row->checked[4]);
+        ck_assert_msg(row->algo != 4, "%s: the broken Winograd kernel was chosen", row->op);
+        wrong++;
+    }
+    ck_assert_int_eq(wrong, 2);
+    clnn_graph_destroy(g);
+    clnn_ctx_destroy(ctx);
+    unsetenv("CLNN_KERNEL_DIR");
+    remove_dir(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tune");
@@ -883,6 +955,7 @@ int main(void)
     tcase_add_loop_test(own, test_own_file, 0, OWN_COUNT);
     tcase_add_test(own, test_own_tune_errors);
     tcase_add_test(own, test_own_tune_model);
+    tcase_add_test(own, test_own_tune_wrong_kernel);
     suite_add_tcase(s, own);
     return test_run_suite(s);
 }

@@ -44,13 +44,13 @@ int clnn__keyfile_path(const clnn_ctx *ctx, const char *prefix, const char *head
     const char *key = strchr(head, '\n');
     key = key ? key + 1 : head;
     uint64_t h = clnn__fnv1a(CLNN__FNV_INIT, key, strlen(key));
-    int w = snprintf(path, size, "%s/%s-%016llx.tune", ctx->cache_dir, prefix,
-                     (unsigned long long)h);
+    int w =
+        snprintf(path, size, "%s/%s-%016llx.tune", ctx->cache_dir, prefix, (unsigned long long)h);
     return w > 0 && (size_t)w < size ? 0 : -1;
 }
 
-clnn_status clnn__keyfile_write(clnn_ctx *ctx, const char *path, const char *head,
-                                const char *body, const char *what)
+clnn_status clnn__keyfile_write(clnn_ctx *ctx, const char *path, const char *head, const char *body,
+                                const char *what)
 {
     size_t cap = strlen(head) + strlen(body) + 64;
     if (cap > CLNN__KEYFILE_MAX_BYTES)
@@ -92,8 +92,7 @@ clnn_status clnn__keyfile_write(clnn_ctx *ctx, const char *path, const char *hea
                       strerror(err ? err : EIO));
 }
 
-int clnn__keyfile_read(const char *path, const char *head, char **body, char *why,
-                       size_t why_size)
+int clnn__keyfile_read(const char *path, const char *head, char **body, char *why, size_t why_size)
 {
     *body = NULL;
     FILE *f = fopen(path, "rb");
@@ -108,9 +107,10 @@ int clnn__keyfile_read(const char *path, const char *head, char **body, char *wh
     int bad_read = ferror(f);
     fclose(f);
     if (!text || bad_read || len > CLNN__KEYFILE_MAX_BYTES) {
-        snprintf(why, why_size, "%s", !text       ? "out of host memory"
-                                      : bad_read ? "read error"
-                                                 : "it is too large to be one");
+        snprintf(why, why_size, "%s",
+                 !text      ? "out of host memory"
+                 : bad_read ? "read error"
+                            : "it is too large to be one");
         free(text);
         return -1;
     }

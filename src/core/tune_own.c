@@ -127,8 +127,7 @@ static int parse_body(clnn_ctx *ctx, char *body, char *why, size_t why_size)
             char op[40], algo[40];
             clnn__conv_key k;
             int n = 0;
-            int got = sscanf(line,
-                             "conv %39s %d %d %d %d %d %d %d %d %d %d %d %d %d %d %39s%n", op,
+            int got = sscanf(line, "conv %39s %d %d %d %d %d %d %d %d %d %d %d %d %d %d %39s%n", op,
                              &k.N, &k.C, &k.H, &k.W, &k.K, &k.R, &k.S, &k.stride_h, &k.stride_w,
                              &k.pad_h, &k.pad_w, &k.dil_h, &k.dil_w, &k.groups, algo, &n);
             k.op = got == 16 ? op_of(op) : -1;
@@ -137,8 +136,8 @@ static int parse_body(clnn_ctx *ctx, char *body, char *why, size_t why_size)
                            k.S > 0 && k.stride_h > 0 && k.stride_w > 0 && k.dil_h > 0 &&
                            k.dil_w > 0 && k.groups > 0 && k.pad_h >= 0 && k.pad_w >= 0;
             if (got != 16 || line[n] || k.op < 0 || a < 0 || !positive) {
-                snprintf(why, why_size, "line %d of the body is not a valid entry: '%.80s'",
-                         lineno, line);
+                snprintf(why, why_size, "line %d of the body is not a valid entry: '%.80s'", lineno,
+                         line);
                 clnn__own_tune_free(ctx);
                 return -1;
             }
@@ -195,8 +194,8 @@ void clnn__own_tune_load(clnn_ctx *ctx)
         snprintf(ctx->own_status, sizeof ctx->own_status, "ignored %.1000s: %.280s", path, why);
         clnn__log(ctx, CLNN_LOG_WARN, "own-kernel tuning file ignored: %s: %s", path, why);
     } else {
-        snprintf(ctx->own_status, sizeof ctx->own_status, "applied from %.1000s (%zu shapes)",
-                 path, ctx->nconv_choices);
+        snprintf(ctx->own_status, sizeof ctx->own_status, "applied from %.1000s (%zu shapes)", path,
+                 ctx->nconv_choices);
         clnn__log(ctx, CLNN_LOG_INFO, "own-kernel tuning applied: %s", ctx->own_status);
     }
 }
@@ -236,15 +235,18 @@ static clnn_status own_write(clnn_ctx *ctx, const char *path, const char *commen
 }
 
 /* ---- the search ----------------------------------------------------------------------------- */
+/* A candidate must beat the rules' algorithm by this factor to be stored instead: the machine's
+ * noise must not turn a tie into a change. */
+#define RULES_MARGIN 0.95
+
 typedef struct tnode {
     clnn_tensor *t;
     clnn__conv_key key;
     int valid[CLNN__CONV_ALGOS];
     int checked[CLNN__CONV_ALGOS];
     double ms[CLNN__CONV_ALGOS], rules_ms;
-    float *ref; /* the rules' output */
-    int ref_ok; /* ref is finite: outputs can be compared */
-    int algo;   /* chosen; -1: the rules */
+    int rules_algo; /* what the rules choose */
+    int algo;       /* chosen */
 } tnode;
 
 typedef struct tstate {
@@ -253,11 +255,11 @@ typedef struct tstate {
     tnode *nodes;
     size_t n, cap;
     int round;  /* -1: the rules; else the forced algorithm */
-    int verify; /* compare (or, for the rules, keep) outputs in this run */
+    int verify; /* compare each forced node's output with the rules' on the same inputs */
     double prev;
-    float *buf;
+    float *got, *ref; /* host copies of one node's output */
     size_t buf_cap;
-    clnn_status err; /* of a read in the hook */
+    clnn_status err; /* of a read or a re-run in the hook */
 } tstate;
 
 static double now_s(void)
@@ -288,55 +290,76 @@ static tnode *find(const tstate *s, const clnn_tensor *t)
     return NULL;
 }
 
-/* Output of n against the rules': within 1e-3 of the largest |value| (Winograd and the
- * summation orders differ in rounding, not more) */
-static int matches(const tnode *n, const float *got)
+/* got against ref: within 1e-3 of ref's largest |value| (Winograd and the summation orders
+ * differ in rounding, not more); -1 when ref itself is not finite (nothing to compare with) */
+static int matches(const float *got, const float *ref, size_t count)
 {
-    size_t count = (size_t)n->t->numel;
     double scale = 0;
-    for (size_t i = 0; i < count; i++)
-        scale = fmax(scale, fabs((double)n->ref[i]));
+    for (size_t i = 0; i < count; i++) {
+        if (!isfinite(ref[i]))
+            return -1;
+        scale = fmax(scale, fabs((double)ref[i]));
+    }
     double tol = 1e-3 * scale + 1e-6;
     for (size_t i = 0; i < count; i++)
-        if (!(fabs((double)got[i] - (double)n->ref[i]) <= tol))
+        if (!(fabs((double)got[i] - (double)ref[i]) <= tol))
             return 0;
     return 1;
 }
 
-/* After each node of a run: drain the queue, time the node if it is a convolution of this
- * round, compare or keep its output in a verifying run. */
+/* The node's output right after it ran (its buffer holds it even where the plan reuses it later
+ * in the run; clnn_tensor_read refuses such values). */
+static clnn_status read_now(tstate *s, clnn_tensor *t, float *dst)
+{
+    cl_event done = NULL;
+    clnn_status st = clnn__tensor_read_async(t, dst, &done);
+    if (!st && done && clWaitForEvents(1, &done) != CL_SUCCESS)
+        st = clnn__fail(s->ctx, CLNN_ERR_OPENCL, "clnn_graph_tune: reading '%s' failed", t->name);
+    if (done)
+        clReleaseEvent(done);
+    return st;
+}
+
+/* Checks node n, just run with the round's algorithm: its output, then the rules' output of the
+ * same inputs (the node runs again with the rules; upstream nodes' own rounding or a flipped
+ * max-pool choice must not count against it). */
+static void verify_node(tstate *s, tnode *n)
+{
+    size_t count = (size_t)n->t->numel;
+    if (s->round == n->rules_algo) {
+        n->checked[s->round] = 1;
+        return;
+    }
+    clnn_status st = read_now(s, n->t, s->got);
+    if (!st) {
+        int force = s->ctx->conv_algo_force;
+        s->ctx->conv_algo_force = 0;
+        st = clnn__ops[n->t->op]->emit(n->t);
+        s->ctx->conv_algo_force = force;
+    }
+    if (!st)
+        st = read_now(s, n->t, s->ref);
+    if (st)
+        s->err = st;
+    else
+        n->checked[s->round] = matches(s->got, s->ref, count);
+}
+
+/* After each node of a run: drain the queue; time the node if it is a convolution of this
+ * round, or verify it in a verifying run. */
 static void after_node(void *user, const clnn_tensor *t)
 {
     tstate *s = user;
     clFinish(s->ctx->queue);
     double now = now_s();
     tnode *n = find(s, t);
-    if (n && (s->round < 0 || n->valid[s->round])) {
+    if (n && (s->round < 0 || n->valid[s->round]) && !s->err) {
         double ms = (now - s->prev) * 1e3;
         double *slot = s->round < 0 ? &n->rules_ms : &n->ms[s->round];
         if (!s->verify && !(*slot <= ms))
             *slot = ms;
-        if (s->verify && !s->err) {
-            size_t count = (size_t)t->numel;
-            float *dst = s->round < 0 ? n->ref : s->buf;
-            /* right after the node: its buffer holds its output even where the plan reuses
-             * it later in the run (clnn_tensor_read refuses such values) */
-            cl_event done = NULL;
-            clnn_status st = clnn__tensor_read_async(n->t, dst, &done);
-            if (!st && done && clWaitForEvents(1, &done) != CL_SUCCESS)
-                st = clnn__fail(s->ctx, CLNN_ERR_OPENCL, "clnn_graph_tune: reading '%s' failed",
-                                n->t->name);
-            if (done)
-                clReleaseEvent(done);
-            if (st)
-                s->err = st;
-            else if (s->round < 0) {
-                n->ref_ok = 1;
-                for (size_t i = 0; i < count && n->ref_ok; i++)
-                    n->ref_ok = isfinite(dst[i]);
-            } else
-                n->checked[s->round] = n->ref_ok ? matches(n, dst) : -1;
-        }
+        if (s->verify && s->round >= 0)
+            verify_node(s, n);
     }
     s->prev = now_s();
 }
@@ -353,37 +376,45 @@ static clnn_status run_once(clnn_graph *g, tstate *s, uint64_t runs0)
 }
 
 /* Chooses per group of nodes with the same key the algorithm with the least total time among
- * those that matched on every node of the group; stores it. */
+ * those that matched on every node of the group, the rules' unless another is faster by the
+ * margin; stores it. */
 static clnn_status choose(tstate *s)
 {
-    for (size_t i = 0; i < s->n; i++)
-        s->nodes[i].algo = -2; /* not yet decided */
+    for (size_t i = 0; i < s->n; i++) {
+        tnode *a = &s->nodes[i];
+        a->algo = -2; /* not yet decided */
+        /* the rules' algorithm ran in two rounds: its best time counts */
+        if (a->rules_algo >= 0 && !(a->ms[a->rules_algo] <= a->rules_ms))
+            a->ms[a->rules_algo] = a->rules_ms;
+    }
     for (size_t i = 0; i < s->n; i++) {
         tnode *a = &s->nodes[i];
         if (a->algo != -2)
             continue;
-        double best = INFINITY;
-        int algo = -1;
+        double sum[CLNN__CONV_ALGOS];
+        int best = -1;
         for (int al = 0; al < CLNN__CONV_ALGOS; al++) {
-            double sum = 0;
+            sum[al] = 0;
             for (size_t j = i; j < s->n; j++) {
                 tnode *b = &s->nodes[j];
                 if (b->algo != -2 || memcmp(&a->key, &b->key, sizeof a->key))
                     continue;
                 if (!b->valid[al] || b->checked[al] != 1 || !isfinite(b->ms[al]))
-                    sum = INFINITY;
+                    sum[al] = INFINITY;
                 else
-                    sum += b->ms[al];
+                    sum[al] += b->ms[al];
             }
-            if (sum < best) {
-                best = sum;
-                algo = al;
-            }
+            if (isfinite(sum[al]) && (best < 0 || sum[al] < sum[best]))
+                best = al;
         }
+        int rules = a->rules_algo;
+        if (best >= 0 && rules >= 0 && best != rules && isfinite(sum[rules]) &&
+            !(sum[best] < RULES_MARGIN * sum[rules]))
+            best = rules;
         for (size_t j = i; j < s->n; j++)
             if (s->nodes[j].algo == -2 && !memcmp(&a->key, &s->nodes[j].key, sizeof a->key))
-                s->nodes[j].algo = algo;
-        if (algo >= 0 && table_put(s->ctx, &a->key, algo))
+                s->nodes[j].algo = best;
+        if (best >= 0 && table_put(s->ctx, &a->key, best))
             return clnn__fail(s->ctx, CLNN_ERR_NOMEM, "clnn_graph_tune: out of host memory");
     }
     return CLNN_OK;
@@ -406,6 +437,7 @@ static void fill_report(const tstate *s, clnn_conv_tune_report *r)
         row->r = k->R, row->s = k->S, row->stride_h = k->stride_h, row->stride_w = k->stride_w;
         row->pad_h = k->pad_h, row->pad_w = k->pad_w, row->groups = k->groups;
         row->rules_ms = n->rules_ms;
+        row->rules_algo = n->rules_algo;
         for (int a = 0; a < CLNN__CONV_ALGOS; a++) {
             row->ms[a] = n->valid[a] ? n->ms[a] : NAN;
             row->checked[a] = n->checked[a];
@@ -421,6 +453,8 @@ void clnn_conv_tune_options_init(clnn_conv_tune_options *o)
         memset(o, 0, sizeof *o);
 }
 
+/* The convolution nodes of g, with what the rules choose (the table is detached: no tuned
+ * choice answers). */
 static clnn_status collect(clnn_graph *g, tstate *s)
 {
     for (size_t i = 0; i < g->nnodes; i++) {
@@ -433,64 +467,76 @@ static clnn_status collect(clnn_graph *g, tstate *s)
             return clnn__fail(s->ctx, CLNN_ERR_NOMEM, "clnn_graph_tune: out of host memory");
         n.t = t;
         n.rules_ms = NAN;
+        n.rules_algo = clnn__conv_algo_of(t);
         for (int a = 0; a < CLNN__CONV_ALGOS; a++) {
             n.ms[a] = NAN;
             n.checked[a] = -1;
         }
-        size_t count = (size_t)t->numel;
-        n.ref = malloc(count * sizeof(float));
-        if (!n.ref)
-            return clnn__fail(s->ctx, CLNN_ERR_NOMEM, "clnn_graph_tune: out of host memory");
         s->nodes[s->n++] = n;
+        size_t count = (size_t)t->numel;
         if (count > s->buf_cap) {
-            float *b = realloc(s->buf, count * sizeof(float));
-            if (!b)
+            float *got = realloc(s->got, count * sizeof(float));
+            if (got)
+                s->got = got;
+            float *ref = got ? realloc(s->ref, count * sizeof(float)) : NULL;
+            if (ref)
+                s->ref = ref;
+            if (!got || !ref)
                 return clnn__fail(s->ctx, CLNN_ERR_NOMEM, "clnn_graph_tune: out of host memory");
-            s->buf = b;
             s->buf_cap = count;
         }
     }
     return CLNN_OK;
 }
 
-/* The measuring rounds: the rules first (their outputs are the reference), then each algorithm
- * that some node can run. A round that fails (an algorithm that cannot run a shape on this
- * device, e.g. out of memory) disqualifies that algorithm for the nodes of the round. */
+/* Whether round (an algorithm; -1: the rules) has a node to run */
+static int round_used(const tstate *s, int round)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (round < 0 || s->nodes[i].valid[round])
+            return 1;
+    return 0;
+}
+
+/* The measuring runs: first one verifying run per algorithm that some node can run (which also
+ * compiles its kernels), then reps timed runs of each, interleaved (rules, 0, 1, ... then again)
+ * so that the machine's slow moments fall on every algorithm alike. A run that fails (an
+ * algorithm that cannot run a shape on this device, e.g. out of memory) disqualifies that
+ * algorithm for the nodes it can run. */
 static clnn_status rounds(clnn_graph *g, tstate *s, int reps)
 {
     uint64_t runs0 = clnn_graph_run_count(g);
+    int failed[CLNN__CONV_ALGOS + 1] = {0}; /* [round + 1] */
     clnn_status st = CLNN_OK;
-    for (int round = -1; round < CLNN__CONV_ALGOS && !st; round++) {
-        int any = round < 0;
-        for (size_t i = 0; i < s->n && !any; i++)
-            any = s->nodes[i].valid[round];
-        if (!any)
-            continue;
-        s->round = round;
-        s->ctx->conv_algo_force = round + 1;
-        s->verify = 1;
+    for (int pass = 0; pass <= reps && !st; pass++) {
         double t0 = now_s();
-        clnn_status rst = run_once(g, s, runs0);
-        s->verify = 0;
-        for (int r = 0; r < reps && !rst; r++)
-            rst = run_once(g, s, runs0);
-        if (rst && round < 0) { /* the rules themselves fail: nothing to compare with */
-            st = rst;
-            break;
+        for (int round = -1; round < CLNN__CONV_ALGOS && !st; round++) {
+            if (failed[round + 1] || !round_used(s, round))
+                continue;
+            s->round = round;
+            s->ctx->conv_algo_force = round + 1;
+            s->verify = pass == 0;
+            clnn_status rst = run_once(g, s, runs0);
+            if (rst && round < 0) { /* the rules themselves fail: nothing to compare with */
+                st = rst;
+                break;
+            }
+            if (rst) {
+                say(s, "%s failed on this graph: %.300s", ALGO_NAMES[round],
+                    clnn_ctx_last_error(s->ctx));
+                failed[round + 1] = 1;
+                for (size_t i = 0; i < s->n; i++)
+                    if (s->nodes[i].valid[round]) {
+                        s->nodes[i].checked[round] = 0;
+                        s->nodes[i].ms[round] = NAN;
+                    }
+            }
         }
-        if (rst) {
-            say(s, "%s failed on this graph: %.300s", ALGO_NAMES[round],
-                clnn_ctx_last_error(s->ctx));
-            for (size_t i = 0; i < s->n; i++)
-                if (s->nodes[i].valid[round]) {
-                    s->nodes[i].checked[round] = 0;
-                    s->nodes[i].ms[round] = NAN;
-                }
-            continue;
-        }
-        say(s, "%s: %.1f s", round < 0 ? "rules" : ALGO_NAMES[round], now_s() - t0);
+        if (!st)
+            say(s, "%s: %.1f s", pass ? "timed runs" : "checks and first runs", now_s() - t0);
     }
     s->ctx->conv_algo_force = 0;
+    s->verify = 0;
     clnn_graph_set_run_count(g, runs0);
     return st;
 }
@@ -534,8 +580,7 @@ clnn_status clnn_graph_tune(clnn_graph *g, const clnn_conv_tune_options *options
         clnn_conv_tune_report local, *r = report ? report : &local;
         memset(r, 0, sizeof *r);
         fill_report(&s, r);
-        say(&s, "%zu nodes: %.2f ms with the rules, %.2f ms tuned", s.n, r->rules_ms,
-            r->tuned_ms);
+        say(&s, "%zu nodes: %.2f ms with the rules, %.2f ms tuned", s.n, r->rules_ms, r->tuned_ms);
         if (!o->no_write) {
             char path[1024], comments[256];
             snprintf(comments, sizeof comments, "# written by clnn_graph_tune: %zu shapes\n",
@@ -554,9 +599,8 @@ clnn_status clnn_graph_tune(clnn_graph *g, const clnn_conv_tune_options *options
         }
         r->seconds = now_s() - t0;
     }
-    for (size_t i = 0; i < s.n; i++)
-        free(s.nodes[i].ref);
     free(s.nodes);
-    free(s.buf);
+    free(s.got);
+    free(s.ref);
     return st;
 }

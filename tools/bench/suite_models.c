@@ -421,8 +421,8 @@ static void train_case(bench *b, const model_case *c)
                 st = clnn_ctx_finish(b->ctx);
             t[i] = now_ms() - t0;
         }
-        clnn_status all = clnn_mpi_agree(st, st ? clnn_ctx_last_error(b->ctx) : NULL, err,
-                                         sizeof err);
+        clnn_status all =
+            clnn_mpi_agree(st, st ? clnn_ctx_last_error(b->ctx) : NULL, err, sizeof err);
         if (all) {
             fprintf(stderr, "clnn-bench: FAIL train %s: %s\n", r->name, err);
             b->failures++;

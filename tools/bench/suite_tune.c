@@ -191,7 +191,8 @@ static void print_conv(const clnn_conv_tune_report *r, const char *model, int64_
 {
     char buf[32];
     printf("\nconvolutions of %s/b%lld: ms per node with each algorithm ('x': its output did not\n"
-           "match the rules', '-': cannot run it), '*' the choice\n",
+           "match the rules' on the same inputs, '-': cannot run it), 'r' the rules' choice (the\n"
+           "rules column: its time in the rules' runs), '*' the tuned choice\n",
            model, (long long)batch);
     printf("%-28s %-18s %-30s %8s", "node", "op", "N C HxW -> K RxS /stride", "rules");
     for (int a = 0; a < CLNN_CONV_ALGO_COUNT; a++)
@@ -200,14 +201,17 @@ static void print_conv(const clnn_conv_tune_report *r, const char *model, int64_
     for (size_t i = 0; i < r->nrows; i++) {
         const clnn_conv_tune_row *w = &r->rows[i];
         char geo[64];
-        snprintf(geo, sizeof geo, "%d %d %dx%d -> %d %dx%d /%d", w->n, w->c, w->h, w->w, w->k,
-                 w->r, w->s, w->stride_h);
+        snprintf(geo, sizeof geo, "%d %d %dx%d -> %d %dx%d /%d", w->n, w->c, w->h, w->w, w->k, w->r,
+                 w->s, w->stride_h);
         printf("%-28.28s %-18s %-30s %8s", w->node, w->op, geo,
                fmt_ms(buf, sizeof buf, w->rules_ms));
         for (int a = 0; a < CLNN_CONV_ALGO_COUNT; a++) {
             char cell[40];
-            snprintf(cell, sizeof cell, "%s%s", fmt_ms(buf, sizeof buf, w->ms[a]),
-                     w->checked[a] == 0 ? "x" : a == w->algo ? "*" : "");
+            snprintf(cell, sizeof cell, "%s%s%s", fmt_ms(buf, sizeof buf, w->ms[a]),
+                     w->checked[a] == 0 ? "x"
+                     : a == w->algo     ? "*"
+                                        : "",
+                     a == w->rules_algo ? "r" : "");
             printf(" %12s", cell);
         }
         printf("\n");
@@ -240,6 +244,8 @@ static void json_conv(const clnn_conv_tune_report *r, const char *model, int64_t
                "\"s\": %d, \"stride\": %d, \"pad\": %d, \"groups\": %d, \"rules_ms\": ",
                w->n, w->c, w->h, w->w, w->k, w->r, w->s, w->stride_h, w->pad_h, w->groups);
         json_number(w->rules_ms);
+        printf(", \"rules_algo\": ");
+        json_string(clnn_conv_algo_name(w->rules_algo));
         printf(", \"algo\": ");
         json_string(w->algo >= 0 ? clnn_conv_algo_name(w->algo) : "rules");
         printf(", \"ms\": {");
