@@ -2,7 +2,7 @@
  * the Keras-style summary, and parameter access. A model records which layer is applied to which
  * nodes, with every shape known (a small "shape graph" of batch 2 runs each layer's builder as it
  * is applied, so shape errors surface at the call that caused them, with the op's message).
- * Device graphs for real batch sizes are made later, by train.c, from the same records.
+ * Device graphs for real batch sizes are made later, by graphs.c, from the same records.
  * What does not live here: the layer kinds (layers.c) and compile / fit / evaluate / predict
  * (train.c). */
 #include <math.h>

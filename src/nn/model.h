@@ -1,5 +1,7 @@
-/* model.h — the model structure shared by model.c (building, parameters, summary) and train.c
- * (compile, the per-batch-size device graphs, fit, evaluate, predict, history). */
+/* model.h — the model structure shared by model.c (building, parameters, summary), persist.c
+ * (save, load, checkpoints) and the training files: train.c (compile, fit, evaluate, predict) and
+ * the files split off it, graphs.c (the per-batch-size device graphs), feed.c (batch staging),
+ * history.c and others, whose own shared declarations are in train.h. */
 #ifndef CLNN_MODEL_H
 #define CLNN_MODEL_H
 
@@ -60,18 +62,18 @@ struct clnn_model {
     clnn_compile_options c;
     unsigned char *trainable_at_compile; /* per layer */
     clnn_optimizer *opt;
-    clnn__mgraph graphs[CLNN__MODEL_GRAPHS];
+    clnn__mgraph graphs[CLNN__MODEL_GRAPHS]; /* graphs.c */
     uint64_t clock;
-    float *stage_x, *stage_t, *stage_out; /* host staging of one batch */
+    float *stage_x, *stage_t, *stage_out; /* host staging of one batch (feed.c) */
     int32_t *stage_xi, *stage_l;
     size_t stage_cap_x, stage_cap_t, stage_cap_out, stage_cap_xi, stage_cap_l; /* elements */
-    cl_event stage_done; /* the last upload from the staging buffers, while it may be pending */
-    clnn_history history;
+    cl_event stage_done;  /* the last upload from the staging buffers, while it may be pending */
+    clnn_history history; /* history.c */
     size_t history_cap;   /* rows allocated */
     uint64_t train_steps; /* training steps done: the dropout counter of every training graph */
-    char **meta; /* user metadata: key, value pairs (2 nmeta strings) */
+    char **meta;          /* user metadata: key, value pairs (2 nmeta strings) */
     int nmeta;
-    float *dist_buf; /* fit over MPI: the host copy of every gradient (+ the loss) */
+    float *dist_buf; /* fit over MPI (fit_dist.c): the host copy of every gradient (+ the loss) */
     size_t dist_cap; /* floats */
     struct clnn__pending_opt *pending_opt; /* optimizer state of a checkpoint, applied when the
                                             * optimizer is made (persist.c) */
