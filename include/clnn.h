@@ -1543,6 +1543,11 @@ CLNN_API const char *clnn_conv_algo_name(int algo);
 typedef struct clnn_conv_tune_options {
     int reps;     /* timed runs of the graph per algorithm (the fastest counts); 0: 3 */
     int no_write; /* 1: keep the choices in this context only, do not write the file */
+    /* 1: also choose the rows per work-item of clnn's own SGEMM (GEMM_TM 4, 6, 8, 10 or 12;
+     * one value per device) by the time of the whole graph, each value's GEMM outputs checked
+     * against the default's; only where the own SGEMM runs (CPU devices) and $CLNN_GEMM_TM is
+     * not set */
+    int gemm_tile;
     /* one line per step (also logged at INFO); NULL: none */
     void (*progress)(void *user, const char *line);
     void *progress_user;
@@ -1566,6 +1571,9 @@ typedef struct clnn_conv_tune_report {
     size_t nrows;              /* convolution nodes listed */
     size_t nnodes;             /* all convolution nodes measured (more than nrows: not listed) */
     double rules_ms, tuned_ms; /* sums over the nodes: the rules' choices, the stored ones */
+    int gemm_tm;               /* options.gemm_tile: the GEMM_TM chosen; 0: not searched */
+    double gemm_tm_ms[5];      /* the graph's time with GEMM_TM 4, 6, 8, 10, 12; NaN: not run
+                                * or its results differed */
     char path[1024];           /* the file written ("" when none) */
     double seconds;
 } clnn_conv_tune_report;

@@ -653,7 +653,7 @@ START_TEST(test_own_tune_graph)
     ctx = ctx_in(dir);
     g = conv_graph(ctx, 2, nodes);
     EXPECT_CONTAINS(clnn_own_tuning_status(ctx), "applied from");
-    EXPECT_CONTAINS(clnn_own_tuning_status(ctx), "(3 shapes)");
+    EXPECT_CONTAINS(clnn_own_tuning_status(ctx), "(3 shapes, GEMM_TM 8)");
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(clnn_conv_algo(nodes[i]), algo[i]);
     EXPECT_ST(ctx, clnn_graph_run(g), CLNN_OK);
@@ -689,7 +689,16 @@ static void own_file(clnn_ctx *ctx, const char *dir, char *head, size_t head_siz
 
 /* Hand-written files: a valid one is applied (each node takes its entry's algorithm); damaged
  * ones are ignored with a warning and the rules run. */
-enum { OWN_VALID, OWN_TRUNCATED, OWN_CHECKSUM, OWN_DEVICE, OWN_BAD_LINE, OWN_BAD_ALGO, OWN_COUNT };
+enum {
+    OWN_VALID,
+    OWN_TRUNCATED,
+    OWN_CHECKSUM,
+    OWN_DEVICE,
+    OWN_BAD_LINE,
+    OWN_BAD_ALGO,
+    OWN_BAD_TM,
+    OWN_COUNT
+};
 
 START_TEST(test_own_file)
 {
@@ -705,7 +714,8 @@ START_TEST(test_own_file)
         "# by hand\n"
         "conv conv2d 4 8 9 9 16 3 3 1 1 1 1 1 1 1 im2col+gemm\n"
         "conv conv2d_bwd_input 4 8 9 9 16 3 3 1 1 1 1 1 1 1 direct\n"
-        "conv conv2d_bwd_weight 4 8 9 9 16 3 3 1 1 1 1 1 1 1 im2col+gemm\n";
+        "conv conv2d_bwd_weight 4 8 9 9 16 3 3 1 1 1 1 1 1 1 im2col+gemm\n"
+        "gemm-tm 12\n";
     snprintf(body, sizeof body, "%s%s", head, entries);
     const char *why = NULL;
     switch (_i) {
@@ -719,6 +729,10 @@ START_TEST(test_own_file)
     case OWN_BAD_LINE:
         snprintf(body, sizeof body, "%sconv conv2d 4 8 9\n", head);
         why = "not a valid entry";
+        break;
+    case OWN_BAD_TM:
+        snprintf(body, sizeof body, "%sgemm-tm 7\n%s", head, entries);
+        why = "gemm-tm 7";
         break;
     case OWN_BAD_ALGO:
         snprintf(body, sizeof body, "%sconv conv2d 4 8 9 9 16 3 3 1 1 1 1 1 1 1 fft\n", head);
@@ -743,6 +757,7 @@ START_TEST(test_own_file)
     const char *status = clnn_own_tuning_status(ctx);
     if (_i == OWN_VALID) {
         EXPECT_CONTAINS(status, "applied from");
+        EXPECT_CONTAINS(status, "(3 shapes, GEMM_TM 12)");
         ck_assert_int_eq(clnn_conv_algo(nodes[0]), 0);
         ck_assert_int_eq(clnn_conv_algo(nodes[1]), 1);
         ck_assert_int_eq(clnn_conv_algo(nodes[2]), 0);
@@ -930,6 +945,73 @@ START_TEST(test_own_tune_wrong_kernel)
 }
 END_TEST
 
+/* options.gemm_tile on a graph of GEMMs: every GEMM_TM runs, is checked and timed; the choice
+ * goes to the file and a new context takes it; $CLNN_GEMM_TM turns the search off. */
+START_TEST(test_own_tune_gemm_tm)
+{
+    clean_env();
+    unsetenv("CLNN_NO_TUNE");
+    unsetenv("CLNN_GEMM_TM");
+    unsetenv("CLNN_GEMM");
+    char dir[512];
+    temp_dir(dir, sizeof dir);
+    clnn_ctx *ctx = ctx_in(dir);
+    clnn_graph *g = NULL;
+    EXPECT_ST(ctx, clnn_graph_create(ctx, &g), CLNN_OK);
+    clnn_tensor *x = clnn_param(g, "x", 2, (int64_t[]){37, 64});
+    clnn_tensor *w = clnn_param(g, "w", 2, (int64_t[]){45, 64});
+    clnn_tensor *b = clnn_param(g, "b", 1, (int64_t[]){45});
+    clnn_tensor *y = clnn_linear(g, x, w, b, CLNN_ACT_TANH, 0);
+    clnn_tensor *loss = clnn_mean(g, clnn_mul(g, y, y), 0, NULL, 0);
+    EXPECT_ST(ctx, clnn_graph_backward(g, loss), CLNN_OK);
+    clnn_tensor *params[3] = {x, w, b};
+    for (int i = 0; i < 3; i++) {
+        size_t count = (size_t)clnn_tensor_numel(params[i]);
+        float *v = malloc(count * sizeof *v);
+        ck_assert_ptr_nonnull(v);
+        for (size_t j = 0; j < count; j++)
+            v[j] = (float)((j * 13 + (size_t)i) % 29) / 14.0f - 1.0f;
+        EXPECT_ST(ctx, clnn_tensor_write(params[i], v, count * sizeof *v), CLNN_OK);
+        free(v);
+    }
+    EXPECT_ST(ctx, clnn_graph_run(g), CLNN_OK);
+    clnn_conv_tune_options o;
+    clnn_conv_tune_options_init(&o);
+    o.reps = 1;
+    o.gemm_tile = 1;
+    static clnn_conv_tune_report r;
+    EXPECT_ST(ctx, clnn_graph_tune(g, &o, &r), CLNN_OK);
+    ck_assert_uint_eq(r.nnodes, 0);
+    ck_assert_msg(r.gemm_tm == 4 || r.gemm_tm == 6 || r.gemm_tm == 8 || r.gemm_tm == 10 ||
+                      r.gemm_tm == 12,
+                  "gemm_tm: got %d", r.gemm_tm);
+    for (int i = 0; i < 5; i++)
+        ck_assert_msg(r.gemm_tm_ms[i] > 0 && isfinite(r.gemm_tm_ms[i]), "GEMM_TM #%d: %g ms", i,
+                      r.gemm_tm_ms[i]);
+    ck_assert_msg(access(r.path, R_OK) == 0, "tuning file '%s' not there", r.path);
+    EXPECT_ST(ctx, clnn_graph_run(g), CLNN_OK);
+    clnn_graph_destroy(g);
+    clnn_ctx_destroy(ctx);
+    char want[32];
+    snprintf(want, sizeof want, "GEMM_TM %d)", r.gemm_tm);
+    ctx = ctx_in(dir);
+    EXPECT_CONTAINS(clnn_own_tuning_status(ctx), "applied from");
+    EXPECT_CONTAINS(clnn_own_tuning_status(ctx), want);
+    /* $CLNN_GEMM_TM: not searched */
+    EXPECT_ST(ctx, clnn_graph_create(ctx, &g), CLNN_OK);
+    clnn_tensor *a = clnn_input(g, "a", 2, (int64_t[]){5, 7});
+    clnn_graph_keep(g, clnn_matmul(g, a, a, 0, 1));
+    setenv("CLNN_GEMM_TM", "4", 1);
+    o.no_write = 1;
+    EXPECT_ST(ctx, clnn_graph_tune(g, &o, &r), CLNN_OK);
+    ck_assert_int_eq(r.gemm_tm, 0);
+    unsetenv("CLNN_GEMM_TM");
+    clnn_graph_destroy(g);
+    clnn_ctx_destroy(ctx);
+    remove_dir(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tune");
@@ -956,6 +1038,7 @@ int main(void)
     tcase_add_test(own, test_own_tune_errors);
     tcase_add_test(own, test_own_tune_model);
     tcase_add_test(own, test_own_tune_wrong_kernel);
+    tcase_add_test(own, test_own_tune_gemm_tm);
     suite_add_tcase(s, own);
     return test_run_suite(s);
 }

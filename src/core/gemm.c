@@ -676,9 +676,12 @@ int clnn__gemm_tm_valid(int tm)
 #define GEMM_TM_DEFAULT 8 /* gemm.cl's default */
 
 /* The GEMM_TM of ctx's own SGEMM: $CLNN_GEMM_TM (a test and benchmark override), else
- * ctx->own_gemm_tm (the tuned value), else 8; a value that is not valid counts as unset. */
-static int gemm_tm(const clnn_ctx *ctx)
+ * ctx->own_gemm_tm (the tuned value, tune_own.c), else 8; a value that is not valid counts as
+ * unset. */
+static int gemm_tm(clnn_ctx *ctx)
 {
+    if (!ctx->own_ready)
+        clnn__own_tune_load(ctx); /* the tuned value lives in the own-kernel tuning file */
     const char *env = getenv("CLNN_GEMM_TM");
     if (env && *env) {
         char *end = NULL;

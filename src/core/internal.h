@@ -106,7 +106,7 @@ struct clnn_ctx {
     int conv_algo_force; /* algorithm + 1 that every convolution takes (the tuner); 0: none */
     int own_gemm_tm;     /* rows of C per work-item of the own SGEMM (gemm.cl GEMM_TM); 0: default */
     char own_status[1300]; /* what loading the own-kernel tuning file did */
-    /* a second command queue for uploads that overlap compute (train.c); NULL until used */
+    /* a second command queue for uploads that overlap compute (feed.c); NULL until used */
     cl_command_queue upload_queue;
 };
 

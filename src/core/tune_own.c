@@ -96,7 +96,7 @@ void clnn__own_tune_free(clnn_ctx *ctx)
 
 /* ---- the file ------------------------------------------------------------------------------- */
 /* Body lines: "conv <op> N C H W K R S stride_h stride_w pad_h pad_w dil_h dil_w groups <algo>",
- * comments starting with '#'. */
+ * at most one "gemm-tm <rows per work-item of the own SGEMM>", comments starting with '#'. */
 static int op_of(const char *name)
 {
     for (size_t i = 0; i < NCONV_OPS; i++)
@@ -113,8 +113,9 @@ static int algo_of(const char *name)
     return -1;
 }
 
-/* Parses body into ctx's table (replacing it): 0, or -1 with the reason in why. */
-static int parse_body(clnn_ctx *ctx, char *body, char *why, size_t why_size)
+/* Parses body into ctx's table (replacing it) and *gemm_tm (0 when the file has none): 0, or -1
+ * with the reason in why. */
+static int parse_body(clnn_ctx *ctx, char *body, int *gemm_tm, char *why, size_t why_size)
 {
     clnn__own_tune_free(ctx);
     int lineno = 0;
@@ -123,7 +124,16 @@ static int parse_body(clnn_ctx *ctx, char *body, char *why, size_t why_size)
         if (eol)
             *eol = 0;
         lineno++;
-        if (*line && *line != '#') {
+        int tm = 0, tn = 0;
+        if (sscanf(line, "gemm-tm %d%n", &tm, &tn) == 1 && !line[tn]) {
+            if (!clnn__gemm_tm_valid(tm)) {
+                snprintf(why, why_size, "line %d: gemm-tm %d is not one of 4, 6, 8, 10, 12", lineno,
+                         tm);
+                clnn__own_tune_free(ctx);
+                return -1;
+            }
+            *gemm_tm = tm;
+        } else if (*line && *line != '#') {
             char op[40], algo[40];
             clnn__conv_key k;
             int n = 0;
@@ -184,9 +194,12 @@ void clnn__own_tune_load(clnn_ctx *ctx)
     }
     own_head(ctx, head, sizeof head);
     char *body = NULL;
+    int tm = 0;
     int r = clnn__keyfile_read(path, head, &body, why, sizeof why);
-    if (r > 0 && parse_body(ctx, body, why, sizeof why))
+    if (r > 0 && parse_body(ctx, body, &tm, why, sizeof why))
         r = -1;
+    if (r > 0 && tm)
+        ctx->own_gemm_tm = tm;
     free(body);
     if (r == 0)
         snprintf(ctx->own_status, sizeof ctx->own_status, "no tuning file (clnn-bench --tune)");
@@ -194,8 +207,9 @@ void clnn__own_tune_load(clnn_ctx *ctx)
         snprintf(ctx->own_status, sizeof ctx->own_status, "ignored %.1000s: %.280s", path, why);
         clnn__log(ctx, CLNN_LOG_WARN, "own-kernel tuning file ignored: %s: %s", path, why);
     } else {
-        snprintf(ctx->own_status, sizeof ctx->own_status, "applied from %.1000s (%zu shapes)", path,
-                 ctx->nconv_choices);
+        snprintf(ctx->own_status, sizeof ctx->own_status,
+                 "applied from %.1000s (%zu shapes, GEMM_TM %d)", path, ctx->nconv_choices,
+                 tm ? tm : 8);
         clnn__log(ctx, CLNN_LOG_INFO, "own-kernel tuning applied: %s", ctx->own_status);
     }
 }
@@ -220,6 +234,8 @@ static clnn_status own_write(clnn_ctx *ctx, const char *path, const char *commen
     size_t len = 0;
     if (comments && *comments)
         len += (size_t)snprintf(body + len, cap - len, "%s", comments);
+    if (clnn__gemm_tm_valid(ctx->own_gemm_tm))
+        len += (size_t)snprintf(body + len, cap - len, "gemm-tm %d\n", ctx->own_gemm_tm);
     for (size_t i = 0; i < ctx->nconv_choices; i++) {
         const clnn__conv_key *k = &ctx->conv_choices[i].key;
         len += (size_t)snprintf(body + len, cap - len,
@@ -260,6 +276,8 @@ typedef struct tstate {
     float *got, *ref; /* host copies of one node's output */
     size_t buf_cap;
     clnn_status err; /* of a read or a re-run in the hook */
+    int tm;          /* > 0: a GEMM_TM run, whose GEMM nodes are checked against GEMM_TM 8 */
+    int tm_ok;       /* every checked node matched */
 } tstate;
 
 static double now_s(void)
@@ -345,12 +363,49 @@ static void verify_node(tstate *s, tnode *n)
         n->checked[s->round] = matches(s->got, s->ref, count);
 }
 
+/* Checks node t, just run with GEMM_TM s->tm, against its output with the default GEMM_TM 8 on
+ * the same inputs. */
+static void verify_tm(tstate *s, clnn_tensor *t)
+{
+    size_t count = (size_t)t->numel;
+    if (count > s->buf_cap) {
+        float *got = realloc(s->got, count * sizeof(float));
+        if (got)
+            s->got = got;
+        float *ref = got ? realloc(s->ref, count * sizeof(float)) : NULL;
+        if (ref)
+            s->ref = ref;
+        if (!got || !ref) {
+            s->err = clnn__fail(s->ctx, CLNN_ERR_NOMEM, "clnn_graph_tune: out of host memory");
+            return;
+        }
+        s->buf_cap = count;
+    }
+    clnn_status st = read_now(s, t, s->got);
+    if (!st) {
+        s->ctx->own_gemm_tm = 8;
+        st = clnn__ops[t->op]->emit(t);
+        s->ctx->own_gemm_tm = s->tm;
+    }
+    if (!st)
+        st = read_now(s, t, s->ref);
+    if (st)
+        s->err = st;
+    else if (matches(s->got, s->ref, count) == 0)
+        s->tm_ok = 0;
+}
+
 /* After each node of a run: drain the queue; time the node if it is a convolution of this
  * round, or verify it in a verifying run. */
 static void after_node(void *user, const clnn_tensor *t)
 {
     tstate *s = user;
     clFinish(s->ctx->queue);
+    if (s->tm) {
+        if (t->kind == CLNN__OP && (t->op == CLNN_OP_MATMUL || find(s, t)) && !s->err)
+            verify_tm(s, (clnn_tensor *)t);
+        return;
+    }
     double now = now_s();
     tnode *n = find(s, t);
     if (n && (s->round < 0 || n->valid[s->round]) && !s->err) {
@@ -541,6 +596,79 @@ static clnn_status rounds(clnn_graph *g, tstate *s, int reps)
     return st;
 }
 
+/* options.gemm_tile: the whole graph timed with each GEMM_TM (after one checking run each, the
+ * values interleaved like the algorithms); the fastest that matched is kept in ctx if it beats
+ * the default 8 by the margin. */
+static const int TMS[5] = {4, 6, 8, 10, 12};
+
+static clnn_status search_tm(clnn_graph *g, tstate *s, int reps, clnn_conv_tune_report *r)
+{
+    clnn_ctx *ctx = s->ctx;
+    const char *env = getenv("CLNN_GEMM_TM");
+    if (!clnn__gemm_own(ctx) || (env && *env)) {
+        say(s, "GEMM_TM not searched: %s",
+            env && *env ? "$CLNN_GEMM_TM is set" : "the device runs GEMMs on CLBlast");
+        return CLNN_OK;
+    }
+    uint64_t runs0 = clnn_graph_run_count(g);
+    int before = ctx->own_gemm_tm, ok[5];
+    clnn_status st = CLNN_OK;
+    for (int i = 0; i < 5; i++) {
+        r->gemm_tm_ms[i] = NAN;
+        ok[i] = 1;
+    }
+    for (int pass = 0; pass <= reps && !st; pass++)
+        for (int i = 0; i < 5 && !st; i++) {
+            if (!ok[i])
+                continue;
+            ctx->own_gemm_tm = TMS[i];
+            clnn_status rst;
+            if (pass == 0) {
+                s->tm = TMS[i];
+                s->tm_ok = 1;
+                rst = run_once(g, s, runs0);
+                s->tm = 0;
+                ok[i] = !rst && s->tm_ok;
+                if (!rst && !s->tm_ok)
+                    say(s, "GEMM_TM %d: results differ from GEMM_TM 8", TMS[i]);
+            } else {
+                clnn_graph_set_run_count(g, runs0);
+                clFinish(ctx->queue);
+                double t0 = now_s();
+                rst = clnn_graph_run(g);
+                if (!rst && clFinish(ctx->queue) != CL_SUCCESS)
+                    rst = clnn__fail(ctx, CLNN_ERR_OPENCL, "clnn_graph_tune: clFinish failed");
+                double ms = (now_s() - t0) * 1e3;
+                if (!rst && !(r->gemm_tm_ms[i] <= ms))
+                    r->gemm_tm_ms[i] = ms;
+            }
+            if (rst && TMS[i] == 8)
+                st = rst; /* the default itself fails: the graph does */
+            else if (rst) {
+                say(s, "GEMM_TM %d failed: %.300s", TMS[i], clnn_ctx_last_error(ctx));
+                ok[i] = 0;
+            }
+        }
+    clnn_graph_set_run_count(g, runs0);
+    if (st) {
+        ctx->own_gemm_tm = before;
+        return st;
+    }
+    int best = 2; /* 8 */
+    for (int i = 0; i < 5; i++) {
+        if (!ok[i])
+            r->gemm_tm_ms[i] = NAN;
+        if (ok[i] && r->gemm_tm_ms[i] < r->gemm_tm_ms[best])
+            best = i;
+    }
+    if (!(r->gemm_tm_ms[best] < RULES_MARGIN * r->gemm_tm_ms[2]))
+        best = 2;
+    ctx->own_gemm_tm = r->gemm_tm = TMS[best];
+    say(s, "GEMM_TM %d: graph %.2f ms (GEMM_TM 8: %.2f ms)", TMS[best], r->gemm_tm_ms[best],
+        r->gemm_tm_ms[2]);
+    return CLNN_OK;
+}
+
 clnn_status clnn_graph_tune(clnn_graph *g, const clnn_conv_tune_options *options,
                             clnn_conv_tune_report *report)
 {
@@ -576,15 +704,23 @@ clnn_status clnn_graph_tune(clnn_graph *g, const clnn_conv_tune_options *options
     ctx->conv_choices = saved;
     ctx->nconv_choices = saved_n;
     ctx->conv_choices_cap = saved_cap;
-    if (!st && s.n && !(st = choose(&s))) {
-        clnn_conv_tune_report local, *r = report ? report : &local;
+    clnn_conv_tune_report *r = report ? report : malloc(sizeof *r);
+    if (!st && !r)
+        st = clnn__fail(ctx, CLNN_ERR_NOMEM, "clnn_graph_tune: out of host memory");
+    if (r && !st)
         memset(r, 0, sizeof *r);
+    if (!st && s.n && !(st = choose(&s))) {
         fill_report(&s, r);
         say(&s, "%zu nodes: %.2f ms with the rules, %.2f ms tuned", s.n, r->rules_ms, r->tuned_ms);
+    }
+    if (!st && o->gemm_tile)
+        st = search_tm(g, &s, o->reps ? o->reps : 3, r);
+    if (!st && (s.n || r->gemm_tm)) {
         if (!o->no_write) {
             char path[1024], comments[256];
-            snprintf(comments, sizeof comments, "# written by clnn_graph_tune: %zu shapes\n",
-                     ctx->nconv_choices);
+            snprintf(comments, sizeof comments,
+                     "# written by clnn_graph_tune: %zu shapes, GEMM_TM %d\n", ctx->nconv_choices,
+                     ctx->own_gemm_tm ? ctx->own_gemm_tm : 8);
             if (own_path(ctx, path, sizeof path))
                 st = clnn__fail(ctx, CLNN_ERR_IO,
                                 "clnn_graph_tune: cannot store the choices: the context has no "
@@ -599,6 +735,8 @@ clnn_status clnn_graph_tune(clnn_graph *g, const clnn_conv_tune_options *options
         }
         r->seconds = now_s() - t0;
     }
+    if (!report)
+        free(r);
     free(s.nodes);
     free(s.got);
     free(s.ref);

@@ -564,11 +564,13 @@ void suite_infer(bench *b)
 }
 
 /* ---- --tune: the convolutions of the reference models --------------------------------------- */
-/* The training steps whose convolutions clnn_model_tune measures: the MNIST CNN at the batch of
- * the README's figures and ResNet-18 (3x3 and 1x1 layers, stride 1 and 2) */
+/* The training steps clnn_model_tune measures: the convolutions of the MNIST CNN at the batch
+ * of the README's figures and of ResNet-18 (3x3 and 1x1 layers, stride 1 and 2); the own
+ * SGEMM's tile rows (GEMM_TM, one value per device) on the MLP, which is GEMMs only */
 static const model_case TUNE_CASES[] = {
     {"mnist-cnn", M_CNN, 128, 128, 128, 0},
     {"resnet18", M_RESNET, 16, 16, 16, 0},
+    {"mlp", M_MLP, 128, 128, 128, 0},
 };
 #define NTUNE (int)(sizeof TUNE_CASES / sizeof *TUNE_CASES)
 
@@ -587,8 +589,10 @@ clnn_status tune_model(bench *b, int i, const clnn_conv_tune_options *o, clnn_co
     flop_count fc;
     clnn_status st = CLNN_ERR_NOMEM;
     clnn_model *m = NULL;
+    clnn_conv_tune_options mo = *o;
+    mo.gemm_tile = c->kind == M_MLP;
     if (!data_make(c, c->batch, &md) && (m = model_build(b, c, 1, &fc)) != NULL)
-        st = clnn_model_tune(m, &md.d, o, r);
+        st = clnn_model_tune(m, &md.d, &mo, r);
     else if (!m)
         st = CLNN_ERR_INVALID; /* model_build reported it */
     if (st && m)

@@ -190,14 +190,17 @@ static const char *fmt_ms(char *buf, size_t size, double v)
 static void print_conv(const clnn_conv_tune_report *r, const char *model, int64_t batch)
 {
     char buf[32];
-    printf("\nconvolutions of %s/b%lld: ms per node with each algorithm ('x': its output did not\n"
-           "match the rules' on the same inputs, '-': cannot run it), 'r' the rules' choice (the\n"
-           "rules column: its time in the rules' runs), '*' the tuned choice\n",
-           model, (long long)batch);
-    printf("%-28s %-18s %-30s %8s", "node", "op", "N C HxW -> K RxS /stride", "rules");
-    for (int a = 0; a < CLNN_CONV_ALGO_COUNT; a++)
-        printf(" %12s", clnn_conv_algo_name(a));
-    printf("\n");
+    if (r->nnodes) {
+        printf(
+            "\nconvolutions of %s/b%lld: ms per node with each algorithm ('x': its output did "
+            "not\nmatch the rules' on the same inputs, '-': cannot run it), 'r' the rules' choice "
+            "(the\nrules column: its time in the rules' runs), '*' the tuned choice\n",
+            model, (long long)batch);
+        printf("%-28s %-18s %-30s %8s", "node", "op", "N C HxW -> K RxS /stride", "rules");
+        for (int a = 0; a < CLNN_CONV_ALGO_COUNT; a++)
+            printf(" %12s", clnn_conv_algo_name(a));
+        printf("\n");
+    }
     for (size_t i = 0; i < r->nrows; i++) {
         const clnn_conv_tune_row *w = &r->rows[i];
         char geo[64];
@@ -218,9 +221,20 @@ static void print_conv(const clnn_conv_tune_report *r, const char *model, int64_
     }
     if (r->nnodes > r->nrows)
         printf("(%zu more nodes, not listed)\n", r->nnodes - r->nrows);
-    printf("all %zu convolution nodes: %.1f ms with the rules, %.1f ms tuned (%.2fx)%s%s\n",
-           r->nnodes, r->rules_ms, r->tuned_ms, r->rules_ms / r->tuned_ms,
-           r->path[0] ? "; written to " : "", r->path);
+    if (r->nnodes)
+        printf("all %zu convolution nodes: %.1f ms with the rules, %.1f ms tuned (%.2fx)\n",
+               r->nnodes, r->rules_ms, r->tuned_ms, r->rules_ms / r->tuned_ms);
+    if (r->gemm_tm) {
+        static const int tms[5] = {4, 6, 8, 10, 12};
+        printf("\n%s/b%lld, the own SGEMM's rows per work-item (GEMM_TM): ms per training step, "
+               "'*' the choice\n",
+               model, (long long)batch);
+        for (int i = 0; i < 5; i++)
+            printf("  %2d: %8s%s\n", tms[i], fmt_ms(buf, sizeof buf, r->gemm_tm_ms[i]),
+                   tms[i] == r->gemm_tm ? " *" : "");
+    }
+    if (r->path[0])
+        printf("written to %s\n", r->path);
 }
 
 static void json_conv(const clnn_conv_tune_report *r, const char *model, int64_t batch, int first)
@@ -233,7 +247,12 @@ static void json_conv(const clnn_conv_tune_report *r, const char *model, int64_t
     json_number(r->tuned_ms);
     printf(", \"path\": ");
     json_string(r->path);
-    printf(", \"nodes\": [");
+    printf(", \"gemm_tm\": %d, \"gemm_tm_ms\": [", r->gemm_tm);
+    for (int i = 0; i < 5; i++) {
+        printf("%s", i ? ", " : "");
+        json_number(r->gemm_tm_ms[i]);
+    }
+    printf("], \"nodes\": [");
     for (size_t i = 0; i < r->nrows; i++) {
         const clnn_conv_tune_row *w = &r->rows[i];
         printf("%s\n   {\"node\": ", i ? "," : "");
