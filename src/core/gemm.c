@@ -13,8 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "internal.h"
 
@@ -380,51 +378,23 @@ clnn_status clnn__gemm_apply(clnn_ctx *ctx, const clnn_gemm_params *p)
  *   checksum <FNV-1a 64 of every byte before this line, 16 hex digits>
  * Any difference in the key lines, a bad checksum, a missing line or parameters that break the
  * constraints make the file ignored (with a warning). */
-#define TUNE_MAGIC     "clnn-gemm-tuning 1"
-#define TUNE_MAX_BYTES 65536
+#define TUNE_MAGIC "clnn-gemm-tuning 1"
+#define TUNE_WHAT  "GEMM tuning file"
 
-static void clblast_version(char *buf, size_t size)
+/* The key lines of ctx's device, as the file holds them (keyfile.c adds the CLBlast version). */
+static void tune_head(const clnn_ctx *ctx, char *buf, size_t size)
 {
-    snprintf(buf, size, "%d.%d.%d", CLBLAST_VERSION_MAJOR, CLBLAST_VERSION_MINOR,
+    char v[48];
+    snprintf(v, sizeof v, "clblast %d.%d.%d\n", CLBLAST_VERSION_MAJOR, CLBLAST_VERSION_MINOR,
              CLBLAST_VERSION_PATCH);
+    clnn__keyfile_head(ctx, TUNE_MAGIC, v, buf, size);
 }
 
 int clnn__tune_path(const clnn_ctx *ctx, char *path, size_t size)
 {
-    path[0] = 0;
-    if (!ctx->cache_dir)
-        return -1;
-    char key[1024], v[16];
-    clblast_version(v, sizeof v);
-    snprintf(key, sizeof key, "%s|%s|%s|%s|%s", ctx->info.platform_name, ctx->info.name,
-             ctx->info.driver_version, ctx->info.device_version, v);
-    uint64_t h = clnn__fnv1a(CLNN__FNV_INIT, key, strlen(key));
-    int w = snprintf(path, size, "%s/gemm-%016llx.tune", ctx->cache_dir, (unsigned long long)h);
-    return w > 0 && (size_t)w < size ? 0 : -1;
-}
-
-/* The key lines of ctx's device, as the file holds them. */
-static void key_lines(const clnn_ctx *ctx, char *buf, size_t size)
-{
-    char v[16];
-    clblast_version(v, sizeof v);
-    snprintf(buf, size,
-             TUNE_MAGIC "\nplatform %s\ndevice %s\ndriver %s\ndevice-version %s\nclblast %s\n",
-             ctx->info.platform_name, ctx->info.name, ctx->info.driver_version,
-             ctx->info.device_version, v);
-}
-
-static void make_dirs(const char *dir)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s", dir);
-    for (char *p = path + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(path, 0755);
-            *p = '/';
-        }
-    mkdir(path, 0755);
+    char head[2048];
+    tune_head(ctx, head, sizeof head);
+    return clnn__keyfile_path(ctx, "gemm", head, path, size);
 }
 
 clnn_status clnn__tune_write(clnn_ctx *ctx, const clnn_gemm_params *p, const char *comments,
@@ -434,143 +404,59 @@ clnn_status clnn__tune_write(clnn_ctx *ctx, const clnn_gemm_params *p, const cha
         return clnn__fail(ctx, CLNN_ERR_IO,
                           "cannot store GEMM tuning: the context has no cache directory "
                           "(options.no_cache or CLNN_NO_CACHE=1)");
-    size_t cap = 2048 + (comments ? strlen(comments) : 0);
-    char *text = malloc(cap);
-    if (!text)
-        return clnn__fail(ctx, CLNN_ERR_NOMEM, "out of host memory for the GEMM tuning file");
-    key_lines(ctx, text, cap);
-    size_t len = strlen(text);
-    len += (size_t)snprintf(text + len, cap - len, "params ");
-    len += clnn_gemm_params_format(p, text + len, cap - len);
-    len += (size_t)snprintf(text + len, cap - len, "\n");
+    size_t cap = 1024 + (comments ? 2 * strlen(comments) : 0);
+    char *body = malloc(cap), head[2048];
+    if (!body)
+        return clnn__fail(ctx, CLNN_ERR_NOMEM, "out of host memory for the " TUNE_WHAT);
+    size_t len = (size_t)snprintf(body, cap, "params ");
+    len += clnn_gemm_params_format(p, body + len, cap - len);
+    len += (size_t)snprintf(body + len, cap - len, "\n");
     if (comments)
         for (const char *c = comments; *c && len + 4 < cap;) {
             size_t n = strcspn(c, "\n");
-            len += (size_t)snprintf(text + len, cap - len, "# %.*s\n", (int)n, c);
+            len += (size_t)snprintf(body + len, cap - len, "# %.*s\n", (int)n, c);
             c += n + (c[n] == '\n');
         }
-    if (len + 40 >= cap || len > TUNE_MAX_BYTES - 40) {
-        free(text);
-        return clnn__fail(ctx, CLNN_ERR_INVALID, "GEMM tuning file: comments too long");
-    }
-    snprintf(text + len, cap - len, "checksum %016llx\n",
-             (unsigned long long)clnn__fnv1a(CLNN__FNV_INIT, text, len));
-    len = strlen(text);
-
-    make_dirs(ctx->cache_dir);
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    int ok = f && fwrite(text, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    int err = errno;
-    if (f)
-        ok = (fclose(f) == 0) && ok;
-    else if (fd >= 0)
-        close(fd);
-    free(text);
-    if (ok && rename(tmp, path) == 0)
-        return CLNN_OK;
-    err = errno ? errno : err;
-    if (fd >= 0)
-        unlink(tmp);
-    return clnn__fail(ctx, CLNN_ERR_IO, "cannot write the GEMM tuning file '%s': %s", path,
-                      strerror(err));
+    tune_head(ctx, head, sizeof head);
+    clnn_status st = clnn__keyfile_write(ctx, path, head, body, TUNE_WHAT);
+    free(body);
+    return st;
 }
 
 /* Reads and validates the file at path: 1 with *out on success, 0 when it does not exist, -1
- * with the reason in why when it is unreadable or rejected. */
+ * with the reason in why when it is unreadable or rejected. The body is one "params" line, then
+ * comments. */
 static int tune_read(const clnn_ctx *ctx, const char *path, clnn_gemm_params *out, char *why,
                      size_t why_size)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errno == ENOENT)
-            return 0;
-        snprintf(why, why_size, "cannot open it: %s", strerror(errno));
-        return -1;
-    }
-    char *text = malloc(TUNE_MAX_BYTES + 1);
-    size_t len = text ? fread(text, 1, TUNE_MAX_BYTES + 1, f) : 0;
-    int bad_read = ferror(f);
-    fclose(f);
-    int r = -1;
-    if (!text)
-        snprintf(why, why_size, "out of host memory");
-    else if (bad_read)
-        snprintf(why, why_size, "read error");
-    else if (len > TUNE_MAX_BYTES)
-        snprintf(why, why_size, "larger than %d bytes", TUNE_MAX_BYTES);
-    else {
-        text[len] = 0;
-        r = 1;
-    }
-    if (r < 0) {
-        free(text);
-        return -1;
-    }
+    char head[2048], *body = NULL, msg[256];
+    tune_head(ctx, head, sizeof head);
+    int r = clnn__keyfile_read(path, head, &body, why, why_size);
+    if (r <= 0)
+        return r;
     r = -1;
-    /* the checksum line is the last one and covers everything before it */
-    char *cs = len >= 2 ? text + len - 2 : text;
-    while (cs > text && cs[-1] != '\n')
-        cs--;
-    char expect[2048];
-    key_lines(ctx, expect, sizeof expect);
-    unsigned long long sum = 0;
-    int n = 0;
-    if (strlen(text) != len)
-        snprintf(why, why_size, "it holds a NUL byte: not a tuning file");
-    else if (strncmp(text, TUNE_MAGIC "\n", sizeof TUNE_MAGIC))
-        snprintf(why, why_size,
-                 "it does not start with '" TUNE_MAGIC "': not a tuning file of "
-                 "this clnn version");
-    else if (len == 0 || text[len - 1] != '\n' || sscanf(cs, "checksum %16llx%n", &sum, &n) != 1 ||
-             cs[n] != '\n')
-        snprintf(why, why_size, "it is truncated (no checksum line at the end)");
-    else if (sum != clnn__fnv1a(CLNN__FNV_INIT, text, (size_t)(cs - text)))
-        snprintf(why, why_size, "its checksum does not match (damaged or edited)");
-    else if (strncmp(text, expect, strlen(expect))) {
-        /* name the first key line that differs */
-        const char *a = text, *b = expect;
-        while (*a == *b && *a) {
-            const char *na = strchr(a, '\n'), *nb = strchr(b, '\n');
-            if (!na || !nb || na - a != nb - b || strncmp(a, b, (size_t)(na - a)))
-                break;
-            a = na + 1;
-            b = nb + 1;
-        }
-        snprintf(why, why_size,
-                 "it was made for another device or driver: file says '%.*s', this is '%.*s'",
-                 (int)strcspn(a, "\n"), a, (int)strcspn(b, "\n"), b);
-    } else {
-        char *line = text + strlen(expect);
-        char msg[256];
-        clnn_gemm_params p;
-        if (strncmp(line, "params ", 7))
-            snprintf(why, why_size, "the 'params' line is missing");
-        else {
-            char *eol = strchr(line, '\n');
-            *eol = 0;
-            if (clnn_gemm_params_parse(line + 7, &p, msg, sizeof msg) != CLNN_OK)
-                snprintf(why, why_size, "bad parameters: %s", msg);
-            else if (clnn__gemm_params_known_bad(&p, msg, sizeof msg))
-                snprintf(why, why_size, "parameters known to be wrong: %s", msg);
-            else {
-                for (char *l = eol + 1; l < cs && r < 0; l = strchr(l, '\n') + 1)
-                    if (*l != '#') {
-                        snprintf(why, why_size, "unexpected line '%.*s'",
-                                 (int)(strcspn(l, "\n") > 60 ? 60 : strcspn(l, "\n")), l);
-                        r = -2;
-                    }
-                if (r == -1) {
-                    *out = p;
-                    r = 1;
-                } else
-                    r = -1;
+    clnn_gemm_params p;
+    char *eol = strchr(body, '\n');
+    if (strncmp(body, "params ", 7) || !eol)
+        snprintf(why, why_size, "the 'params' line is missing");
+    else {
+        *eol = 0;
+        if (clnn_gemm_params_parse(body + 7, &p, msg, sizeof msg) != CLNN_OK)
+            snprintf(why, why_size, "bad parameters: %s", msg);
+        else if (clnn__gemm_params_known_bad(&p, msg, sizeof msg))
+            snprintf(why, why_size, "parameters known to be wrong: %s", msg);
+        else
+            r = 1;
+        for (char *l = eol + 1; r == 1 && *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] != 0))
+            if (*l != '#') {
+                size_t n = strcspn(l, "\n");
+                snprintf(why, why_size, "unexpected line '%.*s'", (int)(n > 60 ? 60 : n), l);
+                r = -1;
             }
-        }
     }
-    free(text);
+    if (r == 1)
+        *out = p;
+    free(body);
     return r;
 }
 

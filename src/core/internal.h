@@ -372,6 +372,8 @@ int clnn__gemm_tm_valid(int tm);
 
 /* ---- per-device files in the cache directory (keyfile.c) ----------------------------------- */
 #define CLNN__KEYFILE_MAX_BYTES 262144
+/* mkdir -p (errors surface when the file is created) */
+void clnn__make_dirs(const char *dir);
 /* The head of a file for ctx's device: magic line, platform, device, driver and device-version
  * lines, then extra (more key lines, each ending in a newline; may be NULL). */
 void clnn__keyfile_head(const clnn_ctx *ctx, const char *magic, const char *extra, char *buf,

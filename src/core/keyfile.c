@@ -13,7 +13,7 @@
 
 #include "internal.h"
 
-static void make_dirs(const char *dir)
+void clnn__make_dirs(const char *dir)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s", dir);
@@ -69,7 +69,7 @@ clnn_status clnn__keyfile_write(clnn_ctx *ctx, const char *path, const char *hea
     char *slash = strrchr(dir, '/');
     if (slash && slash != dir) {
         *slash = 0;
-        make_dirs(dir);
+        clnn__make_dirs(dir);
     }
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
@@ -125,7 +125,8 @@ int clnn__keyfile_read(const char *path, const char *head, char **body, char *wh
     if (strlen(text) != len)
         snprintf(why, why_size, "it holds a NUL byte: not a tuning file");
     else if (strncmp(text, head, magic_len))
-        snprintf(why, why_size, "it does not start with '%.*s': not a file of this clnn version",
+        snprintf(why, why_size,
+                 "it does not start with '%.*s': not a tuning file of this clnn version",
                  (int)magic_len - 1, head);
     else if (len == 0 || text[len - 1] != '\n' || sscanf(cs, "checksum %16llx%n", &sum, &n) != 1 ||
              cs[n] != '\n')

@@ -106,20 +106,6 @@ static clnn_status program_source(clnn_ctx *ctx, const char *file, char **out, s
 }
 
 /* ---- the disk cache ----------------------------------------------------------------------- */
-static void make_dirs(const char *dir)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s", dir);
-    for (char *p = path + 1; *p; p++) {
-        if (*p == '/') {
-            *p = 0;
-            mkdir(path, 0755);
-            *p = '/';
-        }
-    }
-    mkdir(path, 0755);
-}
-
 static void cache_path(const clnn_ctx *ctx, const char *key, char *path, size_t size)
 {
     uint64_t h = clnn__fnv1a(CLNN__FNV_INIT, key, strlen(key));
@@ -160,7 +146,7 @@ static unsigned char *cache_read(clnn_ctx *ctx, const char *key, size_t *size)
 
 static void cache_write(clnn_ctx *ctx, const char *key, const unsigned char *bin, size_t size)
 {
-    make_dirs(ctx->cache_dir);
+    clnn__make_dirs(ctx->cache_dir);
     char path[4200], tmp[4300];
     cache_path(ctx, key, path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
