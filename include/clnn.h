@@ -1570,7 +1570,8 @@ typedef struct clnn_conv_tune_report {
     clnn_conv_tune_row rows[CLNN_CONV_TUNE_MAX_ROWS];
     size_t nrows;              /* convolution nodes listed */
     size_t nnodes;             /* all convolution nodes measured (more than nrows: not listed) */
-    double rules_ms, tuned_ms; /* sums over the nodes: the rules' choices, the stored ones */
+    /* sums over the nodes: the rules' choices, the stored ones (each at its fastest run) */
+    double rules_ms, tuned_ms;
     int gemm_tm;               /* options.gemm_tile: the GEMM_TM chosen; 0: not searched */
     double gemm_tm_ms[5];      /* the graph's time with GEMM_TM 4, 6, 8, 10, 12; NaN: not run
                                 * or its results differed */

@@ -479,8 +479,12 @@ static void fill_report(const tstate *s, clnn_conv_tune_report *r)
 {
     for (size_t i = 0; i < s->n; i++) {
         const tnode *n = &s->nodes[i];
-        double tuned = n->algo >= 0 ? n->ms[n->algo] : n->rules_ms;
-        r->rules_ms += n->rules_ms;
+        /* the rules' algorithm at its best of both its rounds, as the choice was made */
+        double rules = n->rules_algo >= 0 && isfinite(n->ms[n->rules_algo])
+                           ? n->ms[n->rules_algo]
+                           : n->rules_ms;
+        double tuned = n->algo >= 0 ? n->ms[n->algo] : rules;
+        r->rules_ms += rules;
         r->tuned_ms += tuned;
         if (r->nrows >= CLNN_CONV_TUNE_MAX_ROWS)
             continue;
