@@ -45,16 +45,20 @@
  *
  * Environment: CLNN_DEVICE (gpu, cpu, P:D or a name substring), CLNN_CACHE_DIR, CLNN_NO_CACHE=1,
  * CLNN_KERNEL_DIR (read the kernels/ files from disk instead of the embedded copies),
- * CLNN_PROFILE=1, CLNN_NO_TUNE=1 (ignore the GEMM tuning file of clnn-bench --tune),
- * CLNN_UPLOAD_QUEUE=0 (read at every fit, evaluate and predict: no second command queue, each batch
- * is uploaded on the main queue after the previous step instead of during it). Tuning
- * (read at every run): CLNN_CONV_SCRATCH_BYTES (column buffer of one
- * convolution node, default 32 MiB) and CLNN_CONV_SPLIT (columns per split GEMM of a convolution's
- * gradients, default 2048). Algorithm choices (read at every run; the defaults depend on the
- * device type): CLNN_GEMM=own|clblast (clnn's own SGEMM kernels, CPU devices' default, or
- * CLBlast, GPUs'), CLNN_CONV_ALGO=direct|gemm (direct convolution kernels, CPU devices' default
- * where the output channels fill 32-wide blocks at least half, or im2col + GEMM, GPUs'),
- * CLNN_KERNEL_PATH=cpu|gpu (the CPU or GPU variant of the pooling and activation kernels).
+ * CLNN_PROFILE=1, CLNN_NO_TUNE=1 (ignore the tuning files of clnn-bench --tune: CLBlast's
+ * parameters, the convolution algorithms, the own SGEMM's tile), CLNN_UPLOAD_QUEUE=0 (read at
+ * every fit, evaluate and predict: no second command queue, each batch is uploaded on the main
+ * queue after the previous step instead of during it). Tuning (read at every run):
+ * CLNN_CONV_SCRATCH_BYTES (column buffer of one convolution node, default 32 MiB),
+ * CLNN_CONV_SPLIT (columns per split GEMM of a convolution's gradients, default 2048),
+ * CLNN_WINO_BLOCK_BYTES (Winograd's transformed tiles per block, default 4 MiB), CLNN_GEMM_TM=4|6|
+ * 8|10|12 (rows per work-item of the own SGEMM; overrides the tuned value). Algorithm choices
+ * (read at every run; they override the tuned choices; the defaults depend on the device type):
+ * CLNN_GEMM=own|clblast (clnn's own SGEMM kernels, CPU devices' default, or CLBlast, GPUs'),
+ * CLNN_CONV_ALGO=direct|gemm|winograd (direct convolution kernels, CPU devices' default where the
+ * output channels fill 32-wide blocks at least half; im2col + GEMM, GPUs'; Winograd F(2x2,3x3)
+ * where it applies), CLNN_KERNEL_PATH=cpu|gpu (the CPU or GPU variant of the pooling and
+ * activation kernels).
  */
 #ifndef CLNN_H
 #define CLNN_H
