@@ -363,25 +363,31 @@ static void verify_node(tstate *s, tnode *n)
         n->checked[s->round] = matches(s->got, s->ref, count);
 }
 
+/* Host room for one output of count floats in s->got and s->ref. */
+static clnn_status host_room(tstate *s, size_t count)
+{
+    if (count <= s->buf_cap)
+        return CLNN_OK;
+    float *got = realloc(s->got, count * sizeof(float));
+    if (got)
+        s->got = got;
+    float *ref = got ? realloc(s->ref, count * sizeof(float)) : NULL;
+    if (ref)
+        s->ref = ref;
+    if (!got || !ref)
+        return clnn__fail(s->ctx, CLNN_ERR_NOMEM, "clnn_graph_tune: out of host memory");
+    s->buf_cap = count;
+    return CLNN_OK;
+}
+
 /* Checks node t, just run with GEMM_TM s->tm, against its output with the default GEMM_TM 8 on
  * the same inputs. */
 static void verify_tm(tstate *s, clnn_tensor *t)
 {
     size_t count = (size_t)t->numel;
-    if (count > s->buf_cap) {
-        float *got = realloc(s->got, count * sizeof(float));
-        if (got)
-            s->got = got;
-        float *ref = got ? realloc(s->ref, count * sizeof(float)) : NULL;
-        if (ref)
-            s->ref = ref;
-        if (!got || !ref) {
-            s->err = clnn__fail(s->ctx, CLNN_ERR_NOMEM, "clnn_graph_tune: out of host memory");
-            return;
-        }
-        s->buf_cap = count;
-    }
-    clnn_status st = read_now(s, t, s->got);
+    clnn_status st = host_room(s, count);
+    if (!st)
+        st = read_now(s, t, s->got);
     if (!st) {
         s->ctx->own_gemm_tm = 8;
         st = clnn__ops[t->op]->emit(t);
@@ -480,9 +486,8 @@ static void fill_report(const tstate *s, clnn_conv_tune_report *r)
     for (size_t i = 0; i < s->n; i++) {
         const tnode *n = &s->nodes[i];
         /* the rules' algorithm at its best of both its rounds, as the choice was made */
-        double rules = n->rules_algo >= 0 && isfinite(n->ms[n->rules_algo])
-                           ? n->ms[n->rules_algo]
-                           : n->rules_ms;
+        double rules = n->rules_algo >= 0 && isfinite(n->ms[n->rules_algo]) ? n->ms[n->rules_algo]
+                                                                            : n->rules_ms;
         double tuned = n->algo >= 0 ? n->ms[n->algo] : rules;
         r->rules_ms += rules;
         r->tuned_ms += tuned;
@@ -532,18 +537,9 @@ static clnn_status collect(clnn_graph *g, tstate *s)
             n.checked[a] = -1;
         }
         s->nodes[s->n++] = n;
-        size_t count = (size_t)t->numel;
-        if (count > s->buf_cap) {
-            float *got = realloc(s->got, count * sizeof(float));
-            if (got)
-                s->got = got;
-            float *ref = got ? realloc(s->ref, count * sizeof(float)) : NULL;
-            if (ref)
-                s->ref = ref;
-            if (!got || !ref)
-                return clnn__fail(s->ctx, CLNN_ERR_NOMEM, "clnn_graph_tune: out of host memory");
-            s->buf_cap = count;
-        }
+        clnn_status st = host_room(s, (size_t)t->numel);
+        if (st)
+            return st;
     }
     return CLNN_OK;
 }

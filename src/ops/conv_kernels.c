@@ -27,6 +27,18 @@ static const size_t *direct_local(const clnn_tensor *node, size_t first, size_t 
     return local;
 }
 
+/* The scratch of a direct weight gradient: total floats, below 2^31 (the kernels index with
+ * int); none when total is 0. */
+static clnn_status bwd_w_scratch(clnn_tensor *y, size_t total)
+{
+    if (total >= INT_MAX)
+        return clnn__fail(y->ctx, CLNN_ERR_UNSUPPORTED,
+                          "conv2d_bwd_weight '%s': a scratch buffer of %zu floats exceeds 2^31 "
+                          "(kernels index with int)",
+                          y->name, total);
+    return total ? clnn__conv_scratch(y, total) : CLNN_OK;
+}
+
 /* Sample ranges (`parts`) of a direct weight gradient: enough work-items for every compute unit,
  * and on CPUs ranges small enough (about 512 KiB of x and dy) that one part's data stays in the
  * cache while every work-item of the part (one work-group: part_local) runs over it. */
@@ -201,12 +213,7 @@ clnn_status clnn__conv_emit_direct_bwd_w(clnn_tensor *y)
     int direct_write = parts == 1 && chunks == 1;
     size_t xoff = (size_t)nc * row, part_off = xoff + (size_t)nc * xs;
     size_t total = part_off + (direct_write ? 0 : (size_t)parts * y->numel);
-    if (total >= INT_MAX)
-        return clnn__fail(y->ctx, CLNN_ERR_UNSUPPORTED,
-                          "conv2d_bwd_weight '%s': a scratch buffer of %zu floats exceeds 2^31 "
-                          "(kernels index with int)",
-                          y->name, total);
-    st = clnn__conv_scratch(y, total);
+    st = bwd_w_scratch(y, total);
     for (int n0 = 0; !st && n0 < N; n0 += nc) {
         int m = N - n0 < nc ? N - n0 : nc, popt = direct_write ? (int)y->offset : (int)part_off;
         int mparts = parts > m ? m : parts, mc = m * p->C;
@@ -265,12 +272,7 @@ clnn_status clnn__conv_emit_bwd_w_rows(clnn_tensor *y)
     int direct_write = parts == 1 && chunks == 1;
     size_t part_off = (size_t)nc * xs;
     size_t total = part_off + (direct_write ? 0 : (size_t)parts * y->numel);
-    if (total >= INT_MAX)
-        return clnn__fail(y->ctx, CLNN_ERR_UNSUPPORTED,
-                          "conv2d_bwd_weight '%s': a scratch buffer of %zu floats exceeds 2^31 "
-                          "(kernels index with int)",
-                          y->name, total);
-    st = total ? clnn__conv_scratch(y, total) : CLNN_OK;
+    st = bwd_w_scratch(y, total);
     for (int n0 = 0; !st && n0 < N; n0 += nc) {
         int m = N - n0 < nc ? N - n0 : nc, popt = direct_write ? (int)y->offset : (int)part_off;
         int mparts = parts > m ? m : parts, mc = m * p->C;
