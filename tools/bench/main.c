@@ -343,7 +343,7 @@ int main(int argc, char **argv)
         suite_train(&b);
     if (suites & S_INFER)
         suite_infer(&b);
-    if (b.json)
+    if (b.json && !b.tune) /* --tune printed its own JSON object (it runs alone) */
         json_output(&b);
     compare_print(&b);
     if (!b.json && b.failures)

@@ -250,7 +250,7 @@ static void json_conv(const clnn_conv_tune_report *r, const char *model, int64_t
     printf(", \"gemm_tm\": %d, \"gemm_tm_ms\": [", r->gemm_tm);
     for (int i = 0; i < 5; i++) {
         printf("%s", i ? ", " : "");
-        json_number(r->gemm_tm_ms[i]);
+        json_number(r->gemm_tm ? r->gemm_tm_ms[i] : NAN); /* null: not searched */
     }
     printf("], \"nodes\": [");
     for (size_t i = 0; i < r->nrows; i++) {
