@@ -66,3 +66,22 @@ inline float clnn_group_max(__local float *red, const float v)
     barrier(CLK_LOCAL_MEM_FENCE);
     return r;
 }
+
+// The activation of a convolution's epilogue (conv.cl, winograd.cl): act a clnn_activation code,
+// CLNN_EPI_RELU, CLNN_EPI_SIGMOID or CLNN_EPI_TANH (anything else: none), z of type T (float or a
+// vector), the formulas of activation.cl (a ReLU maps NaN to 0 as z > 0 ? z : 0 does; sigmoid
+// takes exp of a non-positive number only).
+#define CLNN_EPI_RELU    1
+#define CLNN_EPI_SIGMOID 4
+#define CLNN_EPI_TANH    5
+#define CLNN_EPI_ACT(T, act, z)                                                                    \
+    do {                                                                                           \
+        if ((act) == CLNN_EPI_RELU) {                                                              \
+            z = z > 0.0f ? z : (T)(0.0f);                                                          \
+        } else if ((act) == CLNN_EPI_SIGMOID) {                                                    \
+            const T e_ = exp(-fabs(z));                                                            \
+            z = z >= 0.0f ? 1.0f / (1.0f + e_) : e_ / (1.0f + e_);                                 \
+        } else if ((act) == CLNN_EPI_TANH) {                                                       \
+            z = tanh(z);                                                                           \
+        }                                                                                          \
+    } while (0)

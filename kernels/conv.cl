@@ -142,12 +142,12 @@ __kernel void conv_col2im(CONV_GEOMETRY, const int n0, const int nc, const int s
     }
 }
 
-// The epilogue of a forward convolution: has_bias bit 0 adds the bias, bit 1 applies a ReLU (as
-// bias_act does: z > 0 ? z : 0), so conv2d nodes built with a fused ReLU need no bias_act pass.
-#define CONV_RELU(z) ((z) > 0.0f ? (z) : 0.0f)
+// The epilogue of a forward convolution: has_bias bit 0 adds the bias, bits 1.. are the activation
+// applied after it (a clnn_activation: ReLU, sigmoid or tanh, CLNN_EPI_ACT of common.cl, the
+// formulas of bias_act), so conv2d nodes built with a fused activation need no bias_act pass.
 
-// x: (A, B, P) -> y: (B, A, P): y[b, a, p] = x[a, b, p] (+ bias[a] when has_bias & 1, then a
-// ReLU when has_bias & 2).
+// x: (A, B, P) -> y: (B, A, P): y[b, a, p] = x[a, b, p] (+ bias[a] when has_bias & 1, then the
+// activation has_bias >> 1).
 // Range: (ceil(P / span), B A), z = b A + a.
 __kernel void conv_swap(const int A, const int B, const int P, const int span,
                         __global const float *x, const int ox, __global float *y, const int oy,
@@ -160,10 +160,13 @@ __kernel void conv_swap(const int A, const int B, const int P, const int span,
     const float add = has_bias & 1 ? bias[obias + a] : 0.0f;
     __global const float *src = x + ox + (a * B + b) * P;
     __global float *dst = y + oy + z * P;
-    const int p1 = min(P, p0 + span);
-    if (has_bias & 2)
-        for (int p = p0; p < p1; p++)
-            dst[p] = CONV_RELU(src[p] + add);
+    const int p1 = min(P, p0 + span), act = has_bias >> 1;
+    if (act)
+        for (int p = p0; p < p1; p++) {
+            float z = src[p] + add;
+            CLNN_EPI_ACT(float, act, z);
+            dst[p] = z;
+        }
     else
         for (int p = p0; p < p1; p++)
             dst[p] = src[p] + add;
@@ -270,8 +273,9 @@ __kernel void conv_direct(const int Ci, const int IH, const int IW, const int R,
         vstore16(a1[t], 0, col + 16);
         for (int j = 0; j < 32 && ob * 32 + j < Co; j++) {
             const int o = ob * 32 + j;
-            const float v = col[j] + (has_bias & 1 ? bias[obias + g * Co + o] : 0.0f);
-            dst[o * P + p] = has_bias & 2 ? CONV_RELU(v) : v;
+            float v = col[j] + (has_bias & 1 ? bias[obias + g * Co + o] : 0.0f);
+            CLNN_EPI_ACT(float, has_bias >> 1, v);
+            dst[o * P + p] = v;
         }
     }
 }
@@ -537,8 +541,7 @@ __kernel void conv_fwd_rows(const int Cg, const int PH, const int PW, const int 
             if (k0 + j >= Kg)
                 continue;
             __global float *dst = yrow + j * OH * OW + c0;
-            if (has_bias & 2)
-                acc[j] = select((float16)(0.0f), acc[j], acc[j] > 0.0f);
+            CLNN_EPI_ACT(float16, has_bias >> 1, acc[j]);
             if (full) {
                 vstore16(acc[j], 0, dst);
             } else {

@@ -6,7 +6,7 @@
 //   U[e] (Co, Ci) = (G g G^T)[e] per weight g (3x3)          (winograd_weights)
 //   V[e] (Ci, T)  = (B^T d B)[e] per input tile d (4x4)       (winograd_input)
 //   M[e] (Co, T)  = U[e] V[e], 16 GEMMs                      (clnn__gemm, strided batch 16)
-//   out           = A^T m A per tile m (4x4) -> 2x2 (+ bias, ReLU)   (winograd_output)
+//   out           = A^T m A per tile m (4x4) -> 2x2 (+ bias, act)    (winograd_output)
 // T = rows TW columns for a block of tile rows (n TH + th over the samples: the host keeps V and
 // M of a block in the cache), column t = q TW + tw for the block's tile row q. The input is
 // read from a zero-padded copy (conv_pad of conv.cl: PH = 2 TH + 2 rows, PW = 2 TW + 2 columns,
@@ -131,7 +131,8 @@ __kernel void winograd_input(const int Ci, const int TH, const int TW, const int
 // M: (16, Co, T) of the `rows` tile rows from row0 on (as winograd_input's V) -> out:
 // (N, Co, OH, OW) from the samples' first (at oout), the 2x2 outputs A^T m A of each tile, rows
 // 2 th, 2 th + 1 and columns 2 tw, 2 tw + 1 where inside OH x OW (+ bias[o] when has_bias & 1,
-// then a ReLU when has_bias & 2). A work-item writes one tile row of one channel.
+// then the activation has_bias >> 1, CLNN_EPI_ACT of common.cl). A work-item writes one tile row
+// of one channel.
 // Range: (rows, Co).
 __kernel void winograd_output(const int Co, const int OH, const int OW, const int TH, const int TW,
                               const int row0, const int rows, __global const float *M, const int oM,
@@ -143,6 +144,7 @@ __kernel void winograd_output(const int Co, const int OH, const int OW, const in
         return;
     const int r = row0 + q, n = r / TH, th = r - n * TH, T = rows * TW, step = Co * T;
     const float b = has_bias & 1 ? bias[obias + o] : 0.0f;
+    const int act = has_bias >> 1;
     const int two = 2 * th + 1 < OH; // the tile row's second output row exists
     __global const float *src = M + oM + o * T + q * TW;
     __global float *y0 = out + oout + ((n * Co + o) * OH + 2 * th) * OW, *y1 = y0 + OW;
@@ -169,10 +171,8 @@ __kernel void winograd_output(const int Co, const int OH, const int OW, const in
         for (int a = 0; a < 2; a++) { // (A^T m) A, interleaved as output columns
             float8 c0 = r[a][0] + r[a][1] + r[a][2] + b;
             float8 c1 = r[a][1] - r[a][2] - r[a][3] + b;
-            if (has_bias & 2) {
-                c0 = fmax(c0, (float8)(0.0f));
-                c1 = fmax(c1, (float8)(0.0f));
-            }
+            CLNN_EPI_ACT(float8, act, c0);
+            CLNN_EPI_ACT(float8, act, c1);
             row[a] = (float16)(c0.s0, c1.s0, c0.s1, c1.s1, c0.s2, c1.s2, c0.s3, c1.s3, c0.s4, c1.s4,
                                c0.s5, c1.s5, c0.s6, c1.s6, c0.s7, c1.s7);
         }

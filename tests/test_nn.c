@@ -1978,16 +1978,17 @@ END_TEST
 /* input (2, 4, 4) -> Conv2D(2, 3x3, act) -> Flatten -> Dense(3, dense act); MSE against float
  * targets. One plain SGD step with lr 1 gives w - grad; the gradient of every parameter is
  * compared with central differences of the loss that clnn_model_evaluate reports. The loop runs
- * the Conv2D's three graph forms: tanh (conv2d + bias_act), relu (bias and ReLU fused into the
- * convolution, its backward masking by the output), none (the bias in the convolution); and the
- * Dense layer's bias with no activation, tanh, relu and sigmoid (on CPU devices all in the own
- * SGEMM's epilogue, the backward scaling by the derivative taken from the output). */
+ * the Conv2D's graph forms: tanh, relu and sigmoid (bias and activation fused into the
+ * convolution, its backward masking or scaling by the derivative taken from the output), none
+ * (the bias in the convolution), elu (conv2d + bias_act); and the Dense layer's bias with no
+ * activation, tanh, relu and sigmoid (on CPU devices all in the own SGEMM's epilogue, the
+ * backward scaling by the derivative taken from the output). */
 START_TEST(test_model_gradient)
 {
-    static const clnn_activation acts[4] = {CLNN_ACT_TANH, CLNN_ACT_RELU, CLNN_ACT_NONE,
-                                            CLNN_ACT_TANH};
-    static const clnn_activation dense_acts[4] = {CLNN_ACT_NONE, CLNN_ACT_TANH, CLNN_ACT_RELU,
-                                                  CLNN_ACT_SIGMOID};
+    static const clnn_activation acts[6] = {CLNN_ACT_TANH, CLNN_ACT_RELU,    CLNN_ACT_NONE,
+                                            CLNN_ACT_TANH, CLNN_ACT_SIGMOID, CLNN_ACT_ELU};
+    static const clnn_activation dense_acts[6] = {CLNN_ACT_NONE,    CLNN_ACT_TANH, CLNN_ACT_RELU,
+                                                  CLNN_ACT_SIGMOID, CLNN_ACT_NONE, CLNN_ACT_TANH};
     clnn_ctx *ctx = test_ctx(NULL);
     enum { N = 3, C = 2, S = 4, K = 2, U = 3 };
     clnn_model *m = new_model(ctx, CLNN_INIT_KERAS, 0);
@@ -2103,7 +2104,7 @@ static Suite *nn_suite(void)
     tcase_add_test(model, test_summary_mnist);
     tcase_add_test(model, test_summary_functional);
     tcase_add_test(model, test_params);
-    tcase_add_loop_test(model, test_model_gradient, 0, 4);
+    tcase_add_loop_test(model, test_model_gradient, 0, 6);
     suite_add_tcase(s, model);
 
     TCase *errors = tcase_create("errors");

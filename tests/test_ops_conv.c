@@ -459,36 +459,43 @@ START_TEST(test_winograd_picked)
 }
 END_TEST
 
-/* The Conv2D layer with a ReLU runs conv2d with the bias and the ReLU in its epilogue
- * (clnn__conv2d_relu): through Winograd, against the host reference of relu(conv(x, w) + b).
- * x: (3, 4, 7, 6), w: (6, 4, 3, 3), pad 1 -> y: (3, 6, 7, 6), half the outputs cut by the ReLU. */
-START_TEST(test_winograd_relu)
+/* The Conv2D layer with a ReLU, sigmoid or tanh runs conv2d with the bias and the activation in
+ * its epilogue (clnn__conv2d_act): through each forward kernel, against the host reference of
+ * act(conv(x, w) + b). _i % 4: im2col + GEMM (conv_swap), the rows kernel (conv_fwd_rows: "direct"
+ * with C R S < 64), conv_direct ("direct" with C R S >= 64), Winograd; _i / 4: ReLU, sigmoid,
+ * tanh. x: (3, C, 7, 6) (C 4, or 8 for conv_direct), w: (6, C, 3, 3), pad 1 -> y: (3, 6, 7, 6),
+ * half the outputs cut by the ReLU. */
+START_TEST(test_conv_act)
 {
-    setenv("CLNN_CONV_ALGO", _i ? "winograd" : "gemm", 1);
+    static const char *const algos[4] = {"gemm", "direct", "direct", "winograd"};
+    static const clnn_activation acts[3] = {CLNN_ACT_RELU, CLNN_ACT_SIGMOID, CLNN_ACT_TANH};
+    const int algo = _i % 4, C = algo == 2 ? 8 : 4, nx = 3 * C * 42, nw = 6 * C * 9;
+    const clnn_activation act = acts[_i / 4];
+    setenv("CLNN_CONV_ALGO", algos[algo], 1);
     clnn_ctx *ctx = gc_ctx_create();
     clnn_model *m;
     ck_assert_int_eq(clnn_model_create(ctx, NULL, &m), CLNN_OK);
-    ck_assert_int_ge(clnn_model_input(m, "x", 3, (int64_t[]){4, 7, 6}), 0);
-    clnn_layer_spec l = clnn_layer_conv2d(6, 3, 3, CLNN_ACT_RELU);
+    ck_assert_int_ge(clnn_model_input(m, "x", 3, (int64_t[]){C, 7, 6}), 0);
+    clnn_layer_spec l = clnn_layer_conv2d(6, 3, 3, act);
     l.padding = CLNN_PADDING_EXPLICIT;
     l.pad_h = l.pad_w = 1;
     ck_assert_msg(clnn_model_push(m, &l) >= 0, "%s", clnn_model_last_error(m));
     ck_assert_int_eq(clnn_model_param_count(m), 2);
-    ref_shape sx = {4, {3, 4, 7, 6}}, sw = {4, {6, 4, 3, 3}}, sb = {1, {6}}, sy;
-    float x[504], w[216], b[6], y[756];
-    double dx[504], dw[216], db[6], want[756];
+    ref_shape sx = {4, {3, C, 7, 6}}, sw = {4, {6, C, 3, 3}}, sb = {1, {6}}, sy;
+    float x[1008], w[432], b[6], y[756];
+    double dx[1008], dw[432], db[6], want[756];
     gc_rng rng;
-    gc_rng_seed(&rng, gc_hash("winograd relu"));
-    gc_rng_fill(&rng, x, 504, -1, 1, 0);
-    gc_rng_fill(&rng, w, 216, -0.5, 0.5, 0);
+    gc_rng_seed(&rng, gc_hash("conv act") + (uint64_t)_i);
+    gc_rng_fill(&rng, x, nx, -1, 1, 0);
+    gc_rng_fill(&rng, w, nw, -0.5, 0.5, 0);
     gc_rng_fill(&rng, b, 6, -0.3, 0.3, 0);
-    for (int i = 0; i < 504; i++)
+    for (int i = 0; i < nx; i++)
         dx[i] = x[i];
-    for (int i = 0; i < 216; i++)
+    for (int i = 0; i < nw; i++)
         dw[i] = w[i];
     for (int i = 0; i < 6; i++)
         db[i] = b[i];
-    ck_assert_int_eq(clnn_tensor_write(clnn_model_param(m, 0), w, sizeof w), CLNN_OK);
+    ck_assert_int_eq(clnn_tensor_write(clnn_model_param(m, 0), w, (size_t)nw * sizeof *w), CLNN_OK);
     ck_assert_int_eq(clnn_tensor_write(clnn_model_param(m, 1), b, sizeof b), CLNN_OK);
     ck_assert_msg(clnn_model_predict(m, x, 3, 3, y, 756) == CLNN_OK, "%s",
                   clnn_ctx_last_error(ctx));
@@ -496,8 +503,11 @@ START_TEST(test_winograd_relu)
     ck_assert(ref_conv2d(dx, &sx, dw, &sw, db, &sb, &c, want, &sy));
     int cut = 0;
     for (int i = 0; i < 756; i++) {
-        cut += want[i] <= 0;
-        want[i] = want[i] > 0 ? want[i] : 0;
+        const double z = want[i];
+        cut += z <= 0;
+        want[i] = act == CLNN_ACT_RELU      ? (z > 0 ? z : 0)
+                  : act == CLNN_ACT_SIGMOID ? 1 / (1 + exp(-z))
+                                            : tanh(z);
     }
     ck_assert(cut > 100 && cut < 656);
     char msg[768];
@@ -988,7 +998,7 @@ static Suite *conv_suite(void)
     tcase_add_loop_test(tc[2], test_bwd_input_large, 0, 6);
     tcase_add_test(tc[5], test_golden_complete); /* golden */
     tcase_add_test(tc[9], test_winograd_picked); /* winograd */
-    tcase_add_loop_test(tc[9], test_winograd_relu, 0, 2);
+    tcase_add_loop_test(tc[9], test_conv_act, 0, 12);
     return s;
 }
 

@@ -282,10 +282,11 @@ struct clnn_graph {
 clnn_status clnn__graph_fail(clnn_graph *g, clnn_status status, const char *fmt, ...)
     CLNN__PRINTF(3, 4);
 /* Adds an op node: checks inputs (NULL or a sticky error -> NULL), copies params, runs infer. */
-/* conv2d with a ReLU after the bias in the kernels' epilogue (one pass instead of conv2d +
- * bias_act; the Conv2D layer's relu). Backward masks dy by the output (op_conv.c). */
-clnn_tensor *clnn__conv2d_relu(clnn_graph *g, clnn_tensor *x, clnn_tensor *w, clnn_tensor *bias,
-                               const clnn_conv2d_options *options);
+/* conv2d with act (CLNN_ACT_NONE, RELU, SIGMOID or TANH; others fail) after the bias in the
+ * kernels' epilogue (one pass instead of conv2d + bias_act; the Conv2D layer's activation).
+ * Backward masks or scales dy by act' from the output (op_conv.c). */
+clnn_tensor *clnn__conv2d_act(clnn_graph *g, clnn_tensor *x, clnn_tensor *w, clnn_tensor *bias,
+                              const clnn_conv2d_options *options, clnn_activation act);
 /* act(op(a) @ op(b) + bias) (bias (N) or NULL; alpha as in clnn_activate) with the bias and the
  * activation in the own SGEMM's store epilogue where clnn__gemm_own (CPU devices) and act is none,
  * ReLU, sigmoid or tanh (derivatives from the output; softmax: the bias fused, then softmax);

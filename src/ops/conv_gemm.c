@@ -83,13 +83,13 @@ static clnn_status run_col2im(clnn_tensor *node, const conv_params *p, const con
     return enqueue(node, k, 3, global, plan);
 }
 
-/* x: (A, B, P) at (xm, ox) -> y: (B, A, P) at (ym, oy) (+ bias[a], then a ReLU when relu);
+/* x: (A, B, P) at (xm, ox) -> y: (B, A, P) at (ym, oy) (+ bias[a], then the activation act);
  * kernel slot 2 */
 static clnn_status run_swap(clnn_tensor *node, const conv_plan *plan, int A, int B, int P,
-                            cl_mem xm, int ox, cl_mem ym, int oy, const clnn_tensor *bias, int relu)
+                            cl_mem xm, int ox, cl_mem ym, int oy, const clnn_tensor *bias, int act)
 {
     cl_kernel k;
-    int fresh, span = plan->rows ? P : 1, has_bias = (bias != NULL) | (relu ? 2 : 0);
+    int fresh, span = plan->rows ? P : 1, has_bias = (bias != NULL) | (act << 1);
     int ob = bias ? (int)bias->offset : 0;
     cl_mem bmem = bias ? bias->storage->mem : xm;
     clnn_status st = clnn__node_kernel(node, 2, "conv_swap", &k, &fresh);
@@ -203,7 +203,7 @@ clnn_status clnn__conv_emit_gemm_conv2d(clnn_tensor *y, conv_plan plan)
         if (!(st = run_im2col(y, "conv_im2col", p, &plan, x, n0, nc)) &&
             !(st = clnn__gemm(y->ctx, y, &g)))
             st = run_swap(y, &plan, p->K, nc, P, y->scratch, (int)yw, y->storage->mem,
-                          (int)(y->offset + (size_t)n0 * p->K * P), b, p->relu);
+                          (int)(y->offset + (size_t)n0 * p->K * P), b, p->act);
     }
     return st;
 }

@@ -142,7 +142,7 @@ clnn_status clnn__conv_emit_direct(clnn_tensor *y, int flip)
     int sh = flip ? 1 : p->stride_h, sw = flip ? 1 : p->stride_w;
     const pad_geom pg = pad_geometry(p, IH, IW, OH, OW, sh, sw, ph, pw);
     int pt = pg.pt, pl = pg.pl, padded = pg.padded, PH = pg.PH, PW = pg.PW;
-    int zero = 0, has_bias = (b != NULL) | (!flip && p->relu ? 2 : 0);
+    int zero = 0, has_bias = (b != NULL) | (flip ? 0 : p->act << 1);
     int ow = (int)w->offset, ob = b ? (int)b->offset : 0;
     int Cin = G * Ci, Cout = G * Co, P = OH * OW;
     cl_mem bmem = b ? b->storage->mem : y->storage->mem;
@@ -310,7 +310,7 @@ clnn_status clnn__conv_emit_fwd_rows(clnn_tensor *y)
     int G = p->groups, Kg = p->K / G, Cg = p->C / G, N = (int)x->shape[0];
     const pad_geom pg = pad_geometry(p, p->H, p->W, p->OH, p->OW, 1, 1, p->pad_h, p->pad_w);
     int padded = pg.padded;
-    int PH = pg.PH, PW = pg.PW, has_bias = (b != NULL) | (p->relu ? 2 : 0);
+    int PH = pg.PH, PW = pg.PW, has_bias = (b != NULL) | (p->act << 1);
     int ow = (int)w->offset, ob = b ? (int)b->offset : 0;
     cl_mem bmem = b ? b->storage->mem : y->storage->mem;
     size_t xs = (size_t)p->C * PH * PW;
@@ -370,7 +370,7 @@ static clnn_status wino_kernel(clnn_tensor *node, int i, const char *name, cl_ke
  * pad 2 - pad) as Winograd F(2x2, 3x3): U = winograd_weights(w) once; per chunk of samples the
  * input padded to whole 4x4 tiles (conv_pad, where needed); then per block of tile rows
  * V = winograd_input, M[e] = U[e] V[e] (16 GEMMs in one strided batch), out = winograd_output(M)
- * (+ bias, ReLU). V and M (4x the output each) of a whole batch stream through memory three
+ * (+ bias, activation). V and M (4x the output each) of a whole batch stream through memory three
  * times, which on a CPU costs about as much as the GEMMs; blocks of a few MiB
  * ($CLNN_WINO_BLOCK_BYTES, WINO_BLOCK_BYTES by default) stay nearer the cache, smaller ones pay
  * more in kernel launches (three per block; on POCL ~0.1 ms each) than they save. scratch: U
@@ -391,7 +391,7 @@ clnn_status clnn__conv_emit_winograd(clnn_tensor *y, int flip)
                    .PH = 2 * TH + 2,
                    .PW = 2 * TW + 2};
     pg.padded = pg.pt || pg.pl || pg.PH != IH || pg.PW != IW;
-    int has_bias = (b != NULL) | (!flip && p->relu ? 2 : 0), zero = 0;
+    int has_bias = (b != NULL) | (flip ? 0 : p->act << 1), zero = 0;
     int ow = (int)w->offset, ob = b ? (int)b->offset : 0;
     cl_mem bmem = b ? b->storage->mem : y->storage->mem;
     /* tile rows per block: V and M within the block budget, at least one */

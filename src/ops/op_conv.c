@@ -529,7 +529,7 @@ static clnn_tensor *conv_node(clnn_graph *g, int op, clnn_tensor *a, clnn_tensor
 {
     conv_params q = *p;
     q.has_bias = 0;
-    q.relu = 0;
+    q.act = CLNN_ACT_NONE;
     return clnn__node(g, op, 2, (clnn_tensor *[]){a, b}, &q, sizeof q);
 }
 
@@ -545,15 +545,21 @@ static clnn_status bias_grad(clnn_graph *g, clnn_tensor *y, clnn_tensor *dy)
 }
 
 /* conv2d: dx = bwd_input(dy, w), dw = bwd_weight(x, dy), db = sum of dy over N, OH, OW; with a
- * fused ReLU dy is first masked by the output (relu_bwd(y, dy): y > 0 exactly where the ReLU's
- * input was, NaN included, as bias_act_bwd decides) */
+ * fused activation dy is first masked or scaled by its derivative from the output (relu_bwd(y,
+ * dy): y > 0 exactly where the ReLU's input was, NaN included, as bias_act_bwd decides;
+ * sigmoid_bwd: dy y (1 - y); tanh_bwd: dy (1 - y^2)) */
 static clnn_status backward_conv2d(clnn_graph *g, clnn_tensor *y, clnn_tensor *dy)
 {
     const conv_params *p = CLNN__PARAMS(y, conv_params);
     clnn_tensor *x = y->src[0], *w = y->src[1];
     clnn_status st;
-    if (p->relu && !(dy = clnn__node(g, CLNN_OP_RELU_BWD, 2, (clnn_tensor *[]){y, dy}, NULL, 0)))
-        return g->status ? g->status : CLNN_ERR_NOMEM;
+    if (p->act != CLNN_ACT_NONE) {
+        int op = p->act == CLNN_ACT_RELU      ? CLNN_OP_RELU_BWD
+                 : p->act == CLNN_ACT_SIGMOID ? CLNN_OP_SIGMOID_BWD
+                                              : CLNN_OP_TANH_BWD;
+        if (!(dy = clnn__node(g, op, 2, (clnn_tensor *[]){y, dy}, NULL, 0)))
+            return g->status ? g->status : CLNN_ERR_NOMEM;
+    }
     if (x->requires_grad &&
         (st = clnn__grad_accum(g, x, conv_node(g, CLNN_OP_CONV2D_BWD_INPUT, dy, w, p))))
         return st;
@@ -585,6 +591,8 @@ static void cost(const clnn_tensor *y, double *flops, double *bytes)
     *flops = 2.0 * n * p->K * (double)(p->C / p->groups) * p->R * p->S * pix;
     if (p->has_bias)
         *flops += (double)y->numel;
+    if (p->act != CLNN_ACT_NONE) /* the epilogue's activation, as matmul's */
+        *flops += (p->act == CLNN_ACT_RELU ? 1.0 : 10.0) * (double)y->numel;
     *bytes = 4.0 * (double)y->numel;
     for (int i = 0; i < y->nsrc; i++)
         *bytes += 4.0 * (double)y->src[i]->numel;
@@ -628,12 +636,22 @@ clnn_tensor *clnn_conv2d(clnn_graph *g, clnn_tensor *x, clnn_tensor *w, clnn_ten
     return build(g, CLNN_OP_CONV2D, x, w, bias, options);
 }
 
-clnn_tensor *clnn__conv2d_relu(clnn_graph *g, clnn_tensor *x, clnn_tensor *w, clnn_tensor *bias,
-                               const clnn_conv2d_options *options)
+clnn_tensor *clnn__conv2d_act(clnn_graph *g, clnn_tensor *x, clnn_tensor *w, clnn_tensor *bias,
+                              const clnn_conv2d_options *options, clnn_activation act)
 {
+    if (!g || g->status)
+        return NULL;
+    if (act != CLNN_ACT_NONE && act != CLNN_ACT_RELU && act != CLNN_ACT_SIGMOID &&
+        act != CLNN_ACT_TANH) {
+        clnn__graph_fail(g, CLNN_ERR_INVALID,
+                         "conv2d: the epilogue takes no activation %d (none, relu, sigmoid or "
+                         "tanh)",
+                         (int)act);
+        return NULL;
+    }
     clnn_tensor *y = build(g, CLNN_OP_CONV2D, x, w, bias, options);
     if (y)
-        CLNN__PARAMS(y, conv_params)->relu = 1;
+        CLNN__PARAMS(y, conv_params)->act = act;
     return y;
 }
 
