@@ -67,10 +67,10 @@ inline float clnn_group_max(__local float *red, const float v)
     return r;
 }
 
-// The activation of a convolution's epilogue (conv.cl, winograd.cl): act a clnn_activation code,
-// CLNN_EPI_RELU, CLNN_EPI_SIGMOID or CLNN_EPI_TANH (anything else: none), z of type T (float or a
-// vector), the formulas of activation.cl (a ReLU maps NaN to 0 as z > 0 ? z : 0 does; sigmoid
-// takes exp of a non-positive number only).
+// The activation of a GEMM's or convolution's epilogue (gemm.cl, conv.cl, winograd.cl): act a
+// clnn_activation code, CLNN_EPI_RELU, CLNN_EPI_SIGMOID or CLNN_EPI_TANH (anything else: none), z
+// of type T (float or a vector), the formulas of activation.cl (a ReLU maps NaN to 0 as
+// z > 0 ? z : 0 does; sigmoid takes exp of a non-positive number only).
 #define CLNN_EPI_RELU    1
 #define CLNN_EPI_SIGMOID 4
 #define CLNN_EPI_TANH    5

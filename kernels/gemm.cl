@@ -15,25 +15,9 @@
 #define GEMM_TM 8
 #endif
 
-// The epilogue's code: bit 0 adds bias[n], bits 1.. are a clnn_activation (activation.cl's codes).
-#define GEMM_EPI_BIAS    1
-#define GEMM_EPI_RELU    1
-#define GEMM_EPI_SIGMOID 4
-#define GEMM_EPI_TANH    5
-
-// act(z) of the epilogue for T = float or float16, the formulas of activation.cl (a ReLU maps NaN
-// to 0 as z > 0 ? z : 0 does; sigmoid takes exp of a non-positive number only).
-#define GEMM_ACT(T, act, z)                                                                        \
-    do {                                                                                           \
-        if ((act) == GEMM_EPI_RELU) {                                                              \
-            z = z > 0.0f ? z : (T)(0.0f);                                                          \
-        } else if ((act) == GEMM_EPI_SIGMOID) {                                                    \
-            const T e = exp(-fabs(z));                                                             \
-            z = z >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);                                    \
-        } else if ((act) == GEMM_EPI_TANH) {                                                       \
-            z = tanh(z);                                                                           \
-        }                                                                                          \
-    } while (0)
+// The epilogue's code: bit 0 adds bias[n], bits 1.. are a clnn_activation applied with
+// CLNN_EPI_ACT of common.cl (the convolutions' epilogue too).
+#define GEMM_EPI_BIAS 1
 
 // One k of the tile: 32 columns of B from src, GEMM_TM values of op(A), 2 GEMM_TM float16 FMAs.
 #define GEMM_STEP(src)                                                                             \
@@ -137,14 +121,14 @@ __kernel void gemm_tile(const int M, const int N, const int K, const float alpha
         __global float *row = cp + (m0 + t) * ldc;
         if (w == 32) {
             float16 r0 = vload16(0, row), r1 = vload16(0, row + 16);
-            GEMM_ACT(float16, act, r0);
-            GEMM_ACT(float16, act, r1);
+            CLNN_EPI_ACT(float16, act, r0);
+            CLNN_EPI_ACT(float16, act, r1);
             vstore16(r0, 0, row);
             vstore16(r1, 0, row + 16);
         } else {
             for (int j = 0; j < w; j++) {
                 float z = row[j];
-                GEMM_ACT(float, act, z);
+                CLNN_EPI_ACT(float, act, z);
                 row[j] = z;
             }
         }
@@ -163,7 +147,7 @@ __kernel void gemm_epilogue(const int M, const int N, __global float *C, const i
     __global float *c = C + oc + b * sc + m * ldc + n;
     float z = *c + (epi & GEMM_EPI_BIAS ? bias[obias + n] : 0.0f);
     const int act = epi >> 1;
-    GEMM_ACT(float, act, z);
+    CLNN_EPI_ACT(float, act, z);
     *c = z;
 }
 

@@ -281,7 +281,13 @@ struct clnn_graph {
 /* Records the graph's first error (and the context's last error); returns status. */
 clnn_status clnn__graph_fail(clnn_graph *g, clnn_status status, const char *fmt, ...)
     CLNN__PRINTF(3, 4);
-/* Adds an op node: checks inputs (NULL or a sticky error -> NULL), copies params, runs infer. */
+/* 1 when act can run in a GEMM's or a convolution's epilogue, its derivative taken from the
+ * output alone: CLNN_ACT_NONE, RELU, SIGMOID, TANH (op_activation.c). */
+int clnn__act_epilogue(clnn_activation act);
+/* dy through the derivative of epilogue activation act, from the output y (relu_bwd, sigmoid_bwd,
+ * tanh_bwd; none: dy itself); NULL on a graph error. */
+clnn_tensor *clnn__act_bwd_from_output(clnn_graph *g, clnn_activation act, clnn_tensor *y,
+                                       clnn_tensor *dy);
 /* conv2d with act (CLNN_ACT_NONE, RELU, SIGMOID or TANH; others fail) after the bias in the
  * kernels' epilogue (one pass instead of conv2d + bias_act; the Conv2D layer's activation).
  * Backward masks or scales dy by act' from the output (op_conv.c). */
@@ -294,6 +300,7 @@ clnn_tensor *clnn__conv2d_act(clnn_graph *g, clnn_tensor *x, clnn_tensor *w, cln
 clnn_tensor *clnn__matmul_bias_act(clnn_graph *g, clnn_tensor *a, clnn_tensor *b, int trans_a,
                                    int trans_b, clnn_tensor *bias, clnn_activation act,
                                    float alpha);
+/* Adds an op node: checks inputs (NULL or a sticky error -> NULL), copies params, runs infer. */
 clnn_tensor *clnn__node(clnn_graph *g, int op, int nsrc, clnn_tensor *const *src,
                         const void *params, size_t params_size);
 #define CLNN__PARAMS(node, type) ((type *)(void *)(node)->params)

@@ -235,6 +235,25 @@ clnn_tensor *clnn_gelu(clnn_graph *g, clnn_tensor *x, int tanh_approximation)
     return activate_node(g, x, tanh_approximation ? CLNN_ACT_GELU_TANH : CLNN_ACT_GELU, 0.0f);
 }
 
+int clnn__act_epilogue(clnn_activation act)
+{
+    return act == CLNN_ACT_NONE || act == CLNN_ACT_RELU || act == CLNN_ACT_SIGMOID ||
+           act == CLNN_ACT_TANH;
+}
+
+/* relu_bwd: y > 0 exactly where the ReLU's input was (NaN included, as bias_act_bwd decides);
+ * sigmoid_bwd: dy y (1 - y); tanh_bwd: dy (1 - y^2) */
+clnn_tensor *clnn__act_bwd_from_output(clnn_graph *g, clnn_activation act, clnn_tensor *y,
+                                       clnn_tensor *dy)
+{
+    if (act == CLNN_ACT_NONE)
+        return dy;
+    int op = act == CLNN_ACT_RELU      ? CLNN_OP_RELU_BWD
+             : act == CLNN_ACT_SIGMOID ? CLNN_OP_SIGMOID_BWD
+                                       : CLNN_OP_TANH_BWD;
+    return clnn__node(g, op, 2, (clnn_tensor *[]){y, dy}, NULL, 0);
+}
+
 clnn_tensor *clnn_activate(clnn_graph *g, clnn_tensor *x, clnn_activation act, float alpha)
 {
     if (!builder_ok(g, x, "activate"))

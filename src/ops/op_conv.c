@@ -545,21 +545,15 @@ static clnn_status bias_grad(clnn_graph *g, clnn_tensor *y, clnn_tensor *dy)
 }
 
 /* conv2d: dx = bwd_input(dy, w), dw = bwd_weight(x, dy), db = sum of dy over N, OH, OW; with a
- * fused activation dy is first masked or scaled by its derivative from the output (relu_bwd(y,
- * dy): y > 0 exactly where the ReLU's input was, NaN included, as bias_act_bwd decides;
- * sigmoid_bwd: dy y (1 - y); tanh_bwd: dy (1 - y^2)) */
+ * fused activation dy is first masked or scaled by its derivative from the output
+ * (clnn__act_bwd_from_output) */
 static clnn_status backward_conv2d(clnn_graph *g, clnn_tensor *y, clnn_tensor *dy)
 {
     const conv_params *p = CLNN__PARAMS(y, conv_params);
     clnn_tensor *x = y->src[0], *w = y->src[1];
     clnn_status st;
-    if (p->act != CLNN_ACT_NONE) {
-        int op = p->act == CLNN_ACT_RELU      ? CLNN_OP_RELU_BWD
-                 : p->act == CLNN_ACT_SIGMOID ? CLNN_OP_SIGMOID_BWD
-                                              : CLNN_OP_TANH_BWD;
-        if (!(dy = clnn__node(g, op, 2, (clnn_tensor *[]){y, dy}, NULL, 0)))
-            return g->status ? g->status : CLNN_ERR_NOMEM;
-    }
+    if (!(dy = clnn__act_bwd_from_output(g, p->act, y, dy)))
+        return g->status ? g->status : CLNN_ERR_NOMEM;
     if (x->requires_grad &&
         (st = clnn__grad_accum(g, x, conv_node(g, CLNN_OP_CONV2D_BWD_INPUT, dy, w, p))))
         return st;
@@ -641,8 +635,7 @@ clnn_tensor *clnn__conv2d_act(clnn_graph *g, clnn_tensor *x, clnn_tensor *w, cln
 {
     if (!g || g->status)
         return NULL;
-    if (act != CLNN_ACT_NONE && act != CLNN_ACT_RELU && act != CLNN_ACT_SIGMOID &&
-        act != CLNN_ACT_TANH) {
+    if (!clnn__act_epilogue(act)) {
         clnn__graph_fail(g, CLNN_ERR_INVALID,
                          "conv2d: the epilogue takes no activation %d (none, relu, sigmoid or "
                          "tanh)",

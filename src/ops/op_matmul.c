@@ -16,13 +16,6 @@ typedef struct matmul_params {
     int act; /* the epilogue's clnn_activation: NONE, RELU, SIGMOID or TANH; the bias is src[2] */
 } matmul_params;
 
-/* the activations whose derivative the backward takes from the output alone */
-static int act_fusable(int act)
-{
-    return act == CLNN_ACT_NONE || act == CLNN_ACT_RELU || act == CLNN_ACT_SIGMOID ||
-           act == CLNN_ACT_TANH;
-}
-
 static int64_t batch_of(const clnn_tensor *t)
 {
     int64_t n = 1;
@@ -66,7 +59,7 @@ static clnn_status infer(clnn_graph *g, clnn_tensor *y)
                                     "axes of '%s' %s, got %s",
                                     b->name, a->name, sa, sb);
     }
-    if (!act_fusable(p->act))
+    if (!clnn__act_epilogue((clnn_activation)p->act))
         return clnn__graph_fail(g, CLNN_ERR_INVALID,
                                 "matmul: the epilogue takes no activation %d (none, relu, sigmoid "
                                 "or tanh)",
@@ -137,14 +130,8 @@ static clnn_status backward(clnn_graph *g, clnn_tensor *y, clnn_tensor *dy)
     const matmul_params *p = CLNN__PARAMS(y, matmul_params);
     clnn_tensor *a = y->src[0], *b = y->src[1], *bias = y->nsrc > 2 ? y->src[2] : NULL;
     clnn_status st;
-    if (p->act != CLNN_ACT_NONE) {
-        /* relu_bwd: y > 0 exactly where the ReLU's input was (NaN included, as bias_act_bwd) */
-        int op = p->act == CLNN_ACT_RELU      ? CLNN_OP_RELU_BWD
-                 : p->act == CLNN_ACT_SIGMOID ? CLNN_OP_SIGMOID_BWD
-                                              : CLNN_OP_TANH_BWD;
-        if (!(dy = clnn__node(g, op, 2, (clnn_tensor *[]){y, dy}, NULL, 0)))
-            return g->status ? g->status : CLNN_ERR_NOMEM;
-    }
+    if (!(dy = clnn__act_bwd_from_output(g, p->act, y, dy)))
+        return g->status ? g->status : CLNN_ERR_NOMEM;
     if (bias && bias->requires_grad) {
         int axes[CLNN_MAX_DIMS];
         for (int i = 0; i < dy->ndim - 1; i++)
@@ -214,7 +201,7 @@ clnn_tensor *clnn__matmul_bias_act(clnn_graph *g, clnn_tensor *a, clnn_tensor *b
     }
     /* the graph is built for one device: fuse where the own SGEMM runs the GEMM (CLBlast would
      * need the epilogue as a pass of its own, no faster than bias_act) */
-    int fuse = clnn__gemm_own(g->ctx) && (act_fusable(act) || act == CLNN_ACT_SOFTMAX);
+    int fuse = clnn__gemm_own(g->ctx) && (clnn__act_epilogue(act) || act == CLNN_ACT_SOFTMAX);
     if (!fuse) {
         clnn_tensor *y = clnn_matmul(g, a, b, trans_a, trans_b);
         return bias ? clnn_bias_act(g, y, bias, -1, act, alpha) : clnn_activate(g, y, act, alpha);
