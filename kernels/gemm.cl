@@ -2,13 +2,17 @@
 //   C = act(alpha op(A) B + beta C + bias), row-major, strided batches, op(A) = A or A^T,
 //   bias: (N) along the rows of C and act none, ReLU, sigmoid or tanh (the epilogue: a Dense
 //   layer's bias and activation in the GEMM's store, op_matmul.c).
-// A B^T product runs on a packed copy of B^T (gemm_pack_t), so B here always has its columns
-// contiguous. Each work-item keeps a tile of GEMM_TM rows x 32 columns of C in 2 GEMM_TM float16
+// Each work-item keeps a tile of GEMM_TM rows x 32 columns of C in 2 GEMM_TM float16
 // accumulators and, per k, loads two float16 rows of B and GEMM_TM values of op(A): explicit wide
 // vectors are what POCL turns into AVX-512 FMAs (its work-item-loop vectoriser does not pack scalar
 // code), the same scheme as conv_direct (conv.cl). Rows past M are computed on the last row and not
-// stored; the last column tile of a width not a multiple of 32 reads B through a guarded copy.
-
+// stored.
+// B comes either as it is (its columns contiguous, rows ldb apart) or packed by gemm_pack into
+// panels of 32 columns, each K x 32 contiguous and zero-padded past N (`panel`): the host packs
+// B^T always and B when several row tiles reuse it. Reading B rows ldb apart costs twice the time:
+// a power-of-two ldb puts every row of a work-item's 32 columns in the same L1 set, while a panel
+// is one sequential stream. A work-group is one column tile down all row tiles (range dimension 0
+// is the row tile), so its panel stays in the cache while the row tiles go by.
 // Rows of C per work-item (the host passes -DGEMM_TM=n for a tuned n in 4, 6, 8, 10, 12; 2 n
 // float16 accumulators + 2 rows of B must fit the 32 vector registers of AVX-512).
 #ifndef GEMM_TM
@@ -19,29 +23,31 @@
 // CLNN_EPI_ACT of common.cl (the convolutions' epilogue too).
 #define GEMM_EPI_BIAS 1
 
-// One k of the tile: 32 columns of B from src, GEMM_TM values of op(A), 2 GEMM_TM float16 FMAs.
+// One k of the tile: 32 columns of B from src, GEMM_TM values of op(A) at ak[arow[t]] (ak: A
+// advanced to this k; an int offset computed per k instead costs POCL's loop half its speed, in
+// vector index arithmetic), 2 GEMM_TM float16 FMAs.
 #define GEMM_STEP(src)                                                                             \
     do {                                                                                           \
         const float16 b0 = vload16(0, (src)), b1 = vload16(0, (src) + 16);                         \
-        const int ak = k * astep;                                                                  \
         _Pragma("unroll") for (int t = 0; t < GEMM_TM; t++)                                        \
         {                                                                                          \
-            const float16 v = (float16)(A[arow[t] + ak]);                                          \
+            const float16 v = (float16)(ak[arow[t]]);                                              \
             a0[t] = fma(v, b0, a0[t]);                                                             \
             a1[t] = fma(v, b1, a1[t]);                                                             \
         }                                                                                          \
     } while (0)
 
-// A: (M, K) [(K, M) when trans_a], B: (K, N), bias: (N) -> C: (M, N) per batch, C = act(alpha A B
-// + beta C + bias) with epi = (act << 1) | (bias used). Range: (ceil(N / 32), ceil(M / GEMM_TM),
-// batch).
+// A: (M, K) [(K, M) when trans_a], B: (K, N) or its panels, bias: (N) -> C: (M, N) per batch,
+// C = act(alpha A B + beta C + bias) with epi = (act << 1) | (bias used). Range: (ceil(M /
+// GEMM_TM), ceil(N / 32), batch).
 __kernel void gemm_tile(const int M, const int N, const int K, const float alpha, const float beta,
                         const int trans_a, __global const float *A, const int oa, const int lda,
                         const int sa, __global const float *B, const int ob, const int ldb,
-                        const int sb, __global float *C, const int oc, const int ldc, const int sc,
-                        __global const float *bias, const int obias, const int epi)
+                        const int sb, const int panel, __global float *C, const int oc,
+                        const int ldc, const int sc, __global const float *bias, const int obias,
+                        const int epi)
 {
-    const int n0 = get_global_id(0) * 32, m0 = get_global_id(1) * GEMM_TM, b = get_global_id(2);
+    const int m0 = get_global_id(0) * GEMM_TM, n0 = get_global_id(1) * 32, b = get_global_id(2);
     if (n0 >= N || m0 >= M)
         return;
     int arow[GEMM_TM];
@@ -55,15 +61,22 @@ __kernel void gemm_tile(const int M, const int N, const int K, const float alpha
 #pragma unroll
     for (int t = 0; t < GEMM_TM; t++)
         a0[t] = a1[t] = (float16)(0.0f);
-    __global const float *bp = B + ob + b * sb + n0;
-    if (n0 + 32 <= N) {
-        for (int k = 0; k < K; k++, bp += ldb) {
+    if (panel) { // K x 32 contiguous, zero past N
+        __global const float *bp = B + ob + b * sb + get_global_id(1) * K * 32;
+        __global const float *ak = A;
+        for (int k = 0; k < K; k++, bp += 32, ak += astep) {
+            GEMM_STEP(bp);
+        }
+    } else if (n0 + 32 <= N) {
+        __global const float *bp = B + ob + b * sb + n0, *ak = A;
+        for (int k = 0; k < K; k++, bp += ldb, ak += astep) {
             GEMM_STEP(bp);
         }
     } else { // the last column tile: only N - n0 columns of B exist
+        __global const float *bp = B + ob + b * sb + n0, *ak = A;
         float row[32];
         const int w = N - n0;
-        for (int k = 0; k < K; k++, bp += ldb) {
+        for (int k = 0; k < K; k++, bp += ldb, ak += astep) {
             for (int j = 0; j < 32; j++)
                 row[j] = j < w ? bp[j] : 0.0f;
             GEMM_STEP(row);
@@ -151,16 +164,28 @@ __kernel void gemm_epilogue(const int M, const int N, __global float *C, const i
     *c = z;
 }
 
-// B: (N, K) rows of ldb per batch (stride sb) -> P: (K, N) per batch (stride K N): P[k, n] =
-// B[n, k]. A work-item writes one row of P. Range: (K, batch).
-__kernel void gemm_pack_t(const int N, const int K, __global const float *B, const int ob,
-                          const int ldb, const int sb, __global float *P)
+// B: (K, N), or (N, K) when trans_b, rows of ldb per batch (stride sb) -> P: the panels of op(B)
+// from the offset op, per batch (stride K * 32 * ceil(N / 32)): P[j][k][i] = op(B)[k, 32 j + i],
+// 0 past N. A work-item writes one row of one panel. Range: (K, ceil(N / 32), batch).
+__kernel void gemm_pack(const int N, const int K, const int trans_b, __global const float *B,
+                        const int ob, const int ldb, const int sb, __global float *P, const int op)
 {
-    const int k = get_global_id(0), b = get_global_id(1);
+    const int k = get_global_id(0), j = get_global_id(1), b = get_global_id(2), n0 = j * 32;
     if (k >= K)
         return;
-    __global const float *src = B + ob + b * sb + k;
-    __global float *dst = P + (b * K + k) * N;
-    for (int n = 0; n < N; n++)
-        dst[n] = src[n * ldb];
+    const int tiles = (N + 31) / 32;
+    __global float *dst = P + op + ((b * tiles + j) * K + k) * 32;
+    if (trans_b) {
+        __global const float *src = B + ob + b * sb + n0 * ldb + k;
+        for (int i = 0; i < 32; i++)
+            dst[i] = n0 + i < N ? src[i * ldb] : 0.0f;
+    } else if (n0 + 32 <= N) {
+        __global const float *src = B + ob + b * sb + k * ldb + n0;
+        vstore16(vload16(0, src), 0, dst);
+        vstore16(vload16(0, src + 16), 0, dst + 16);
+    } else {
+        __global const float *src = B + ob + b * sb + k * ldb + n0;
+        for (int i = 0; i < 32; i++)
+            dst[i] = n0 + i < N ? src[i] : 0.0f;
+    }
 }

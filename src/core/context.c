@@ -342,6 +342,8 @@ void clnn_ctx_destroy(clnn_ctx *ctx)
     clnn__prof_free(ctx);
     clnn__programs_release(ctx);
     clnn__own_tune_free(ctx);
+    if (ctx->gemm_pack)
+        clReleaseMemObject(ctx->gemm_pack);
     if (ctx->upload_queue)
         clReleaseCommandQueue(ctx->upload_queue);
     if (ctx->queue)

@@ -618,20 +618,64 @@ static int own_fits(const clnn__gemm_args *a)
                            : extent(a->b_off, a->k, a->n, a->ldb, a->b_stride, a->batch);
     size_t ec = extent(a->c_off, a->m, a->n, a->ldc, a->c_stride, a->batch);
     return a->m && a->n && a->batch && ea < lim && eb < lim && ec < lim &&
-           a->k * a->n * a->batch < lim && a->m < lim && a->n < lim &&
+           a->k * ((a->n + 31) / 32 * 32) * a->batch < lim && a->m < lim && a->n < lim &&
            (!a->bias || a->bias_off + a->n < lim);
 }
 
-/* C = act(alpha op(A) op(B) + beta C + bias) with gemm_tile (and gemm_pack_t for B^T) on node's
- * kernels and packing buffer; the event of the last kernel in *last when asked (profiling). The
- * kernels are made again when the GEMM_TM they were built with is no longer ctx's (a tuner
- * switches it between runs). */
-static clnn_status own_gemm(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_args *a,
-                            cl_event *last)
+/* ctx->gemm_pack with room for bytes, referenced by node: one packing buffer for every own GEMM
+ * of the context (the in-order queue runs them one after another; a smaller one is released, and
+ * the queue keeps it while a GEMM still uses it). It goes when its last node does, so destroying
+ * every graph and model leaves no buffer behind (clnn_live_objects_get). */
+static clnn_status pack_buffer(clnn_ctx *ctx, clnn_tensor *node, size_t bytes)
 {
-    static const char *const names[2] = {"gemm_tile", "gemm_pack_t"};
+    if (!node->gemm_packs) {
+        node->gemm_packs = true;
+        ctx->gemm_pack_users++;
+    }
+    size_t have = 0;
+    if (ctx->gemm_pack &&
+        clGetMemObjectInfo(ctx->gemm_pack, CL_MEM_SIZE, sizeof have, &have, NULL) == CL_SUCCESS &&
+        have >= bytes)
+        return CLNN_OK;
+    if (ctx->gemm_pack)
+        clReleaseMemObject(ctx->gemm_pack);
+    cl_int err;
+    ctx->gemm_pack = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (err != CL_SUCCESS) {
+        ctx->gemm_pack = NULL;
+        return clnn__cl_fail(ctx, err, "clCreateBuffer for the %zu-byte packed GEMM operand",
+                             bytes);
+    }
+    return CLNN_OK;
+}
+
+void clnn__gemm_pack_drop(clnn_tensor *node)
+{
+    if (!node->gemm_packs)
+        return;
+    node->gemm_packs = false;
+    clnn_ctx *ctx = node->ctx;
+    if (--ctx->gemm_pack_users == 0 && ctx->gemm_pack) {
+        clReleaseMemObject(ctx->gemm_pack); /* the in-order queue keeps it while in use */
+        ctx->gemm_pack = NULL;
+    }
+}
+
+/* Whether the own SGEMM reads op(B) from panels (gemm_pack): always for B^T (the kernel needs
+ * contiguous columns), and for B when at least PANEL_MIN_ROW_TILES row tiles read each panel
+ * (measured on POCL: 1.3-2x faster from 3 row tiles on, slower for 1). */
+#define PANEL_MIN_ROW_TILES 3
+static int use_panels(const clnn__gemm_args *a, size_t row_tiles)
+{
+    return a->k > 0 && (a->trans_b || row_tiles >= PANEL_MIN_ROW_TILES);
+}
+
+/* node's own-SGEMM kernels (gemm_tile, gemm_pack) for GEMM_TM tm in *kernels: made again when
+ * the GEMM_TM they were built with is no longer ctx's (a tuner switches it between runs). */
+static clnn_status own_kernels(clnn_ctx *ctx, clnn_tensor *node, int tm, cl_kernel **out)
+{
+    static const char *const names[2] = {"gemm_tile", "gemm_pack"};
     cl_kernel *kernels = node->kernels + CLNN__GEMM_SLOT;
-    const int tm = gemm_tm(ctx);
     if (node->gemm_tm != tm)
         for (int i = 0; i < 2; i++)
             if (kernels[i]) { /* the in-order queue keeps a kernel while it is in use */
@@ -647,61 +691,105 @@ static clnn_status own_gemm(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_a
                 return st;
         }
     node->gemm_tm = tm;
+    *out = kernels;
+    return CLNN_OK;
+}
+
+/* Enqueues gemm_pack (kernel k): op(B) of a -> panels in dst from the float offset off. */
+static clnn_status enqueue_pack(clnn_ctx *ctx, cl_kernel k, const clnn__gemm_args *a, cl_mem dst,
+                                size_t off)
+{
+    int N = (int)a->n, K = (int)a->k, trans_b = a->trans_b, ob = (int)a->b_off;
+    int ldb = (int)a->ldb, sb = a->batch > 1 ? (int)a->b_stride : 0, op = (int)off;
+    cl_mem bmem = a->b;
+    const size_t sizes[9] = {sizeof N,   sizeof K,  sizeof trans_b, sizeof bmem, sizeof ob,
+                             sizeof ldb, sizeof sb, sizeof(cl_mem), sizeof op};
+    const void *const values[9] = {&N, &K, &trans_b, &bmem, &ob, &ldb, &sb, &dst, &op};
+    size_t global[3] = {a->k, (a->n + 31) / 32, a->batch};
+    cl_int err = set_args(k, 9, sizes, values);
+    if (err == CL_SUCCESS)
+        err = clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, NULL, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return clnn__cl_fail(ctx, err, "gemm_pack of a %zux%zu operand (batch %zu)", a->k, a->n,
+                             a->batch);
+    return CLNN_OK;
+}
+
+int clnn__gemm_panels_ok(const clnn_ctx *ctx, const clnn_tensor *node, const clnn__gemm_args *a)
+{
+    return node && clnn__gemm_own(ctx) && own_fits(a) && a->k > 0;
+}
+
+size_t clnn__gemm_panel_floats(size_t k, size_t n)
+{
+    return k * ((n + 31) / 32 * 32);
+}
+
+clnn_status clnn__gemm_pack_b(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_args *a,
+                              cl_mem dst, size_t off)
+{
+    if (!clnn__gemm_panels_ok(ctx, node, a) || a->batch != 1 ||
+        off + clnn__gemm_panel_floats(a->k, a->n) > (size_t)INT_MAX)
+        return clnn__fail(ctx, CLNN_ERR_STATE,
+                          "gemm_pack of a %zux%zu operand: only for one GEMM on the own SGEMM",
+                          a->k, a->n);
+    cl_kernel *kernels = NULL;
+    clnn_status st = own_kernels(ctx, node, gemm_tm(ctx), &kernels);
+    return st ? st : enqueue_pack(ctx, kernels[1], a, dst, off);
+}
+
+/* C = act(alpha op(A) op(B) + beta C + bias) with gemm_tile (after gemm_pack when B goes in
+ * panels) on node's kernels and ctx's packing buffer; the event of the last kernel in *last when
+ * asked (profiling). The kernels are made again when the GEMM_TM they were built with is no longer
+ * ctx's (a tuner switches it between runs). */
+static clnn_status own_gemm(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_args *a,
+                            cl_event *last)
+{
+    cl_kernel *kernels = NULL;
+    const int tm = gemm_tm(ctx);
+    clnn_status st = own_kernels(ctx, node, tm, &kernels);
+    if (st)
+        return st;
     int M = (int)a->m, N = (int)a->n, K = (int)a->k, trans_a = a->trans_a;
     int one = a->batch > 1; /* the strides of a single GEMM may be anything */
     int oa = (int)a->a_off, lda = (int)a->lda, sa = one ? (int)a->a_stride : 0;
     int ob = (int)a->b_off, ldb = (int)a->ldb, sb = one ? (int)a->b_stride : 0;
     int oc = (int)a->c_off, ldc = (int)a->ldc, sc = one ? (int)a->c_stride : 0;
+    size_t tiles = (a->n + 31) / 32, rows = (a->m + (size_t)tm - 1) / (size_t)tm;
+    int panel = use_panels(a, rows);
     cl_mem bmem = a->b;
     cl_int err;
-    if (a->trans_b && K > 0) { /* pack B^T: (K, N) per batch */
-        size_t bytes = a->k * a->n * a->batch * sizeof(float), have = 0;
-        if (node->gemm_pack && (clGetMemObjectInfo(node->gemm_pack, CL_MEM_SIZE, sizeof have, &have,
-                                                   NULL) != CL_SUCCESS ||
-                                have < bytes)) {
-            clReleaseMemObject(node->gemm_pack); /* the in-order queue keeps it while in use */
-            node->gemm_pack = NULL;
-        }
-        if (!node->gemm_pack) {
-            node->gemm_pack = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
-            if (err != CL_SUCCESS) {
-                node->gemm_pack = NULL;
-                return clnn__cl_fail(ctx, err,
-                                     "clCreateBuffer for the %zu-byte packed GEMM operand", bytes);
-            }
-        }
-        cl_kernel k = kernels[1];
-        const size_t sizes[7] = {sizeof N,   sizeof K,  sizeof bmem,   sizeof ob,
-                                 sizeof ldb, sizeof sb, sizeof(cl_mem)};
-        const void *const values[7] = {&N, &K, &bmem, &ob, &ldb, &sb, &node->gemm_pack};
-        size_t global[2] = {a->k, a->batch};
-        if ((err = set_args(k, 7, sizes, values)) != CL_SUCCESS ||
-            (err = clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global, NULL, 0, NULL, NULL)) !=
-                CL_SUCCESS)
-            return clnn__cl_fail(ctx, err, "gemm_pack_t of a %zux%zu operand", a->n, a->k);
-        bmem = node->gemm_pack;
+    if (a->b_panels) { /* packed by the caller (clnn__gemm_pack_b) */
+        panel = 1;
+        ldb = 32;
+    } else if (panel) { /* op(B) -> panels: (ceil(N / 32), K, 32) per batch */
+        if ((st = pack_buffer(ctx, node, a->k * tiles * 32 * a->batch * sizeof(float))) ||
+            (st = enqueue_pack(ctx, kernels[1], a, ctx->gemm_pack, 0)))
+            return st;
+        bmem = ctx->gemm_pack;
         ob = 0;
-        ldb = N;
-        sb = K * N;
+        ldb = 32;
+        sb = (int)(a->k * tiles * 32);
     }
     cl_kernel k = kernels[0];
     float alpha = a->alpha, beta = a->beta;
     /* without a bias the kernel's bias argument is C (never read) */
     int obias = a->bias ? (int)a->bias_off : 0, epi = epilogue_code(a);
     cl_mem bias = a->bias ? a->bias : a->c;
-    const size_t sizes[21] = {
-        sizeof M,       sizeof N,     sizeof K,       sizeof alpha, sizeof beta,    sizeof trans_a,
-        sizeof(cl_mem), sizeof oa,    sizeof lda,     sizeof sa,    sizeof(cl_mem), sizeof ob,
-        sizeof ldb,     sizeof sb,    sizeof(cl_mem), sizeof oc,    sizeof ldc,     sizeof sc,
-        sizeof(cl_mem), sizeof obias, sizeof epi};
-    const void *const values[21] = {&M,    &N,   &K,   &alpha, &beta, &trans_a, &a->a,
-                                    &oa,   &lda, &sa,  &bmem,  &ob,   &ldb,     &sb,
-                                    &a->c, &oc,  &ldc, &sc,    &bias, &obias,   &epi};
-    size_t tiles = (a->n + 31) / 32, rows = (a->m + (size_t)tm - 1) / (size_t)tm;
-    size_t global[3] = {tiles, rows, a->batch}, local[3] = {tiles, 1, 1};
-    int use_local = ctx->info.max_work_group_size && tiles <= ctx->info.max_work_group_size &&
+    const size_t sizes[22] = {sizeof M,     sizeof N,       sizeof K,       sizeof alpha,
+                              sizeof beta,  sizeof trans_a, sizeof(cl_mem), sizeof oa,
+                              sizeof lda,   sizeof sa,      sizeof(cl_mem), sizeof ob,
+                              sizeof ldb,   sizeof sb,      sizeof panel,   sizeof(cl_mem),
+                              sizeof oc,    sizeof ldc,     sizeof sc,      sizeof(cl_mem),
+                              sizeof obias, sizeof epi};
+    const void *const values[22] = {&M,   &N,   &K,    &alpha, &beta,  &trans_a, &a->a,  &oa,
+                                    &lda, &sa,  &bmem, &ob,    &ldb,   &sb,      &panel, &a->c,
+                                    &oc,  &ldc, &sc,   &bias,  &obias, &epi};
+    /* a work-group: one column tile down every row tile (the panel stays in the cache) */
+    size_t global[3] = {rows, tiles, a->batch}, local[3] = {rows, 1, 1};
+    int use_local = ctx->info.max_work_group_size && rows <= ctx->info.max_work_group_size &&
                     ctx->info.type != CLNN_DEVICE_GPU;
-    if ((err = set_args(k, 21, sizes, values)) != CL_SUCCESS ||
+    if ((err = set_args(k, 22, sizes, values)) != CL_SUCCESS ||
         (err = clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, use_local ? local : NULL, 0,
                                       NULL, last)) != CL_SUCCESS)
         return clnn__cl_fail(ctx, err, "gemm_tile %zux%zux%zu (batch %zu)", a->m, a->n, a->k,
@@ -805,10 +893,19 @@ clnn_status clnn__gemm(clnn_ctx *ctx, const clnn_tensor *node, const clnn__gemm_
 {
     /* the node owns the own kernels' objects: a node's GEMMs are enqueued one after another */
     clnn_tensor *owner = (clnn_tensor *)node;
-    return gemm_with(ctx, owner, a, node && clnn__gemm_own(ctx) && own_fits(a));
+    int own = node && clnn__gemm_own(ctx) && own_fits(a);
+    if (a->b_panels && !own) /* only the own kernels read panels */
+        return clnn__fail(ctx, CLNN_ERR_STATE,
+                          "GEMM %zux%zux%zu: B is in panels, which CLBlast cannot read", a->m, a->n,
+                          a->k);
+    return gemm_with(ctx, owner, a, own);
 }
 
 clnn_status clnn__gemm_clblast(clnn_ctx *ctx, const clnn_tensor *node, const clnn__gemm_args *a)
 {
+    if (a->b_panels)
+        return clnn__fail(ctx, CLNN_ERR_STATE,
+                          "GEMM %zux%zux%zu: B is in panels, which CLBlast cannot read", a->m, a->n,
+                          a->k);
     return gemm_with(ctx, (clnn_tensor *)node, a, 0);
 }

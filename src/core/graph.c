@@ -36,9 +36,8 @@ void clnn__node_release_emit(clnn_tensor *t)
         clReleaseMemObject(t->aux);
     if (t->scratch)
         clReleaseMemObject(t->scratch);
-    if (t->gemm_pack)
-        clReleaseMemObject(t->gemm_pack);
-    t->aux = t->scratch = t->gemm_pack = NULL;
+    t->aux = t->scratch = NULL;
+    clnn__gemm_pack_drop(t);
 }
 
 void clnn_graph_destroy(clnn_graph *g)

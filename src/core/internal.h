@@ -108,6 +108,10 @@ struct clnn_ctx {
     char own_status[1300]; /* what loading the own-kernel tuning file did */
     /* a second command queue for uploads that overlap compute (feed.c); NULL until used */
     cl_command_queue upload_queue;
+    /* clnn's own SGEMM: op(B) in panels, shared by every own GEMM (gemm.c); released when the
+     * last of the gemm_pack_users nodes is */
+    cl_mem gemm_pack;
+    long gemm_pack_users;
 };
 
 /* ---- errors (status.c) ---------------------------------------------------------------------- */
@@ -214,8 +218,8 @@ struct clnn_tensor {
     cl_kernel kernels[CLNN__MAX_KERNELS];
     cl_mem aux;     /* e.g. shape and stride tables */
     cl_mem scratch; /* e.g. partial sums */
-    cl_mem gemm_pack; /* clnn's own SGEMM: B^T packed for a GEMM with trans_b (gemm.c) */
     int gemm_tm;      /* the GEMM_TM that kernels[CLNN__GEMM_SLOT..] were built with (gemm.c) */
+    bool gemm_packs;  /* holds a reference to ctx->gemm_pack (gemm.c) */
 };
 
 size_t clnn__dtype_size(clnn_dtype dtype);
@@ -364,15 +368,29 @@ typedef struct clnn__gemm_args {
     cl_mem bias;
     size_t bias_off;
     int act;
+    /* B is op(B) already in the own SGEMM's panels (clnn__gemm_pack_b; trans_b and ldb are not
+     * read, b_stride is the panels' stride per batch): only where clnn__gemm_panels_ok said so */
+    int b_panels;
 } clnn__gemm_args;
 clnn_status clnn__gemm(clnn_ctx *ctx, const clnn_tensor *node, const clnn__gemm_args *args);
 /* The same always on CLBlast (its parameter search, tune.c). */
 clnn_status clnn__gemm_clblast(clnn_ctx *ctx, const clnn_tensor *node, const clnn__gemm_args *args);
 /* Which implementation clnn__gemm uses on ctx's device: 1 clnn's own kernels (CPU devices), 0
  * CLBlast (GPUs); $CLNN_GEMM=own|clblast forces one. The own kernels belong to the node (its
- * kernel slots CLNN__GEMM_SLOT.. and gemm_pack, released with it); a GEMM without a node runs on
- * CLBlast. */
+ * kernel slots CLNN__GEMM_SLOT.., released with it; the packing buffer is ctx->gemm_pack); a GEMM
+ * without a node runs on CLBlast. */
 int clnn__gemm_own(const clnn_ctx *ctx);
+/* Pre-packed B for a caller that multiplies by the same op(B) many times (a recurrent layer's
+ * W_hh, once per step): clnn__gemm_panels_ok says whether clnn__gemm runs a on the own kernels
+ * (which read panels); clnn__gemm_panel_floats is the room op(B) (k x n) takes in panels; and
+ * clnn__gemm_pack_b writes op(B) of a (one batch) there, into dst at the float offset off, with
+ * node's kernels. Then clnn__gemm with b_panels = 1 reads it. */
+int clnn__gemm_panels_ok(const clnn_ctx *ctx, const clnn_tensor *node, const clnn__gemm_args *a);
+size_t clnn__gemm_panel_floats(size_t k, size_t n);
+clnn_status clnn__gemm_pack_b(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_args *a,
+                              cl_mem dst, size_t off);
+/* Drops node's reference to ctx->gemm_pack (its emit state is released). */
+void clnn__gemm_pack_drop(clnn_tensor *node);
 /* 1 when tm is a GEMM_TM the own SGEMM is built with (4, 6, 8, 10, 12); ctx->own_gemm_tm and
  * $CLNN_GEMM_TM (a test and benchmark override, it wins) fall back to 8 otherwise. */
 int clnn__gemm_tm_valid(int tm);
