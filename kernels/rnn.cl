@@ -12,12 +12,44 @@
 //   hist (T+1, N, H) the hidden state before step s at slot s (slot 0: h0 or 0)
 //   chist(T+1, N, H) the same for the LSTM cell state
 //   ghn  (N, T, H)   GRU: W_hn h + b_hn of each real step (the r-scaled term)
-//   whh_t(H, GH)     W_hh^T (rnn_transpose), the B of the per-step GEMMs
-// One work-item per (n, j), j < H; no barriers, so the tail work-items simply return.
+//   whh_t(H, GH)     W_hh^T (rnn_transpose, or in the own SGEMM's panels), the B of the per-step
+//                    GEMMs
+// The step kernels take 16 consecutive j of one sample per work-item (RNN_W below), the others
+// one element; no barriers, so the tail work-items simply return.
 
-inline float rnn_sigmoid(const float x)
+// The step kernels work on RNN_W = 16 consecutive j of one sample n per work-item, in float16:
+// POCL runs a work-item's wide vectors as AVX-512 code and their exp / tanh as vector calls,
+// where one work-item per (n, j) left the 5 transcendental functions of an LSTM step scalar
+// (a step took 3x its GEMM). A row's last block of H % 16 goes through private copies.
+#define RNN_W 16
+
+inline float16 rnn_sigmoid(const float16 x)
 {
     return 1.0f / (1.0f + exp(-x));
+}
+
+// w (<= 16) floats at p, 0 past them
+inline float16 rnn_ld(__global const float *p, const int w)
+{
+    if (w == RNN_W)
+        return vload16(0, p);
+    float t[RNN_W];
+    for (int l = 0; l < RNN_W; l++)
+        t[l] = l < w ? p[l] : 0.0f;
+    return vload16(0, t);
+}
+
+// the first w lanes of v to p
+inline void rnn_st(const float16 v, __global float *p, const int w)
+{
+    if (w == RNN_W) {
+        vstore16(v, 0, p);
+        return;
+    }
+    float t[RNN_W];
+    vstore16(v, 0, t);
+    for (int l = 0; l < w; l++)
+        p[l] = t[l];
 }
 
 inline int rnn_len(const int has_len, __global const int *len, const int olen, const int n,
@@ -40,7 +72,7 @@ __kernel void rnn_init(const int NH, const int has_h0, __global const float *h0,
         chist[ochist + i] = has_c0 ? c0[oc0 + i] : 0.0f;
 }
 
-// One forward step s. y: (N, T, F) with F = H, or 2 H for LSTM ([h | c]).
+// One forward step s. y: (N, T, F) with F = H, or 2 H for LSTM ([h | c]). Range: N ceil(H / 16).
 __kernel void rnn_fwd_step(const int mode, const int N, const int T, const int H, const int s,
                            const int reverse, const int has_len, __global const int *len,
                            const int olen, const int has_bih, __global const float *bih,
@@ -49,64 +81,72 @@ __kernel void rnn_fwd_step(const int mode, const int N, const int T, const int H
                            const int ohist, const int ochist, const int oghn,
                            __global float *y, const int oy)
 {
-    const int i = get_global_id(0);
-    if (i >= N * H)
+    const int HB = (H + RNN_W - 1) / RNN_W, z0 = get_global_id(0);
+    if (z0 >= N * HB)
         return;
-    const int n = i / H, j = i - n * H;
+    const int n = z0 / HB, j = (z0 - n * HB) * RNN_W, w = min(RNN_W, H - j), i = n * H + j;
     const int G = mode == 2 ? 4 : mode == 3 ? 3 : 1, GH = G * H;
     const int F = mode == 2 ? 2 * H : H;
     const int L = rnn_len(has_len, len, olen, n, T);
     __global float *hprev = sc + ohist + s * N * H, *hnext = hprev + N * H;
     __global float *cprev = sc + ochist + s * N * H, *cnext = cprev + N * H;
+    const float16 zero = (float16)(0.0f);
     if (s >= L) { // padding: zero output at t = s, the state passes through
-        hnext[i] = hprev[i];
-        y[oy + (n * T + s) * F + j] = 0.0f;
+        rnn_st(rnn_ld(hprev + i, w), hnext + i, w);
+        rnn_st(zero, y + oy + (n * T + s) * F + j, w);
         if (mode == 2) {
-            cnext[i] = cprev[i];
-            y[oy + (n * T + s) * F + H + j] = 0.0f;
+            rnn_st(rnn_ld(cprev + i, w), cnext + i, w);
+            rnn_st(zero, y + oy + (n * T + s) * F + H + j, w);
         }
         return;
     }
     const int t = reverse ? L - 1 - s : s;
     __global float *xp = sc + oxp + (n * T + t) * GH;
     __global const float *gh = sc + ogh + n * GH;
-    float a[4];
+    float16 a[4];
     for (int g = 0; g < G; g++) {
         const int k = g * H + j;
-        a[g] = xp[k] + (has_bih ? bih[obih + k] : 0.0f);
-        if (mode != 3 || g < 2)
-            a[g] += gh[k] + (has_bhh ? bhh[obhh + k] : 0.0f);
+        a[g] = rnn_ld(xp + k, w);
+        if (has_bih)
+            a[g] += rnn_ld(bih + obih + k, w);
+        if (mode != 3 || g < 2) {
+            a[g] += rnn_ld(gh + k, w);
+            if (has_bhh)
+                a[g] += rnn_ld(bhh + obhh + k, w);
+        }
     }
-    float h;
+    float16 h;
     if (mode == 0) {
         h = tanh(a[0]);
-        xp[j] = h;
+        rnn_st(h, xp + j, w);
     } else if (mode == 1) {
-        h = fmax(a[0], 0.0f);
-        xp[j] = h;
+        h = fmax(a[0], zero);
+        rnn_st(h, xp + j, w);
     } else if (mode == 2) {
-        const float ig = rnn_sigmoid(a[0]), fg = rnn_sigmoid(a[1]), gg = tanh(a[2]),
-                    og = rnn_sigmoid(a[3]);
-        const float c = fg * cprev[i] + ig * gg;
+        const float16 ig = rnn_sigmoid(a[0]), fg = rnn_sigmoid(a[1]), gg = tanh(a[2]),
+                      og = rnn_sigmoid(a[3]);
+        const float16 c = fg * rnn_ld(cprev + i, w) + ig * gg;
         h = og * tanh(c);
-        xp[j] = ig;
-        xp[H + j] = fg;
-        xp[2 * H + j] = gg;
-        xp[3 * H + j] = og;
-        cnext[i] = c;
-        y[oy + (n * T + t) * F + H + j] = c;
+        rnn_st(ig, xp + j, w);
+        rnn_st(fg, xp + H + j, w);
+        rnn_st(gg, xp + 2 * H + j, w);
+        rnn_st(og, xp + 3 * H + j, w);
+        rnn_st(c, cnext + i, w);
+        rnn_st(c, y + oy + (n * T + t) * F + H + j, w);
     } else {
-        const float r = rnn_sigmoid(a[0]), z = rnn_sigmoid(a[1]);
-        const float hn = gh[2 * H + j] + (has_bhh ? bhh[obhh + 2 * H + j] : 0.0f);
-        const float nn = tanh(a[2] + r * hn);
-        h = (1.0f - z) * nn + z * hprev[i];
-        xp[j] = r;
-        xp[H + j] = z;
-        xp[2 * H + j] = nn;
-        sc[oghn + (n * T + t) * H + j] = hn;
+        const float16 r = rnn_sigmoid(a[0]), z = rnn_sigmoid(a[1]);
+        float16 hn = rnn_ld(gh + 2 * H + j, w);
+        if (has_bhh)
+            hn += rnn_ld(bhh + obhh + 2 * H + j, w);
+        const float16 nn = tanh(a[2] + r * hn);
+        h = (1.0f - z) * nn + z * rnn_ld(hprev + i, w);
+        rnn_st(r, xp + j, w);
+        rnn_st(z, xp + H + j, w);
+        rnn_st(nn, xp + 2 * H + j, w);
+        rnn_st(hn, sc + oghn + (n * T + t) * H + j, w);
     }
-    hnext[i] = h;
-    y[oy + (n * T + t) * F + j] = h;
+    rnn_st(h, hnext + i, w);
+    rnn_st(h, y + oy + (n * T + t) * F + j, w);
 }
 
 // One backward step s (run for s = T-1 .. 0). fs: the forward scratch (offsets as above); bs: the
@@ -114,6 +154,7 @@ __kernel void rnn_fwd_step(const int mode, const int N, const int T, const int H
 // (N, H) buffers for d h (step s reads buffer (s+1)%2, writes buffer s%2; first: the incoming
 // gradient is 0) and two for d c. dg: (N, T, GH) the ih-side pre-activation gradients (0 at
 // padding). The direct part of d h_{s} is written here; the GEMM d h += dgh[s] W_hh follows.
+// Range: N ceil(H / 16).
 __kernel void rnn_bwd_step(const int mode, const int N, const int T, const int H, const int s,
                            const int reverse, const int first, const int has_len,
                            __global const int *len, const int olen, __global const float *dy,
@@ -122,61 +163,76 @@ __kernel void rnn_bwd_step(const int mode, const int N, const int T, const int H
                            __global float *bs, const int odgh, const int odh, const int odc,
                            __global float *dg, const int odg)
 {
-    const int i = get_global_id(0);
-    if (i >= N * H)
+    const int HB = (H + RNN_W - 1) / RNN_W, z0 = get_global_id(0);
+    if (z0 >= N * HB)
         return;
-    const int n = i / H, j = i - n * H;
+    const int n = z0 / HB, j = (z0 - n * HB) * RNN_W, w = min(RNN_W, H - j), i = n * H + j;
     const int G = mode == 2 ? 4 : mode == 3 ? 3 : 1, GH = G * H;
     const int F = mode == 2 ? 2 * H : H;
     const int L = rnn_len(has_len, len, olen, n, T);
     const int rd = (s + 1) & 1, wr = s & 1;
-    const float dh_in = first ? 0.0f : bs[odh + rd * N * H + i];
-    const float dc_in = (first || mode != 2) ? 0.0f : bs[odc + rd * N * H + i];
+    const float16 zero = (float16)(0.0f);
+    const float16 dh_in = first ? zero : rnn_ld(bs + odh + rd * N * H + i, w);
+    const float16 dc_in = (first || mode != 2) ? zero : rnn_ld(bs + odc + rd * N * H + i, w);
     __global float *dgh = bs + odgh + (s * N + n) * GH;
     if (s >= L) { // padding: the state gradient passes through, no gate gradients
-        bs[odh + wr * N * H + i] = dh_in;
+        rnn_st(dh_in, bs + odh + wr * N * H + i, w);
         if (mode == 2)
-            bs[odc + wr * N * H + i] = dc_in;
+            rnn_st(dc_in, bs + odc + wr * N * H + i, w);
         for (int g = 0; g < G; g++) {
-            dgh[g * H + j] = 0.0f;
-            dg[odg + (n * T + s) * GH + g * H + j] = 0.0f;
+            rnn_st(zero, dgh + g * H + j, w);
+            rnn_st(zero, dg + odg + (n * T + s) * GH + g * H + j, w);
         }
         return;
     }
     const int t = reverse ? L - 1 - s : s;
     __global const float *act = fs + oxp + (n * T + t) * GH;
     __global float *dgx = dg + odg + (n * T + t) * GH;
-    const float dh = dh_in + dy[ody + (n * T + t) * F + j];
-    float direct = 0.0f;
+    const float16 dh = dh_in + rnn_ld(dy + ody + (n * T + t) * F + j, w);
+    float16 direct = zero;
     if (mode == 0) {
-        const float h = act[j];
-        dgx[j] = dgh[j] = dh * (1.0f - h * h);
+        const float16 h = rnn_ld(act + j, w), d = dh * (1.0f - h * h);
+        rnn_st(d, dgx + j, w);
+        rnn_st(d, dgh + j, w);
     } else if (mode == 1) {
-        dgx[j] = dgh[j] = act[j] > 0.0f ? dh : 0.0f;
+        const float16 d = select(zero, dh, rnn_ld(act + j, w) > 0.0f);
+        rnn_st(d, dgx + j, w);
+        rnn_st(d, dgh + j, w);
     } else if (mode == 2) {
-        const float ig = act[j], fg = act[H + j], gg = act[2 * H + j], og = act[3 * H + j];
-        const float c = fs[ochist + (s + 1) * N * H + i], cp = fs[ochist + s * N * H + i];
-        const float tc = tanh(c);
-        const float dc = dc_in + dy[ody + (n * T + t) * F + H + j] + dh * og * (1.0f - tc * tc);
-        const float di = dc * gg * ig * (1.0f - ig), df = dc * cp * fg * (1.0f - fg);
-        const float dgg = dc * ig * (1.0f - gg * gg), dog = dh * tc * og * (1.0f - og);
-        dgx[j] = dgh[j] = di;
-        dgx[H + j] = dgh[H + j] = df;
-        dgx[2 * H + j] = dgh[2 * H + j] = dgg;
-        dgx[3 * H + j] = dgh[3 * H + j] = dog;
-        bs[odc + wr * N * H + i] = dc * fg;
+        const float16 ig = rnn_ld(act + j, w), fg = rnn_ld(act + H + j, w);
+        const float16 gg = rnn_ld(act + 2 * H + j, w), og = rnn_ld(act + 3 * H + j, w);
+        const float16 c = rnn_ld(fs + ochist + (s + 1) * N * H + i, w);
+        const float16 cp = rnn_ld(fs + ochist + s * N * H + i, w);
+        const float16 tc = tanh(c);
+        const float16 dc = dc_in + rnn_ld(dy + ody + (n * T + t) * F + H + j, w) +
+                           dh * og * (1.0f - tc * tc);
+        const float16 di = dc * gg * ig * (1.0f - ig), df = dc * cp * fg * (1.0f - fg);
+        const float16 dgg = dc * ig * (1.0f - gg * gg), dog = dh * tc * og * (1.0f - og);
+        rnn_st(di, dgx + j, w);
+        rnn_st(di, dgh + j, w);
+        rnn_st(df, dgx + H + j, w);
+        rnn_st(df, dgh + H + j, w);
+        rnn_st(dgg, dgx + 2 * H + j, w);
+        rnn_st(dgg, dgh + 2 * H + j, w);
+        rnn_st(dog, dgx + 3 * H + j, w);
+        rnn_st(dog, dgh + 3 * H + j, w);
+        rnn_st(dc * fg, bs + odc + wr * N * H + i, w);
     } else {
-        const float r = act[j], z = act[H + j], nn = act[2 * H + j];
-        const float hp = fs[ohist + s * N * H + i], hn = fs[oghn + (n * T + t) * H + j];
-        const float dn = dh * (1.0f - z) * (1.0f - nn * nn);
-        const float dr = dn * hn * r * (1.0f - r), dz = dh * (hp - nn) * z * (1.0f - z);
-        dgx[j] = dgh[j] = dr;
-        dgx[H + j] = dgh[H + j] = dz;
-        dgx[2 * H + j] = dn;
-        dgh[2 * H + j] = dn * r;
+        const float16 r = rnn_ld(act + j, w), z = rnn_ld(act + H + j, w);
+        const float16 nn = rnn_ld(act + 2 * H + j, w);
+        const float16 hp = rnn_ld(fs + ohist + s * N * H + i, w);
+        const float16 hn = rnn_ld(fs + oghn + (n * T + t) * H + j, w);
+        const float16 dn = dh * (1.0f - z) * (1.0f - nn * nn);
+        const float16 dr = dn * hn * r * (1.0f - r), dz = dh * (hp - nn) * z * (1.0f - z);
+        rnn_st(dr, dgx + j, w);
+        rnn_st(dr, dgh + j, w);
+        rnn_st(dz, dgx + H + j, w);
+        rnn_st(dz, dgh + H + j, w);
+        rnn_st(dn, dgx + 2 * H + j, w);
+        rnn_st(dn * r, dgh + 2 * H + j, w);
         direct = dh * z;
     }
-    bs[odh + wr * N * H + i] = direct;
+    rnn_st(direct, bs + odh + wr * N * H + i, w);
 }
 
 // out[c] = sum over rows of m (rows, C) (the bias gradient of the hh side), in row order

@@ -120,6 +120,8 @@ static const gc_case lstm_cases[] = {
     RCASE("lstm (2,7,5) H4 h0 only lengths 7,4", LSTM, 2, 7, 5, 4, 1, 1, 0, 0, LEN(7, 4), 0),
     RCASE("lstm (1,1,2) H2 c0 only", LSTM, 1, 1, 2, 2, 0, 0, 1, 0, NULL, 0),
     RCASE3("lstm (4,3,3) H5 last", LSTM, 4, 3, 3, 5, 0, NULL, 1),
+    /* the step kernels take 16 units per work-item: a full block and a partial one */
+    RCASE("lstm (2,3,2) H20 bias h0 c0 lengths 3,2", LSTM, 2, 3, 2, 20, 1, 1, 1, 0, LEN(3, 2), 0),
 };
 
 static const gc_case gru_cases[] = {
@@ -129,6 +131,8 @@ static const gc_case gru_cases[] = {
     RCASE("gru (3,5,4) H3 reverse lengths 5,2,1", GRU, 3, 5, 4, 3, 1, 1, 0, 1, LEN(5, 2, 1), 0),
     RCASE("gru (3,5,4) H3 last lengths 2,1,5", GRU, 3, 5, 4, 3, 1, 0, 0, 0, LEN(2, 1, 5), 1),
     RCASE("gru (2,4,3) H4 bias only reverse", GRU, 2, 4, 3, 4, 1, 0, 0, 1, NULL, 0),
+    RCASE("gru (2,3,2) H17 bias h0 reverse lengths 1,3", GRU, 2, 3, 2, 17, 1, 1, 0, 1, LEN(1, 3),
+          0),
 };
 
 static const gc_case simple_cases[] = {
@@ -139,6 +143,7 @@ static const gc_case simple_cases[] = {
     RCASE("rnn relu (3,5,4) H3 bias h0", RELU, 3, 5, 4, 3, 1, 1, 0, 0, NULL, 0),
     RCASE("rnn relu (3,5,4) H3 lengths 5,3,1", RELU, 3, 5, 4, 3, 1, 1, 0, 0, LEN(5, 3, 1), 0),
     RCASE3("rnn relu (2,6,3) H5 reverse", RELU, 2, 6, 3, 5, 1, NULL, 0),
+    RCASE("rnn tanh (2,3,2) H16 bias h0 lengths 2,3", TANH, 2, 3, 2, 16, 1, 1, 0, 0, LEN(2, 3), 0),
     /* x without a gradient: no dx matmul in the backward graph */
     GC_CASE("lstm x input (3,5,4) H3 lengths 5,1,3", build_rnn, ref_rnn_case,
             CFG(LSTM, 3, 5, 4, 3, 1, 1, 1, 0, LEN(5, 1, 3), 0), GC_INPUT(3, 5, 4), P(12, 4),

@@ -2,15 +2,17 @@
  * parameter layout (see clnn.h). Ops:
  *   rnn        (x, w_ih, w_hh [, b_ih, b_hh, h0, c0, lengths]) -> y (N, T, H) or LSTM (N, T, 2H).
  *              emit: rnn_init (state slot 0), ONE GEMM x (N T, I) W_ih^T for all steps into the
- *              scratch, rnn_transpose (W_hh^T into the scratch once per run: CLBlast would
- *              otherwise transpose it inside every step's GEMM, ~3x slower on POCL), then per
+ *              scratch, W_hh^T into the scratch once per run (rnn_transpose; for the own
+ *              SGEMM straight into its panels, clnn__gemm_pack_b: CLBlast would otherwise
+ *              transpose it inside every step's GEMM, ~3x slower on POCL), then per
  *              step ONE GEMM h_s W_hh^T (N, GH) and ONE fused gate kernel
  *              (biases, activations, state update, length masking, the output step; the gate
  *              activations replace the projection in the scratch for the backward pass).
  *   rnn_bwd    (y, dy, w_hh [, lengths]) -> dG (N, T, GH): the pre-activation gradients of the
  *              ih side, by backpropagation through time: per step (s = T-1 .. 0) one fused gate-
  *              backward kernel and one GEMM d h_{s} += dGh_s W_hh. Its scratch keeps dGh
- *              (T, N, GH) in step order (for GRU the n block is r dn) and d h0 / d c0.
+ *              (T, N, GH) in step order (for GRU the n block is r dn), d h0 / d c0 and, for
+ *              the own SGEMM, W_hh in its panels (packed once per run).
  *   then dx = dG W_ih (matmul), dW_ih = dG^T x (matmul), db_ih = sum(dG) (sum), and three small
  *   ops that read the scratch of rnn_bwd and rnn the way maxpool2d_bwd reads the argmax:
  *   rnn_dw_hh  (bwd, y) -> (GH, H) = dGh^T (T N, GH)^T hist (T N, H): one GEMM
@@ -44,8 +46,15 @@ typedef struct fwd_layout {
 } fwd_layout;
 
 typedef struct bwd_layout {
-    int64_t dgh, dh, dc, total;
+    int64_t dgh, dh, dc, whh_p, total;
 } bwd_layout;
+
+/* Floats of W_hh^T (H, GH) transposed, or in the own SGEMM's panels (more where GH is not a
+ * multiple of 32) */
+static int64_t whh_room(int64_t rows, int64_t cols)
+{
+    return (int64_t)clnn__gemm_panel_floats((size_t)rows, (size_t)cols);
+}
 
 static fwd_layout layout_fwd(const rnn_params *p)
 {
@@ -57,7 +66,7 @@ static fwd_layout layout_fwd(const rnn_params *p)
     l.chist = l.hist + (T + 1) * N * H;
     l.ghn = l.chist + (p->mode == CLNN_RNN_LSTM ? (T + 1) * N * H : 0);
     l.whh_t = l.ghn + (p->mode == CLNN_RNN_GRU ? N * T * H : 0);
-    l.total = l.whh_t + GH * H;
+    l.total = l.whh_t + whh_room(H, GH);
     return l;
 }
 
@@ -68,7 +77,8 @@ static bwd_layout layout_bwd(const rnn_params *p)
     l.dgh = 0;
     l.dh = T * N * GH;
     l.dc = l.dh + 2 * N * H;
-    l.total = l.dc + (p->mode == CLNN_RNN_LSTM ? 2 * N * H : 0);
+    l.whh_p = l.dc + (p->mode == CLNN_RNN_LSTM ? 2 * N * H : 0);
+    l.total = l.whh_p + whh_room(GH, H);
     return l;
 }
 
@@ -107,6 +117,13 @@ static clnn_status enqueue_n(clnn_tensor *node, cl_kernel k, int64_t n)
 {
     size_t global = (size_t)n, local = 64;
     return clnn__enqueue(node, k, 1, &global, &local);
+}
+
+/* The work-items of rnn_fwd_step / rnn_bwd_step: 16 consecutive j of one sample each (rnn.cl's
+ * RNN_W) */
+static int64_t step_items(const rnn_params *p)
+{
+    return (int64_t)p->N * ((p->H + 15) / 16);
 }
 
 /* a tensor's (buffer, offset), or (fallback, 0) when absent */
@@ -284,20 +301,6 @@ static clnn_status emit_rnn(clnn_tensor *y)
         if (st)
             return forget_kernel(y, 1, st);
     }
-    /* W_hh^T (H, GH) once, so that the per-step GEMMs need no transposition */
-    cl_kernel ktr;
-    if ((st = clnn__node_kernel(y, 2, "rnn_transpose", &ktr, &fresh)))
-        return st;
-    if (fresh) {
-        int ow = (int)whh->offset, ot = (int)l.whh_t;
-        st = clnn__set_args(y->ctx, ktr, "rnn_transpose", 6, CLNN__ARG(GH), CLNN__ARG(p->H),
-                            CLNN__ARG(whh->storage->mem), CLNN__ARG(ow), CLNN__ARG(y->scratch),
-                            CLNN__ARG(ot));
-        if (st)
-            return forget_kernel(y, 2, st);
-    }
-    if ((st = enqueue_n(y, ktr, (int64_t)GH * p->H)))
-        return st;
     clnn__gemm_args rec = {.m = (size_t)p->N,
                            .n = (size_t)GH,
                            .k = (size_t)p->H,
@@ -311,10 +314,36 @@ static clnn_status emit_rnn(clnn_tensor *y)
                            .ldb = (size_t)GH,
                            .ldc = (size_t)GH,
                            .batch = 1};
+    if (clnn__gemm_panels_ok(y->ctx, y, &rec)) {
+        /* W_hh^T in the own SGEMM's panels once, not once per step's GEMM */
+        clnn__gemm_args whh_t = rec;
+        whh_t.trans_b = 1;
+        whh_t.b = whh->storage->mem;
+        whh_t.b_off = whh->offset;
+        whh_t.ldb = (size_t)p->H;
+        if ((st = clnn__gemm_pack_b(y->ctx, y, &whh_t, y->scratch, (size_t)l.whh_t)))
+            return st;
+        rec.b_panels = 1;
+    } else {
+        /* W_hh^T (H, GH) once, so that the per-step GEMMs need no transposition */
+        cl_kernel ktr;
+        if ((st = clnn__node_kernel(y, 2, "rnn_transpose", &ktr, &fresh)))
+            return st;
+        if (fresh) {
+            int ow = (int)whh->offset, ot = (int)l.whh_t;
+            st = clnn__set_args(y->ctx, ktr, "rnn_transpose", 6, CLNN__ARG(GH), CLNN__ARG(p->H),
+                                CLNN__ARG(whh->storage->mem), CLNN__ARG(ow), CLNN__ARG(y->scratch),
+                                CLNN__ARG(ot));
+            if (st)
+                return forget_kernel(y, 2, st);
+        }
+        if ((st = enqueue_n(y, ktr, (int64_t)GH * p->H)))
+            return st;
+    }
     for (int s = 0; s < p->T; s++) {
         rec.a_off = (size_t)(l.hist + (int64_t)s * NH);
         if ((st = clnn__gemm(y->ctx, y, &rec)) || (st = set_arg(y, kstep, 4, sizeof s, &s)) ||
-            (st = enqueue_n(y, kstep, NH)))
+            (st = enqueue_n(y, kstep, step_items(p))))
             return st;
     }
     return CLNN_OK;
@@ -387,13 +416,20 @@ static clnn_status emit_rnn_bwd(clnn_tensor *dg)
                            .ldb = (size_t)p->H,
                            .ldc = (size_t)p->H,
                            .batch = 1};
+    if (clnn__gemm_panels_ok(dg->ctx, dg, &rec)) { /* W_hh in panels once, not once per step */
+        if ((st = clnn__gemm_pack_b(dg->ctx, dg, &rec, dg->scratch, (size_t)l.whh_p)))
+            return st;
+        rec.b = dg->scratch;
+        rec.b_off = (size_t)l.whh_p;
+        rec.b_panels = 1;
+    }
     for (int s = p->T - 1; s >= 0; s--) {
         int first = s == p->T - 1;
         rec.a_off = (size_t)(l.dgh + (int64_t)s * p->N * GH);
         rec.c_off = (size_t)(l.dh + (int64_t)(s & 1) * NH);
         if ((st = set_arg(dg, k, 4, sizeof s, &s)) ||
-            (st = set_arg(dg, k, 6, sizeof first, &first)) || (st = enqueue_n(dg, k, NH)) ||
-            (st = clnn__gemm(dg->ctx, dg, &rec)))
+            (st = set_arg(dg, k, 6, sizeof first, &first)) ||
+            (st = enqueue_n(dg, k, step_items(p))) || (st = clnn__gemm(dg->ctx, dg, &rec)))
             return st;
     }
     return CLNN_OK;
