@@ -85,3 +85,29 @@ inline float clnn_group_max(__local float *red, const float v)
             z = tanh(z);                                                                           \
         }                                                                                          \
     } while (0)
+
+// 16 floats per work-item for elementwise kernels that POCL should run as AVX-512 code (explicit
+// wide vectors; one work-item per element leaves exp, tanh, sqrt and divisions scalar): w (<= 16)
+// floats at p, 0 past them (clnn_ld16); the first w lanes of v to p (clnn_st16). A block of
+// fewer than 16 goes through a private copy.
+inline float16 clnn_ld16(__global const float *p, const int w)
+{
+    if (w >= 16)
+        return vload16(0, p);
+    float t[16];
+    for (int l = 0; l < 16; l++)
+        t[l] = l < w ? p[l] : 0.0f;
+    return vload16(0, t);
+}
+
+inline void clnn_st16(const float16 v, __global float *p, const int w)
+{
+    if (w >= 16) {
+        vstore16(v, 0, p);
+        return;
+    }
+    float t[16];
+    vstore16(v, 0, t);
+    for (int l = 0; l < w; l++)
+        p[l] = t[l];
+}

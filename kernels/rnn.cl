@@ -20,36 +20,12 @@
 // The step kernels work on RNN_W = 16 consecutive j of one sample n per work-item, in float16:
 // POCL runs a work-item's wide vectors as AVX-512 code and their exp / tanh as vector calls,
 // where one work-item per (n, j) left the 5 transcendental functions of an LSTM step scalar
-// (a step took 3x its GEMM). A row's last block of H % 16 goes through private copies.
+// (a step took 3x its GEMM). Loads and stores: common.cl's clnn_ld16 / clnn_st16.
 #define RNN_W 16
 
 inline float16 rnn_sigmoid(const float16 x)
 {
     return 1.0f / (1.0f + exp(-x));
-}
-
-// w (<= 16) floats at p, 0 past them
-inline float16 rnn_ld(__global const float *p, const int w)
-{
-    if (w == RNN_W)
-        return vload16(0, p);
-    float t[RNN_W];
-    for (int l = 0; l < RNN_W; l++)
-        t[l] = l < w ? p[l] : 0.0f;
-    return vload16(0, t);
-}
-
-// the first w lanes of v to p
-inline void rnn_st(const float16 v, __global float *p, const int w)
-{
-    if (w == RNN_W) {
-        vstore16(v, 0, p);
-        return;
-    }
-    float t[RNN_W];
-    vstore16(v, 0, t);
-    for (int l = 0; l < w; l++)
-        p[l] = t[l];
 }
 
 inline int rnn_len(const int has_len, __global const int *len, const int olen, const int n,
@@ -92,11 +68,11 @@ __kernel void rnn_fwd_step(const int mode, const int N, const int T, const int H
     __global float *cprev = sc + ochist + s * N * H, *cnext = cprev + N * H;
     const float16 zero = (float16)(0.0f);
     if (s >= L) { // padding: zero output at t = s, the state passes through
-        rnn_st(rnn_ld(hprev + i, w), hnext + i, w);
-        rnn_st(zero, y + oy + (n * T + s) * F + j, w);
+        clnn_st16(clnn_ld16(hprev + i, w), hnext + i, w);
+        clnn_st16(zero, y + oy + (n * T + s) * F + j, w);
         if (mode == 2) {
-            rnn_st(rnn_ld(cprev + i, w), cnext + i, w);
-            rnn_st(zero, y + oy + (n * T + s) * F + H + j, w);
+            clnn_st16(clnn_ld16(cprev + i, w), cnext + i, w);
+            clnn_st16(zero, y + oy + (n * T + s) * F + H + j, w);
         }
         return;
     }
@@ -106,47 +82,47 @@ __kernel void rnn_fwd_step(const int mode, const int N, const int T, const int H
     float16 a[4];
     for (int g = 0; g < G; g++) {
         const int k = g * H + j;
-        a[g] = rnn_ld(xp + k, w);
+        a[g] = clnn_ld16(xp + k, w);
         if (has_bih)
-            a[g] += rnn_ld(bih + obih + k, w);
+            a[g] += clnn_ld16(bih + obih + k, w);
         if (mode != 3 || g < 2) {
-            a[g] += rnn_ld(gh + k, w);
+            a[g] += clnn_ld16(gh + k, w);
             if (has_bhh)
-                a[g] += rnn_ld(bhh + obhh + k, w);
+                a[g] += clnn_ld16(bhh + obhh + k, w);
         }
     }
     float16 h;
     if (mode == 0) {
         h = tanh(a[0]);
-        rnn_st(h, xp + j, w);
+        clnn_st16(h, xp + j, w);
     } else if (mode == 1) {
         h = fmax(a[0], zero);
-        rnn_st(h, xp + j, w);
+        clnn_st16(h, xp + j, w);
     } else if (mode == 2) {
         const float16 ig = rnn_sigmoid(a[0]), fg = rnn_sigmoid(a[1]), gg = tanh(a[2]),
                       og = rnn_sigmoid(a[3]);
-        const float16 c = fg * rnn_ld(cprev + i, w) + ig * gg;
+        const float16 c = fg * clnn_ld16(cprev + i, w) + ig * gg;
         h = og * tanh(c);
-        rnn_st(ig, xp + j, w);
-        rnn_st(fg, xp + H + j, w);
-        rnn_st(gg, xp + 2 * H + j, w);
-        rnn_st(og, xp + 3 * H + j, w);
-        rnn_st(c, cnext + i, w);
-        rnn_st(c, y + oy + (n * T + t) * F + H + j, w);
+        clnn_st16(ig, xp + j, w);
+        clnn_st16(fg, xp + H + j, w);
+        clnn_st16(gg, xp + 2 * H + j, w);
+        clnn_st16(og, xp + 3 * H + j, w);
+        clnn_st16(c, cnext + i, w);
+        clnn_st16(c, y + oy + (n * T + t) * F + H + j, w);
     } else {
         const float16 r = rnn_sigmoid(a[0]), z = rnn_sigmoid(a[1]);
-        float16 hn = rnn_ld(gh + 2 * H + j, w);
+        float16 hn = clnn_ld16(gh + 2 * H + j, w);
         if (has_bhh)
-            hn += rnn_ld(bhh + obhh + 2 * H + j, w);
+            hn += clnn_ld16(bhh + obhh + 2 * H + j, w);
         const float16 nn = tanh(a[2] + r * hn);
-        h = (1.0f - z) * nn + z * rnn_ld(hprev + i, w);
-        rnn_st(r, xp + j, w);
-        rnn_st(z, xp + H + j, w);
-        rnn_st(nn, xp + 2 * H + j, w);
-        rnn_st(hn, sc + oghn + (n * T + t) * H + j, w);
+        h = (1.0f - z) * nn + z * clnn_ld16(hprev + i, w);
+        clnn_st16(r, xp + j, w);
+        clnn_st16(z, xp + H + j, w);
+        clnn_st16(nn, xp + 2 * H + j, w);
+        clnn_st16(hn, sc + oghn + (n * T + t) * H + j, w);
     }
-    rnn_st(h, hnext + i, w);
-    rnn_st(h, y + oy + (n * T + t) * F + j, w);
+    clnn_st16(h, hnext + i, w);
+    clnn_st16(h, y + oy + (n * T + t) * F + j, w);
 }
 
 // One backward step s (run for s = T-1 .. 0). fs: the forward scratch (offsets as above); bs: the
@@ -172,67 +148,67 @@ __kernel void rnn_bwd_step(const int mode, const int N, const int T, const int H
     const int L = rnn_len(has_len, len, olen, n, T);
     const int rd = (s + 1) & 1, wr = s & 1;
     const float16 zero = (float16)(0.0f);
-    const float16 dh_in = first ? zero : rnn_ld(bs + odh + rd * N * H + i, w);
-    const float16 dc_in = (first || mode != 2) ? zero : rnn_ld(bs + odc + rd * N * H + i, w);
+    const float16 dh_in = first ? zero : clnn_ld16(bs + odh + rd * N * H + i, w);
+    const float16 dc_in = (first || mode != 2) ? zero : clnn_ld16(bs + odc + rd * N * H + i, w);
     __global float *dgh = bs + odgh + (s * N + n) * GH;
     if (s >= L) { // padding: the state gradient passes through, no gate gradients
-        rnn_st(dh_in, bs + odh + wr * N * H + i, w);
+        clnn_st16(dh_in, bs + odh + wr * N * H + i, w);
         if (mode == 2)
-            rnn_st(dc_in, bs + odc + wr * N * H + i, w);
+            clnn_st16(dc_in, bs + odc + wr * N * H + i, w);
         for (int g = 0; g < G; g++) {
-            rnn_st(zero, dgh + g * H + j, w);
-            rnn_st(zero, dg + odg + (n * T + s) * GH + g * H + j, w);
+            clnn_st16(zero, dgh + g * H + j, w);
+            clnn_st16(zero, dg + odg + (n * T + s) * GH + g * H + j, w);
         }
         return;
     }
     const int t = reverse ? L - 1 - s : s;
     __global const float *act = fs + oxp + (n * T + t) * GH;
     __global float *dgx = dg + odg + (n * T + t) * GH;
-    const float16 dh = dh_in + rnn_ld(dy + ody + (n * T + t) * F + j, w);
+    const float16 dh = dh_in + clnn_ld16(dy + ody + (n * T + t) * F + j, w);
     float16 direct = zero;
     if (mode == 0) {
-        const float16 h = rnn_ld(act + j, w), d = dh * (1.0f - h * h);
-        rnn_st(d, dgx + j, w);
-        rnn_st(d, dgh + j, w);
+        const float16 h = clnn_ld16(act + j, w), d = dh * (1.0f - h * h);
+        clnn_st16(d, dgx + j, w);
+        clnn_st16(d, dgh + j, w);
     } else if (mode == 1) {
-        const float16 d = select(zero, dh, rnn_ld(act + j, w) > 0.0f);
-        rnn_st(d, dgx + j, w);
-        rnn_st(d, dgh + j, w);
+        const float16 d = select(zero, dh, clnn_ld16(act + j, w) > 0.0f);
+        clnn_st16(d, dgx + j, w);
+        clnn_st16(d, dgh + j, w);
     } else if (mode == 2) {
-        const float16 ig = rnn_ld(act + j, w), fg = rnn_ld(act + H + j, w);
-        const float16 gg = rnn_ld(act + 2 * H + j, w), og = rnn_ld(act + 3 * H + j, w);
-        const float16 c = rnn_ld(fs + ochist + (s + 1) * N * H + i, w);
-        const float16 cp = rnn_ld(fs + ochist + s * N * H + i, w);
+        const float16 ig = clnn_ld16(act + j, w), fg = clnn_ld16(act + H + j, w);
+        const float16 gg = clnn_ld16(act + 2 * H + j, w), og = clnn_ld16(act + 3 * H + j, w);
+        const float16 c = clnn_ld16(fs + ochist + (s + 1) * N * H + i, w);
+        const float16 cp = clnn_ld16(fs + ochist + s * N * H + i, w);
         const float16 tc = tanh(c);
-        const float16 dc = dc_in + rnn_ld(dy + ody + (n * T + t) * F + H + j, w) +
+        const float16 dc = dc_in + clnn_ld16(dy + ody + (n * T + t) * F + H + j, w) +
                            dh * og * (1.0f - tc * tc);
         const float16 di = dc * gg * ig * (1.0f - ig), df = dc * cp * fg * (1.0f - fg);
         const float16 dgg = dc * ig * (1.0f - gg * gg), dog = dh * tc * og * (1.0f - og);
-        rnn_st(di, dgx + j, w);
-        rnn_st(di, dgh + j, w);
-        rnn_st(df, dgx + H + j, w);
-        rnn_st(df, dgh + H + j, w);
-        rnn_st(dgg, dgx + 2 * H + j, w);
-        rnn_st(dgg, dgh + 2 * H + j, w);
-        rnn_st(dog, dgx + 3 * H + j, w);
-        rnn_st(dog, dgh + 3 * H + j, w);
-        rnn_st(dc * fg, bs + odc + wr * N * H + i, w);
+        clnn_st16(di, dgx + j, w);
+        clnn_st16(di, dgh + j, w);
+        clnn_st16(df, dgx + H + j, w);
+        clnn_st16(df, dgh + H + j, w);
+        clnn_st16(dgg, dgx + 2 * H + j, w);
+        clnn_st16(dgg, dgh + 2 * H + j, w);
+        clnn_st16(dog, dgx + 3 * H + j, w);
+        clnn_st16(dog, dgh + 3 * H + j, w);
+        clnn_st16(dc * fg, bs + odc + wr * N * H + i, w);
     } else {
-        const float16 r = rnn_ld(act + j, w), z = rnn_ld(act + H + j, w);
-        const float16 nn = rnn_ld(act + 2 * H + j, w);
-        const float16 hp = rnn_ld(fs + ohist + s * N * H + i, w);
-        const float16 hn = rnn_ld(fs + oghn + (n * T + t) * H + j, w);
+        const float16 r = clnn_ld16(act + j, w), z = clnn_ld16(act + H + j, w);
+        const float16 nn = clnn_ld16(act + 2 * H + j, w);
+        const float16 hp = clnn_ld16(fs + ohist + s * N * H + i, w);
+        const float16 hn = clnn_ld16(fs + oghn + (n * T + t) * H + j, w);
         const float16 dn = dh * (1.0f - z) * (1.0f - nn * nn);
         const float16 dr = dn * hn * r * (1.0f - r), dz = dh * (hp - nn) * z * (1.0f - z);
-        rnn_st(dr, dgx + j, w);
-        rnn_st(dr, dgh + j, w);
-        rnn_st(dz, dgx + H + j, w);
-        rnn_st(dz, dgh + H + j, w);
-        rnn_st(dn, dgx + 2 * H + j, w);
-        rnn_st(dn * r, dgh + 2 * H + j, w);
+        clnn_st16(dr, dgx + j, w);
+        clnn_st16(dr, dgh + j, w);
+        clnn_st16(dz, dgx + H + j, w);
+        clnn_st16(dz, dgh + H + j, w);
+        clnn_st16(dn, dgx + 2 * H + j, w);
+        clnn_st16(dn * r, dgh + 2 * H + j, w);
         direct = dh * z;
     }
-    rnn_st(direct, bs + odh + wr * N * H + i, w);
+    clnn_st16(direct, bs + odh + wr * N * H + i, w);
 }
 
 // out[c] = sum over rows of m (rows, C) (the bias gradient of the hh side), in row order
