@@ -480,6 +480,9 @@ clnn_status clnn__optimizer_state_rw(clnn_optimizer *opt, size_t i, int k, float
 /* The global norm of the current gradients of every updated tensor (computed on the device as for
  * clipping; waits for it). Non-finite when any gradient is. */
 clnn_status clnn__optimizer_norm(clnn_optimizer *opt, float *norm);
+/* The same without the wait: v[1] receives the norm once the queue has run up to here (a later
+ * blocking read or wait on the queue); v must live until then. */
+clnn_status clnn__optimizer_norm_async(clnn_optimizer *opt, float v[2]);
 void clnn__optimizer_counters(clnn_optimizer *opt, uint64_t *steps, uint64_t *epoch, double *base_lr,
                               int set);
 

@@ -370,13 +370,17 @@ static clnn_status train_step(clnn_model *m, clnn__feeder *f, const clnn_data *d
     /* the loss and the outputs are read as soon as the forward and backward passes are done,
      * before the update is enqueued: the host then works on metrics and the next batch while
      * the device updates (one wait per step) */
-    float loss = 0;
+    float loss = 0, nv[2] = {0, 0};
+    /* the guard's gradient norm comes back with the loss (the queue is in order): one wait */
+    if (st == CLNN_OK && guard != CLNN_NONFINITE_IGNORE)
+        st = clnn__optimizer_norm_async(m->opt, nv);
     if (st == CLNN_OK)
         st = read_early(m, mg, n, &loss);
+    if (st != CLNN_OK && guard != CLNN_NONFINITE_IGNORE)
+        clFinish(m->ctx->queue); /* nv may still be written */
     if (st == CLNN_OK && guard != CLNN_NONFINITE_IGNORE) {
-        float norm = 0;
-        st = clnn__optimizer_norm(m->opt, &norm);
-        if (st == CLNN_OK && !(isfinite(loss) && isfinite(norm))) {
+        const float norm = nv[1];
+        if (!(isfinite(loss) && isfinite(norm))) {
             m->train_steps++; /* the step happened, without an update */
             if (guard == CLNN_NONFINITE_SKIP_BATCH) {
                 if (skipped)

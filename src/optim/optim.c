@@ -565,7 +565,8 @@ clnn_status clnn_optimizer_step(clnn_optimizer *opt)
     return CLNN_OK;
 }
 
-clnn_status clnn__optimizer_norm(clnn_optimizer *opt, float *norm)
+/* The norm pass and the read of (scale, norm) into v, blocking or not */
+static clnn_status norm_read(clnn_optimizer *opt, float v[2], cl_bool blocking)
 {
     if (!opt || !opt->graph || !opt->graph->planned)
         return CLNN_ERR_STATE;
@@ -574,15 +575,26 @@ clnn_status clnn__optimizer_norm(clnn_optimizer *opt, float *norm)
         st = zeros(opt->ctx, (size_t)opt->npartials, "partial sums", &opt->partials);
     if (st == CLNN_OK)
         st = clip_pass(opt);
-    float v[2];
     cl_int err = st ? CL_SUCCESS
-                    : clEnqueueReadBuffer(opt->ctx->queue, opt->scale->mem, CL_TRUE, 0, sizeof v,
-                                          v, 0, NULL, NULL);
+                    : clEnqueueReadBuffer(opt->ctx->queue, opt->scale->mem, blocking, 0,
+                                          2 * sizeof(float), v, 0, NULL, NULL);
     if (err != CL_SUCCESS)
         return clnn__cl_fail(opt->ctx, err, "clEnqueueReadBuffer of the gradient norm");
+    return st;
+}
+
+clnn_status clnn__optimizer_norm(clnn_optimizer *opt, float *norm)
+{
+    float v[2];
+    clnn_status st = norm_read(opt, v, CL_TRUE);
     if (st == CLNN_OK)
         *norm = v[1];
     return st;
+}
+
+clnn_status clnn__optimizer_norm_async(clnn_optimizer *opt, float v[2])
+{
+    return norm_read(opt, v, CL_FALSE);
 }
 
 clnn_status clnn_optimizer_grad_norm(clnn_optimizer *opt, float *norm)
