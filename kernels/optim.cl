@@ -9,18 +9,25 @@
 #define OPTIM_WG 64 // largest work-group of the reductions (the host passes a power of two <= it)
 #endif
 
-// g: (n) at goff -> partials[slot + group] = sum of g^2 over the group's grid-stride share.
+// g: (n) at goff -> partials[slot + group] = sum of g^2 over the group's work-items, each of
+// which takes a contiguous span of 16-float blocks (float16 loads and FMAs: a grid-stride loop of
+// scalars cost more than the Adam update itself on POCL). The order is fixed: deterministic.
 __kernel void optim_norm_partial(__global const float *g, const int goff, const int n,
                                  __global float *partials, const int slot)
 {
     __local float red[OPTIM_WG];
-    float acc = 0.0f;
-    const int stride = get_global_size(0);
-    for (int i = get_global_id(0); i < n; i += stride) {
-        const float x = g[goff + i];
-        acc += x * x;
+    const int blocks = (n + 15) / 16, items = get_global_size(0);
+    const int per = (blocks + items - 1) / items, b0 = get_global_id(0) * per;
+    const int b1 = min(blocks, b0 + per);
+    float16 acc = (float16)(0.0f);
+    for (int b = b0; b < b1; b++) {
+        const float16 x = clnn_ld16(g + goff + b * 16, n - b * 16);
+        acc = fma(x, x, acc);
     }
-    const float s = clnn_group_sum(red, acc);
+    float8 h8 = acc.lo + acc.hi;
+    float4 h4 = h8.lo + h8.hi;
+    float2 h2 = h4.lo + h4.hi;
+    const float s = clnn_group_sum(red, h2.x + h2.y);
     if (get_local_id(0) == 0)
         partials[slot + get_group_id(0)] = s;
 }
