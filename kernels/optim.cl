@@ -3,7 +3,8 @@
 // and writes the clipping scale) and one fused update kernel per optimizer (SGD, Adam/AdamW,
 // RMSprop), one work-item per element. No float atomics: reductions are trees in local memory
 // with a barrier after every step. Every update kernel multiplies the gradient by
-// scale[0] when clip is 1 (the clipping scale written by optim_norm_final).
+// scale[0] when bit 0 of clip is set (the clipping scale written by optim_norm_final) and does
+// nothing when bit 1 is set and scale[2] is not 1 (a non-finite gradient or loss).
 
 #ifndef OPTIM_WG
 #define OPTIM_WG 64 // largest work-group of the reductions (the host passes a power of two <= it)
@@ -33,9 +34,12 @@ __kernel void optim_norm_partial(__global const float *g, const int goff, const 
 }
 
 // One work-group: partials: (count) -> scale[0] = min(1, max_norm / (sqrt(total) + 1e-6)),
-// scale[1] = sqrt(total) (the norm before clipping, for clnn_optimizer_grad_norm).
+// scale[1] = sqrt(total) (the norm before clipping, for clnn_optimizer_grad_norm), scale[2] = 1
+// when that norm and the loss (loss[oloss], when has_loss) are finite, else 0 (a guarded update
+// skips itself then: fit's non-finite guard without a host wait before the update).
 __kernel void optim_norm_final(__global const float *partials, const int count,
-                               __global float *scale, const float max_norm)
+                               __global float *scale, const float max_norm,
+                               __global const float *loss, const int oloss, const int has_loss)
 {
     __local float red[OPTIM_WG];
     float acc = 0.0f;
@@ -45,13 +49,20 @@ __kernel void optim_norm_final(__global const float *partials, const int count,
     if (get_local_id(0) == 0) {
         scale[0] = fmin(1.0f, max_norm / (total + 1e-6f));
         scale[1] = total;
+        scale[2] = isfinite(total) && (!has_loss || isfinite(loss[oloss])) ? 1.0f : 0.0f;
     }
 }
+
+// flags of the update kernels: bit 0 multiplies the gradient by scale[0] (clipping), bit 1 skips
+// the update unless scale[2] is 1 (guarded)
+#define OPTIM_CLIP    1
+#define OPTIM_GUARDED 2
+#define OPTIM_SKIP(flags, scale) (((flags)&OPTIM_GUARDED) && (scale)[2] != 1.0f)
 
 inline float optim_grad(__global const float *g, const int i, __global const float *scale,
                         const int clip)
 {
-    return clip ? g[i] * scale[0] : g[i];
+    return clip & OPTIM_CLIP ? g[i] * scale[0] : g[i];
 }
 
 // SGD (torch.optim.SGD): p, g, buf: (n); buf is unused when momentum == 0.
@@ -62,7 +73,7 @@ __kernel void optim_sgd(const int n, __global float *p, const int poff, __global
                         const int first)
 {
     const int i = get_global_id(0);
-    if (i >= n)
+    if (i >= n || OPTIM_SKIP(clip, scale))
         return;
     const float w = p[poff + i];
     float d = optim_grad(g, goff + i, scale, clip) + wd * w;
@@ -84,7 +95,7 @@ __kernel void optim_adam(const int n, __global float *p, const int poff, __globa
                          const float step_size, const float inv_sqrt_bc2)
 {
     const int i = get_global_id(0);
-    if (i >= n)
+    if (i >= n || OPTIM_SKIP(clip, scale))
         return;
     const float w = p[poff + i] * decay;
     const float d = optim_grad(g, goff + i, scale, clip) + wd * w;
@@ -104,7 +115,7 @@ __kernel void optim_rmsprop(const int n, __global float *p, const int poff,
                             const float wd, const float momentum, const int centered)
 {
     const int i = get_global_id(0);
-    if (i >= n)
+    if (i >= n || OPTIM_SKIP(clip, scale))
         return;
     const float w = p[poff + i];
     const float d = optim_grad(g, goff + i, scale, clip) + wd * w;

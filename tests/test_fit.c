@@ -1368,6 +1368,17 @@ START_TEST(test_nonfinite_guard)
     EXPECT_ST(ctx, clnn_model_fit(m, &db, &f), CLNN_OK);
     ck_assert_uint_eq(clnn_optimizer_steps(clnn_model_optimizer(m)), N - 1);
     ck_assert(isfinite(clnn_history_get(clnn_model_history(m), "loss", 0)));
+    /* the skipped step's update never reached the weights (it is enqueued, and skips itself on
+     * the device) */
+    for (int i = 0; i < clnn_model_param_count(m); i++) {
+        float v[NF];
+        clnn_tensor *p = clnn_model_param(m, i);
+        int64_t n = clnn_tensor_numel(p);
+        ck_assert(n <= NF);
+        ck_assert_int_eq(clnn_tensor_read(p, v, (size_t)n * sizeof *v), CLNN_OK);
+        for (int64_t k = 0; k < n; k++)
+            ck_assert_msg(isfinite(v[k]), "param %d [%lld] = %g", i, (long long)k, (double)v[k]);
+    }
     /* and the default stops at that step, naming it */
     compile(ctx, m, CLNN_LOSS_MSE, CLNN_OPTIM_SGD, 0.01f, 0);
     f.on_nonfinite = CLNN_NONFINITE_STOP;

@@ -481,8 +481,14 @@ clnn_status clnn__optimizer_state_rw(clnn_optimizer *opt, size_t i, int k, float
  * clipping; waits for it). Non-finite when any gradient is. */
 clnn_status clnn__optimizer_norm(clnn_optimizer *opt, float *norm);
 /* The same without the wait: v[1] receives the norm once the queue has run up to here (a later
- * blocking read or wait on the queue); v must live until then. */
-clnn_status clnn__optimizer_norm_async(clnn_optimizer *opt, float v[2]);
+ * blocking read or wait on the queue); v must live until then. The device also records whether
+ * the norm and loss (a scalar tensor, or NULL) are finite, for clnn__optimizer_step_guarded. */
+clnn_status clnn__optimizer_norm_async(clnn_optimizer *opt, float v[2], const clnn_tensor *loss);
+/* clnn_optimizer_step right after clnn__optimizer_norm_async (whose pass it uses for clipping),
+ * with every update skipped on the device when that norm or loss was not finite; the step is
+ * counted: clnn__optimizer_unstep takes it back when the caller learns the batch was dropped. */
+clnn_status clnn__optimizer_step_guarded(clnn_optimizer *opt);
+void clnn__optimizer_unstep(clnn_optimizer *opt);
 void clnn__optimizer_counters(clnn_optimizer *opt, uint64_t *steps, uint64_t *epoch, double *base_lr,
                               int set);
 

@@ -316,9 +316,9 @@ void clnn__diagnose_nonfinite(clnn_model *m, clnn__mgraph *mg, char *buf, size_t
 
 /* Reads the loss into *loss and, when metrics need them, the outputs into stage_out: both
  * reads enqueued, then one wait for the last. */
-static clnn_status read_early(clnn_model *m, clnn__mgraph *mg, int64_t n, float *loss)
+static clnn_status read_early(clnn_model *m, clnn__mgraph *mg, int64_t n, float *loss,
+                              cl_event *done)
 {
-    cl_event done = NULL;
     clnn_status st;
     if (m->c.metrics) {
         const int64_t per = clnn__out_numel(m);
@@ -328,10 +328,12 @@ static clnn_status read_early(clnn_model *m, clnn__mgraph *mg, int64_t n, float 
         if ((st = clnn__tensor_read_async(mg->output, m->stage_out, NULL)))
             return st;
     }
-    if ((st = clnn__tensor_read_async(mg->loss, loss, &done))) {
-        clFinish(m->ctx->queue); /* the outputs' read writes into stage_out */
-        return st;
-    }
+    return clnn__tensor_read_async(mg->loss, loss, done);
+}
+
+/* Waits for done (released) after flushing the queue */
+static clnn_status wait_read(clnn_model *m, cl_event done)
+{
     clFlush(m->ctx->queue);
     cl_int err = clWaitForEvents(1, &done);
     clReleaseEvent(done);
@@ -368,35 +370,43 @@ static clnn_status train_step(clnn_model *m, clnn__feeder *f, const clnn_data *d
     if (st == CLNN_OK && clnn__feed_on(f) && next_n > 0)
         clnn__feed_put(f, d, idx, next_first, next_n);
     /* the loss and the outputs are read as soon as the forward and backward passes are done,
-     * before the update is enqueued: the host then works on metrics and the next batch while
-     * the device updates (one wait per step) */
+     * and the update is enqueued behind them before the host waits: the device updates while
+     * the host works on metrics and the next batch (one wait per step). With the guard the
+     * gradient norm comes back with the loss, and the update skips itself on the device when
+     * either is not finite (clnn__optimizer_step_guarded). */
     float loss = 0, nv[2] = {0, 0};
-    /* the guard's gradient norm comes back with the loss (the queue is in order): one wait */
-    if (st == CLNN_OK && guard != CLNN_NONFINITE_IGNORE)
-        st = clnn__optimizer_norm_async(m->opt, nv);
+    const int guarded = guard != CLNN_NONFINITE_IGNORE;
+    cl_event done = NULL;
+    if (st == CLNN_OK && guarded)
+        st = clnn__optimizer_norm_async(m->opt, nv, mg->loss);
     if (st == CLNN_OK)
-        st = read_early(m, mg, n, &loss);
-    if (st != CLNN_OK && guard != CLNN_NONFINITE_IGNORE)
-        clFinish(m->ctx->queue); /* nv may still be written */
-    if (st == CLNN_OK && guard != CLNN_NONFINITE_IGNORE) {
-        const float norm = nv[1];
-        if (!(isfinite(loss) && isfinite(norm))) {
-            m->train_steps++; /* the step happened, without an update */
-            if (guard == CLNN_NONFINITE_SKIP_BATCH) {
-                if (skipped)
-                    *skipped = 1;
-                return CLNN_OK;
-            }
-            char where[400];
-            clnn__diagnose_nonfinite(m, mg, where, sizeof where);
-            return clnn__fail(m->ctx, CLNN_ERR_NONFINITE,
-                              "fit: %s at epoch %d, step %lld (loss %g, gradient norm %g): %s",
-                              isfinite(loss) ? "a non-finite gradient" : "a non-finite loss",
-                              epoch + 1, (long long)step + 1, (double)loss, (double)norm, where);
-        }
+        st = read_early(m, mg, n, &loss, &done);
+    if (st == CLNN_OK)
+        st = guarded ? clnn__optimizer_step_guarded(m->opt) : clnn_optimizer_step(m->opt);
+    if (done) {
+        clnn_status wst = wait_read(m, done);
+        st = st ? st : wst;
     }
-    if (st == CLNN_OK)
-        st = clnn_optimizer_step(m->opt);
+    if (st != CLNN_OK) {
+        clFinish(m->ctx->queue); /* the reads into loss, nv and stage_out may be pending */
+        return st;
+    }
+    if (guarded && !(isfinite(loss) && isfinite(nv[1]))) {
+        const float norm = nv[1];
+        clnn__optimizer_unstep(m->opt); /* the device skipped the update */
+        m->train_steps++;               /* the step happened, without an update */
+        if (guard == CLNN_NONFINITE_SKIP_BATCH) {
+            if (skipped)
+                *skipped = 1;
+            return CLNN_OK;
+        }
+        char where[400];
+        clnn__diagnose_nonfinite(m, mg, where, sizeof where);
+        return clnn__fail(m->ctx, CLNN_ERR_NONFINITE,
+                          "fit: %s at epoch %d, step %lld (loss %g, gradient norm %g): %s",
+                          isfinite(loss) ? "a non-finite gradient" : "a non-finite loss", epoch + 1,
+                          (long long)step + 1, (double)loss, (double)norm, where);
+    }
     if (st == CLNN_OK)
         m->train_steps++;
     if (st == CLNN_OK)

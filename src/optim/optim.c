@@ -41,7 +41,7 @@ struct clnn_optimizer {
     size_t nparams;
     cl_kernel kernels[K_COUNT];
     clnn__storage *partials; /* (sum of groups) partial sums of squares */
-    clnn__storage *scale;    /* [0] clipping scale, [1] norm before clipping */
+    clnn__storage *scale;    /* [0] clipping scale, [1] norm before clipping, [2] 1: finite */
     int npartials;
     size_t wg; /* work-group of the reductions: a power of two <= OPTIM_WG */
 };
@@ -321,7 +321,7 @@ clnn_status clnn_optimizer_create(clnn_graph *g, const clnn_optim_options *optio
     if (st == CLNN_OK && opt->o.clip_norm > 0)
         st = zeros(ctx, (size_t)opt->npartials, "partial sums", &opt->partials);
     if (st == CLNN_OK)
-        st = zeros(ctx, 2, "clipping scale", &opt->scale);
+        st = zeros(ctx, 3, "clipping scale", &opt->scale);
     for (int k = 0; k < K_COUNT && st == CLNN_OK; k++)
         st = clnn__kernel_create(ctx, "optim", NULL, KERNEL_NAMES[k], &opt->kernels[k]);
     if (st) {
@@ -413,8 +413,8 @@ clnn_status clnn__optimizer_state_rw(clnn_optimizer *opt, size_t i, int k, float
     return CLNN_OK;
 }
 
-void clnn__optimizer_counters(clnn_optimizer *opt, uint64_t *steps, uint64_t *epoch, double *base_lr,
-                              int set)
+void clnn__optimizer_counters(clnn_optimizer *opt, uint64_t *steps, uint64_t *epoch,
+                              double *base_lr, int set)
 {
     if (!opt)
         return;
@@ -469,7 +469,9 @@ static clnn_status grad_of(clnn_optimizer *opt, const optim_param *p, cl_mem *me
     return CLNN_OK;
 }
 
-static clnn_status clip_pass(clnn_optimizer *opt)
+/* The norm pass: partial sums per leaf, then optim_norm_final's scale (loss: the loss whose
+ * finiteness scale[2] includes, or NULL) */
+static clnn_status clip_pass(clnn_optimizer *opt, const clnn_tensor *loss)
 {
     clnn_ctx *ctx = opt->ctx;
     clnn_status st = CLNN_OK;
@@ -490,8 +492,12 @@ static clnn_status clip_pass(clnn_optimizer *opt)
     k = opt->kernels[K_NORM_FINAL];
     cl_int count = opt->npartials;
     float max_norm = opt->o.clip_norm;
-    st = clnn__set_args(ctx, k, "optim_norm_final", 4, CLNN__ARG(opt->partials->mem),
-                        CLNN__ARG(count), CLNN__ARG(opt->scale->mem), CLNN__ARG(max_norm));
+    cl_mem lm = loss && loss->storage ? loss->storage->mem : opt->scale->mem;
+    cl_int oloss = loss && loss->storage ? (cl_int)loss->offset : 0,
+           has_loss = lm != opt->scale->mem;
+    st = clnn__set_args(ctx, k, "optim_norm_final", 7, CLNN__ARG(opt->partials->mem),
+                        CLNN__ARG(count), CLNN__ARG(opt->scale->mem), CLNN__ARG(max_norm),
+                        CLNN__ARG(lm), CLNN__ARG(oloss), CLNN__ARG(has_loss));
     return st ? st : launch(opt, K_NORM_FINAL, opt->wg, opt->wg, "global norm");
 }
 
@@ -543,7 +549,10 @@ static clnn_status update(clnn_optimizer *opt, const optim_param *p, double lr, 
     return st ? st : launch(opt, K_ADAM, (size_t)n, 0, p->leaf->name);
 }
 
-clnn_status clnn_optimizer_step(clnn_optimizer *opt)
+/* The update of every parameter; guarded: the norm pass ran just before
+ * (clnn__optimizer_norm_async, with the loss), and the kernels skip themselves unless its scale[2]
+ * says finite. */
+static clnn_status step(clnn_optimizer *opt, int guarded)
 {
     if (!opt)
         return CLNN_ERR_INVALID;
@@ -552,8 +561,10 @@ clnn_status clnn_optimizer_step(clnn_optimizer *opt)
                           "clnn_optimizer_step: the graph is not planned (run it first)");
     clnn_status st = CLNN_OK;
     cl_int clip = opt->o.clip_norm > 0;
-    if (clip)
-        st = clip_pass(opt);
+    if (clip && !guarded)
+        st = clip_pass(opt, NULL);
+    if (guarded)
+        clip |= 2; /* optim.cl's OPTIM_GUARDED */
     const double lr = scheduled_lr(opt);
     for (size_t i = 0; i < opt->nparams && st == CLNN_OK; i++)
         st = update(opt, &opt->params[i], lr, clip);
@@ -565,8 +576,28 @@ clnn_status clnn_optimizer_step(clnn_optimizer *opt)
     return CLNN_OK;
 }
 
+clnn_status clnn_optimizer_step(clnn_optimizer *opt)
+{
+    return step(opt, 0);
+}
+
+clnn_status clnn__optimizer_step_guarded(clnn_optimizer *opt)
+{
+    return step(opt, 1);
+}
+
+void clnn__optimizer_unstep(clnn_optimizer *opt)
+{
+    if (!opt || !opt->steps)
+        return;
+    opt->steps--;
+    if (opt->o.schedule.per_update && opt->epoch)
+        opt->epoch--;
+}
+
 /* The norm pass and the read of (scale, norm) into v, blocking or not */
-static clnn_status norm_read(clnn_optimizer *opt, float v[2], cl_bool blocking)
+static clnn_status norm_read(clnn_optimizer *opt, float v[2], cl_bool blocking,
+                             const clnn_tensor *loss)
 {
     if (!opt || !opt->graph || !opt->graph->planned)
         return CLNN_ERR_STATE;
@@ -574,7 +605,7 @@ static clnn_status norm_read(clnn_optimizer *opt, float v[2], cl_bool blocking)
     if (!opt->partials)
         st = zeros(opt->ctx, (size_t)opt->npartials, "partial sums", &opt->partials);
     if (st == CLNN_OK)
-        st = clip_pass(opt);
+        st = clip_pass(opt, loss);
     cl_int err = st ? CL_SUCCESS
                     : clEnqueueReadBuffer(opt->ctx->queue, opt->scale->mem, blocking, 0,
                                           2 * sizeof(float), v, 0, NULL, NULL);
@@ -586,15 +617,15 @@ static clnn_status norm_read(clnn_optimizer *opt, float v[2], cl_bool blocking)
 clnn_status clnn__optimizer_norm(clnn_optimizer *opt, float *norm)
 {
     float v[2];
-    clnn_status st = norm_read(opt, v, CL_TRUE);
+    clnn_status st = norm_read(opt, v, CL_TRUE, NULL);
     if (st == CLNN_OK)
         *norm = v[1];
     return st;
 }
 
-clnn_status clnn__optimizer_norm_async(clnn_optimizer *opt, float v[2])
+clnn_status clnn__optimizer_norm_async(clnn_optimizer *opt, float v[2], const clnn_tensor *loss)
 {
-    return norm_read(opt, v, CL_FALSE);
+    return norm_read(opt, v, CL_FALSE, loss);
 }
 
 clnn_status clnn_optimizer_grad_norm(clnn_optimizer *opt, float *norm)
