@@ -38,8 +38,9 @@
     } while (0)
 
 // A: (M, K) [(K, M) when trans_a], B: (K, N) or its panels, bias: (N) -> C: (M, N) per batch,
-// C = act(alpha A B + beta C + bias) with epi = (act << 1) | (bias used). Range: (ceil(M /
-// GEMM_TM), ceil(N / 32), batch).
+// C = act(alpha A B + beta C + bias) with epi = (act << 1) | (bias used); trans_a 2: A is op(A)
+// in gemm_pack's row panels (GEMM_TM rows of op(A) per k, K GEMM_TM per row tile). Range:
+// (ceil(M / GEMM_TM), ceil(N / 32), batch).
 __kernel void gemm_tile(const int M, const int N, const int K, const float alpha, const float beta,
                         const int trans_a, __global const float *A, const int oa, const int lda,
                         const int sa, __global const float *B, const int ob, const int ldb,
@@ -51,11 +52,12 @@ __kernel void gemm_tile(const int M, const int N, const int K, const float alpha
     if (n0 >= N || m0 >= M)
         return;
     int arow[GEMM_TM];
-    const int astep = trans_a ? lda : 1;
+    const int astep = trans_a == 2 ? GEMM_TM : trans_a ? lda : 1;
 #pragma unroll
     for (int t = 0; t < GEMM_TM; t++) {
         const int m = min(m0 + t, M - 1);
-        arow[t] = oa + b * sa + (trans_a ? m : m * lda);
+        arow[t] = oa + b * sa +
+                  (trans_a == 2 ? get_global_id(0) * K * GEMM_TM + t : trans_a ? m : m * lda);
     }
     float16 a0[GEMM_TM], a1[GEMM_TM];
 #pragma unroll
@@ -165,27 +167,30 @@ __kernel void gemm_epilogue(const int M, const int N, __global float *C, const i
 }
 
 // B: (K, N), or (N, K) when trans_b, rows of ldb per batch (stride sb) -> P: the panels of op(B)
-// from the offset op, per batch (stride K * 32 * ceil(N / 32)): P[j][k][i] = op(B)[k, 32 j + i],
-// 0 past N. A work-item writes one row of one panel. Range: (K, ceil(N / 32), batch).
+// of `width` columns (32 for a B; GEMM_TM for the A^T of a GEMM with trans_a, whose rows ldb apart
+// cost as much as B's did) from the offset op, per batch (stride K width ceil(N / width)):
+// P[j][k][i] = op(B)[k, width j + i], 0 past N. A work-item writes one row of one panel.
+// Range: (K, ceil(N / width), batch).
 __kernel void gemm_pack(const int N, const int K, const int trans_b, __global const float *B,
-                        const int ob, const int ldb, const int sb, __global float *P, const int op)
+                        const int ob, const int ldb, const int sb, __global float *P, const int op,
+                        const int width)
 {
-    const int k = get_global_id(0), j = get_global_id(1), b = get_global_id(2), n0 = j * 32;
+    const int k = get_global_id(0), j = get_global_id(1), b = get_global_id(2), n0 = j * width;
     if (k >= K)
         return;
-    const int tiles = (N + 31) / 32;
-    __global float *dst = P + op + ((b * tiles + j) * K + k) * 32;
+    const int tiles = (N + width - 1) / width;
+    __global float *dst = P + op + ((b * tiles + j) * K + k) * width;
     if (trans_b) {
         __global const float *src = B + ob + b * sb + n0 * ldb + k;
-        for (int i = 0; i < 32; i++)
+        for (int i = 0; i < width; i++)
             dst[i] = n0 + i < N ? src[i * ldb] : 0.0f;
-    } else if (n0 + 32 <= N) {
+    } else if (width == 32 && n0 + 32 <= N) {
         __global const float *src = B + ob + b * sb + k * ldb + n0;
         vstore16(vload16(0, src), 0, dst);
         vstore16(vload16(0, src + 16), 0, dst + 16);
     } else {
         __global const float *src = B + ob + b * sb + k * ldb + n0;
-        for (int i = 0; i < 32; i++)
+        for (int i = 0; i < width; i++)
             dst[i] = n0 + i < N ? src[i] : 0.0f;
     }
 }

@@ -618,8 +618,9 @@ static int own_fits(const clnn__gemm_args *a)
                            : extent(a->b_off, a->k, a->n, a->ldb, a->b_stride, a->batch);
     size_t ec = extent(a->c_off, a->m, a->n, a->ldc, a->c_stride, a->batch);
     return a->m && a->n && a->batch && ea < lim && eb < lim && ec < lim &&
-           a->k * ((a->n + 31) / 32 * 32) * a->batch < lim && a->m < lim && a->n < lim &&
-           (!a->bias || a->bias_off + a->n < lim);
+           /* the packing buffer: B's panels, then A's (row tiles of at most 12) */
+           a->k * ((a->n + 31) / 32 * 32 + a->m + 12) * a->batch < lim && a->m < lim &&
+           a->n < lim && (!a->bias || a->bias_off + a->n < lim);
 }
 
 /* ctx->gemm_pack with room for bytes, referenced by node: one packing buffer for every own GEMM
@@ -695,24 +696,61 @@ static clnn_status own_kernels(clnn_ctx *ctx, clnn_tensor *node, int tm, cl_kern
     return CLNN_OK;
 }
 
-/* Enqueues gemm_pack (kernel k): op(B) of a -> panels in dst from the float offset off. */
-static clnn_status enqueue_pack(clnn_ctx *ctx, cl_kernel k, const clnn__gemm_args *a, cl_mem dst,
-                                size_t off)
+/* gemm_pack's operand: the rows x cols matrix op(X) (X stored cols x rows when trans), rows ld
+ * apart, stride per batch, cut into panels of `width` columns */
+typedef struct pack_args {
+    cl_mem x;
+    int rows, cols, trans, off, ld, stride, width;
+} pack_args;
+
+/* Enqueues gemm_pack (kernel k): x's panels into dst from the float offset off. */
+static clnn_status enqueue_pack(clnn_ctx *ctx, cl_kernel k, const pack_args *x, size_t batch,
+                                cl_mem dst, size_t off)
 {
-    int N = (int)a->n, K = (int)a->k, trans_b = a->trans_b, ob = (int)a->b_off;
-    int ldb = (int)a->ldb, sb = a->batch > 1 ? (int)a->b_stride : 0, op = (int)off;
-    cl_mem bmem = a->b;
-    const size_t sizes[9] = {sizeof N,   sizeof K,  sizeof trans_b, sizeof bmem, sizeof ob,
-                             sizeof ldb, sizeof sb, sizeof(cl_mem), sizeof op};
-    const void *const values[9] = {&N, &K, &trans_b, &bmem, &ob, &ldb, &sb, &dst, &op};
-    size_t global[3] = {a->k, (a->n + 31) / 32, a->batch};
-    cl_int err = set_args(k, 9, sizes, values);
+    int op = (int)off;
+    const size_t sizes[10] = {sizeof x->cols, sizeof x->rows, sizeof x->trans,  sizeof x->x,
+                              sizeof x->off,  sizeof x->ld,   sizeof x->stride, sizeof(cl_mem),
+                              sizeof op,      sizeof x->width};
+    const void *const values[10] = {&x->cols, &x->rows,   &x->trans, &x->x, &x->off,
+                                    &x->ld,   &x->stride, &dst,      &op,   &x->width};
+    size_t global[3] = {(size_t)x->rows,
+                        ((size_t)x->cols + (size_t)x->width - 1) / (size_t)x->width, batch};
+    cl_int err = set_args(k, 10, sizes, values);
     if (err == CL_SUCCESS)
         err = clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, NULL, 0, NULL, NULL);
     if (err != CL_SUCCESS)
-        return clnn__cl_fail(ctx, err, "gemm_pack of a %zux%zu operand (batch %zu)", a->k, a->n,
-                             a->batch);
+        return clnn__cl_fail(ctx, err, "gemm_pack of a %dx%d operand (batch %zu)", x->rows, x->cols,
+                             batch);
     return CLNN_OK;
+}
+
+/* op(B) of a as gemm_pack's input: K rows of N columns, 32-column panels */
+static pack_args pack_of_b(const clnn__gemm_args *a)
+{
+    pack_args x = {a->b,
+                   (int)a->k,
+                   (int)a->n,
+                   a->trans_b,
+                   (int)a->b_off,
+                   (int)a->ldb,
+                   a->batch > 1 ? (int)a->b_stride : 0,
+                   32};
+    return x;
+}
+
+/* op(A)^T of a GEMM with trans_a (A stored K x M) as gemm_pack's input: K rows of M columns,
+ * panels of tm (the kernel's row tiles) */
+static pack_args pack_of_a(const clnn__gemm_args *a, int tm)
+{
+    pack_args x = {a->a,
+                   (int)a->k,
+                   (int)a->m,
+                   0,
+                   (int)a->a_off,
+                   (int)a->lda,
+                   a->batch > 1 ? (int)a->a_stride : 0,
+                   tm};
+    return x;
 }
 
 int clnn__gemm_panels_ok(const clnn_ctx *ctx, const clnn_tensor *node, const clnn__gemm_args *a)
@@ -735,7 +773,8 @@ clnn_status clnn__gemm_pack_b(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm
                           a->k, a->n);
     cl_kernel *kernels = NULL;
     clnn_status st = own_kernels(ctx, node, gemm_tm(ctx), &kernels);
-    return st ? st : enqueue_pack(ctx, kernels[1], a, dst, off);
+    pack_args x = pack_of_b(a);
+    return st ? st : enqueue_pack(ctx, kernels[1], &x, 1, dst, off);
 }
 
 /* C = act(alpha op(A) op(B) + beta C + bias) with gemm_tile (after gemm_pack when B goes in
@@ -759,17 +798,34 @@ static clnn_status own_gemm(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_a
     int panel = use_panels(a, rows);
     cl_mem bmem = a->b;
     cl_int err;
+    /* A^T with its rows lda apart: op(A) in row panels, (ceil(M / tm), K, tm) per batch, after
+     * B's panels in the packing buffer */
+    const int apanel = trans_a && a->k > 0;
+    const size_t bfloats = panel && !a->b_panels ? a->k * tiles * 32 * a->batch : 0;
+    const size_t afloats = apanel ? a->k * rows * (size_t)tm * a->batch : 0;
+    if (bfloats + afloats && (st = pack_buffer(ctx, node, (bfloats + afloats) * sizeof(float))))
+        return st;
     if (a->b_panels) { /* packed by the caller (clnn__gemm_pack_b) */
         panel = 1;
         ldb = 32;
     } else if (panel) { /* op(B) -> panels: (ceil(N / 32), K, 32) per batch */
-        if ((st = pack_buffer(ctx, node, a->k * tiles * 32 * a->batch * sizeof(float))) ||
-            (st = enqueue_pack(ctx, kernels[1], a, ctx->gemm_pack, 0)))
+        pack_args x = pack_of_b(a);
+        if ((st = enqueue_pack(ctx, kernels[1], &x, a->batch, ctx->gemm_pack, 0)))
             return st;
         bmem = ctx->gemm_pack;
         ob = 0;
         ldb = 32;
         sb = (int)(a->k * tiles * 32);
+    }
+    cl_mem amem = a->a;
+    if (apanel) {
+        pack_args x = pack_of_a(a, tm);
+        if ((st = enqueue_pack(ctx, kernels[1], &x, a->batch, ctx->gemm_pack, bfloats)))
+            return st;
+        amem = ctx->gemm_pack;
+        oa = (int)bfloats;
+        sa = (int)(a->k * rows * (size_t)tm);
+        trans_a = 2; /* gemm.cl: A in row panels */
     }
     cl_kernel k = kernels[0];
     float alpha = a->alpha, beta = a->beta;
@@ -782,7 +838,7 @@ static clnn_status own_gemm(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_a
                               sizeof ldb,   sizeof sb,      sizeof panel,   sizeof(cl_mem),
                               sizeof oc,    sizeof ldc,     sizeof sc,      sizeof(cl_mem),
                               sizeof obias, sizeof epi};
-    const void *const values[22] = {&M,   &N,   &K,    &alpha, &beta,  &trans_a, &a->a,  &oa,
+    const void *const values[22] = {&M,   &N,   &K,    &alpha, &beta,  &trans_a, &amem,  &oa,
                                     &lda, &sa,  &bmem, &ob,    &ldb,   &sb,      &panel, &a->c,
                                     &oc,  &ldc, &sc,   &bias,  &obias, &epi};
     /* a work-group: one column tile down every row tile (the panel stays in the cache) */
