@@ -184,12 +184,17 @@ __kernel void gemm_pack(const int N, const int K, const int trans_b, __global co
         __global const float *src = B + ob + b * sb + n0 * ldb + k;
         for (int i = 0; i < width; i++)
             dst[i] = n0 + i < N ? src[i * ldb] : 0.0f;
-    } else if (width == 32 && n0 + 32 <= N) {
-        __global const float *src = B + ob + b * sb + k * ldb + n0;
+        return;
+    }
+    __global const float *src = B + ob + b * sb + k * ldb + n0;
+    if (width == 32 && n0 + 32 <= N) {
         vstore16(vload16(0, src), 0, dst);
         vstore16(vload16(0, src + 16), 0, dst + 16);
+    } else if (width == GEMM_TM && n0 + GEMM_TM <= N) { // A^T's row panels
+#pragma unroll
+        for (int i = 0; i < GEMM_TM; i++)
+            dst[i] = src[i];
     } else {
-        __global const float *src = B + ob + b * sb + k * ldb + n0;
         for (int i = 0; i < width; i++)
             dst[i] = n0 + i < N ? src[i] : 0.0f;
     }

@@ -799,8 +799,9 @@ static clnn_status own_gemm(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_a
     cl_mem bmem = a->b;
     cl_int err;
     /* A^T with its rows lda apart: op(A) in row panels, (ceil(M / tm), K, tm) per batch, after
-     * B's panels in the packing buffer */
-    const int apanel = trans_a && a->k > 0;
+     * B's panels in the packing buffer, where several column tiles read them (with one, the
+     * packing pass costs more than it saves) */
+    const int apanel = trans_a && a->k > 0 && tiles >= 2;
     const size_t bfloats = panel && !a->b_panels ? a->k * tiles * 32 * a->batch : 0;
     const size_t afloats = apanel ? a->k * rows * (size_t)tm * a->batch : 0;
     if (bfloats + afloats && (st = pack_buffer(ctx, node, (bfloats + afloats) * sizeof(float))))
@@ -841,10 +842,19 @@ static clnn_status own_gemm(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_a
     const void *const values[22] = {&M,   &N,   &K,    &alpha, &beta,  &trans_a, &amem,  &oa,
                                     &lda, &sa,  &bmem, &ob,    &ldb,   &sb,      &panel, &a->c,
                                     &oc,  &ldc, &sc,   &bias,  &obias, &epi};
-    /* a work-group: one column tile down every row tile (the panel stays in the cache) */
-    size_t global[3] = {rows, tiles, a->batch}, local[3] = {rows, 1, 1};
-    int use_local = ctx->info.max_work_group_size && rows <= ctx->info.max_work_group_size &&
+    /* a work-group: one column tile down every row tile (the panel stays in the cache); with
+     * fewer column tiles than compute units (a GEMM with N <= 32 made one work-group, so one
+     * core) the row tiles are split into as many work-groups as that takes (the range rounds up:
+     * the kernel skips row tiles past M) */
+    size_t cu = ctx->info.compute_units ? ctx->info.compute_units : 1;
+    size_t parts = tiles * a->batch < cu ? (cu + tiles * a->batch - 1) / (tiles * a->batch) : 1;
+    parts = parts < rows ? parts : rows;
+    size_t per = (rows + parts - 1) / parts;
+    size_t global[3] = {per * parts, tiles, a->batch}, local[3] = {per, 1, 1};
+    int use_local = ctx->info.max_work_group_size && per <= ctx->info.max_work_group_size &&
                     ctx->info.type != CLNN_DEVICE_GPU;
+    if (!use_local)
+        global[0] = rows;
     if ((err = set_args(k, 22, sizes, values)) != CL_SUCCESS ||
         (err = clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, use_local ? local : NULL, 0,
                                       NULL, last)) != CL_SUCCESS)
