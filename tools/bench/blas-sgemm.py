@@ -2,7 +2,8 @@
 # blas-sgemm.py — the host BLAS's SGEMM (torch.mm: OpenBLAS in Debian's python3-torch) on square
 # float32 matrices, the reference of issue 7's "SGEMM 1024^3 >= 0.5x OpenBLAS": median GFLOP/s of
 # REPS timed products after a warm-up, checked against a float64 product first. Run it with the
-# threads the comparison uses (tools/bench/peer-compare sets 2, with the OpenMP OpenBLAS).
+# threads the comparison uses (tools/bench/peer-compare sets 2, with the OpenMP OpenBLAS) and
+# OPENBLAS_CORETYPE=SkylakeX on this VM: OpenBLAS 0.3.21 takes its CPU for a Prescott otherwise.
 # Usage: blas-sgemm.py [N ...] [--threads T] [--json FILE]   (default N: 1024)
 import argparse, json, statistics, time
 
