@@ -169,23 +169,56 @@ __kernel void gemm_epilogue(const int M, const int N, __global float *C, const i
 // B: (K, N), or (N, K) when trans_b, rows of ldb per batch (stride sb) -> P: the panels of op(B)
 // of `width` columns (32 for a B; GEMM_TM for the A^T of a GEMM with trans_a, whose rows ldb apart
 // cost as much as B's did) from the offset op, per batch (stride K width ceil(N / width)):
-// P[j][k][i] = op(B)[k, width j + i], 0 past N. A work-item writes one row of one panel.
-// Range: (K, ceil(N / width), batch).
+// P[j][k][i] = op(B)[k, width j + i], 0 past N.
+// Without trans_b a work-item writes one row of one panel; range (K, ceil(N / width), batch).
+// With trans_b (width 32) a work-item transposes a 16 x 16 block in registers: 16 rows n of 16
+// consecutive k (float16 loads), 4 rounds of shuffle2 (blocks of 8, 4, 2, 1), 16 float16 stores
+// into the panel's rows (reading 32 rows ldb apart per work-item, one float at a time, cost as
+// much as the GEMM after it); range (ceil(K / 16), 2 ceil(N / 32), batch).
+#define GEMM_T_ROUND(bs, lo, hi)                                                                  \
+    _Pragma("unroll") for (int r = 0; r < 16; r++) if (!(r & (bs)))                                \
+    {                                                                                              \
+        const float16 x_ = v[r], y_ = v[r + (bs)];                                                 \
+        v[r] = shuffle2(x_, y_, (uint16)lo);                                                       \
+        v[r + (bs)] = shuffle2(x_, y_, (uint16)hi);                                                \
+    }
 __kernel void gemm_pack(const int N, const int K, const int trans_b, __global const float *B,
                         const int ob, const int ldb, const int sb, __global float *P, const int op,
                         const int width)
 {
-    const int k = get_global_id(0), j = get_global_id(1), b = get_global_id(2), n0 = j * width;
-    if (k >= K)
-        return;
-    const int tiles = (N + width - 1) / width;
-    __global float *dst = P + op + ((b * tiles + j) * K + k) * width;
+    const int tiles = (N + width - 1) / width, b = get_global_id(2);
     if (trans_b) {
-        __global const float *src = B + ob + b * sb + n0 * ldb + k;
-        for (int i = 0; i < width; i++)
-            dst[i] = n0 + i < N ? src[i * ldb] : 0.0f;
+        const int k0 = get_global_id(0) * 16, n0 = get_global_id(1) * 16;
+        if (k0 >= K || n0 >= tiles * width)
+            return;
+        const int w = min(16, K - k0);
+        float16 v[16];
+#pragma unroll
+        for (int r = 0; r < 16; r++)
+            v[r] = n0 + r < N ? clnn_ld16(B + ob + b * sb + (n0 + r) * ldb + k0, w)
+                              : (float16)(0.0f);
+        // round bs: lane i of v[r] takes v[r][i] or v[r + bs][i - bs] (its block of bs lanes
+        // even or odd), lane i of v[r + bs] takes v[r][i + bs] or v[r + bs][i]
+        GEMM_T_ROUND(8, (0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23),
+                     (8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31))
+        GEMM_T_ROUND(4, (0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27),
+                     (4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31))
+        GEMM_T_ROUND(2, (0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29),
+                     (2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31))
+        GEMM_T_ROUND(1, (0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30),
+                     (1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31))
+        // v[l] = op(B)[k0 + l, n0 .. n0 + 15]: row k0 + l of panel n0 / 32, columns n0 % 32 ..
+        __global float *dst = P + op + ((b * tiles + n0 / width) * K + k0) * width + n0 % width;
+#pragma unroll
+        for (int l = 0; l < 16; l++)
+            if (l < w)
+                vstore16(v[l], 0, dst + l * width);
         return;
     }
+    const int k = get_global_id(0), j = get_global_id(1), n0 = j * width;
+    if (k >= K)
+        return;
+    __global float *dst = P + op + ((b * tiles + j) * K + k) * width;
     __global const float *src = B + ob + b * sb + k * ldb + n0;
     if (width == 32 && n0 + 32 <= N) {
         vstore16(vload16(0, src), 0, dst);

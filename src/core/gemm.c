@@ -713,8 +713,10 @@ static clnn_status enqueue_pack(clnn_ctx *ctx, cl_kernel k, const pack_args *x, 
                               sizeof op,      sizeof x->width};
     const void *const values[10] = {&x->cols, &x->rows,   &x->trans, &x->x, &x->off,
                                     &x->ld,   &x->stride, &dst,      &op,   &x->width};
-    size_t global[3] = {(size_t)x->rows,
-                        ((size_t)x->cols + (size_t)x->width - 1) / (size_t)x->width, batch};
+    size_t panels = ((size_t)x->cols + (size_t)x->width - 1) / (size_t)x->width;
+    /* gemm.cl: with trans, 16 x 16 blocks (width 32) */
+    size_t global[3] = {x->trans ? ((size_t)x->rows + 15) / 16 : (size_t)x->rows,
+                        x->trans ? panels * (size_t)x->width / 16 : panels, batch};
     cl_int err = set_args(k, 10, sizes, values);
     if (err == CL_SUCCESS)
         err = clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, NULL, 0, NULL, NULL);
