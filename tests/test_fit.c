@@ -1,5 +1,5 @@
-/* test_fit.c — the `check` suite of training models (src/nn/train.c): compile, fit, evaluate,
- * predict and train_on_batch, metrics, the history, callbacks and the progress output.
+/* test_fit.c — the `check` suite of training models (src/nn/train.c, fit.c): compile, fit,
+ * evaluate, predict and train_on_batch, metrics, the history, callbacks and the progress output.
  *
  * Covered: convergence of a small MLP (Adam, SGD with momentum, PyTorch-style CROSS_ENTROPY on
  * logits), a tiny CNN, MSE regression and binary cross-entropy with binary accuracy, on synthetic

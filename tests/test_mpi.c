@@ -1,6 +1,7 @@
 /* test_mpi.c — data-parallel training over MPI (src/dist/dist.c, the distributed parts of
- * src/nn/train.c). Run by test_mpi.sh as `mpirun -np 2 test_mpi`; every rank runs every test in
- * the same order (check does not fork: MPI and fork do not mix), and rank 0 prints the summary.
+ * src/nn/fit.c and fit_dist.c). Run by test_mpi.sh as `mpirun -np 2 test_mpi`; every rank runs
+ * every test in the same order (check does not fork: MPI and fork do not mix), and rank 0 prints
+ * the summary.
  *
  * Covered: 2 ranks at batch B give the parameters and history of 1 process at batch 2B from the
  * same seed (shuffled, validation sharded and reduced, a last global batch split unevenly and

@@ -2,7 +2,7 @@
  * is in clnn.h): each rank's shard of a global batch, the step that sums the gradients over the
  * ranks in buckets while backward still runs, the parameter broadcast and the mean of running
  * statistics, and the sums of a pass over the ranks. The epoch loop, validation and the
- * agreements around them are in clnn_model_fit (train.c). */
+ * agreements around them are in clnn_model_fit (fit.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

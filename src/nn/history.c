@@ -1,7 +1,7 @@
 /* history.c — a model's training history (one row per epoch, one column per reported value):
  * its columns and rows as fit makes them, the public reads (clnn_model_history,
  * clnn_history_get) and clnn_history_write_csv (a temporary file renamed over the target). What
- * goes into a row, and when the file is written, is fit's business (train.c). */
+ * goes into a row, and when the file is written, is fit's business (fit.c). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>

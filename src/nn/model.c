@@ -3,8 +3,8 @@
  * nodes, with every shape known (a small "shape graph" of batch 2 runs each layer's builder as it
  * is applied, so shape errors surface at the call that caused them, with the op's message).
  * Device graphs for real batch sizes are made later, by graphs.c, from the same records.
- * What does not live here: the layer kinds (layers.c) and compile / fit / evaluate / predict
- * (train.c). */
+ * What does not live here: the layer kinds (layer_spec.c, layers.c, layer_forward.c), compile /
+ * evaluate / predict (train.c) and fit (fit.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* model.h — the model structure shared by model.c (building, parameters, summary), persist.c
- * (save, load, checkpoints) and the training files: train.c (compile, fit, evaluate, predict) and
- * the files split off it, graphs.c (the per-batch-size device graphs), feed.c (batch staging),
+ * (save, load, checkpoints) and the training files: train.c (compile, evaluate, predict), fit.c
+ * (fit) and the files split off them, graphs.c (the per-batch-size device graphs), feed.c (batch staging),
  * history.c and others, whose own shared declarations are in train.h. */
 #ifndef CLNN_MODEL_H
 #define CLNN_MODEL_H

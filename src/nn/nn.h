@@ -1,6 +1,7 @@
-/* nn.h — what src/nn shares between layers.c (the layer kinds: parameter shapes, initialisers,
- * the ops each layer adds) and model.c (the graph of layer applications, compile, fit, evaluate,
- * predict, summary, history). Nothing here is exported. */
+/* nn.h — what src/nn shares between the layer kinds (layer_spec.c: the constructors and kind
+ * names; layers.c: checks, parameter shapes, initialisers, build; layer_forward.c: the ops each
+ * layer adds) and model.c (the graph of layer applications, compile, fit, evaluate, predict,
+ * summary, history). Nothing here is exported. */
 #ifndef CLNN_NN_H
 #define CLNN_NN_H
 

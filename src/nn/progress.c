@@ -1,6 +1,6 @@
 /* progress.c — fit's Keras-style progress output: the per-epoch line ("Epoch 3/10 - ... - loss:
  * 0.2100") pieces and the progress bar redrawn on a terminal, written to the fit options' output
- * callback or stdout. What is reported, and when, is decided in train.c. */
+ * callback or stdout. What is reported, and when, is decided in fit.c and train.c. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

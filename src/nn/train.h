@@ -1,9 +1,10 @@
-/* train.h — what train.c (compile, fit, evaluate, predict, train_on_batch, tune) shares with the
- * files split off it: graphs.c (the per-batch-size device graphs), feed.c (the host staging of
- * batches and their double-buffered upload), metrics.c (the accuracy metrics of a pass),
- * history.c (the history and its CSV file), progress.c (the Keras-style progress output) and
- * fit_dist.c (data-parallel fit over MPI). The model structure itself is in model.h; nothing here
- * is exported. */
+/* train.h — what train.c (compile, evaluate, predict, train_on_batch, tune; the checks of the
+ * model and its data, a training step and an evaluation pass) shares with the files split off it:
+ * fit.c (clnn_model_fit: the epoch loop, validation, early stopping, checkpoints, callbacks),
+ * graphs.c (the per-batch-size device graphs), feed.c (the host staging of batches and their
+ * double-buffered upload), metrics.c (the accuracy metrics of a pass), history.c (the history and
+ * its CSV file), progress.c (the Keras-style progress output) and fit_dist.c (data-parallel fit
+ * over MPI). The model structure itself is in model.h; nothing here is exported. */
 #ifndef CLNN_TRAIN_H
 #define CLNN_TRAIN_H
 
@@ -120,7 +121,29 @@ clnn_status clnn__load_batch(clnn_model *m, clnn__feeder *f, clnn__mgraph *mg, c
                              const int64_t *idx, int64_t first, int64_t n, clnn__host_batch *own,
                              const clnn__host_batch **h);
 
-/* ---- a training step's results (train.c) --------------------------------------------------- */
+/* ---- checks, a training step and an evaluation pass (train.c) ------------------------------ */
+/* A usable model (no builder error, a layer, one input, an f32 output) that is compiled; fn names
+ * the caller in the message. */
+clnn_status clnn__check_compiled(clnn_model *m, const char *fn);
+/* A batch size in [1, 2^31]. */
+clnn_status clnn__check_batch_size(clnn_model *m, const char *fn, int64_t batch);
+/* Checks data against the model (shapes, finite values, labels in range); need_target: the loss
+ * needs labels or targets; what names the data in the message ("training", "validation"). */
+clnn_status clnn__check_data(clnn_model *m, const char *fn, const clnn_data *d, int need_target,
+                             const char *what);
+/* One optimizer step on samples idx[first ..] (or first .. when idx is NULL), n of them, the
+ * results added to s; the next batch (next_n > 0 samples from next_first) is put into a feeder
+ * that is on while the device computes this one. guard: what a non-finite loss or gradient norm
+ * does (*skipped set when the batch is dropped); epoch and step name the step in the message. */
+clnn_status clnn__train_step(clnn_model *m, clnn__feeder *f, const clnn_data *d, const int64_t *idx,
+                             int64_t first, int64_t n, int64_t next_first, int64_t next_n,
+                             clnn__sums *s, clnn_nonfinite_action guard, int epoch, int64_t step,
+                             int *skipped);
+/* Loss and metrics over every sample of d, in order, in evaluation mode, into s; f: a feeder (on
+ * or off) with room for batch samples and the target, its slots all taken. */
+clnn_status clnn__eval_pass(clnn_model *m, clnn__feeder *f, const clnn_data *d, int64_t batch,
+                            clnn__sums *s);
+
 /* Reads the batch loss (and the outputs when metrics need them) and adds them to s. */
 clnn_status clnn__collect_batch(clnn_model *m, clnn__mgraph *mg, const clnn_data *d, int64_t n,
                                 clnn__sums *s, const clnn__host_batch *h, const float *known_loss,
