@@ -696,6 +696,8 @@ static clnn_status own_kernels(clnn_ctx *ctx, clnn_tensor *node, int tm, cl_kern
     return CLNN_OK;
 }
 
+#define PACK_WG 16 /* the work-group of gemm_pack on CPU devices */
+
 /* gemm_pack's operand: the rows x cols matrix op(X) (X stored cols x rows when trans), rows ld
  * apart, stride per batch, cut into panels of `width` columns */
 typedef struct pack_args {
@@ -717,9 +719,17 @@ static clnn_status enqueue_pack(clnn_ctx *ctx, cl_kernel k, const pack_args *x, 
     /* gemm.cl: with trans, 16 x 16 blocks (width 32) */
     size_t global[3] = {x->trans ? ((size_t)x->rows + 15) / 16 : (size_t)x->rows,
                         x->trans ? panels * (size_t)x->width / 16 : panels, batch};
+    /* one fixed work-group shape (the kernel checks its range): POCL compiles a kernel once per
+     * local size, and leaving it to POCL made ~40 variants of gemm_pack in the test suite */
+    size_t local[3] = {PACK_WG, 1, 1};
+    global[0] = (global[0] + PACK_WG - 1) / PACK_WG * PACK_WG;
+    const int fixed = ctx->info.type != CLNN_DEVICE_GPU;
+    if (!fixed)
+        global[0] = x->trans ? ((size_t)x->rows + 15) / 16 : (size_t)x->rows;
     cl_int err = set_args(k, 10, sizes, values);
     if (err == CL_SUCCESS)
-        err = clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, NULL, 0, NULL, NULL);
+        err = clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, fixed ? local : NULL, 0, NULL,
+                                     NULL);
     if (err != CL_SUCCESS)
         return clnn__cl_fail(ctx, err, "gemm_pack of a %dx%d operand (batch %zu)", x->rows, x->cols,
                              batch);
@@ -851,7 +861,9 @@ static clnn_status own_gemm(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_a
     size_t cu = ctx->info.compute_units ? ctx->info.compute_units : 1;
     size_t parts = tiles * a->batch < cu ? (cu + tiles * a->batch - 1) / (tiles * a->batch) : 1;
     parts = parts < rows ? parts : rows;
-    size_t per = (rows + parts - 1) / parts;
+    size_t per = 1; /* a power of two: POCL compiles the kernel once per local size */
+    while (per * parts < rows)
+        per *= 2;
     size_t global[3] = {per * parts, tiles, a->batch}, local[3] = {per, 1, 1};
     int use_local = ctx->info.max_work_group_size && per <= ctx->info.max_work_group_size &&
                     ctx->info.type != CLNN_DEVICE_GPU;
