@@ -717,15 +717,13 @@ static clnn_status enqueue_pack(clnn_ctx *ctx, cl_kernel k, const pack_args *x, 
                                     &x->ld,   &x->stride, &dst,      &op,   &x->width};
     size_t panels = ((size_t)x->cols + (size_t)x->width - 1) / (size_t)x->width;
     /* gemm.cl: with trans, 16 x 16 blocks (width 32) */
-    size_t global[3] = {x->trans ? ((size_t)x->rows + 15) / 16 : (size_t)x->rows,
-                        x->trans ? panels * (size_t)x->width / 16 : panels, batch};
-    /* one fixed work-group shape (the kernel checks its range): POCL compiles a kernel once per
-     * local size, and leaving it to POCL made ~40 variants of gemm_pack in the test suite */
-    size_t local[3] = {PACK_WG, 1, 1};
-    global[0] = (global[0] + PACK_WG - 1) / PACK_WG * PACK_WG;
+    size_t items = x->trans ? ((size_t)x->rows + 15) / 16 : (size_t)x->rows;
+    /* on CPU devices one fixed work-group shape (the kernel checks its range): POCL compiles a
+     * kernel once per local size, and leaving it to POCL made ~40 variants of gemm_pack */
     const int fixed = ctx->info.type != CLNN_DEVICE_GPU;
-    if (!fixed)
-        global[0] = x->trans ? ((size_t)x->rows + 15) / 16 : (size_t)x->rows;
+    size_t local[3] = {PACK_WG, 1, 1};
+    size_t global[3] = {fixed ? (items + PACK_WG - 1) / PACK_WG * PACK_WG : items,
+                        x->trans ? panels * (size_t)x->width / 16 : panels, batch};
     cl_int err = set_args(k, 10, sizes, values);
     if (err == CL_SUCCESS)
         err = clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, fixed ? local : NULL, 0, NULL,
@@ -814,7 +812,8 @@ static clnn_status own_gemm(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_a
      * B's panels in the packing buffer, where several column tiles read them (with one, the
      * packing pass costs more than it saves) */
     const int apanel = trans_a && a->k > 0 && tiles >= 2;
-    const size_t bfloats = panel && !a->b_panels ? a->k * tiles * 32 * a->batch : 0;
+    const size_t bfloats =
+        panel && !a->b_panels ? clnn__gemm_panel_floats(a->k, a->n) * a->batch : 0;
     const size_t afloats = apanel ? a->k * rows * (size_t)tm * a->batch : 0;
     if (bfloats + afloats && (st = pack_buffer(ctx, node, (bfloats + afloats) * sizeof(float))))
         return st;
@@ -828,7 +827,7 @@ static clnn_status own_gemm(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_a
         bmem = ctx->gemm_pack;
         ob = 0;
         ldb = 32;
-        sb = (int)(a->k * tiles * 32);
+        sb = (int)clnn__gemm_panel_floats(a->k, a->n);
     }
     cl_mem amem = a->a;
     if (apanel) {
