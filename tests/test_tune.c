@@ -683,7 +683,7 @@ static void own_file(clnn_ctx *ctx, const char *dir, char *head, size_t head_siz
     char key[2048];
     snprintf(key, sizeof key, "platform %s\ndevice %s\ndriver %s\ndevice-version %s\n",
              i.platform_name, i.name, i.driver_version, i.device_version);
-    snprintf(head, head_size, "clnn-own-tuning 2\n%s", key);
+    snprintf(head, head_size, "clnn-own-tuning 3\n%s", key);
     snprintf(path, path_size, "%s/own-%016llx.tune", dir, fnv1a(key, strlen(key)));
 }
 
@@ -722,7 +722,7 @@ START_TEST(test_own_file)
     switch (_i) {
     case OWN_DEVICE:
         snprintf(body, sizeof body,
-                 "clnn-own-tuning 2\nplatform P\ndevice D\ndriver 1\n"
+                 "clnn-own-tuning 3\nplatform P\ndevice D\ndriver 1\n"
                  "device-version 2\n%s",
                  entries);
         why = "another device";
@@ -739,8 +739,8 @@ START_TEST(test_own_file)
         snprintf(body, sizeof body, "%sconv conv2d 4 8 9 9 16 3 3 1 1 1 1 1 1 1 fft\n", head);
         why = "not a valid entry";
         break;
-    case OWN_OLD_VERSION: /* measured on the kernels before the packed SGEMM */
-        snprintf(body, sizeof body, "clnn-own-tuning 1\n%s%s", strchr(head, '\n') + 1, entries);
+    case OWN_OLD_VERSION: /* measured on the kernels before the self-packing SGEMM */
+        snprintf(body, sizeof body, "clnn-own-tuning 2\n%s%s", strchr(head, '\n') + 1, entries);
         why = "not a tuning file of this clnn version";
         break;
     default:

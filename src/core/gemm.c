@@ -662,9 +662,9 @@ void clnn__gemm_pack_drop(clnn_tensor *node)
     }
 }
 
-/* Whether the own SGEMM reads op(B) from panels (gemm_pack): always for B^T (the kernel needs
- * contiguous columns), and for B when at least PANEL_MIN_ROW_TILES row tiles read each panel
- * (measured on POCL: 1.3-2x faster from 3 row tiles on, slower for 1). */
+/* Whether the own SGEMM reads op(B) from panels: always for B^T (the kernel needs contiguous
+ * columns), and for B when a work-item runs at least PANEL_MIN_ROW_TILES row tiles against its
+ * panel (measured on POCL: 1.3-2x faster from 3 row tiles on, slower for 1). */
 #define PANEL_MIN_ROW_TILES 3
 static int use_panels(const clnn__gemm_args *a, size_t row_tiles)
 {
@@ -787,10 +787,10 @@ clnn_status clnn__gemm_pack_b(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm
     return st ? st : enqueue_pack(ctx, kernels[1], &x, 1, dst, off);
 }
 
-/* C = act(alpha op(A) op(B) + beta C + bias) with gemm_tile (after gemm_pack when B goes in
- * panels) on node's kernels and ctx's packing buffer; the event of the last kernel in *last when
- * asked (profiling). The kernels are made again when the GEMM_TM they were built with is no longer
- * ctx's (a tuner switches it between runs). */
+/* C = act(alpha op(A) op(B) + beta C + bias) with gemm_tile (after gemm_pack for op(A)'s row
+ * panels with trans_a) on node's kernels and ctx's packing buffer; the event of the last kernel in
+ * *last when asked (profiling). The kernels are made again when the GEMM_TM they were built with
+ * is no longer ctx's (a tuner switches it between runs). */
 static clnn_status own_gemm(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_args *a,
                             cl_event *last)
 {
@@ -805,30 +805,30 @@ static clnn_status own_gemm(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_a
     int ob = (int)a->b_off, ldb = (int)a->ldb, sb = one ? (int)a->b_stride : 0;
     int oc = (int)a->c_off, ldc = (int)a->ldc, sc = one ? (int)a->c_stride : 0;
     size_t tiles = (a->n + 31) / 32, rows = (a->m + (size_t)tm - 1) / (size_t)tm;
-    int panel = use_panels(a, rows);
-    cl_mem bmem = a->b;
-    cl_int err;
+    /* a work-item: one column tile down rpw row tiles (its panel stays in the cache). With fewer
+     * column tiles than compute units (N <= 32: one work-item, so one core) the row tiles are
+     * split into as many parts as that takes; each part packs its own copy of the panel. */
+    size_t cu = ctx->info.compute_units ? ctx->info.compute_units : 1;
+    size_t parts = tiles * a->batch < cu ? (cu + tiles * a->batch - 1) / (tiles * a->batch) : 1;
+    parts = parts < rows ? parts : rows;
+    size_t rpw = (rows + parts - 1) / parts;
+    parts = (rows + rpw - 1) / rpw;
     /* A^T with its rows lda apart: op(A) in row panels, (ceil(M / tm), K, tm) per batch, after
      * B's panels in the packing buffer, where several column tiles read them (with one, the
      * packing pass costs more than it saves) */
     const int apanel = trans_a && a->k > 0 && tiles >= 2;
-    const size_t bfloats =
-        panel && !a->b_panels ? clnn__gemm_panel_floats(a->k, a->n) * a->batch : 0;
     const size_t afloats = apanel ? a->k * rows * (size_t)tm * a->batch : 0;
+    int panel = a->b_panels ? 1 : use_panels(a, rpw) ? 2 + a->trans_b : 0;
+    size_t bfloats = panel >= 2 ? a->k * 32 * tiles * parts * a->batch : 0;
+    if (bfloats + afloats > (size_t)INT_MAX) { /* oa is an int: one part per column tile */
+        rpw = rows;
+        parts = 1;
+        bfloats = panel >= 2 ? a->k * 32 * tiles * a->batch : 0; /* own_fits bounds this */
+    }
     if (bfloats + afloats && (st = pack_buffer(ctx, node, (bfloats + afloats) * sizeof(float))))
         return st;
-    if (a->b_panels) { /* packed by the caller (clnn__gemm_pack_b) */
-        panel = 1;
+    if (panel == 1) /* packed by the caller (clnn__gemm_pack_b) */
         ldb = 32;
-    } else if (panel) { /* op(B) -> panels: (ceil(N / 32), K, 32) per batch */
-        pack_args x = pack_of_b(a);
-        if ((st = enqueue_pack(ctx, kernels[1], &x, a->batch, ctx->gemm_pack, 0)))
-            return st;
-        bmem = ctx->gemm_pack;
-        ob = 0;
-        ldb = 32;
-        sb = (int)clnn__gemm_panel_floats(a->k, a->n);
-    }
     cl_mem amem = a->a;
     if (apanel) {
         pack_args x = pack_of_a(a, tm);
@@ -841,36 +841,25 @@ static clnn_status own_gemm(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_a
     }
     cl_kernel k = kernels[0];
     float alpha = a->alpha, beta = a->beta;
-    /* without a bias the kernel's bias argument is C (never read) */
-    int obias = a->bias ? (int)a->bias_off : 0, epi = epilogue_code(a);
-    cl_mem bias = a->bias ? a->bias : a->c;
-    const size_t sizes[22] = {sizeof M,     sizeof N,       sizeof K,       sizeof alpha,
+    /* without a bias the kernel's bias argument is C (never read), without panels P is C too */
+    int obias = a->bias ? (int)a->bias_off : 0, epi = epilogue_code(a), per = (int)rpw;
+    cl_mem bias = a->bias ? a->bias : a->c, scratch = bfloats ? ctx->gemm_pack : a->c;
+    const size_t sizes[24] = {sizeof M,     sizeof N,       sizeof K,       sizeof alpha,
                               sizeof beta,  sizeof trans_a, sizeof(cl_mem), sizeof oa,
                               sizeof lda,   sizeof sa,      sizeof(cl_mem), sizeof ob,
                               sizeof ldb,   sizeof sb,      sizeof panel,   sizeof(cl_mem),
                               sizeof oc,    sizeof ldc,     sizeof sc,      sizeof(cl_mem),
-                              sizeof obias, sizeof epi};
-    const void *const values[22] = {&M,   &N,   &K,    &alpha, &beta,  &trans_a, &amem,  &oa,
-                                    &lda, &sa,  &bmem, &ob,    &ldb,   &sb,      &panel, &a->c,
-                                    &oc,  &ldc, &sc,   &bias,  &obias, &epi};
-    /* a work-group: one column tile down every row tile (the panel stays in the cache); with
-     * fewer column tiles than compute units (a GEMM with N <= 32 made one work-group, so one
-     * core) the row tiles are split into as many work-groups as that takes (the range rounds up:
-     * the kernel skips row tiles past M) */
-    size_t cu = ctx->info.compute_units ? ctx->info.compute_units : 1;
-    size_t parts = tiles * a->batch < cu ? (cu + tiles * a->batch - 1) / (tiles * a->batch) : 1;
-    parts = parts < rows ? parts : rows;
-    size_t per = 1; /* a power of two: POCL compiles the kernel once per local size */
-    while (per * parts < rows)
-        per *= 2;
-    size_t global[3] = {per * parts, tiles, a->batch}, local[3] = {per, 1, 1};
-    int use_local = ctx->info.max_work_group_size && per <= ctx->info.max_work_group_size &&
-                    ctx->info.type != CLNN_DEVICE_GPU;
-    if (!use_local)
-        global[0] = rows;
-    if ((err = set_args(k, 22, sizes, values)) != CL_SUCCESS ||
-        (err = clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, use_local ? local : NULL, 0,
-                                      NULL, last)) != CL_SUCCESS)
+                              sizeof obias, sizeof epi,     sizeof(cl_mem), sizeof per};
+    const void *const values[24] = {&M,   &N,   &K,    &alpha, &beta,  &trans_a, &amem,    &oa,
+                                    &lda, &sa,  &a->b, &ob,    &ldb,   &sb,      &panel,   &a->c,
+                                    &oc,  &ldc, &sc,   &bias,  &obias, &epi,     &scratch, &per};
+    /* work-groups of one work-item on CPU devices: POCL compiles a kernel once per local size */
+    size_t global[3] = {parts, tiles, a->batch}, local[3] = {1, 1, 1};
+    const int fixed = ctx->info.type != CLNN_DEVICE_GPU;
+    cl_int err;
+    if ((err = set_args(k, 24, sizes, values)) != CL_SUCCESS ||
+        (err = clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, fixed ? local : NULL, 0, NULL,
+                                      last)) != CL_SUCCESS)
         return clnn__cl_fail(ctx, err, "gemm_tile %zux%zux%zu (batch %zu)", a->m, a->n, a->k,
                              a->batch);
     return CLNN_OK;

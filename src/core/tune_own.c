@@ -17,9 +17,10 @@
 
 #include "internal.h"
 
-/* 2: the own SGEMM reads packed panels (its GEMM_TM and the algorithms' times changed); files
- * of version 1 were measured on the older kernels and are ignored */
-#define OWN_MAGIC "clnn-own-tuning 2"
+/* 2: the own SGEMM reads packed panels; 3: its work-items pack their own panels (its GEMM_TM
+ * and the convolution algorithms' times changed each time); files of an older version were
+ * measured on the older kernels and are ignored */
+#define OWN_MAGIC "clnn-own-tuning 3"
 #define OWN_WHAT  "own-kernel tuning file"
 
 static const char *const ALGO_NAMES[CLNN__CONV_ALGOS] = {
