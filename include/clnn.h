@@ -417,7 +417,9 @@ CLNN_API clnn_tensor *clnn_log_softmax(clnn_graph *g, clnn_tensor *x, int axis);
 CLNN_API clnn_tensor *clnn_bias_act(clnn_graph *g, clnn_tensor *x, clnn_tensor *b, int axis,
                                     clnn_activation act, float alpha);
 /* PyTorch Linear: x: (..., in), w: (out, in), b: (out) or NULL -> act(x w^T + b): (..., out).
- * The bias and activation run in one fused pass after the GEMM. */
+ * On CPU devices the bias and the activation run in the GEMM's store (none, ReLU, sigmoid, tanh,
+ * and leaky ReLU or ELU with alpha >= 0; softmax after it), otherwise in one fused pass after
+ * the GEMM. */
 CLNN_API clnn_tensor *clnn_linear(clnn_graph *g, clnn_tensor *x, clnn_tensor *w, clnn_tensor *b,
                                   clnn_activation act, float alpha);
 

@@ -23,6 +23,9 @@
 #define ACT_TANH       5
 #define ACT_GELU       6
 #define ACT_GELU_TANH  7
+// not a public code: ELU's derivative from its output y (alpha >= 0): 1 where y > 0, else
+// y + alpha = alpha e^x (the backward of an ELU fused into an epilogue, CLNN__ACT_ELU_FROM_OUTPUT)
+#define ACT_ELU_FROM_OUTPUT 8
 
 #define GELU_K      0.7978845608028654f // sqrt(2 / pi)
 #define GELU_C      0.044715f
@@ -72,6 +75,8 @@
             return z > 0.0f ? (T)(1.0f) : (T)(alpha);                                              \
         case ACT_ELU:                                                                              \
             return z > 0.0f ? 1.0f : alpha * exp(z);                                               \
+        case ACT_ELU_FROM_OUTPUT:                                                                  \
+            return z > 0.0f ? 1.0f : z + alpha;                                                    \
         case ACT_SIGMOID: {                                                                        \
             const T s = act_sigmoid##S(z);                                                         \
             return s * (1.0f - s);                                                                 \

@@ -68,16 +68,23 @@ inline float clnn_group_max(__local float *red, const float v)
 }
 
 // The activation of a GEMM's or convolution's epilogue (gemm.cl, conv.cl, winograd.cl): act a
-// clnn_activation code, CLNN_EPI_RELU, CLNN_EPI_SIGMOID or CLNN_EPI_TANH (anything else: none), z
-// of type T (float or a vector), the formulas of activation.cl (a ReLU maps NaN to 0 as
-// z > 0 ? z : 0 does; sigmoid takes exp of a non-positive number only).
-#define CLNN_EPI_RELU    1
-#define CLNN_EPI_SIGMOID 4
-#define CLNN_EPI_TANH    5
-#define CLNN_EPI_ACT(T, act, z)                                                                    \
+// clnn_activation code, CLNN_EPI_RELU, CLNN_EPI_LEAKY_RELU, CLNN_EPI_ELU (both with alpha >= 0,
+// the host's rule: their backward then works from the output), CLNN_EPI_SIGMOID or CLNN_EPI_TANH
+// (anything else: none), z of type T (float or a vector), the formulas of activation.cl (a ReLU
+// maps NaN to 0 as z > 0 ? z : 0 does; sigmoid takes exp of a non-positive number only).
+#define CLNN_EPI_RELU       1
+#define CLNN_EPI_LEAKY_RELU 2
+#define CLNN_EPI_ELU        3
+#define CLNN_EPI_SIGMOID    4
+#define CLNN_EPI_TANH       5
+#define CLNN_EPI_ACT(T, act, alpha, z)                                                             \
     do {                                                                                           \
         if ((act) == CLNN_EPI_RELU) {                                                              \
             z = z > 0.0f ? z : (T)(0.0f);                                                          \
+        } else if ((act) == CLNN_EPI_LEAKY_RELU) {                                                 \
+            z = z > 0.0f ? z : (alpha)*z;                                                          \
+        } else if ((act) == CLNN_EPI_ELU) {                                                        \
+            z = z > 0.0f ? z : (alpha)*expm1(z);                                                   \
         } else if ((act) == CLNN_EPI_SIGMOID) {                                                    \
             const T e_ = exp(-fabs(z));                                                            \
             z = z >= 0.0f ? 1.0f / (1.0f + e_) : e_ / (1.0f + e_);                                 \

@@ -143,15 +143,17 @@ __kernel void conv_col2im(CONV_GEOMETRY, const int n0, const int nc, const int s
 }
 
 // The epilogue of a forward convolution: has_bias bit 0 adds the bias, bits 1.. are the activation
-// applied after it (a clnn_activation: ReLU, sigmoid or tanh, CLNN_EPI_ACT of common.cl, the
-// formulas of bias_act), so conv2d nodes built with a fused activation need no bias_act pass.
+// applied after it (a clnn_activation: ReLU, leaky ReLU, ELU, sigmoid or tanh with its alpha
+// act_alpha, CLNN_EPI_ACT of common.cl, the formulas of bias_act), so conv2d nodes built with a
+// fused activation need no bias_act pass.
 
 // x: (A, B, P) -> y: (B, A, P): y[b, a, p] = x[a, b, p] (+ bias[a] when has_bias & 1, then the
 // activation has_bias >> 1).
 // Range: (ceil(P / span), B A), z = b A + a.
 __kernel void conv_swap(const int A, const int B, const int P, const int span,
                         __global const float *x, const int ox, __global float *y, const int oy,
-                        __global const float *bias, const int obias, const int has_bias)
+                        __global const float *bias, const int obias, const int has_bias,
+                        const float act_alpha)
 {
     const int p0 = get_global_id(0) * span, z = get_global_id(1);
     if (p0 >= P || z >= A * B)
@@ -164,7 +166,7 @@ __kernel void conv_swap(const int A, const int B, const int P, const int span,
     if (act)
         for (int p = p0; p < p1; p++) {
             float z = src[p] + add;
-            CLNN_EPI_ACT(float, act, z);
+            CLNN_EPI_ACT(float, act, act_alpha, z);
             dst[p] = z;
         }
     else
@@ -231,7 +233,7 @@ __kernel void conv_direct(const int Ci, const int IH, const int IW, const int R,
                           const int Co, const int Cop, __global const float *in, const int oin,
                           __global const float *wt, const int owt, __global float *out,
                           const int oout, __global const float *bias, const int obias,
-                          const int has_bias)
+                          const int has_bias, const float act_alpha)
 {
     const int P = OH * OW, p0 = get_global_id(0) * CONV_DT, nb = Cop / 32;
     const int z = get_global_id(1);
@@ -274,7 +276,7 @@ __kernel void conv_direct(const int Ci, const int IH, const int IW, const int R,
         for (int j = 0; j < 32 && ob * 32 + j < Co; j++) {
             const int o = ob * 32 + j;
             float v = col[j] + (has_bias & 1 ? bias[obias + g * Co + o] : 0.0f);
-            CLNN_EPI_ACT(float, has_bias >> 1, v);
+            CLNN_EPI_ACT(float, has_bias >> 1, act_alpha, v);
             dst[o * P + p] = v;
         }
     }
@@ -495,7 +497,7 @@ __kernel void conv_fwd_rows(const int Cg, const int PH, const int PW, const int 
                             const int G, const int Kg, __global const float *x, const int ox,
                             __global const float *w, const int ow_, __global float *y,
                             const int oy, __global const float *bias, const int obias,
-                            const int has_bias)
+                            const int has_bias, const float act_alpha)
 {
     const int oh = get_global_id(0), z = get_global_id(1), n = get_global_id(2);
     const int nkb = (Kg + CONV_FK - 1) / CONV_FK;
@@ -541,7 +543,7 @@ __kernel void conv_fwd_rows(const int Cg, const int PH, const int PW, const int 
             if (k0 + j >= Kg)
                 continue;
             __global float *dst = yrow + j * OH * OW + c0;
-            CLNN_EPI_ACT(float16, has_bias >> 1, acc[j]);
+            CLNN_EPI_ACT(float16, has_bias >> 1, act_alpha, acc[j]);
             if (full) {
                 vstore16(acc[j], 0, dst);
             } else {

@@ -24,7 +24,7 @@
 #endif
 
 // The epilogue's code: bit 0 adds bias[n], bits 1.. are a clnn_activation applied with
-// CLNN_EPI_ACT of common.cl (the convolutions' epilogue too).
+// CLNN_EPI_ACT of common.cl (the convolutions' epilogue too), its alpha act_alpha.
 #define GEMM_EPI_BIAS 1
 
 // One k of the tile: 32 columns of B from src, GEMM_TM values of op(A) at ak[arow[t]] (ak: A
@@ -111,7 +111,7 @@ __kernel void gemm_tile(const int M, const int N, const int K, const float alpha
                         const int sa, __global const float *B, const int ob, const int ldb,
                         const int sb, const int panel, __global float *C, const int oc,
                         const int ldc, const int sc, __global const float *bias, const int obias,
-                        const int epi, __global float *P, const int rpw)
+                        const int epi, __global float *P, const int rpw, const float act_alpha)
 {
     const int n0 = get_global_id(1) * 32, b = get_global_id(2);
     const int rows = (M + GEMM_TM - 1) / GEMM_TM, rt0 = get_global_id(0) * rpw;
@@ -204,14 +204,14 @@ __kernel void gemm_tile(const int M, const int N, const int K, const float alpha
             __global float *row = cp + (m0 + t) * ldc;
             if (w == 32) {
                 float16 r0 = vload16(0, row), r1 = vload16(0, row + 16);
-                CLNN_EPI_ACT(float16, act, r0);
-                CLNN_EPI_ACT(float16, act, r1);
+                CLNN_EPI_ACT(float16, act, act_alpha, r0);
+                CLNN_EPI_ACT(float16, act, act_alpha, r1);
                 vstore16(r0, 0, row);
                 vstore16(r1, 0, row + 16);
             } else {
                 for (int j = 0; j < w; j++) {
                     float z = row[j];
-                    CLNN_EPI_ACT(float, act, z);
+                    CLNN_EPI_ACT(float, act, act_alpha, z);
                     row[j] = z;
                 }
             }
@@ -219,11 +219,11 @@ __kernel void gemm_tile(const int M, const int N, const int K, const float alpha
     }
 }
 
-// The epilogue alone, after a GEMM that had none (CLBlast): C = act(C + bias) with epi as in
-// gemm_tile. C: (M, N) rows of ldc per batch (stride sc). Range: (N, M, batch).
+// The epilogue alone, after a GEMM that had none (CLBlast): C = act(C + bias) with epi and
+// act_alpha as in gemm_tile. C: (M, N) rows of ldc per batch (stride sc). Range: (N, M, batch).
 __kernel void gemm_epilogue(const int M, const int N, __global float *C, const int oc,
                             const int ldc, const int sc, __global const float *bias,
-                            const int obias, const int epi)
+                            const int obias, const int epi, const float act_alpha)
 {
     const int n = get_global_id(0), m = get_global_id(1), b = get_global_id(2);
     if (n >= N || m >= M)
@@ -231,7 +231,7 @@ __kernel void gemm_epilogue(const int M, const int N, __global float *C, const i
     __global float *c = C + oc + b * sc + m * ldc + n;
     float z = *c + (epi & GEMM_EPI_BIAS ? bias[obias + n] : 0.0f);
     const int act = epi >> 1;
-    CLNN_EPI_ACT(float, act, z);
+    CLNN_EPI_ACT(float, act, act_alpha, z);
     *c = z;
 }
 

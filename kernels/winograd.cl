@@ -131,13 +131,13 @@ __kernel void winograd_input(const int Ci, const int TH, const int TW, const int
 // M: (16, Co, T) of the `rows` tile rows from row0 on (as winograd_input's V) -> out:
 // (N, Co, OH, OW) from the samples' first (at oout), the 2x2 outputs A^T m A of each tile, rows
 // 2 th, 2 th + 1 and columns 2 tw, 2 tw + 1 where inside OH x OW (+ bias[o] when has_bias & 1,
-// then the activation has_bias >> 1, CLNN_EPI_ACT of common.cl). A work-item writes one tile row
-// of one channel.
+// then the activation has_bias >> 1 with act_alpha, CLNN_EPI_ACT of common.cl). A work-item writes
+// one tile row of one channel.
 // Range: (rows, Co).
 __kernel void winograd_output(const int Co, const int OH, const int OW, const int TH, const int TW,
                               const int row0, const int rows, __global const float *M, const int oM,
                               __global float *out, const int oout, __global const float *bias,
-                              const int obias, const int has_bias)
+                              const int obias, const int has_bias, const float act_alpha)
 {
     const int q = get_global_id(0), o = get_global_id(1);
     if (q >= rows || o >= Co)
@@ -171,8 +171,8 @@ __kernel void winograd_output(const int Co, const int OH, const int OW, const in
         for (int a = 0; a < 2; a++) { // (A^T m) A, interleaved as output columns
             float8 c0 = r[a][0] + r[a][1] + r[a][2] + b;
             float8 c1 = r[a][1] - r[a][2] - r[a][3] + b;
-            CLNN_EPI_ACT(float8, act, c0);
-            CLNN_EPI_ACT(float8, act, c1);
+            CLNN_EPI_ACT(float8, act, act_alpha, c0);
+            CLNN_EPI_ACT(float8, act, act_alpha, c1);
             row[a] = (float16)(c0.s0, c1.s0, c0.s1, c1.s1, c0.s2, c1.s2, c0.s3, c1.s3, c0.s4, c1.s4,
                                c0.s5, c1.s5, c0.s6, c1.s6, c0.s7, c1.s7);
         }

@@ -278,8 +278,9 @@ static const gc_case matmul_cases[] = {
 };
 
 /* ---- linear: the bias and the activation in the own SGEMM's epilogue -------------------------
- * On CPU devices clnn_linear(x, w, b, act) is one matmul node with the bias and a ReLU, sigmoid or
- * tanh in gemm_tile's store (softmax: the bias there, then a softmax node; ELU stays bias_act);
+ * On CPU devices clnn_linear(x, w, b, act) is one matmul node with the bias and a ReLU, sigmoid,
+ * tanh, or leaky ReLU or ELU with alpha >= 0 in gemm_tile's store (softmax: the bias there, then a
+ * softmax node; a negative alpha stays bias_act: the output does not give the input's sign);
  * GPUs (CLNN_GEMM=clblast when the graph is built) get matmul + bias_act. The shapes put N off a
  * multiple of 32 (a partial column tile reads the bias through a guarded copy), M off a multiple
  * of every tile height (37, 15, 11, 13 rows for GEMM_TM 4 to 12), x of rank 3 (its batch is
@@ -327,9 +328,10 @@ static int ref_linear_case(const double *const *in, const ref_shape *s, const vo
     return ok;
 }
 
-#define LIN(name, act_, bias_, ...)                                                                \
+#define LINA(name, act_, alpha_, bias_, ...)                                                       \
     GC_CASE(name, build_linear, ref_linear_case,                                                   \
-            (&(const lin_cfg){.act = (act_), .alpha = 1.0f, .bias = (bias_)}), __VA_ARGS__)
+            (&(const lin_cfg){.act = (act_), .alpha = (alpha_), .bias = (bias_)}), __VA_ARGS__)
+#define LIN(name, act_, bias_, ...) LINA(name, act_, 1.0f, bias_, __VA_ARGS__)
 static const gc_case linear_cases[] = {
     LIN("linear fused (13,40) w(45,40) relu", CLNN_ACT_RELU, 1, P(13, 40), P(45, 40), P(45)),
     LIN("linear fused (37,70) w(70,70) sigmoid", CLNN_ACT_SIGMOID, 1, P(37, 70), P(70, 70), P(70)),
@@ -345,9 +347,20 @@ static const gc_case linear_cases[] = {
     LIN("linear fused nobias (6,) w(40,6) tanh", CLNN_ACT_TANH, 0, P(6), P(40, 6)),
     LIN("linear fused (2,7,24) w(10,24) softmax", CLNN_ACT_SOFTMAX, 1, P(2, 7, 24), P(10, 24),
         P(10)),
-    LIN("linear unfused (13,20) w(45,20) elu", CLNN_ACT_ELU, 1, P(13, 20), P(45, 20), P(45)),
+    LIN("linear fused (13,20) w(45,20) elu", CLNN_ACT_ELU, 1, P(13, 20), P(45, 20), P(45)),
+    LINA("linear fused (15,40) w(50,40) elu 0.4", CLNN_ACT_ELU, 0.4f, 1, P(15, 40), P(50, 40),
+         P(50)),
+    LINA("linear fused (13,20) w(45,20) leaky_relu 0.2", CLNN_ACT_LEAKY_RELU, 0.2f, 1, P(13, 20),
+         P(45, 20), P(45)),
+    LINA("linear fused nobias (2,7,24) w(33,24) leaky_relu 0.01", CLNN_ACT_LEAKY_RELU, 0.01f, 0,
+         P(2, 7, 24), P(33, 24)),
+    LINA("linear unfused (13,20) w(45,20) leaky_relu -0.5", CLNN_ACT_LEAKY_RELU, -0.5f, 1,
+         P(13, 20), P(45, 20), P(45)),
+    LINA("linear unfused (13,20) w(45,20) elu -0.5", CLNN_ACT_ELU, -0.5f, 1, P(13, 20), P(45, 20),
+         P(45)),
 };
 #undef LIN
+#undef LINA
 
 /* ---- transpose and reshape ------------------------------------------------------------------ */
 #define TR(a0, a1) OP(.op = OP_TRANSPOSE, .axis0 = a0, .axis1 = a1)
@@ -546,19 +559,24 @@ START_TEST(test_linear_clblast)
 }
 END_TEST
 
-/* Where the own SGEMM runs, linear with a bias and ReLU, sigmoid, tanh or none is one op; with
- * softmax two (the fused GEMM, softmax), with ELU two (GEMM, bias_act); on CLBlast GEMM +
- * bias_act. */
+/* Where the own SGEMM runs, linear with a bias and ReLU, sigmoid, tanh, none, or leaky ReLU or ELU
+ * with alpha >= 0 is one op; with softmax two (the fused GEMM, softmax), with a negative alpha two
+ * (GEMM, bias_act); on CLBlast GEMM + bias_act. */
 START_TEST(test_linear_fuses)
 {
     static const struct {
         clnn_activation act;
+        float alpha;
         const char *gemm;
         size_t ops;
     } cases[] = {
-        {CLNN_ACT_RELU, "own", 1},     {CLNN_ACT_SIGMOID, "own", 1},  {CLNN_ACT_TANH, "own", 1},
-        {CLNN_ACT_NONE, "own", 1},     {CLNN_ACT_SOFTMAX, "own", 2},  {CLNN_ACT_ELU, "own", 2},
-        {CLNN_ACT_RELU, "clblast", 2}, {CLNN_ACT_NONE, "clblast", 2},
+        {CLNN_ACT_RELU, 1, "own", 1},        {CLNN_ACT_SIGMOID, 1, "own", 1},
+        {CLNN_ACT_TANH, 1, "own", 1},        {CLNN_ACT_NONE, 1, "own", 1},
+        {CLNN_ACT_SOFTMAX, 1, "own", 2},     {CLNN_ACT_ELU, 1, "own", 1},
+        {CLNN_ACT_ELU, 0, "own", 1},         {CLNN_ACT_LEAKY_RELU, 0.3f, "own", 1},
+        {CLNN_ACT_LEAKY_RELU, -1, "own", 2}, {CLNN_ACT_ELU, -0.1f, "own", 2},
+        {CLNN_ACT_GELU, 0, "own", 2},        {CLNN_ACT_RELU, 1, "clblast", 2},
+        {CLNN_ACT_NONE, 1, "clblast", 2},    {CLNN_ACT_LEAKY_RELU, 0.3f, "clblast", 2},
     };
     for (int i = 0; i < GC_COUNT(cases); i++) {
         setenv("CLNN_GEMM", cases[i].gemm, 1);
@@ -568,12 +586,13 @@ START_TEST(test_linear_fuses)
         clnn_tensor *x = clnn_input(g, "x", 2, (int64_t[]){5, 7});
         clnn_tensor *w = clnn_param(g, "w", 2, (int64_t[]){3, 7});
         clnn_tensor *b = clnn_param(g, "b", 1, (int64_t[]){3});
-        ck_assert_ptr_nonnull(clnn_linear(g, x, w, b, cases[i].act, 1.0f));
+        ck_assert_ptr_nonnull(clnn_linear(g, x, w, b, cases[i].act, cases[i].alpha));
         clnn_graph_info info;
         ck_assert_int_eq(clnn_graph_info_get(g, &info), CLNN_OK);
         ck_assert_msg(info.ops == cases[i].ops,
-                      "linear with activation %d on the %s GEMM: %zu ops, expected %zu",
-                      (int)cases[i].act, cases[i].gemm, info.ops, cases[i].ops);
+                      "linear with activation %d (alpha %g) on the %s GEMM: %zu ops, expected %zu",
+                      (int)cases[i].act, (double)cases[i].alpha, cases[i].gemm, info.ops,
+                      cases[i].ops);
         clnn_graph_destroy(g);
         clnn_ctx_destroy(ctx);
         unsetenv("CLNN_GEMM");

@@ -459,24 +459,34 @@ START_TEST(test_winograd_picked)
 }
 END_TEST
 
-/* The Conv2D layer with a ReLU, sigmoid or tanh runs conv2d with the bias and the activation in
- * its epilogue (clnn__conv2d_act): through each forward kernel, against the host reference of
- * act(conv(x, w) + b). _i % 4: im2col + GEMM (conv_swap), the rows kernel (conv_fwd_rows: "direct"
- * with C R S < 64), conv_direct ("direct" with C R S >= 64), Winograd; _i / 4: ReLU, sigmoid,
- * tanh. x: (3, C, 7, 6) (C 4, or 8 for conv_direct), w: (6, C, 3, 3), pad 1 -> y: (3, 6, 7, 6),
- * half the outputs cut by the ReLU. */
+/* The Conv2D layer with a ReLU, sigmoid, tanh, leaky ReLU or ELU runs conv2d with the bias and
+ * the activation in its epilogue (clnn__conv2d_act): through each forward kernel, against the host
+ * reference of act(conv(x, w) + b). _i % 4: im2col + GEMM (conv_swap), the rows kernel
+ * (conv_fwd_rows: "direct" with C R S < 64), conv_direct ("direct" with C R S >= 64), Winograd;
+ * _i / 4: ReLU, sigmoid, tanh, leaky ReLU (alpha 0.2), ELU (alpha 0.7). x: (3, C, 7, 6) (C 4, or
+ * 8 for conv_direct), w: (6, C, 3, 3), pad 1 -> y: (3, 6, 7, 6), half the outputs cut by the
+ * ReLU. The device profile of the prediction has no activation op of its own (fused). (Their
+ * gradients: test_nn's test_model_gradient.) */
 START_TEST(test_conv_act)
 {
     static const char *const algos[4] = {"gemm", "direct", "direct", "winograd"};
-    static const clnn_activation acts[3] = {CLNN_ACT_RELU, CLNN_ACT_SIGMOID, CLNN_ACT_TANH};
+    static const clnn_activation acts[5] = {CLNN_ACT_RELU, CLNN_ACT_SIGMOID, CLNN_ACT_TANH,
+                                            CLNN_ACT_LEAKY_RELU, CLNN_ACT_ELU};
+    static const float alphas[5] = {0, 0, 0, 0.2f, 0.7f};
     const int algo = _i % 4, C = algo == 2 ? 8 : 4, nx = 3 * C * 42, nw = 6 * C * 9;
     const clnn_activation act = acts[_i / 4];
+    const double alpha = alphas[_i / 4];
     setenv("CLNN_CONV_ALGO", algos[algo], 1);
-    clnn_ctx *ctx = gc_ctx_create();
+    clnn_ctx_options co;
+    clnn_ctx_options_init(&co);
+    co.profile = 1;
+    clnn_ctx *ctx = NULL;
+    ck_assert_int_eq(clnn_ctx_create(&ctx, &co), CLNN_OK);
     clnn_model *m;
     ck_assert_int_eq(clnn_model_create(ctx, NULL, &m), CLNN_OK);
     ck_assert_int_ge(clnn_model_input(m, "x", 3, (int64_t[]){C, 7, 6}), 0);
     clnn_layer_spec l = clnn_layer_conv2d(6, 3, 3, act);
+    l.alpha = (float)alpha;
     l.padding = CLNN_PADDING_EXPLICIT;
     l.pad_h = l.pad_w = 1;
     ck_assert_msg(clnn_model_push(m, &l) >= 0, "%s", clnn_model_last_error(m));
@@ -505,11 +515,21 @@ START_TEST(test_conv_act)
     for (int i = 0; i < 756; i++) {
         const double z = want[i];
         cut += z <= 0;
-        want[i] = act == CLNN_ACT_RELU      ? (z > 0 ? z : 0)
-                  : act == CLNN_ACT_SIGMOID ? 1 / (1 + exp(-z))
-                                            : tanh(z);
+        want[i] = act == CLNN_ACT_RELU         ? (z > 0 ? z : 0)
+                  : act == CLNN_ACT_SIGMOID    ? 1 / (1 + exp(-z))
+                  : act == CLNN_ACT_LEAKY_RELU ? (z > 0 ? z : alpha * z)
+                  : act == CLNN_ACT_ELU        ? (z > 0 ? z : alpha * expm1(z))
+                                               : tanh(z);
     }
     ck_assert(cut > 100 && cut < 656);
+    clnn_profile_entry prof[32];
+    size_t nprof = 0;
+    ck_assert_int_eq(clnn_profile_get(ctx, prof, 32, &nprof), CLNN_OK);
+    for (size_t i = 0; i < nprof && i < 32; i++)
+        ck_assert_msg(strcmp(prof[i].op, "bias_act") && strcmp(prof[i].op, "activate") &&
+                          strcmp(prof[i].op, "leaky_relu") && strcmp(prof[i].op, "elu"),
+                      "activation %d: a '%s' op of its own, not in the convolution's epilogue",
+                      (int)act, prof[i].op);
     char msg[768];
     ck_assert_msg(gc_compare("y", y, want, &sy, GC_FWD_RTOL, GC_FWD_ATOL, msg, sizeof msg), "%s",
                   msg);
@@ -998,7 +1018,7 @@ static Suite *conv_suite(void)
     tcase_add_loop_test(tc[2], test_bwd_input_large, 0, 6);
     tcase_add_test(tc[5], test_golden_complete); /* golden */
     tcase_add_test(tc[9], test_winograd_picked); /* winograd */
-    tcase_add_loop_test(tc[9], test_conv_act, 0, 12);
+    tcase_add_loop_test(tc[9], test_conv_act, 0, 20);
     return s;
 }
 

@@ -844,20 +844,21 @@ static clnn_status own_gemm(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_a
     /* without a bias the kernel's bias argument is C (never read), without panels P is C too */
     int obias = a->bias ? (int)a->bias_off : 0, epi = epilogue_code(a), per = (int)rpw;
     cl_mem bias = a->bias ? a->bias : a->c, scratch = bfloats ? ctx->gemm_pack : a->c;
-    const size_t sizes[24] = {sizeof M,     sizeof N,       sizeof K,       sizeof alpha,
-                              sizeof beta,  sizeof trans_a, sizeof(cl_mem), sizeof oa,
-                              sizeof lda,   sizeof sa,      sizeof(cl_mem), sizeof ob,
-                              sizeof ldb,   sizeof sb,      sizeof panel,   sizeof(cl_mem),
-                              sizeof oc,    sizeof ldc,     sizeof sc,      sizeof(cl_mem),
-                              sizeof obias, sizeof epi,     sizeof(cl_mem), sizeof per};
-    const void *const values[24] = {&M,   &N,   &K,    &alpha, &beta,  &trans_a, &amem,    &oa,
-                                    &lda, &sa,  &a->b, &ob,    &ldb,   &sb,      &panel,   &a->c,
-                                    &oc,  &ldc, &sc,   &bias,  &obias, &epi,     &scratch, &per};
+    const size_t sizes[25] = {
+        sizeof M,       sizeof N,       sizeof K,       sizeof alpha, sizeof beta,
+        sizeof trans_a, sizeof(cl_mem), sizeof oa,      sizeof lda,   sizeof sa,
+        sizeof(cl_mem), sizeof ob,      sizeof ldb,     sizeof sb,    sizeof panel,
+        sizeof(cl_mem), sizeof oc,      sizeof ldc,     sizeof sc,    sizeof(cl_mem),
+        sizeof obias,   sizeof epi,     sizeof(cl_mem), sizeof per,   sizeof a->act_alpha};
+    const void *const values[25] = {&M,     &N,       &K,   &alpha,       &beta, &trans_a, &amem,
+                                    &oa,    &lda,     &sa,  &a->b,        &ob,   &ldb,     &sb,
+                                    &panel, &a->c,    &oc,  &ldc,         &sc,   &bias,    &obias,
+                                    &epi,   &scratch, &per, &a->act_alpha};
     /* work-groups of one work-item on CPU devices: POCL compiles a kernel once per local size */
     size_t global[3] = {parts, tiles, a->batch}, local[3] = {1, 1, 1};
     const int fixed = ctx->info.type != CLNN_DEVICE_GPU;
     cl_int err;
-    if ((err = set_args(k, 24, sizes, values)) != CL_SUCCESS ||
+    if ((err = set_args(k, 25, sizes, values)) != CL_SUCCESS ||
         (err = clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, fixed ? local : NULL, 0, NULL,
                                       last)) != CL_SUCCESS)
         return clnn__cl_fail(ctx, err, "gemm_tile %zux%zux%zu (batch %zu)", a->m, a->n, a->k,
@@ -885,11 +886,13 @@ static clnn_status epilogue_pass(clnn_ctx *ctx, const clnn__gemm_args *a, cl_eve
     int sc = a->batch > 1 ? (int)a->c_stride : 0, epi = epilogue_code(a);
     int obias = a->bias ? (int)a->bias_off : 0;
     cl_mem bias = a->bias ? a->bias : a->c;
-    const size_t sizes[9] = {sizeof M,  sizeof N,       sizeof(cl_mem), sizeof oc, sizeof ldc,
-                             sizeof sc, sizeof(cl_mem), sizeof obias,   sizeof epi};
-    const void *const values[9] = {&M, &N, &a->c, &oc, &ldc, &sc, &bias, &obias, &epi};
+    const size_t sizes[10] = {sizeof M,   sizeof N,           sizeof(cl_mem), sizeof oc,
+                              sizeof ldc, sizeof sc,          sizeof(cl_mem), sizeof obias,
+                              sizeof epi, sizeof a->act_alpha};
+    const void *const values[10] = {&M,  &N,    &a->c,  &oc,  &ldc,
+                                    &sc, &bias, &obias, &epi, &a->act_alpha};
     size_t global[3] = {a->n, a->m, a->batch};
-    cl_int err = set_args(k, 9, sizes, values);
+    cl_int err = set_args(k, 10, sizes, values);
     if (err == CL_SUCCESS)
         err = clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, NULL, 0, NULL, last);
     clReleaseKernel(k);

@@ -285,22 +285,29 @@ struct clnn_graph {
 /* Records the graph's first error (and the context's last error); returns status. */
 clnn_status clnn__graph_fail(clnn_graph *g, clnn_status status, const char *fmt, ...)
     CLNN__PRINTF(3, 4);
-/* 1 when act can run in a GEMM's or a convolution's epilogue, its derivative taken from the
- * output alone: CLNN_ACT_NONE, RELU, SIGMOID, TANH (op_activation.c). */
-int clnn__act_epilogue(clnn_activation act);
-/* dy through the derivative of epilogue activation act, from the output y (relu_bwd, sigmoid_bwd,
- * tanh_bwd; none: dy itself); NULL on a graph error. */
-clnn_tensor *clnn__act_bwd_from_output(clnn_graph *g, clnn_activation act, clnn_tensor *y,
-                                       clnn_tensor *dy);
-/* conv2d with act (CLNN_ACT_NONE, RELU, SIGMOID or TANH; others fail) after the bias in the
+/* 1 when act with alpha can run in a GEMM's or a convolution's epilogue, its derivative taken
+ * from the output alone: CLNN_ACT_NONE, RELU, SIGMOID, TANH, and LEAKY_RELU and ELU with a finite
+ * alpha >= 0 (a negative one maps negative inputs to positive outputs) (op_activation.c). */
+int clnn__act_epilogue(clnn_activation act, float alpha);
+/* dy through the derivative of epilogue activation act (alpha), from the output y (relu_bwd,
+ * sigmoid_bwd, tanh_bwd, activate_bwd for leaky ReLU and ELU; none: dy itself); NULL on a graph
+ * error. */
+clnn_tensor *clnn__act_bwd_from_output(clnn_graph *g, clnn_activation act, float alpha,
+                                       clnn_tensor *y, clnn_tensor *dy);
+/* The activation code activate_bwd takes for "ELU's derivative from its output": y + alpha where
+ * y <= 0 (activation.cl's ACT_ELU_FROM_OUTPUT; the public codes end before it). */
+#define CLNN__ACT_ELU_FROM_OUTPUT 8
+/* conv2d with act (one clnn__act_epilogue accepts with alpha; others fail) after the bias in the
  * kernels' epilogue (one pass instead of conv2d + bias_act; the Conv2D layer's activation).
  * Backward masks or scales dy by act' from the output (op_conv.c). */
 clnn_tensor *clnn__conv2d_act(clnn_graph *g, clnn_tensor *x, clnn_tensor *w, clnn_tensor *bias,
-                              const clnn_conv2d_options *options, clnn_activation act);
+                              const clnn_conv2d_options *options, clnn_activation act,
+                              float alpha);
 /* act(op(a) @ op(b) + bias) (bias (N) or NULL; alpha as in clnn_activate) with the bias and the
- * activation in the own SGEMM's store epilogue where clnn__gemm_own (CPU devices) and act is none,
- * ReLU, sigmoid or tanh (derivatives from the output; softmax: the bias fused, then softmax);
- * otherwise clnn_matmul + bias_act / activate. Backward masks dy by the output (op_matmul.c). */
+ * activation in the own SGEMM's store epilogue where clnn__gemm_own (CPU devices) and
+ * clnn__act_epilogue(act, alpha) (derivatives from the output; softmax: the bias fused, then
+ * softmax); otherwise clnn_matmul + bias_act / activate. Backward masks dy by the output
+ * (op_matmul.c). */
 clnn_tensor *clnn__matmul_bias_act(clnn_graph *g, clnn_tensor *a, clnn_tensor *b, int trans_a,
                                    int trans_b, clnn_tensor *bias, clnn_activation act,
                                    float alpha);
@@ -364,10 +371,12 @@ typedef struct clnn__gemm_args {
     size_t a_stride, b_stride, c_stride;
     size_t batch;
     /* epilogue (0 = none): C = act(C + bias) with bias (N) at bias_off (NULL: no bias) and act
-     * CLNN_ACT_NONE, _RELU, _SIGMOID or _TANH; in the own kernel's store, after CLBlast a pass */
+     * one clnn__act_epilogue accepts with act_alpha; in the own kernel's store, after CLBlast a
+     * pass */
     cl_mem bias;
     size_t bias_off;
     int act;
+    float act_alpha;
     /* B is op(B) already in the own SGEMM's panels (clnn__gemm_pack_b; trans_b and ldb are not
      * read, b_stride is the panels' stride per batch): only where clnn__gemm_panels_ok said so */
     int b_panels;

@@ -29,9 +29,9 @@ static clnn_tensor *conv_forward(clnn_graph *g, const clnn__layer *L, clnn_tenso
         o.output_pad_h = s->output_pad_h;
         o.output_pad_w = s->output_pad_w;
         y = clnn_conv2d_transpose(g, x, p[0], NULL, &o);
-    } else if (clnn__act_epilogue(s->activation)) {
+    } else if (clnn__act_epilogue(s->activation, s->alpha)) {
         /* bias and activation in the conv's epilogue */
-        return clnn__conv2d_act(g, x, p[0], s->use_bias ? p[1] : NULL, &o, s->activation);
+        return clnn__conv2d_act(g, x, p[0], s->use_bias ? p[1] : NULL, &o, s->activation, s->alpha);
     } else {
         y = clnn_conv2d(g, x, p[0], NULL, &o);
     }

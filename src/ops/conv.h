@@ -21,8 +21,9 @@ typedef struct conv_params {
     int out_pad_h, out_pad_w;                                   /* conv2d_transpose only */
     int padding;                                                /* clnn_padding_mode */
     int has_bias;
-    int act; /* conv2d only: the clnn_activation after the bias in the kernels' epilogue, NONE,
-              * RELU, SIGMOID or TANH (clnn__conv2d_act) */
+    int act;     /* conv2d only: the clnn_activation after the bias in the kernels' epilogue (one
+                  * clnn__act_epilogue accepts; clnn__conv2d_act) */
+    float alpha; /* its alpha (leaky ReLU, ELU) */
     int C, H, W, K, OH, OW, R, S; /* big side, small side, kernel */
 } conv_params;
 

@@ -83,10 +83,11 @@ static clnn_status run_col2im(clnn_tensor *node, const conv_params *p, const con
     return enqueue(node, k, 3, global, plan);
 }
 
-/* x: (A, B, P) at (xm, ox) -> y: (B, A, P) at (ym, oy) (+ bias[a], then the activation act);
- * kernel slot 2 */
+/* x: (A, B, P) at (xm, ox) -> y: (B, A, P) at (ym, oy) (+ bias[a], then the activation act with
+ * its alpha); kernel slot 2 */
 static clnn_status run_swap(clnn_tensor *node, const conv_plan *plan, int A, int B, int P,
-                            cl_mem xm, int ox, cl_mem ym, int oy, const clnn_tensor *bias, int act)
+                            cl_mem xm, int ox, cl_mem ym, int oy, const clnn_tensor *bias, int act,
+                            float alpha)
 {
     cl_kernel k;
     int fresh, span = plan->rows ? P : 1, has_bias = (bias != NULL) | (act << 1);
@@ -94,10 +95,10 @@ static clnn_status run_swap(clnn_tensor *node, const conv_plan *plan, int A, int
     cl_mem bmem = bias ? bias->storage->mem : xm;
     clnn_status st = clnn__node_kernel(node, 2, "conv_swap", &k, &fresh);
     if (!st)
-        st = clnn__conv_set_args(node->ctx, k, "conv_swap", 0, 11, CLNN__ARG(A), CLNN__ARG(B),
+        st = clnn__conv_set_args(node->ctx, k, "conv_swap", 0, 12, CLNN__ARG(A), CLNN__ARG(B),
                                  CLNN__ARG(P), CLNN__ARG(span), CLNN__ARG(xm), CLNN__ARG(ox),
                                  CLNN__ARG(ym), CLNN__ARG(oy), CLNN__ARG(bmem), CLNN__ARG(ob),
-                                 CLNN__ARG(has_bias));
+                                 CLNN__ARG(has_bias), CLNN__ARG(alpha));
     if (st)
         return st;
     size_t global[2] = {(size_t)((P + span - 1) / span), (size_t)A * B};
@@ -120,7 +121,7 @@ static clnn_status wide_dy(clnn_tensor *node, const conv_params *p, const conv_p
     *mem = node->scratch;
     *moff = off;
     return run_swap(node, plan, nc, p->K, P, dy->storage->mem, (int)at, node->scratch, (int)off,
-                    NULL, 0);
+                    NULL, 0, 0.0f);
 }
 
 /* C = op(A) B (one GEMM, B and C not transposed) as `parts` GEMMs of column blocks of B and C,
@@ -203,7 +204,7 @@ clnn_status clnn__conv_emit_gemm_conv2d(clnn_tensor *y, conv_plan plan)
         if (!(st = run_im2col(y, "conv_im2col", p, &plan, x, n0, nc)) &&
             !(st = clnn__gemm(y->ctx, y, &g)))
             st = run_swap(y, &plan, p->K, nc, P, y->scratch, (int)yw, y->storage->mem,
-                          (int)(y->offset + (size_t)n0 * p->K * P), b, p->act);
+                          (int)(y->offset + (size_t)n0 * p->K * P), b, p->act, p->alpha);
     }
     return st;
 }

@@ -173,13 +173,13 @@ clnn_status clnn__conv_emit_direct(clnn_tensor *y, int flip)
             break;
         if ((st = clnn__node_kernel(y, 4, "conv_direct", &k, &fresh)) ||
             (st = clnn__conv_set_args(
-                 y->ctx, k, "conv_direct", 0, 26, CLNN__ARG(Ci), CLNN__ARG(pih), CLNN__ARG(piw),
+                 y->ctx, k, "conv_direct", 0, 27, CLNN__ARG(Ci), CLNN__ARG(pih), CLNN__ARG(piw),
                  CLNN__ARG(p->R), CLNN__ARG(p->S), CLNN__ARG(OH), CLNN__ARG(OW), CLNN__ARG(sh),
                  CLNN__ARG(sw), CLNN__ARG(ih), CLNN__ARG(iw), CLNN__ARG(p->dil_h),
                  CLNN__ARG(p->dil_w), CLNN__ARG(m), CLNN__ARG(G), CLNN__ARG(Co), CLNN__ARG(Cop),
                  CLNN__ARG(src), CLNN__ARG(oin), CLNN__ARG(y->scratch), CLNN__ARG(zero),
                  CLNN__ARG(y->storage->mem), CLNN__ARG(oout), CLNN__ARG(bmem), CLNN__ARG(ob),
-                 CLNN__ARG(has_bias))))
+                 CLNN__ARG(has_bias), CLNN__ARG(p->alpha))))
             break;
         size_t tiles = ((size_t)P + DIRECT_DT - 1) / DIRECT_DT, local[3];
         size_t global[2] = {tiles, (size_t)m * G * (Cop / 32)};
@@ -331,12 +331,12 @@ clnn_status clnn__conv_emit_fwd_rows(clnn_tensor *y)
         int xh = padded ? PH : p->H, xw = padded ? PW : p->W;
         if ((st = clnn__node_kernel(y, 6, "conv_fwd_rows", &k, &fresh)) ||
             (st = clnn__conv_set_args(
-                 y->ctx, k, "conv_fwd_rows", 0, 21, CLNN__ARG(Cg), CLNN__ARG(xh), CLNN__ARG(xw),
+                 y->ctx, k, "conv_fwd_rows", 0, 22, CLNN__ARG(Cg), CLNN__ARG(xh), CLNN__ARG(xw),
                  CLNN__ARG(p->R), CLNN__ARG(p->S), CLNN__ARG(p->OH), CLNN__ARG(p->OW),
                  CLNN__ARG(p->dil_h), CLNN__ARG(p->dil_w), CLNN__ARG(m), CLNN__ARG(G),
                  CLNN__ARG(Kg), CLNN__ARG(xmem), CLNN__ARG(ox), CLNN__ARG(w->storage->mem),
                  CLNN__ARG(ow), CLNN__ARG(y->storage->mem), CLNN__ARG(oy), CLNN__ARG(bmem),
-                 CLNN__ARG(ob), CLNN__ARG(has_bias))))
+                 CLNN__ARG(ob), CLNN__ARG(has_bias), CLNN__ARG(p->alpha))))
             break;
         size_t local[3];
         size_t global[3] = {(size_t)p->OH, (size_t)G * ((Kg + ROWS_FK - 1) / ROWS_FK), (size_t)m};
@@ -458,10 +458,11 @@ clnn_status clnn__conv_emit_winograd(clnn_tensor *y, int flip)
                 (st = clnn__gemm(y->ctx, y, &g)) ||
                 (st = wino_kernel(y, 2, "winograd_output", &k)) ||
                 (st = clnn__conv_set_args(
-                     y->ctx, k, "winograd_output", 0, 14, CLNN__ARG(Co), CLNN__ARG(OH),
+                     y->ctx, k, "winograd_output", 0, 15, CLNN__ARG(Co), CLNN__ARG(OH),
                      CLNN__ARG(OW), CLNN__ARG(TH), CLNN__ARG(TW), CLNN__ARG(row0), CLNN__ARG(rows),
                      CLNN__ARG(y->scratch), CLNN__ARG(iom), CLNN__ARG(y->storage->mem),
-                     CLNN__ARG(oout), CLNN__ARG(bmem), CLNN__ARG(ob), CLNN__ARG(has_bias))))
+                     CLNN__ARG(oout), CLNN__ARG(bmem), CLNN__ARG(ob), CLNN__ARG(has_bias),
+                     CLNN__ARG(p->alpha))))
                 break;
             st = clnn__enqueue(y, k, 2, (size_t[]){(size_t)rows, (size_t)Co},
                                direct_local(y, (size_t)rows, local));

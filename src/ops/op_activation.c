@@ -14,6 +14,7 @@
  * CPU devices (clnn__cpu_path): a work-item per span of elements, eight per step, instead of one
  * work-item per element in small work-groups (measured on POCL at the MNIST convolution outputs:
  * several times faster). */
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,19 +236,28 @@ clnn_tensor *clnn_gelu(clnn_graph *g, clnn_tensor *x, int tanh_approximation)
     return activate_node(g, x, tanh_approximation ? CLNN_ACT_GELU_TANH : CLNN_ACT_GELU, 0.0f);
 }
 
-int clnn__act_epilogue(clnn_activation act)
+int clnn__act_epilogue(clnn_activation act, float alpha)
 {
+    if (act == CLNN_ACT_LEAKY_RELU || act == CLNN_ACT_ELU)
+        return alpha >= 0.0f && alpha <= FLT_MAX;
     return act == CLNN_ACT_NONE || act == CLNN_ACT_RELU || act == CLNN_ACT_SIGMOID ||
            act == CLNN_ACT_TANH;
 }
 
 /* relu_bwd: y > 0 exactly where the ReLU's input was (NaN included, as bias_act_bwd decides);
- * sigmoid_bwd: dy y (1 - y); tanh_bwd: dy (1 - y^2) */
-clnn_tensor *clnn__act_bwd_from_output(clnn_graph *g, clnn_activation act, clnn_tensor *y,
-                                       clnn_tensor *dy)
+ * sigmoid_bwd: dy y (1 - y); tanh_bwd: dy (1 - y^2). With alpha >= 0, y > 0 exactly where x > 0
+ * for leaky ReLU and ELU too, so activate_bwd on y gives leaky ReLU's derivative (1 or alpha), and
+ * ELU's alpha e^x = y + alpha where y <= 0 (CLNN__ACT_ELU_FROM_OUTPUT; PyTorch's elu_backward
+ * takes the same route from the result). */
+clnn_tensor *clnn__act_bwd_from_output(clnn_graph *g, clnn_activation act, float alpha,
+                                       clnn_tensor *y, clnn_tensor *dy)
 {
     if (act == CLNN_ACT_NONE)
         return dy;
+    if (act == CLNN_ACT_LEAKY_RELU || act == CLNN_ACT_ELU) {
+        act_params p = {act == CLNN_ACT_ELU ? CLNN__ACT_ELU_FROM_OUTPUT : (int)act, alpha, 0};
+        return clnn__node(g, CLNN_OP_ACTIVATE_BWD, 2, (clnn_tensor *[]){y, dy}, &p, sizeof p);
+    }
     int op = act == CLNN_ACT_RELU      ? CLNN_OP_RELU_BWD
              : act == CLNN_ACT_SIGMOID ? CLNN_OP_SIGMOID_BWD
                                        : CLNN_OP_TANH_BWD;

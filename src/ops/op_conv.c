@@ -530,6 +530,7 @@ static clnn_tensor *conv_node(clnn_graph *g, int op, clnn_tensor *a, clnn_tensor
     conv_params q = *p;
     q.has_bias = 0;
     q.act = CLNN_ACT_NONE;
+    q.alpha = 0.0f;
     return clnn__node(g, op, 2, (clnn_tensor *[]){a, b}, &q, sizeof q);
 }
 
@@ -552,7 +553,7 @@ static clnn_status backward_conv2d(clnn_graph *g, clnn_tensor *y, clnn_tensor *d
     const conv_params *p = CLNN__PARAMS(y, conv_params);
     clnn_tensor *x = y->src[0], *w = y->src[1];
     clnn_status st;
-    if (!(dy = clnn__act_bwd_from_output(g, p->act, y, dy)))
+    if (!(dy = clnn__act_bwd_from_output(g, p->act, p->alpha, y, dy)))
         return g->status ? g->status : CLNN_ERR_NOMEM;
     if (x->requires_grad &&
         (st = clnn__grad_accum(g, x, conv_node(g, CLNN_OP_CONV2D_BWD_INPUT, dy, w, p))))
@@ -631,20 +632,22 @@ clnn_tensor *clnn_conv2d(clnn_graph *g, clnn_tensor *x, clnn_tensor *w, clnn_ten
 }
 
 clnn_tensor *clnn__conv2d_act(clnn_graph *g, clnn_tensor *x, clnn_tensor *w, clnn_tensor *bias,
-                              const clnn_conv2d_options *options, clnn_activation act)
+                              const clnn_conv2d_options *options, clnn_activation act, float alpha)
 {
     if (!g || g->status)
         return NULL;
-    if (!clnn__act_epilogue(act)) {
+    if (!clnn__act_epilogue(act, alpha)) {
         clnn__graph_fail(g, CLNN_ERR_INVALID,
-                         "conv2d: the epilogue takes no activation %d (none, relu, sigmoid or "
-                         "tanh)",
-                         (int)act);
+                         "conv2d: the epilogue takes no activation %d with alpha %g (none, relu, "
+                         "sigmoid, tanh, or leaky_relu or elu with alpha >= 0)",
+                         (int)act, (double)alpha);
         return NULL;
     }
     clnn_tensor *y = build(g, CLNN_OP_CONV2D, x, w, bias, options);
-    if (y)
+    if (y) {
         CLNN__PARAMS(y, conv_params)->act = act;
+        CLNN__PARAMS(y, conv_params)->alpha = alpha;
+    }
     return y;
 }
 

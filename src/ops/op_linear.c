@@ -1,9 +1,9 @@
 /* op_linear.c — PyTorch Linear as a composition, no op of its own:
  *   x: (..., in), w: (out, in), b: (out) or NULL -> y = act(x w^T + b): (..., out)
  * clnn__matmul_bias_act(x, w, 0, 1, b, act) (op_matmul.c; the batch axes of x are flattened into
- * the GEMM's rows): on CPU devices one kernel, clnn's own SGEMM with the bias and a ReLU, sigmoid
- * or tanh in its store (softmax: the bias there, then softmax; other activations: bias_act after
- * the GEMM); on GPUs a CLBlast GEMM, then the bias and the activation in one fused pass
+ * the GEMM's rows): on CPU devices one kernel, clnn's own SGEMM with the bias and a ReLU, sigmoid,
+ * tanh, or leaky ReLU or ELU with alpha >= 0 in its store (softmax: the bias there, then softmax;
+ * GELU and a negative alpha: bias_act after the GEMM); on GPUs a CLBlast GEMM, then the bias and the activation in one fused pass
  * (clnn_bias_act along the last axis; clnn_activate without a bias). The gradients come from
  * those ops' backward rules. A 1-D x is one row: (in) -> (out). */
 #include "ops_util.h"

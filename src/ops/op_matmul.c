@@ -2,18 +2,20 @@
  * devices, CLBlast on GPUs), with an optional epilogue:
  *   y = act(op(a) @ op(b) + bias);  a: (..., M, K) [(..., K, M) if trans_a],
  *   b: (..., K, N) with the same batch axes, or (K, N) shared by every batch [(N, K) if trans_b],
- *   bias: (N) or absent, act none, ReLU, sigmoid or tanh -> y: (..., M, N)
+ *   bias: (N) or absent, act one clnn__act_epilogue accepts (none, ReLU, sigmoid, tanh, leaky
+ *   ReLU or ELU with alpha >= 0) -> y: (..., M, N)
  * The epilogue (clnn__matmul_bias_act: clnn_linear, the Dense layer) runs in the own SGEMM's store,
  * so a Dense layer is one kernel; CLBlast runs it as a pass after the GEMM.
  * Backward: d = dy masked or scaled by act' from the output y (relu_bwd, sigmoid_bwd, tanh_bwd of
- * op_unary.c), da = d @ op(b)^T (transposed back when trans_a), db = op(a)^T @ d (summed over the
+ * op_unary.c, activate_bwd for leaky ReLU and ELU: clnn__act_bwd_from_output), da = d @ op(b)^T (transposed back when trans_a), db = op(a)^T @ d (summed over the
  * batch when b is shared; a shared b with a plain a is one GEMM over the flattened batch),
  * dbias = d summed over every axis but the last. */
 #include "ops_util.h"
 
 typedef struct matmul_params {
     int trans_a, trans_b;
-    int act; /* the epilogue's clnn_activation: NONE, RELU, SIGMOID or TANH; the bias is src[2] */
+    int act;     /* the epilogue's clnn_activation (clnn__act_epilogue); the bias is src[2] */
+    float alpha; /* its alpha (leaky ReLU, ELU) */
 } matmul_params;
 
 static int64_t batch_of(const clnn_tensor *t)
@@ -59,11 +61,11 @@ static clnn_status infer(clnn_graph *g, clnn_tensor *y)
                                     "axes of '%s' %s, got %s",
                                     b->name, a->name, sa, sb);
     }
-    if (!clnn__act_epilogue((clnn_activation)p->act))
+    if (!clnn__act_epilogue((clnn_activation)p->act, p->alpha))
         return clnn__graph_fail(g, CLNN_ERR_INVALID,
-                                "matmul: the epilogue takes no activation %d (none, relu, sigmoid "
-                                "or tanh)",
-                                p->act);
+                                "matmul: the epilogue takes no activation %d with alpha %g (none, "
+                                "relu, sigmoid, tanh, or leaky_relu or elu with alpha >= 0)",
+                                p->act, (double)p->alpha);
     if (y->nsrc > 2) {
         const clnn_tensor *bias = y->src[2];
         char sbias[128];
@@ -116,6 +118,7 @@ static clnn_status emit(clnn_tensor *y)
         .bias = y->nsrc > 2 ? y->src[2]->storage->mem : NULL,
         .bias_off = y->nsrc > 2 ? y->src[2]->offset : 0,
         .act = p->act,
+        .act_alpha = p->alpha,
     };
     if (batch > 1 && b->ndim == 2 && !p->trans_a) {
         /* a shared b: one GEMM over all rows of a */
@@ -130,7 +133,7 @@ static clnn_status backward(clnn_graph *g, clnn_tensor *y, clnn_tensor *dy)
     const matmul_params *p = CLNN__PARAMS(y, matmul_params);
     clnn_tensor *a = y->src[0], *b = y->src[1], *bias = y->nsrc > 2 ? y->src[2] : NULL;
     clnn_status st;
-    if (!(dy = clnn__act_bwd_from_output(g, p->act, y, dy)))
+    if (!(dy = clnn__act_bwd_from_output(g, p->act, p->alpha, y, dy)))
         return g->status ? g->status : CLNN_ERR_NOMEM;
     if (bias && bias->requires_grad) {
         int axes[CLNN_MAX_DIMS];
@@ -184,7 +187,7 @@ const clnn__op_def clnn__op_matmul = {"matmul", 3, infer, emit, backward, cost, 
 
 clnn_tensor *clnn_matmul(clnn_graph *g, clnn_tensor *a, clnn_tensor *b, int trans_a, int trans_b)
 {
-    matmul_params p = {trans_a != 0, trans_b != 0, CLNN_ACT_NONE};
+    matmul_params p = {trans_a != 0, trans_b != 0, CLNN_ACT_NONE, 0.0f};
     return clnn__node(g, CLNN_OP_MATMUL, 2, (clnn_tensor *[]){a, b}, &p, sizeof p);
 }
 
@@ -201,13 +204,15 @@ clnn_tensor *clnn__matmul_bias_act(clnn_graph *g, clnn_tensor *a, clnn_tensor *b
     }
     /* the graph is built for one device: fuse where the own SGEMM runs the GEMM (CLBlast would
      * need the epilogue as a pass of its own, no faster than bias_act) */
-    int fuse = clnn__gemm_own(g->ctx) && (clnn__act_epilogue(act) || act == CLNN_ACT_SOFTMAX);
+    int fuse =
+        clnn__gemm_own(g->ctx) && (clnn__act_epilogue(act, alpha) || act == CLNN_ACT_SOFTMAX);
     if (!fuse) {
         clnn_tensor *y = clnn_matmul(g, a, b, trans_a, trans_b);
         return bias ? clnn_bias_act(g, y, bias, -1, act, alpha) : clnn_activate(g, y, act, alpha);
     }
     /* softmax is not elementwise: the bias in the epilogue, then its own op */
-    matmul_params p = {trans_a != 0, trans_b != 0, act == CLNN_ACT_SOFTMAX ? CLNN_ACT_NONE : act};
+    matmul_params p = {trans_a != 0, trans_b != 0, act == CLNN_ACT_SOFTMAX ? CLNN_ACT_NONE : act,
+                       alpha};
     clnn_tensor *y =
         clnn__node(g, CLNN_OP_MATMUL, bias ? 3 : 2, (clnn_tensor *[]){a, b, bias}, &p, sizeof p);
     return act == CLNN_ACT_SOFTMAX ? clnn_softmax(g, y, -1) : y;
