@@ -666,6 +666,7 @@ void clnn__gemm_pack_drop(clnn_tensor *node)
  * columns), and for B when a work-item runs at least PANEL_MIN_ROW_TILES row tiles against its
  * panel (measured on POCL: 1.3-2x faster from 3 row tiles on, slower for 1). */
 #define PANEL_MIN_ROW_TILES 3
+#define PACK_SPLIT_FLOATS   ((size_t)1 << 24) /* 64 MiB of panel copies when row tiles split */
 static int use_panels(const clnn__gemm_args *a, size_t row_tiles)
 {
     return a->k > 0 && (a->trans_b || row_tiles >= PANEL_MIN_ROW_TILES);
@@ -819,12 +820,20 @@ static clnn_status own_gemm(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_a
     const int apanel = trans_a && a->k > 0 && tiles >= 2;
     const size_t afloats = apanel ? a->k * rows * (size_t)tm * a->batch : 0;
     int panel = a->b_panels ? 1 : use_panels(a, rpw) ? 2 + a->trans_b : 0;
-    size_t bfloats = panel >= 2 ? a->k * 32 * tiles * parts * a->batch : 0;
-    if (bfloats + afloats > (size_t)INT_MAX) { /* oa is an int: one part per column tile */
-        rpw = rows;
-        parts = 1;
-        bfloats = panel >= 2 ? a->k * 32 * tiles * a->batch : 0; /* own_fits bounds this */
+    /* each part's copy of the panels: at most PACK_SPLIT_FLOATS in all (a tall, thin GEMM on
+     * many cores would otherwise hold cores x K x 32 floats), and oa, an int, must reach past them
+     * (one part per column tile: own_fits bounds that) */
+    const size_t set = panel >= 2 ? a->k * 32 * tiles * a->batch : 0;
+    if (set && parts > 1) {
+        size_t cap = PACK_SPLIT_FLOATS / set, room = ((size_t)INT_MAX - afloats) / set;
+        cap = cap < room ? cap : room;
+        if (parts > cap) {
+            parts = cap ? cap : 1;
+            rpw = (rows + parts - 1) / parts;
+            parts = (rows + rpw - 1) / rpw;
+        }
     }
+    const size_t bfloats = set * parts;
     if (bfloats + afloats && (st = pack_buffer(ctx, node, (bfloats + afloats) * sizeof(float))))
         return st;
     if (panel == 1) /* packed by the caller (clnn__gemm_pack_b) */
