@@ -275,6 +275,8 @@ static const gc_case matmul_cases[] = {
     CASE("matmul full tiles (9,40)@(40,64)", MM(0, 0), P(9, 40), P(40, 64)),
     CASE("matmul packed b^T (17,40)@(100,40)^T", MM(0, 1), P(17, 40), P(100, 40)),
     CASE("matmul batched (2,40,9)^T@(2,40,33)", MM(1, 0), P(2, 40, 9), P(2, 40, 33)),
+    /* every work-item packs its panel of each batch's b into its own slice (3+ row tiles) */
+    CASE("matmul batched (3,33,20)@(3,20,40)", MM(0, 0), P(3, 33, 20), P(3, 20, 40)),
 };
 
 /* ---- linear: the bias and the activation in the own SGEMM's epilogue -------------------------
