@@ -23,9 +23,10 @@
 #define ACT_TANH       5
 #define ACT_GELU       6
 #define ACT_GELU_TANH  7
-// not a public code: ELU's derivative from its output y (alpha >= 0): 1 where y > 0, else
-// y + alpha = alpha e^x (the backward of an ELU fused into an epilogue, CLNN__ACT_ELU_FROM_OUTPUT)
-#define ACT_ELU_FROM_OUTPUT 8
+// not a clnn_activation (those end at softmax, 8): ELU's derivative from its output y (alpha >= 0):
+// 1 where y > 0, else y + alpha = alpha e^x (the backward of an ELU fused into an epilogue,
+// CLNN__ACT_ELU_FROM_OUTPUT)
+#define ACT_ELU_FROM_OUTPUT 16
 
 #define GELU_K      0.7978845608028654f // sqrt(2 / pi)
 #define GELU_C      0.044715f

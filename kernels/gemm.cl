@@ -1,7 +1,8 @@
 // gemm.cl — clnn's own SGEMM for CPU devices (src/core/gemm.c; CLBlast serves GPUs):
 //   C = act(alpha op(A) op(B) + beta C + bias), row-major, strided batches, op(X) = X or X^T,
-//   bias: (N) along the rows of C and act none, ReLU, sigmoid or tanh (the epilogue: a Dense
-//   layer's bias and activation in the GEMM's store, op_matmul.c).
+//   bias: (N) along the rows of C and act none, ReLU, sigmoid, tanh, or leaky ReLU or ELU with
+//   alpha act_alpha >= 0 (the epilogue: a Dense layer's bias and activation in the GEMM's store,
+//   op_matmul.c).
 // Each work-item keeps a tile of GEMM_TM rows x 32 columns of C in 2 GEMM_TM float16
 // accumulators and, per k, loads two float16 rows of B and GEMM_TM values of op(A): explicit wide
 // vectors are what POCL turns into AVX-512 FMAs (its work-item-loop vectoriser does not pack scalar
@@ -82,9 +83,9 @@ inline void gemm_panel(__global const float *bb, const int ldb, const int trans_
 {
     if (trans_b) {
         for (int k0 = 0; k0 < K; k0 += 16)
-            for (int j0 = 0; j0 < 32; j0 += 16)
-                gemm_t_block(bb + (n0 + j0) * ldb + k0, ldb, w - j0, min(16, K - k0),
-                             dst + k0 * 32 + j0, 32);
+            for (int j0 = 0; j0 < 32; j0 += 16) // (no address past N: its int could overflow)
+                gemm_t_block(j0 < w ? bb + (n0 + j0) * ldb + k0 : bb, ldb, w - j0,
+                             min(16, K - k0), dst + k0 * 32 + j0, 32);
         return;
     }
     __global const float *src = bb + n0;
@@ -175,7 +176,8 @@ __kernel void gemm_tile(const int M, const int N, const int K, const float alpha
             __global float *row = cp + (m0 + t) * ldc;
             float16 r0 = alpha * a0[t], r1 = alpha * a1[t];
             if (w == 32) {
-                if (beta != 0.0f) { // BLAS: C is not read when beta is 0 (NaN there does not spread)
+                // BLAS: C is not read when beta is 0 (NaN there does not spread)
+                if (beta != 0.0f) {
                     r0 = fma((float16)(beta), vload16(0, row), r0);
                     r1 = fma((float16)(beta), vload16(0, row + 16), r1);
                 }
@@ -254,7 +256,7 @@ __kernel void gemm_pack(const int N, const int K, const int trans_b, __global co
         if (k0 >= K || n0 >= tiles * width)
             return;
         // the block's rows k0 .. of op(B): row k0 of panel n0 / 32, columns n0 % 32 ..
-        gemm_t_block(B + ob + b * sb + n0 * ldb + k0, ldb, N - n0, min(16, K - k0),
+        gemm_t_block(n0 < N ? B + ob + b * sb + n0 * ldb + k0 : B, ldb, N - n0, min(16, K - k0),
                      P + op + ((b * tiles + n0 / width) * K + k0) * width + n0 % width, width);
         return;
     }

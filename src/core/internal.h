@@ -295,8 +295,9 @@ int clnn__act_epilogue(clnn_activation act, float alpha);
 clnn_tensor *clnn__act_bwd_from_output(clnn_graph *g, clnn_activation act, float alpha,
                                        clnn_tensor *y, clnn_tensor *dy);
 /* The activation code activate_bwd takes for "ELU's derivative from its output": y + alpha where
- * y <= 0 (activation.cl's ACT_ELU_FROM_OUTPUT; the public codes end before it). */
-#define CLNN__ACT_ELU_FROM_OUTPUT 8
+ * y <= 0 (activation.cl's ACT_ELU_FROM_OUTPUT; past every clnn_activation, checked in
+ * op_activation.c). */
+#define CLNN__ACT_ELU_FROM_OUTPUT 16
 /* conv2d with act (one clnn__act_epilogue accepts with alpha; others fail) after the bias in the
  * kernels' epilogue (one pass instead of conv2d + bias_act; the Conv2D layer's activation).
  * Backward masks or scales dy by act' from the output (op_conv.c). */

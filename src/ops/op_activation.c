@@ -236,6 +236,9 @@ clnn_tensor *clnn_gelu(clnn_graph *g, clnn_tensor *x, int tanh_approximation)
     return activate_node(g, x, tanh_approximation ? CLNN_ACT_GELU_TANH : CLNN_ACT_GELU, 0.0f);
 }
 
+_Static_assert(CLNN__ACT_ELU_FROM_OUTPUT > CLNN_ACT_SOFTMAX,
+               "the internal activation code must not be a clnn_activation");
+
 int clnn__act_epilogue(clnn_activation act, float alpha)
 {
     if (act == CLNN_ACT_LEAKY_RELU || act == CLNN_ACT_ELU)

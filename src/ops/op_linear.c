@@ -3,9 +3,9 @@
  * clnn__matmul_bias_act(x, w, 0, 1, b, act) (op_matmul.c; the batch axes of x are flattened into
  * the GEMM's rows): on CPU devices one kernel, clnn's own SGEMM with the bias and a ReLU, sigmoid,
  * tanh, or leaky ReLU or ELU with alpha >= 0 in its store (softmax: the bias there, then softmax;
- * GELU and a negative alpha: bias_act after the GEMM); on GPUs a CLBlast GEMM, then the bias and the activation in one fused pass
- * (clnn_bias_act along the last axis; clnn_activate without a bias). The gradients come from
- * those ops' backward rules. A 1-D x is one row: (in) -> (out). */
+ * GELU and a negative alpha: bias_act after the GEMM); on GPUs a CLBlast GEMM, then the bias and
+ * the activation in one fused pass (clnn_bias_act along the last axis; clnn_activate without a
+ * bias). The gradients come from those ops' backward rules. A 1-D x is one row: (in) -> (out). */
 #include "ops_util.h"
 
 clnn_tensor *clnn_linear(clnn_graph *g, clnn_tensor *x, clnn_tensor *w, clnn_tensor *b,

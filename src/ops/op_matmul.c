@@ -7,9 +7,10 @@
  * The epilogue (clnn__matmul_bias_act: clnn_linear, the Dense layer) runs in the own SGEMM's store,
  * so a Dense layer is one kernel; CLBlast runs it as a pass after the GEMM.
  * Backward: d = dy masked or scaled by act' from the output y (relu_bwd, sigmoid_bwd, tanh_bwd of
- * op_unary.c, activate_bwd for leaky ReLU and ELU: clnn__act_bwd_from_output), da = d @ op(b)^T (transposed back when trans_a), db = op(a)^T @ d (summed over the
- * batch when b is shared; a shared b with a plain a is one GEMM over the flattened batch),
- * dbias = d summed over every axis but the last. */
+ * op_unary.c, activate_bwd for leaky ReLU and ELU: clnn__act_bwd_from_output), da = d @ op(b)^T
+ * (transposed back when trans_a), db = op(a)^T @ d (summed over the batch when b is shared; a
+ * shared b with a plain a is one GEMM over the flattened batch), dbias = d summed over every axis
+ * but the last. */
 #include "ops_util.h"
 
 typedef struct matmul_params {
