@@ -342,7 +342,8 @@ END_TEST
  * below 32 leave padded lanes that must not be stored. Below, through the direct kernels too:
  * two channel blocks with a tail (40 = 32 + 8), weight gradients split into partial sums over
  * samples, padded inputs in chunks of samples; test_default_choice runs the first case with the
- * default choice, which is direct on CPU devices for its forward and weight gradient. */
+ * default choice (on CPU devices im2col + GEMM: 30 outputs per channel; test_rules checks which
+ * shapes the rules give conv_direct). */
 static void run_direct(const gc_case *c)
 {
     setenv("CLNN_CONV_ALGO", "direct", 1);
@@ -385,6 +386,56 @@ END_TEST
 START_TEST(test_default_choice)
 {
     run_case(&direct_cases[0]);
+}
+END_TEST
+
+/* The rules' algorithm on CPU devices (no tuning file, no $CLNN_CONV_ALGO) for the layer kinds
+ * they tell apart: few taps (the row kernels), 3x3 stride 1 with 64+ channels and 8x8+ outputs
+ * (Winograd forward and data gradient), at most 64 outputs per channel (im2col + GEMM: 4x4 and
+ * 8x8 maps, a stride-2 layer down to 8x8), the MNIST CNN's second layer (conv_direct). Each row:
+ * x (N C H W), K, stride, then the algorithm of conv2d, its data gradient, its weight gradient. */
+START_TEST(test_rules)
+{
+    static const struct {
+        int64_t x[4];
+        int K, stride, algo[3];
+    } rows[] = {
+        {{2, 1, 28, 28}, 32, 1, {3, 0, 2}},   {{2, 32, 13, 13}, 64, 1, {1, 1, 1}},
+        {{2, 64, 8, 8}, 64, 1, {4, 4, 0}},    {{2, 64, 16, 16}, 64, 1, {4, 4, 1}},
+        {{2, 64, 4, 4}, 64, 1, {0, 0, 0}},    {{2, 64, 16, 16}, 128, 2, {0, 0, 0}},
+        {{2, 64, 32, 32}, 128, 2, {1, 0, 1}}, {{2, 32, 16, 16}, 64, 1, {1, 1, 1}},
+    };
+    unsetenv("CLNN_CONV_ALGO");
+    clnn_ctx *ctx = gc_ctx_create();
+    clnn_device_info info;
+    ck_assert_int_eq(clnn_ctx_device_info(ctx, &info), CLNN_OK);
+    if (info.type == CLNN_DEVICE_GPU) { /* GPUs: im2col + GEMM everywhere */
+        clnn_ctx_destroy(ctx);
+        return;
+    }
+    for (size_t i = 0; i < GC_COUNT(rows); i++) {
+        clnn_graph *g;
+        ck_assert_int_eq(clnn_graph_create(ctx, &g), CLNN_OK);
+        clnn_tensor *x = clnn_param(g, "x", 4, rows[i].x);
+        clnn_tensor *w = clnn_param(g, "w", 4, (int64_t[]){rows[i].K, rows[i].x[1], 3, 3});
+        clnn_conv2d_options o;
+        clnn_conv2d_options_init(&o);
+        o.stride_h = o.stride_w = rows[i].stride;
+        o.padding = CLNN_PADDING_EXPLICIT;
+        o.pad_h = o.pad_w = rows[i].x[1] == 1 ? 0 : 1;
+        clnn_tensor *y = clnn_conv2d(g, x, w, NULL, &o);
+        ck_assert_int_eq(clnn_graph_backward(g, clnn_sum(g, y, 0, NULL, 0)), CLNN_OK);
+        clnn_tensor *nodes[3] = {y, clnn_tensor_grad(x), clnn_tensor_grad(w)};
+        for (int j = 0; j < 3; j++)
+            ck_assert_msg(clnn_conv_algo(nodes[j]) == rows[i].algo[j],
+                          "x (%lld,%lld,%lld,%lld), %d filters, stride %d, node %d: algorithm %d, "
+                          "expected %d",
+                          (long long)rows[i].x[0], (long long)rows[i].x[1], (long long)rows[i].x[2],
+                          (long long)rows[i].x[3], rows[i].K, rows[i].stride, j,
+                          clnn_conv_algo(nodes[j]), rows[i].algo[j]);
+        clnn_graph_destroy(g);
+    }
+    clnn_ctx_destroy(ctx);
 }
 END_TEST
 
@@ -1014,6 +1065,7 @@ static Suite *conv_suite(void)
     tcase_add_test(tc[0], test_case_names_unique); /* conv2d */
     tcase_add_test(tc[0], test_options_defaults);
     tcase_add_test(tc[0], test_default_choice);
+    tcase_add_test(tc[0], test_rules);
     tcase_add_test(tc[2], test_plan_change); /* chunks */
     tcase_add_loop_test(tc[2], test_bwd_input_large, 0, 6);
     tcase_add_test(tc[5], test_golden_complete); /* golden */

@@ -349,8 +349,20 @@ static int direct_algo(const clnn_tensor *node, const conv_params *p)
     int tuned = clnn__conv_algo_tuned(node->ctx, &key);
     if (tuned >= 0 && tuned < CLNN__CONV_ALGOS && valid[tuned])
         return tuned;
-    if (rows && node->ctx->info.type != CLNN_DEVICE_GPU)
+    const int cpu = node->ctx->info.type != CLNN_DEVICE_GPU;
+    if (rows && cpu)
         return rows;
+    /* CPUs, 3x3 stride-1 layers with 64+ channels on both sides and 8x8+ outputs: Winograd
+     * (forward and data gradient; 1.3-2x faster than conv_direct). Then layers with at most 64
+     * outputs per channel and sample (4x4 and 8x8 maps, strided layers down to them): im2col +
+     * GEMM, as conv_direct's work-items get too few pixels there (1.3-4x). Measured with
+     * clnn-bench --tune=conv on POCL, ResNet-18 at batch 16: with these rules the tuner still
+     * found nothing faster (1.00x) where it had found 1.72x (docs/benchmarks.md). */
+    const int P = p->OH * p->OW;
+    if (cpu && valid[4] && p->C / p->groups >= 64 && p->K / p->groups >= 64 && P >= 64)
+        return 4;
+    if (cpu && P <= 64)
+        return 0;
     /* CPUs, the rest: conv_direct where the output channels fill its 32-wide blocks at least
      * half and each output sums enough products (C R S, or K R S for the data gradient) to hide
      * a work-item's set-up and its scattered stores; 1x1 layers are plain GEMMs. Measured with
@@ -361,8 +373,7 @@ static int direct_algo(const clnn_tensor *node, const conv_params *p)
     int co = transposed ? p->C / p->groups : p->K / p->groups;
     int ci = transposed ? p->K / p->groups : p->C / p->groups;
     int taps = p->R * p->S;
-    return node->ctx->info.type != CLNN_DEVICE_GPU && 2 * co >= (int)round32((size_t)co) &&
-           taps > 1 && ci * taps >= 64;
+    return cpu && 2 * co >= (int)round32((size_t)co) && taps > 1 && ci * taps >= 64;
 }
 
 int clnn__conv_algo_of(const clnn_tensor *node)
