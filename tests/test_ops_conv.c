@@ -389,6 +389,48 @@ START_TEST(test_default_choice)
 }
 END_TEST
 
+/* Scratch buffers past the device's largest allocation are refused with CLNN_ERR_DEVICE_MEMORY
+ * before any OpenCL call (clnn__buffer_reserve; POCL's CPU device does not enforce the limit
+ * itself), naming the buffer, and the graph runs once the limit allows them: the own SGEMM's
+ * packing buffer of a matmul with b^T, a convolution's column buffer (im2col + GEMM). The limit
+ * is lowered after planning, so only the scratch made at the first run meets it. */
+START_TEST(test_scratch_limit)
+{
+    setenv("CLNN_CONV_ALGO", "gemm", 1);
+    clnn_ctx *ctx = gc_ctx_create();
+    for (int conv = 0; conv < 2; conv++) {
+        clnn_graph *g;
+        ck_assert_int_eq(clnn_graph_create(ctx, &g), CLNN_OK);
+        clnn_tensor *y;
+        if (conv) {
+            clnn_tensor *x = clnn_input(g, "x", 4, (int64_t[]){2, 4, 10, 10});
+            clnn_tensor *w = clnn_input(g, "w", 4, (int64_t[]){8, 4, 3, 3});
+            y = clnn_conv2d(g, x, w, NULL, NULL);
+        } else {
+            clnn_tensor *a = clnn_input(g, "a", 2, (int64_t[]){64, 40});
+            clnn_tensor *b = clnn_input(g, "b", 2, (int64_t[]){64, 40});
+            y = clnn_matmul(g, a, b, 0, 1);
+        }
+        ck_assert_ptr_nonnull(clnn_graph_keep(g, y));
+        ck_assert_int_eq(clnn_graph_plan(g), CLNN_OK);
+        const uint64_t saved = ctx->info.max_alloc_bytes;
+        ctx->info.max_alloc_bytes = 256;
+        clnn_status st = clnn_graph_run(g);
+        ctx->info.max_alloc_bytes = saved;
+        const char *msg = clnn_ctx_last_error(ctx);
+        ck_assert_msg(st == CLNN_ERR_DEVICE_MEMORY && strstr(msg, "CL_DEVICE_MAX_MEM_ALLOC_SIZE") &&
+                          strstr(msg, conv ? "the column buffer" : "the packed GEMM operands"),
+                      "%s: got %s: %s", conv ? "conv2d" : "matmul", clnn_status_name(st), msg);
+        ck_assert_int_eq(clnn_ctx_last_raw_code(ctx), 0);
+        ck_assert_msg(clnn_graph_run(g) == CLNN_OK, "the run after the limit: %s",
+                      clnn_ctx_last_error(ctx));
+        clnn_graph_destroy(g);
+    }
+    clnn_ctx_destroy(ctx);
+    unsetenv("CLNN_CONV_ALGO");
+}
+END_TEST
+
 /* The rules' algorithm on CPU devices (no tuning file, no $CLNN_CONV_ALGO) for the layer kinds
  * they tell apart: few taps (the row kernels), 3x3 stride 1 with 64+ channels and 8x8+ outputs
  * (Winograd forward and data gradient), at most 64 outputs per channel (im2col + GEMM: 4x4 and
@@ -1066,7 +1108,8 @@ static Suite *conv_suite(void)
     tcase_add_test(tc[0], test_options_defaults);
     tcase_add_test(tc[0], test_default_choice);
     tcase_add_test(tc[0], test_rules);
-    tcase_add_test(tc[2], test_plan_change); /* chunks */
+    tcase_add_test(tc[2], test_scratch_limit); /* chunks */
+    tcase_add_test(tc[2], test_plan_change);   /* chunks */
     tcase_add_loop_test(tc[2], test_bwd_input_large, 0, 6);
     tcase_add_test(tc[5], test_golden_complete); /* golden */
     tcase_add_test(tc[9], test_winograd_picked); /* winograd */

@@ -633,21 +633,7 @@ static clnn_status pack_buffer(clnn_ctx *ctx, clnn_tensor *node, size_t bytes)
         node->gemm_packs = true;
         ctx->gemm_pack_users++;
     }
-    size_t have = 0;
-    if (ctx->gemm_pack &&
-        clGetMemObjectInfo(ctx->gemm_pack, CL_MEM_SIZE, sizeof have, &have, NULL) == CL_SUCCESS &&
-        have >= bytes)
-        return CLNN_OK;
-    if (ctx->gemm_pack)
-        clReleaseMemObject(ctx->gemm_pack);
-    cl_int err;
-    ctx->gemm_pack = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
-    if (err != CL_SUCCESS) {
-        ctx->gemm_pack = NULL;
-        return clnn__cl_fail(ctx, err, "clCreateBuffer for the %zu-byte packed GEMM operand",
-                             bytes);
-    }
-    return CLNN_OK;
+    return clnn__buffer_reserve(ctx, &ctx->gemm_pack, bytes, "the packed GEMM operands", NULL);
 }
 
 void clnn__gemm_pack_drop(clnn_tensor *node)

@@ -174,6 +174,12 @@ typedef struct clnn__storage {
 } clnn__storage;
 
 clnn_status clnn__storage_create(clnn_ctx *ctx, size_t bytes, clnn__storage **out);
+/* A scratch buffer (*buf: a node's scratch, the context's GEMM packing buffer) with room for
+ * bytes: kept when it has them, else released (the in-order queue keeps it while enqueued work
+ * uses it) and made again. A size past the device's largest allocation fails with
+ * CLNN_ERR_DEVICE_MEMORY before any OpenCL call; messages name what (and node, when not NULL). */
+clnn_status clnn__buffer_reserve(clnn_ctx *ctx, cl_mem *buf, size_t bytes, const char *what,
+                                 const char *node);
 void clnn__storage_retain(clnn__storage *s);
 void clnn__storage_release(clnn__storage *s);
 

@@ -94,6 +94,33 @@ clnn_status clnn__storage_create(clnn_ctx *ctx, size_t bytes, clnn__storage **ou
     return CLNN_OK;
 }
 
+clnn_status clnn__buffer_reserve(clnn_ctx *ctx, cl_mem *buf, size_t bytes, const char *what,
+                                 const char *node)
+{
+    size_t have = 0;
+    if (*buf && clGetMemObjectInfo(*buf, CL_MEM_SIZE, sizeof have, &have, NULL) == CL_SUCCESS &&
+        have >= bytes)
+        return CLNN_OK;
+    const char *of = node ? " of '" : "", *name = node ? node : "", *end = node ? "'" : "";
+    const uint64_t max_alloc = ctx->info.max_alloc_bytes;
+    if (max_alloc && bytes > max_alloc)
+        return clnn__fail(ctx, CLNN_ERR_DEVICE_MEMORY,
+                          "cannot allocate %s%s%s%s (%zu bytes) on '%s': the device allows at most "
+                          "%llu bytes in one buffer (CL_DEVICE_MAX_MEM_ALLOC_SIZE)",
+                          what, of, name, end, bytes, ctx->info.name,
+                          (unsigned long long)max_alloc);
+    if (*buf)
+        clReleaseMemObject(*buf);
+    cl_int err;
+    *buf = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes ? bytes : 4, NULL, &err);
+    if (err != CL_SUCCESS) {
+        *buf = NULL;
+        return clnn__cl_fail(ctx, err, "clCreateBuffer of %zu bytes for %s%s%s%s", bytes, what, of,
+                             name, end);
+    }
+    return CLNN_OK;
+}
+
 void clnn__storage_retain(clnn__storage *s)
 {
     if (s)

@@ -439,24 +439,8 @@ static conv_plan conv_algo(const clnn_tensor *node, const conv_params *p, int N)
 /* node->scratch with room for floats (made again if the plan grew, e.g. a tunable changed) */
 clnn_status clnn__conv_scratch(clnn_tensor *node, size_t floats)
 {
-    size_t have = 0;
-    if (node->scratch &&
-        clGetMemObjectInfo(node->scratch, CL_MEM_SIZE, sizeof have, &have, NULL) == CL_SUCCESS &&
-        have >= floats * sizeof(float))
-        return CLNN_OK;
-    if (node->scratch)
-        clReleaseMemObject(node->scratch); /* the in-order queue keeps it alive while in use */
-    node->scratch = NULL;
-    cl_int err;
-    node->scratch =
-        clCreateBuffer(node->ctx->context, CL_MEM_READ_WRITE, floats * sizeof(float), NULL, &err);
-    if (err != CL_SUCCESS) {
-        node->scratch = NULL;
-        return clnn__cl_fail(node->ctx, err,
-                             "clCreateBuffer for the %zu-float column buffer of '%s'", floats,
-                             node->name);
-    }
-    return CLNN_OK;
+    return clnn__buffer_reserve(node->ctx, &node->scratch, floats * sizeof(float),
+                                "the column buffer", node->name);
 }
 
 /* Sets arguments first .. first + n - 1 of k: CLNN__ARG pairs. */

@@ -84,16 +84,7 @@ static void bn_chunks(const clnn_tensor *node, int channels, int nred, size_t lo
 
 static clnn_status make_scratch(clnn_tensor *node, size_t bytes)
 {
-    if (node->scratch)
-        return CLNN_OK;
-    cl_int err;
-    node->scratch = clCreateBuffer(node->ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
-    if (err != CL_SUCCESS) {
-        node->scratch = NULL;
-        return clnn__cl_fail(node->ctx, err, "clCreateBuffer for the partial sums of '%s'",
-                             node->name);
-    }
-    return CLNN_OK;
+    return clnn__buffer_reserve(node->ctx, &node->scratch, bytes, "the partial sums", node->name);
 }
 
 /* checks that t is NULL or an f32 tensor of this graph of exactly shape (ndim, shape) */

@@ -122,18 +122,11 @@ static void reduce_meta(const clnn_tensor *x, unsigned axes, int *meta)
     }
 }
 
-/* The partial sums (nout, chunks) of a split reduction, in y->scratch (once) */
+/* The partial sums (nout, chunks) of a split reduction, in y->scratch */
 static clnn_status partial_buffer(clnn_tensor *y, int nout, int chunks)
 {
-    if (y->scratch)
-        return CLNN_OK;
-    cl_int err;
-    y->scratch = clCreateBuffer(y->ctx->context, CL_MEM_READ_WRITE,
-                                (size_t)nout * (size_t)chunks * sizeof(float), NULL, &err);
-    if (err == CL_SUCCESS)
-        return CLNN_OK;
-    y->scratch = NULL;
-    return clnn__cl_fail(y->ctx, err, "clCreateBuffer for the partial sums of '%s'", y->name);
+    return clnn__buffer_reserve(y->ctx, &y->scratch, (size_t)nout * (size_t)chunks * sizeof(float),
+                                "the partial sums", y->name);
 }
 
 /* sum_finish (kernel slot 1): y = scale * the chunks partial sums of each output, in order */
