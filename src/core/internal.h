@@ -308,8 +308,7 @@ clnn_tensor *clnn__act_bwd_from_output(clnn_graph *g, clnn_activation act, float
  * kernels' epilogue (one pass instead of conv2d + bias_act; the Conv2D layer's activation).
  * Backward masks or scales dy by act' from the output (op_conv.c). */
 clnn_tensor *clnn__conv2d_act(clnn_graph *g, clnn_tensor *x, clnn_tensor *w, clnn_tensor *bias,
-                              const clnn_conv2d_options *options, clnn_activation act,
-                              float alpha);
+                              const clnn_conv2d_options *options, clnn_activation act, float alpha);
 /* act(op(a) @ op(b) + bias) (bias (N) or NULL; alpha as in clnn_activate) with the bias and the
  * activation in the own SGEMM's store epilogue where clnn__gemm_own (CPU devices) and
  * clnn__act_epilogue(act, alpha) (derivatives from the output; softmax: the bias fused, then
