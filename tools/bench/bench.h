@@ -51,10 +51,10 @@ enum {
 #define REF_OPENBLAS_GFLOPS 290.0
 
 /* Records each suite may add; every suite file checks its own count against these. */
-#define ROOFLINE_RESULTS    6 /* one per copy and FMA variant */
+#define ROOFLINE_RESULTS    6  /* one per copy and FMA variant */
 #define GEMM_RESULTS        14 /* one per GEMM shape and implementation */
-#define ELEMENTWISE_RESULTS 8 /* the host copy + one per case */
-#define STARTUP_RESULTS     4 /* one per cache variant */
+#define ELEMENTWISE_RESULTS 8  /* the host copy + one per case */
+#define STARTUP_RESULTS     6  /* one per cache variant */
 #define LAUNCH_RESULTS      1
 #define OPS_RESULTS         14 /* forward + backward of each op case */
 #define CONV_RESULTS        57 /* the 3 passes of 7 layers x 2 algorithms, of 5 x Winograd */
@@ -121,7 +121,7 @@ typedef struct bench {
     int ops_ran;           /* the ops suite ran: --json prints its reference figures */
     const char *models[8]; /* train, infer: model names or "model/bN" given (none: all) */
     int nmodels;
-    int mpi;                     /* --mpi: train data-parallel over the ranks of mpirun */
+    int mpi;  /* --mpi: train data-parallel over the ranks of mpirun */
     int tune; /* --tune: TUNE_GEMM (CLBlast's parameters) | TUNE_CONV (suite_tune.c) */
     const char *compare_path;    /* --compare FILE */
     struct compare_set *compare; /* its results, loaded before any suite runs */
