@@ -178,6 +178,9 @@ void suite_startup(bench *b);
 void suite_launch(bench *b);
 /* The child process of the startup suite: `clnn-bench --startup-child ...`. */
 int startup_child(char **argv, double t_main);
+/* The Keras MNIST CNN's layers (the train/infer suites' mnist-cnn, the startup suite's step) in
+ * l; returns their count. */
+int bench_cnn_layers(clnn_layer_spec l[6]);
 void suite_ops(bench *b);
 void suite_conv(bench *b);
 void suite_train(bench *b);

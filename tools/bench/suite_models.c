@@ -158,6 +158,17 @@ static void resnet18(clnn_model *m, flop_count *f, clnn_activation out)
     count_layer(f, 512.0 * 10, 0);
 }
 
+int bench_cnn_layers(clnn_layer_spec l[6])
+{
+    l[0] = clnn_layer_conv2d(32, 3, 3, CLNN_ACT_RELU);
+    l[1] = clnn_layer_maxpool2d(2, 2);
+    l[2] = clnn_layer_conv2d(64, 3, 3, CLNN_ACT_RELU);
+    l[3] = clnn_layer_maxpool2d(2, 2);
+    l[4] = clnn_layer_flatten();
+    l[5] = clnn_layer_dense(10, CLNN_ACT_SOFTMAX);
+    return 6;
+}
+
 /* Builds (and, for training, compiles) the model; NULL on failure (reported). The CNN ends in a
  * softmax with categorical cross-entropy (Keras); the MLP trains on logits with cross-entropy
  * (PyTorch) and infers with a softmax output. */
@@ -183,12 +194,7 @@ static clnn_model *model_build(bench *b, const model_case *c, int train, flop_co
         count_layer(f, 26.0 * 26 * 32 * 1 * 9, 1);
         count_layer(f, 11.0 * 11 * 64 * 32 * 9, 0);
         count_layer(f, 5.0 * 5 * 64 * 10, 0);
-        l[nl++] = clnn_layer_conv2d(32, 3, 3, CLNN_ACT_RELU);
-        l[nl++] = clnn_layer_maxpool2d(2, 2);
-        l[nl++] = clnn_layer_conv2d(64, 3, 3, CLNN_ACT_RELU);
-        l[nl++] = clnn_layer_maxpool2d(2, 2);
-        l[nl++] = clnn_layer_flatten();
-        l[nl++] = clnn_layer_dense(10, CLNN_ACT_SOFTMAX);
+        nl = bench_cnn_layers(l);
     } else if (c->kind == M_LSTM) {
         /* ids -> Embedding -> LSTM(128, 2 layers; the ids give the lengths) -> Dense(2) */
         int ids = clnn_model_input_i32(m, "ids", 1, (int64_t[]){LSTM_LEN});

@@ -80,13 +80,9 @@ static clnn_status cnn_first_step(clnn_ctx *ctx, double *loss)
     clnn_status st = clnn_model_create(ctx, NULL, &m);
     if (!st && clnn_model_input(m, "image", 3, (int64_t[]){1, 28, 28}) < 0)
         st = clnn_ctx_last_status(ctx);
-    const clnn_layer_spec l[] = {clnn_layer_conv2d(32, 3, 3, CLNN_ACT_RELU),
-                                 clnn_layer_maxpool2d(2, 2),
-                                 clnn_layer_conv2d(64, 3, 3, CLNN_ACT_RELU),
-                                 clnn_layer_maxpool2d(2, 2),
-                                 clnn_layer_flatten(),
-                                 clnn_layer_dense(10, CLNN_ACT_SOFTMAX)};
-    for (int i = 0; i < 6 && !st; i++)
+    clnn_layer_spec l[6];
+    const int nl = bench_cnn_layers(l);
+    for (int i = 0; i < nl && !st; i++)
         if (clnn_model_push(m, &l[i]) < 0)
             st = clnn_ctx_last_status(ctx);
     clnn_compile_options c;
