@@ -55,21 +55,33 @@ const char *clnn__shape_str(int ndim, const int64_t *shape, char *buf, size_t si
 }
 
 /* ---- storage ------------------------------------------------------------------------------- */
+/* CLNN_ERR_DEVICE_MEMORY when one buffer of bytes passes the device's largest allocation (checked
+ * here: POCL's CPU device does not enforce it itself), naming what (a buffer or a node's scratch,
+ * "for 'node'" when node is not NULL); else CLNN_OK. */
+static clnn_status check_max_alloc(clnn_ctx *ctx, size_t bytes, const char *what, const char *node)
+{
+    const uint64_t max_alloc = ctx->info.max_alloc_bytes;
+    if (!max_alloc || bytes <= max_alloc)
+        return CLNN_OK;
+    return clnn__fail(ctx, CLNN_ERR_DEVICE_MEMORY,
+                      "cannot allocate %s%s%s%s of %zu bytes on '%s': the device allows at most "
+                      "%llu bytes in one buffer (CL_DEVICE_MAX_MEM_ALLOC_SIZE; device memory %llu "
+                      "bytes)",
+                      what, node ? " for '" : "", node ? node : "", node ? "'" : "", bytes,
+                      ctx->info.name, (unsigned long long)max_alloc,
+                      (unsigned long long)ctx->info.global_mem_bytes);
+}
+
 clnn_status clnn__storage_create(clnn_ctx *ctx, size_t bytes, clnn__storage **out)
 {
     *out = NULL;
     if (bytes == 0)
         bytes = 4; /* OpenCL has no empty buffers */
     /* the device's limits, checked here: POCL's CPU device does not enforce them itself */
-    const uint64_t max_alloc = ctx->info.max_alloc_bytes, have = ctx->info.global_mem_bytes,
-                   in_use = ctx->stats.device_bytes_allocated;
-    if (bytes > max_alloc)
-        return clnn__fail(ctx, CLNN_ERR_DEVICE_MEMORY,
-                          "cannot allocate a buffer of %zu bytes on '%s': the device allows at "
-                          "most %llu bytes in one buffer (CL_DEVICE_MAX_MEM_ALLOC_SIZE; device "
-                          "memory %llu bytes)",
-                          bytes, ctx->info.name, (unsigned long long)max_alloc,
-                          (unsigned long long)have);
+    const uint64_t have = ctx->info.global_mem_bytes, in_use = ctx->stats.device_bytes_allocated;
+    clnn_status st = check_max_alloc(ctx, bytes, "a buffer", NULL);
+    if (st)
+        return st;
     if (bytes > have || in_use > have - bytes)
         return clnn__fail(ctx, CLNN_ERR_DEVICE_MEMORY,
                           "cannot allocate %zu bytes on '%s': the device has %llu bytes of memory "
@@ -101,22 +113,17 @@ clnn_status clnn__buffer_reserve(clnn_ctx *ctx, cl_mem *buf, size_t bytes, const
     if (*buf && clGetMemObjectInfo(*buf, CL_MEM_SIZE, sizeof have, &have, NULL) == CL_SUCCESS &&
         have >= bytes)
         return CLNN_OK;
-    const char *of = node ? " of '" : "", *name = node ? node : "", *end = node ? "'" : "";
-    const uint64_t max_alloc = ctx->info.max_alloc_bytes;
-    if (max_alloc && bytes > max_alloc)
-        return clnn__fail(ctx, CLNN_ERR_DEVICE_MEMORY,
-                          "cannot allocate %s%s%s%s (%zu bytes) on '%s': the device allows at most "
-                          "%llu bytes in one buffer (CL_DEVICE_MAX_MEM_ALLOC_SIZE)",
-                          what, of, name, end, bytes, ctx->info.name,
-                          (unsigned long long)max_alloc);
+    clnn_status st = check_max_alloc(ctx, bytes, what, node);
+    if (st)
+        return st;
     if (*buf)
         clReleaseMemObject(*buf);
     cl_int err;
     *buf = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes ? bytes : 4, NULL, &err);
     if (err != CL_SUCCESS) {
         *buf = NULL;
-        return clnn__cl_fail(ctx, err, "clCreateBuffer of %zu bytes for %s%s%s%s", bytes, what, of,
-                             name, end);
+        return clnn__cl_fail(ctx, err, "clCreateBuffer of %zu bytes for %s%s%s%s", bytes, what,
+                             node ? " of '" : "", node ? node : "", node ? "'" : "");
     }
     return CLNN_OK;
 }

@@ -349,8 +349,9 @@ static int direct_algo(const clnn_tensor *node, const conv_params *p)
     int tuned = clnn__conv_algo_tuned(node->ctx, &key);
     if (tuned >= 0 && tuned < CLNN__CONV_ALGOS && valid[tuned])
         return tuned;
-    const int cpu = node->ctx->info.type != CLNN_DEVICE_GPU;
-    if (rows && cpu)
+    if (node->ctx->info.type == CLNN_DEVICE_GPU) /* GPUs: im2col + GEMM (CLBlast) */
+        return 0;
+    if (rows)
         return rows;
     /* CPUs, 3x3 stride-1 layers with 64+ channels on both sides and 8x8+ outputs: Winograd
      * (forward and data gradient; 1.3-2x faster than conv_direct). Then layers with at most 64
@@ -359,9 +360,9 @@ static int direct_algo(const clnn_tensor *node, const conv_params *p)
      * clnn-bench --tune=conv on POCL, ResNet-18 at batch 16: with these rules the tuner still
      * found nothing faster (1.00x) where it had found 1.72x (docs/benchmarks.md). */
     const int P = p->OH * p->OW;
-    if (cpu && valid[4] && p->C / p->groups >= 64 && p->K / p->groups >= 64 && P >= 64)
+    if (valid[4] && p->C / p->groups >= 64 && p->K / p->groups >= 64 && P >= 64)
         return 4;
-    if (cpu && P <= 64)
+    if (P <= 64)
         return 0;
     /* CPUs, the rest: conv_direct where the output channels fill its 32-wide blocks at least
      * half and each output sums enough products (C R S, or K R S for the data gradient) to hide
@@ -373,7 +374,7 @@ static int direct_algo(const clnn_tensor *node, const conv_params *p)
     int co = transposed ? p->C / p->groups : p->K / p->groups;
     int ci = transposed ? p->K / p->groups : p->C / p->groups;
     int taps = p->R * p->S;
-    return cpu && 2 * co >= (int)round32((size_t)co) && taps > 1 && ci * taps >= 64;
+    return 2 * co >= (int)round32((size_t)co) && taps > 1 && ci * taps >= 64;
 }
 
 int clnn__conv_algo_of(const clnn_tensor *node)
