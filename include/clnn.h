@@ -57,8 +57,9 @@
  * CLNN_GEMM=own|clblast (clnn's own SGEMM kernels, CPU devices' default, or CLBlast, GPUs'),
  * CLNN_CONV_ALGO=direct|gemm|winograd (direct convolution kernels, CPU devices' default where the
  * output channels fill 32-wide blocks at least half; im2col + GEMM, GPUs'; Winograd F(2x2,3x3)
- * where it applies), CLNN_KERNEL_PATH=cpu|gpu (the CPU or GPU variant of the pooling and
- * activation kernels).
+ * where it applies), CLNN_KERNEL_PATH=cpu|gpu (the code path of CPU or GPU devices on any device:
+ * the kernels' variants and work-groups, the programs' -DCLNN_DEVICE_CPU/_GPU, read when the
+ * context is created, and the defaults of CLNN_GEMM and CLNN_CONV_ALGO).
  */
 #ifndef CLNN_H
 #define CLNN_H

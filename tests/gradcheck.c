@@ -391,6 +391,16 @@ clnn_ctx *gc_ctx_create(void)
     return ctx;
 }
 
+int gc_cpu_path(const clnn_ctx *ctx)
+{
+    const char *env = getenv("CLNN_KERNEL_PATH");
+    if (env && (!strcmp(env, "cpu") || !strcmp(env, "gpu")))
+        return env[0] == 'c';
+    clnn_device_info info;
+    ck_assert_int_eq(clnn_ctx_device_info(ctx, &info), CLNN_OK);
+    return info.type != CLNN_DEVICE_GPU;
+}
+
 void gc_run_case(const gc_case *c)
 {
     clnn_ctx *ctx = gc_ctx_create();

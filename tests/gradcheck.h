@@ -173,6 +173,9 @@ void gc_add_loops(Suite *s, const gc_loop *loops, int n, TCase **tcases);
 
 /* Creates a context on the default device; on failure ck_asserts with the context's message. */
 clnn_ctx *gc_ctx_create(void);
+/* 1 where the library takes the code path of CPU devices (clnn__cpu_path, internal): a device
+ * other than a GPU, unless $CLNN_KERNEL_PATH=gpu; or $CLNN_KERNEL_PATH=cpu. */
+int gc_cpu_path(const clnn_ctx *ctx);
 
 /* ---- deterministic random numbers (splitmix64): no global state, one generator per case ----- */
 typedef struct gc_rng {

@@ -957,7 +957,7 @@ START_TEST(test_own_tune_gemm_tm)
     clean_env();
     unsetenv("CLNN_NO_TUNE");
     unsetenv("CLNN_GEMM_TM");
-    unsetenv("CLNN_GEMM");
+    setenv("CLNN_GEMM", "own", 1); /* the default on CPU devices only */
     char dir[512];
     temp_dir(dir, sizeof dir);
     clnn_ctx *ctx = ctx_in(dir);
@@ -1011,6 +1011,11 @@ START_TEST(test_own_tune_gemm_tm)
     EXPECT_ST(ctx, clnn_graph_tune(g, &o, &r), CLNN_OK);
     ck_assert_int_eq(r.gemm_tm, 0);
     unsetenv("CLNN_GEMM_TM");
+    /* GEMMs on CLBlast (GPUs' default): not searched either */
+    setenv("CLNN_GEMM", "clblast", 1);
+    EXPECT_ST(ctx, clnn_graph_tune(g, &o, &r), CLNN_OK);
+    ck_assert_int_eq(r.gemm_tm, 0);
+    unsetenv("CLNN_GEMM");
     clnn_graph_destroy(g);
     clnn_ctx_destroy(ctx);
     remove_dir(dir);

@@ -210,7 +210,7 @@ static void device_quirks(clnn_ctx *ctx)
     /* -cl-std from the device's OpenCL C version; never require OpenCL C 2.0 */
     int minor = (i->opencl_c_major > 1) ? 2 : i->opencl_c_minor;
     snprintf(ctx->build_options, sizeof ctx->build_options, "-cl-std=CL1.%d -DCLNN_DEVICE_%s=1",
-             minor >= 2 ? 2 : minor, i->type == CLNN_DEVICE_GPU ? "GPU" : "CPU");
+             minor >= 2 ? 2 : minor, clnn__cpu_path(ctx) ? "CPU" : "GPU");
 }
 
 void clnn_ctx_options_init(clnn_ctx_options *o)
@@ -225,6 +225,14 @@ static const char *env(const char *name)
 {
     const char *v = getenv(name);
     return (v && *v) ? v : NULL;
+}
+
+int clnn__cpu_path(const clnn_ctx *ctx)
+{
+    const char *v = env("CLNN_KERNEL_PATH");
+    if (v && (!strcmp(v, "cpu") || !strcmp(v, "gpu")))
+        return v[0] == 'c';
+    return ctx->info.type != CLNN_DEVICE_GPU;
 }
 
 static char *default_cache_dir(void)

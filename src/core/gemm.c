@@ -551,7 +551,7 @@ int clnn__gemm_own(const clnn_ctx *ctx)
         return 0;
     if (env && !strcmp(env, "own"))
         return 1;
-    return ctx->info.type != CLNN_DEVICE_GPU;
+    return clnn__cpu_path(ctx);
 }
 
 int clnn__gemm_tm_valid(int tm)
@@ -707,7 +707,7 @@ static clnn_status enqueue_pack(clnn_ctx *ctx, cl_kernel k, const pack_args *x, 
     size_t items = x->trans ? ((size_t)x->rows + 15) / 16 : (size_t)x->rows;
     /* on CPU devices one fixed work-group shape (the kernel checks its range): POCL compiles a
      * kernel once per local size, and leaving it to POCL made ~40 variants of gemm_pack */
-    const int fixed = ctx->info.type != CLNN_DEVICE_GPU;
+    const int fixed = clnn__cpu_path(ctx);
     size_t local[3] = {PACK_WG, 1, 1};
     size_t global[3] = {fixed ? (items + PACK_WG - 1) / PACK_WG * PACK_WG : items,
                         x->trans ? panels * (size_t)x->width / 16 : panels, batch};
@@ -851,7 +851,7 @@ static clnn_status own_gemm(clnn_ctx *ctx, clnn_tensor *node, const clnn__gemm_a
                                     &epi,   &scratch, &per, &a->act_alpha};
     /* work-groups of one work-item on CPU devices: POCL compiles a kernel once per local size */
     size_t global[3] = {parts, tiles, a->batch}, local[3] = {1, 1, 1};
-    const int fixed = ctx->info.type != CLNN_DEVICE_GPU;
+    const int fixed = clnn__cpu_path(ctx);
     cl_int err;
     if ((err = set_args(k, 25, sizes, values)) != CL_SUCCESS ||
         (err = clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, fixed ? local : NULL, 0, NULL,

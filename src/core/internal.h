@@ -390,6 +390,14 @@ typedef struct clnn__gemm_args {
 clnn_status clnn__gemm(clnn_ctx *ctx, const clnn_tensor *node, const clnn__gemm_args *args);
 /* The same always on CLBlast (its parameter search, tune.c). */
 clnn_status clnn__gemm_clblast(clnn_ctx *ctx, const clnn_tensor *node, const clnn__gemm_args *args);
+/* 1: ctx runs the code path of CPU devices, 0: that of GPUs. It decides every choice made by
+ * device type: the kernels' variants (CPU: a work-item loops over a span of rows or elements
+ * with vector steps; GPU: a work-item per element, neighbours read neighbours), work-group
+ * shapes, the GEMM (own kernels or CLBlast), the convolution algorithm's default and the
+ * programs' -DCLNN_DEVICE_CPU / _GPU (fixed when the context is created). By device type (GPU:
+ * 0; CPU, accelerator and others: 1); $CLNN_KERNEL_PATH=cpu or gpu overrides it, read at every
+ * call, so that the tests run the GPU path on POCL. */
+int clnn__cpu_path(const clnn_ctx *ctx);
 /* Which implementation clnn__gemm uses on ctx's device: 1 clnn's own kernels (CPU devices), 0
  * CLBlast (GPUs); $CLNN_GEMM=own|clblast forces one. The own kernels belong to the node (its
  * kernel slots CLNN__GEMM_SLOT.., released with it; the packing buffer is ctx->gemm_pack); a GEMM

@@ -435,7 +435,7 @@ clnn_status clnn_tensor_copy(clnn_tensor *dst, clnn_tensor *src)
         return st;
     if (dst->storage == src->storage && dst->offset == src->offset)
         return CLNN_OK;
-    if (dst->ctx->info.type != CLNN_DEVICE_GPU && clnn__dtype_size(dst->dtype) == 4 &&
+    if (clnn__cpu_path(dst->ctx) && clnn__dtype_size(dst->dtype) == 4 &&
         dst->storage != src->storage && bytes >= ((size_t)1 << 20) && dst->numel < INT_MAX)
         return copy_spans(dst, src);
     cl_int err =

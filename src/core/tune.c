@@ -911,7 +911,7 @@ clnn_status clnn_tune_gemm(clnn_ctx *ctx, const clnn_tune_options *options,
     /* the search measures CLBlast's own parameters (or what this process applied) as "before";
      * it does not load the tuning file */
     ctx->gemm_ready = 1;
-    int gpu = ctx->info.type == CLNN_DEVICE_GPU;
+    int gpu = !clnn__cpu_path(ctx);
     say(&t, "%s search on %s (%s): %zu shapes, %d runs each", o->quick ? "quick" : "full",
         ctx->info.name, gpu ? "GPU" : "CPU", r->nshapes, t.reps);
     if ((st = alloc_buffers(&t))) {

@@ -20,7 +20,7 @@
 static const size_t *direct_local(const clnn_tensor *node, size_t first, size_t *local)
 {
     size_t max = node->ctx->info.max_work_group_size;
-    if (node->ctx->info.type == CLNN_DEVICE_GPU || !max || first > max)
+    if (!clnn__cpu_path(node->ctx) || !max || first > max)
         return NULL;
     local[0] = first;
     local[1] = local[2] = 1;
@@ -46,7 +46,7 @@ static int bw_parts(const clnn_tensor *y, size_t items, size_t sample_floats, in
 {
     size_t want = 8 * (size_t)(y->ctx->info.compute_units ? y->ctx->info.compute_units : 1);
     size_t parts = (want + items - 1) / items;
-    if (y->ctx->info.type != CLNN_DEVICE_GPU) {
+    if (clnn__cpu_path(y->ctx)) {
         size_t per = ((size_t)512 << 10) / (sample_floats * sizeof(float) + 1);
         per = per < 1 ? 1 : per;
         size_t by_cache = ((size_t)nc + per - 1) / per;
@@ -59,7 +59,7 @@ static int bw_parts(const clnn_tensor *y, size_t items, size_t sample_floats, in
 static const size_t *part_local(const clnn_tensor *y, const size_t *global, size_t *local)
 {
     size_t max = y->ctx->info.max_work_group_size;
-    if (y->ctx->info.type == CLNN_DEVICE_GPU || !max || global[0] * global[1] > max)
+    if (!clnn__cpu_path(y->ctx) || !max || global[0] * global[1] > max)
         return NULL;
     local[0] = global[0];
     local[1] = global[1];
@@ -121,7 +121,7 @@ static clnn_status run_parts(clnn_tensor *y, cl_kernel k, const size_t *global, 
     clnn_status st = clnn__enqueue(y, k, 3, global, part_local(y, global, local));
     if (st || direct_write)
         return st;
-    conv_plan plan = {.rows = y->ctx->info.type != CLNN_DEVICE_GPU};
+    conv_plan plan = {.rows = clnn__cpu_path(y->ctx)};
     return clnn__conv_reduce(y, &plan, (int)y->numel, (int)global[2], (int)part_off, accumulate);
 }
 

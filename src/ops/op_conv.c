@@ -349,7 +349,7 @@ static int direct_algo(const clnn_tensor *node, const conv_params *p)
     int tuned = clnn__conv_algo_tuned(node->ctx, &key);
     if (tuned >= 0 && tuned < CLNN__CONV_ALGOS && valid[tuned])
         return tuned;
-    if (node->ctx->info.type == CLNN_DEVICE_GPU) /* GPUs: im2col + GEMM (CLBlast) */
+    if (!clnn__cpu_path(node->ctx)) /* GPUs: im2col + GEMM (CLBlast) */
         return 0;
     if (rows)
         return rows;
@@ -426,7 +426,7 @@ static conv_plan conv_algo(const clnn_tensor *node, const conv_params *p, int N)
         node, N, ((size_t)p->C * p->R * p->S + (size_t)p->K) * p->OH * p->OW, 0, &plan.nc);
     plan.split = env_size("CLNN_CONV_SPLIT", CONV_SPLIT);
     /* CPUs: a work-item per row, the runtime groups them; GPUs: a work-item per element */
-    plan.rows = node->ctx->info.type != CLNN_DEVICE_GPU;
+    plan.rows = clnn__cpu_path(node->ctx);
     if (!plan.rows) {
         plan.local[0] = 32;
         plan.local[1] = 2;

@@ -21,12 +21,12 @@ typedef struct embedding_params {
 static void row_grid(const clnn_ctx *ctx, int rows, int cols, size_t global[2], size_t local[2])
 {
     size_t l0 = 1;
-    if (ctx->info.type != CLNN_DEVICE_CPU)
+    if (!clnn__cpu_path(ctx))
         while (l0 < 64 && (int)l0 < cols)
             l0 *= 2;
     local[0] = l0;
     local[1] = 64 / l0;
-    global[0] = ctx->info.type == CLNN_DEVICE_CPU ? 1 : (size_t)cols;
+    global[0] = clnn__cpu_path(ctx) ? 1 : (size_t)cols;
     global[1] = (size_t)rows;
 }
 

@@ -265,7 +265,7 @@ static clnn_status emit_elem_bwd(clnn_tensor *y)
 static size_t row_local(const clnn_tensor *y, int64_t C)
 {
     const clnn_device_info *info = &y->ctx->info;
-    int64_t per = info->type == CLNN_DEVICE_CPU ? 32 : 4, want = (C + per - 1) / per;
+    int64_t per = clnn__cpu_path(y->ctx) ? 32 : 4, want = (C + per - 1) / per;
     size_t L = 1, max = info->max_work_group_size ? info->max_work_group_size : 1;
     while ((int64_t)L < want && L < LOSS_WG && 2 * L <= max)
         L *= 2;

@@ -179,14 +179,6 @@ clnn_status clnn__emit_map(clnn_tensor *node, const char *kernel, int nin, const
     return clnn__enqueue(node, k, 1, &global, &local);
 }
 
-int clnn__cpu_path(const clnn_ctx *ctx)
-{
-    const char *env = getenv("CLNN_KERNEL_PATH");
-    if (env && (!strcmp(env, "cpu") || !strcmp(env, "gpu")))
-        return env[0] == 'c';
-    return ctx->info.type != CLNN_DEVICE_GPU;
-}
-
 size_t clnn__spans(const clnn_ctx *ctx, int64_t units, int64_t size, int64_t multiple, int *per)
 {
     int64_t want = 8 * (int64_t)(ctx->info.compute_units ? ctx->info.compute_units : 1);

@@ -33,11 +33,6 @@ clnn_status clnn__emit_strided_copy(clnn_tensor *y, const int *x_strides);
 /* Emits kernel(n, [alpha,] x..., y) where each operand is passed as (buffer, offset). */
 clnn_status clnn__emit_map(clnn_tensor *node, const char *kernel, int nin, const float *alpha);
 
-/* 1: an op's CPU kernels (a work-item loops over a span of rows or elements with vector steps),
- * 0: its GPU kernels (a work-item per element, neighbours read neighbours). By device type, as
- * conv_algo of op_conv.c; $CLNN_KERNEL_PATH=cpu or gpu overrides it so that the tests reach both
- * paths on one device. */
-int clnn__cpu_path(const clnn_ctx *ctx);
 /* Splits `units` (rows, planes or elements) of `size` elements each into spans of *per units
  * (rounded up to a multiple of `multiple`), one per work-item of the CPU kernels: about 8 spans
  * per compute unit (the runtime balances them), more when a span would exceed 64K elements.
