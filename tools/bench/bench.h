@@ -73,6 +73,7 @@ typedef struct result {
     const char *suite;
     char name[56], shape[48];
     double median_ms, min_ms, enqueue_ms; /* enqueue_ms: median time until the run returned */
+    int runs_per_sample; /* runs per timed sample (runs_per_sample); 0: not counted */
     const char *unit; /* JSON key of rate: "gflops", "gbps", "us_per_launch", "samples_per_s";
                        * NULL: no rate */
     double rate;
@@ -158,8 +159,17 @@ int graph_failed(bench *b, clnn_graph *g, const char *what);
 
 typedef clnn_status (*bench_fn)(void *arg);
 clnn_status run_graph(void *g); /* a bench_fn: clnn_graph_run */
+/* Timed samples last at least MIN_SAMPLE_MS: a run shorter than that (a small GEMM or an
+ * elementwise op on a GPU, where one launch + wait is mostly the wait's overhead) is repeated
+ * back to back within a sample, runs_per_sample(one run's ms) times (at most
+ * MAX_RUNS_PER_SAMPLE), and the sample divided by the count; runs of 2 ms and more (most on a
+ * CPU device) are timed one by one. */
+#define MIN_SAMPLE_MS       2.0
+#define MAX_RUNS_PER_SAMPLE 1000
+int runs_per_sample(double one_run_ms);
 /* Fails the case loudly unless err <= tol (where: the worst entry); otherwise times fn(arg):
- * one warm-up call, then b->reps wall-clock timings of fn + clnn_ctx_finish. 0 on success. */
+ * one warm-up call, one call that sizes the samples (runs_per_sample), then b->reps wall-clock
+ * timings of that many calls + clnn_ctx_finish, each divided by the count. 0 on success. */
 int check_and_time(bench *b, result *r, double err, double tol, const char *where, bench_fn fn,
                    void *arg);
 

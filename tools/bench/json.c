@@ -81,6 +81,8 @@ static void json_result(const result *r)
     json_str(r->shape);
     printf(", \"median_ms\": %s, ", json_num(v, r->median_ms));
     printf("\"min_ms\": %s", json_num(v, r->min_ms));
+    if (r->runs_per_sample > 0)
+        printf(", \"runs_per_sample\": %d", r->runs_per_sample);
     for (int k = -1; k < RESULT_EXTRAS; k++)
         if (k < 0 ? r->unit : r->extra_key[k])
             printf(", \"%s\": %s", k < 0 ? r->unit : r->extra_key[k],

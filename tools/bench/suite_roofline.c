@@ -165,23 +165,29 @@ static cl_kernel build_kernel(bench *b, cl_dev *d, const char *options, const ch
     return cl_failed(b, err, "clCreateKernel") ? NULL : k;
 }
 
-/* Runs kernel k over `items` work-items b->reps times after one warm-up run: median and minimum
- * wall-clock ms of enqueue + clFinish into r. 0 on success. */
+/* Runs kernel k over `items` work-items: one warm-up run, one that sizes the samples
+ * (runs_per_sample), then b->reps samples of that many runs back to back + clFinish: median and
+ * minimum wall-clock ms per run into r. 0 on success. */
 static int time_kernel(bench *b, cl_dev *d, cl_kernel k, size_t items, result *r)
 {
     double *t = malloc((size_t)b->reps * sizeof *t);
     cl_int err = t ? CL_SUCCESS : CL_OUT_OF_HOST_MEMORY;
-    for (int i = -1; i < b->reps && !err; i++) {
+    int runs = 1;
+    for (int i = -2; i < b->reps && !err; i++) {
         double t0 = now_ms();
-        err = clEnqueueNDRangeKernel(d->queue, k, 1, NULL, &items, NULL, 0, NULL, NULL);
+        for (int j = 0; j < runs && !err; j++)
+            err = clEnqueueNDRangeKernel(d->queue, k, 1, NULL, &items, NULL, 0, NULL, NULL);
         if (!err)
             err = clFinish(d->queue);
-        if (i >= 0)
-            t[i] = now_ms() - t0;
+        if (i == -1)
+            runs = runs_per_sample(now_ms() - t0);
+        else if (i >= 0)
+            t[i] = (now_ms() - t0) / runs;
     }
     if (!err) {
         r->median_ms = median(t, b->reps);
         r->min_ms = t[0];
+        r->runs_per_sample = runs;
     }
     free(t);
     return cl_failed(b, err, r->name) ? -1 : 0;

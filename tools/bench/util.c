@@ -130,8 +130,17 @@ clnn_status run_graph(void *g)
     return clnn_graph_run(g);
 }
 
+int runs_per_sample(double one_run_ms)
+{
+    if (!(one_run_ms < MIN_SAMPLE_MS))
+        return 1;
+    double k = ceil(MIN_SAMPLE_MS / fmax(one_run_ms, 1e-3));
+    return k > MAX_RUNS_PER_SAMPLE ? MAX_RUNS_PER_SAMPLE : (int)k;
+}
+
 /* Fails the case loudly unless err <= tol (where: the worst entry); otherwise times fn(arg):
- * one warm-up call, then b->reps wall-clock timings of fn + clnn_ctx_finish. 0 on success. */
+ * one warm-up call, one call that sizes the samples (runs_per_sample), then b->reps wall-clock
+ * timings of that many calls + clnn_ctx_finish, each divided by the count. 0 on success. */
 int check_and_time(bench *b, result *r, double err, double tol, const char *where, bench_fn fn,
                    void *arg)
 {
@@ -151,13 +160,18 @@ int check_and_time(bench *b, result *r, double err, double tol, const char *wher
     clnn_status st = total && enq ? fn(arg) : CLNN_ERR_NOMEM;
     if (!st)
         st = clnn_ctx_finish(b->ctx);
+    double t0 = now_ms();
+    if (!st && !(st = fn(arg)))
+        st = clnn_ctx_finish(b->ctx);
+    const int k = runs_per_sample(now_ms() - t0);
     for (int i = 0; i < b->reps && !st; i++) {
-        double t0 = now_ms();
-        st = fn(arg);
-        enq[i] = now_ms() - t0;
+        t0 = now_ms();
+        for (int j = 0; j < k && !st; j++)
+            st = fn(arg);
+        enq[i] = (now_ms() - t0) / k;
         if (!st)
             st = clnn_ctx_finish(b->ctx);
-        total[i] = now_ms() - t0;
+        total[i] = (now_ms() - t0) / k;
     }
     if (st) {
         fail_call(b, r->name, st);
@@ -165,6 +179,7 @@ int check_and_time(bench *b, result *r, double err, double tol, const char *wher
         r->median_ms = median(total, b->reps);
         r->min_ms = total[0];
         r->enqueue_ms = median(enq, b->reps);
+        r->runs_per_sample = k;
     }
     free(total);
     free(enq);
