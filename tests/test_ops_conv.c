@@ -1083,6 +1083,115 @@ START_TEST(test_bwd_input_large)
 }
 END_TEST
 
+/* A batch of 1000 one-channel 8x8 images (3x3, pad 1, 2 filters): 4,000 tile rows in one
+ * Winograd block and 1,000+ work-items along the direct kernels' first dimension. POCL once
+ * crashed here (a work-group of 4,000 winograd_input items overflowed its thread stack:
+ * CPU_LOCAL_MAX in conv_kernels.c). Loop index: im2col + GEMM, direct, Winograd; y and dx are
+ * checked at 400 entries each, dw whole, against double-precision host sums. */
+START_TEST(test_many_tile_rows)
+{
+    enum { N = 1000, C = 1, K = 2, H = 8, W = 8 };
+    static const char *const algos[3] = {"gemm", "direct", "winograd"};
+    setenv("CLNN_CONV_ALGO", algos[_i], 1);
+    const int64_t nx = N * C * H * W, nw = K * C * 9, ny = N * K * H * W;
+    float *x = malloc((size_t)nx * 4), *r = malloc((size_t)ny * 4), *y = malloc((size_t)ny * 4),
+          *dx = malloc((size_t)nx * 4), w[K * C * 9], dw[K * C * 9];
+    ck_assert(x && r && y && dx);
+    uint64_t seed = 11;
+    for (int64_t i = 0; i < nx; i++)
+        x[i] = (float)unit(&seed);
+    for (int64_t i = 0; i < nw; i++)
+        w[i] = (float)unit(&seed);
+    for (int64_t i = 0; i < ny; i++)
+        r[i] = (float)unit(&seed);
+    clnn_ctx *ctx = gc_ctx_create();
+    clnn_tensor *tx, *tw;
+    ck_assert_int_eq(clnn_tensor_create(ctx, CLNN_F32, 4, (int64_t[]){N, C, H, W}, &tx), CLNN_OK);
+    ck_assert_int_eq(clnn_tensor_create(ctx, CLNN_F32, 4, (int64_t[]){K, C, 3, 3}, &tw), CLNN_OK);
+    ck_assert_int_eq(clnn_tensor_write(tx, x, (size_t)nx * 4), CLNN_OK);
+    ck_assert_int_eq(clnn_tensor_write(tw, w, (size_t)nw * 4), CLNN_OK);
+    clnn_graph *g;
+    ck_assert_int_eq(clnn_graph_create(ctx, &g), CLNN_OK);
+    clnn_conv2d_options o;
+    clnn_conv2d_options_init(&o);
+    o.pad_h = o.pad_w = 1;
+    clnn_tensor *bx = clnn_graph_bind(g, tx, 1), *bw = clnn_graph_bind(g, tw, 1);
+    clnn_tensor *tr = clnn_input(g, "r", 4, (int64_t[]){N, K, H, W});
+    clnn_tensor *ty = clnn_conv2d(g, bx, bw, NULL, &o);
+    clnn_tensor *loss = clnn_sum(g, clnn_mul(g, ty, tr), 0, NULL, 0);
+    ck_assert_ptr_nonnull(clnn_graph_keep(g, ty));
+    ck_assert_int_eq(clnn_graph_backward(g, loss), CLNN_OK);
+    ck_assert_int_eq(clnn_tensor_write(tr, r, (size_t)ny * 4), CLNN_OK);
+    ck_assert_msg(clnn_graph_run(g) == CLNN_OK, "%s", clnn_ctx_last_error(ctx));
+    ck_assert_int_eq(clnn_tensor_read(ty, y, (size_t)ny * 4), CLNN_OK);
+    ck_assert_int_eq(clnn_tensor_read(clnn_tensor_grad(bx), dx, (size_t)nx * 4), CLNN_OK);
+    ck_assert_int_eq(clnn_tensor_read(clnn_tensor_grad(bw), dw, sizeof dw), CLNN_OK);
+#define XAT(n, c, h, v)                                                                            \
+    ((h) < 0 || (h) >= H || (v) < 0 || (v) >= W ? 0.0                                              \
+                                                : (double)x[(((n)*C + (c)) * H + (h)) * W + (v)])
+    for (int t = 0; t < 400; t++) { /* y[n, k, oh, ow] = sum x[n, c, oh + a - 1, ow + b - 1] w */
+        int64_t i = (int64_t)((unit(&seed) + 0.5) * (double)ny) % ny;
+        int64_t n = i / (K * H * W), k = i / (H * W) % K, oh = i / W % H, ow = i % W;
+        double want = 0, scale = 0;
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t a = 0; a < 3; a++)
+                for (int64_t b = 0; b < 3; b++) {
+                    double term =
+                        XAT(n, c, oh + a - 1, ow + b - 1) * w[((k * C + c) * 3 + a) * 3 + b];
+                    want += term;
+                    scale += fabs(term);
+                }
+        ck_assert_msg(fabs((double)y[i] - want) <= 1e-5 * scale + 1e-6,
+                      "%s: y at %lld: got %.7g, expected %.7g", algos[_i], (long long)i,
+                      (double)y[i], want);
+    }
+    for (int t = 0; t < 400; t++) { /* dx = conv_transpose(r, w) */
+        int64_t i = (int64_t)((unit(&seed) + 0.5) * (double)nx) % nx;
+        int64_t n = i / (C * H * W), c = i / (H * W) % C, ih = i / W % H, iw = i % W;
+        double want = 0, scale = 0;
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t a = 0; a < 3; a++)
+                for (int64_t b = 0; b < 3; b++) {
+                    int64_t oh = ih - a + 1, ow = iw - b + 1;
+                    if (oh < 0 || oh >= H || ow < 0 || ow >= W)
+                        continue;
+                    double term = (double)r[((n * K + k) * H + oh) * W + ow] *
+                                  (double)w[((k * C + c) * 3 + a) * 3 + b];
+                    want += term;
+                    scale += fabs(term);
+                }
+        ck_assert_msg(fabs((double)dx[i] - want) <= 1e-5 * scale + 1e-6,
+                      "%s: dx at %lld: got %.7g, expected %.7g", algos[_i], (long long)i,
+                      (double)dx[i], want);
+    }
+    for (int64_t j = 0; j < nw; j++) { /* dw[k, c, a, b] = sum r[n, k, oh, ow] x[n, c, ...] */
+        int64_t k = j / (C * 9), c = j / 9 % C, a = j / 3 % 3, b = j % 3;
+        double want = 0, scale = 0;
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t oh = 0; oh < H; oh++)
+                for (int64_t ow = 0; ow < W; ow++) {
+                    double term = (double)r[((n * K + k) * H + oh) * W + ow] *
+                                  XAT(n, c, oh + a - 1, ow + b - 1);
+                    want += term;
+                    scale += fabs(term);
+                }
+        ck_assert_msg(fabs((double)dw[j] - want) <= 1e-5 * scale + 1e-6,
+                      "%s: dw[%lld]: got %.7g, expected %.7g", algos[_i], (long long)j,
+                      (double)dw[j], want);
+    }
+#undef XAT
+    clnn_graph_destroy(g);
+    clnn_tensor_destroy(tx);
+    clnn_tensor_destroy(tw);
+    clnn_ctx_destroy(ctx);
+    free(x);
+    free(r);
+    free(y);
+    free(dx);
+    unsetenv("CLNN_CONV_ALGO");
+}
+END_TEST
+
 static Suite *conv_suite(void)
 {
     Suite *s = suite_create("ops_conv");
@@ -1109,6 +1218,7 @@ static Suite *conv_suite(void)
     tcase_add_test(tc[2], test_scratch_limit); /* chunks */
     tcase_add_test(tc[2], test_plan_change);   /* chunks */
     tcase_add_loop_test(tc[2], test_bwd_input_large, 0, 6);
+    tcase_add_loop_test(tc[2], test_many_tile_rows, 0, 3);
     tcase_add_test(tc[5], test_golden_complete); /* golden */
     tcase_add_test(tc[9], test_winograd_picked); /* winograd */
     tcase_add_loop_test(tc[9], test_conv_act, 0, 20);

@@ -15,14 +15,23 @@
 /* ---- direct kernels (kernels/conv.cl: conv_pack_w, conv_direct, conv_dy_t, conv_direct_bwd_w) */
 #define DIRECT_DT 8 /* pixels per work-item, CONV_DT of conv.cl */
 
+/* The largest work-group of the direct and Winograd kernels on a CPU. POCL runs a work-group's
+ * work-items in one function whose frame holds every item's private arrays: 4,000 items of
+ * winograd_input (about 2 KiB each) overflowed its 8 MiB thread stack and crashed, where
+ * leaving the size to POCL (NULL) picked 4,096. */
+#define CPU_LOCAL_MAX 1024
+
 /* The work-group of a direct kernel on a CPU: the whole first dimension when it fits (few, large
- * work-groups: POCL runs each as one task), else the runtime's choice. */
+ * work-groups: POCL runs each as one task), else that dimension split evenly into groups of at
+ * most CPU_LOCAL_MAX (the kernels return past its end); GPUs: the runtime's choice (NULL). */
 static const size_t *direct_local(const clnn_tensor *node, size_t first, size_t *local)
 {
     size_t max = node->ctx->info.max_work_group_size;
-    if (!clnn__cpu_path(node->ctx) || !max || first > max)
+    if (!clnn__cpu_path(node->ctx) || !max)
         return NULL;
-    local[0] = first;
+    max = max < CPU_LOCAL_MAX ? max : CPU_LOCAL_MAX;
+    size_t groups = (first + max - 1) / max;
+    local[0] = first ? (first + groups - 1) / groups : 1;
     local[1] = local[2] = 1;
     return local;
 }
@@ -55,12 +64,14 @@ static int bw_parts(const clnn_tensor *y, size_t items, size_t sample_floats, in
     return parts < 1 ? 1 : parts > (size_t)nc ? nc : (int)parts;
 }
 
-/* The work-group of a direct weight-gradient kernel on a CPU: every work-item of one part. */
+/* The work-group of a direct weight-gradient kernel on a CPU: every work-item of one part, else
+ * (more than CPU_LOCAL_MAX) direct_local's groups along the first dimension. */
 static const size_t *part_local(const clnn_tensor *y, const size_t *global, size_t *local)
 {
     size_t max = y->ctx->info.max_work_group_size;
+    max = max < CPU_LOCAL_MAX ? max : CPU_LOCAL_MAX;
     if (!clnn__cpu_path(y->ctx) || !max || global[0] * global[1] > max)
-        return NULL;
+        return direct_local(y, global[0], local);
     local[0] = global[0];
     local[1] = global[1];
     local[2] = 1;
