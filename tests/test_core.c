@@ -600,6 +600,46 @@ START_TEST(test_raw_code)
 }
 END_TEST
 
+/* A kernel launched with a larger work-group than the device takes (POCL_MAX_WORK_GROUP_SIZE=32:
+ * the unit suite's test_core_small_work_groups; clnn_scale of 100 floats runs 64-item groups)
+ * fails with CLNN_ERR_OPENCL naming the node, the work-group asked for and what the kernel and
+ * the device allow; with the usual limits the same graph runs and scales. */
+START_TEST(test_work_group_limit)
+{
+    clnn_ctx *ctx = test_ctx(NULL);
+    clnn_device_info info;
+    EXPECT_ST(ctx, clnn_ctx_device_info(ctx, &info), CLNN_OK);
+    clnn_graph *g = NULL;
+    EXPECT_ST(ctx, clnn_graph_create(ctx, &g), CLNN_OK);
+    clnn_tensor *x = clnn_input(g, "x", 1, (int64_t[]){100});
+    clnn_tensor *y = clnn_graph_keep(g, clnn_scale(g, x, 2.0f));
+    ck_assert_ptr_nonnull(y);
+    float v[100], out[100];
+    for (int i = 0; i < 100; i++)
+        v[i] = (float)i - 50.0f;
+    EXPECT_ST(ctx, clnn_tensor_write(x, v, sizeof v), CLNN_OK);
+    clnn_status st = clnn_graph_run(g);
+    if (info.max_work_group_size >= 64) {
+        ck_assert_msg(st == CLNN_OK, "%s", clnn_ctx_last_error(ctx));
+        EXPECT_ST(ctx, clnn_tensor_read(y, out, sizeof out), CLNN_OK);
+        for (int i = 0; i < 100; i++)
+            ck_assert_msg(out[i] == 2.0f * v[i], "y[%d]: got %g, expected %g", i, out[i],
+                          2.0f * v[i]);
+    } else {
+        char want[64];
+        snprintf(want, sizeof want, "on this device, the device %zu)", info.max_work_group_size);
+        ck_assert_msg(st == CLNN_ERR_OPENCL, "got %s", clnn_status_name(st));
+        EXPECT_CONTAINS(clnn_ctx_last_error(ctx), "scale");
+        EXPECT_CONTAINS(clnn_ctx_last_error(ctx), "work-groups of 64x1x1 (64 items;");
+        EXPECT_CONTAINS(clnn_ctx_last_error(ctx), "the kernel takes at most");
+        EXPECT_CONTAINS(clnn_ctx_last_error(ctx), want);
+        EXPECT_CONTAINS(clnn_ctx_last_error(ctx), "CL_INVALID_WORK_GROUP_SIZE");
+    }
+    clnn_graph_destroy(g);
+    clnn_ctx_destroy(ctx);
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
     Suite *s = suite_create("core");
@@ -616,6 +656,10 @@ static Suite *core_suite(void)
     tcase_add_test(tc, test_failed_ctx_clear_error);
     tcase_add_test(tc, test_log_callback);
     tcase_add_test(tc, test_raw_code);
+    suite_add_tcase(s, tc);
+
+    tc = new_tcase("work_groups");
+    tcase_add_test(tc, test_work_group_limit);
     suite_add_tcase(s, tc);
 
     tc = new_tcase("profile");

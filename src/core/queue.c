@@ -52,6 +52,22 @@ clnn_status clnn__enqueue(clnn_tensor *node, cl_kernel kernel, cl_uint dims, con
     cl_event ev = NULL;
     cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, dims, NULL, g, local, 0, NULL,
                                         ctx->profile ? &ev : NULL);
+    if (err == CL_INVALID_WORK_GROUP_SIZE && local) {
+        /* say what was asked and what this kernel allows here (it can be below the device's
+         * maximum: registers, local memory) */
+        size_t items = 1, kmax = 0;
+        for (cl_uint d = 0; d < dims; d++)
+            items *= local[d] ? local[d] : 1;
+        clGetKernelWorkGroupInfo(kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax,
+                                 NULL);
+        return clnn__cl_fail(ctx, err,
+                             "clEnqueueNDRangeKernel for %s '%s' with work-groups of %zux%zux%zu "
+                             "(%zu items; the kernel takes at most %zu on this device, the device "
+                             "%zu)",
+                             clnn__ops[node->op]->name, node->name, local[0],
+                             dims > 1 ? local[1] : 1, dims > 2 ? local[2] : 1, items, kmax,
+                             (size_t)ctx->info.max_work_group_size);
+    }
     if (err != CL_SUCCESS)
         return clnn__cl_fail(ctx, err, "clEnqueueNDRangeKernel for %s '%s'",
                              clnn__ops[node->op]->name, node->name);
