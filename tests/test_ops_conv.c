@@ -1005,80 +1005,165 @@ START_TEST(test_case_names_unique)
 }
 END_TEST
 
-/* Input gradients of 3x3 pad-1 convolutions with 128 channels, where the split-N GEMM of
- * conv2d_bwd_input (columns in blocks) once ran as one strided-batched CLBlast call with A
- * shared, which Debian's CLBlast 1.5.3 computes wrongly for these shapes (garbage or NaN). The
- * loss is sum(conv(x, w) * r), so dx = conv_transpose(r, w); 400 entries are checked against a
- * double-precision host sum. */
+/* ---- large 3x3 pad-1 convolutions against host sums ----------------------------------------
+ * loss = sum(conv(x, w) * r): y = conv(x, w), dx = conv_transpose(r, w), dw[k, c] = sum r x. */
 static double unit(uint64_t *s)
 {
     *s = *s * 6364136223846793005ull + 1442695040888963407ull;
     return (double)(*s >> 11) * 0x1.0p-53 - 0.5;
 }
 
-START_TEST(test_bwd_input_large)
+typedef struct big_conv {
+    int64_t N, C, K, H, W;
+    float *x, *w, *r;   /* inputs: (N, C, H, W), (K, C, 3, 3), (N, K, H, W) */
+    float *y, *dx, *dw; /* results read back (NULL: not wanted; dw NULL: w not a parameter) */
+} big_conv;
+
+/* Runs the graph of c on a new context with the algorithm $CLNN_CONV_ALGO says. */
+static void big_conv_run(const big_conv *c)
 {
-    /* loop index: the shape (even, odd), then the algorithm: im2col + GEMM, direct, Winograd */
-    const int small = _i % 2 == 0;
-    const int64_t N = small ? 16 : 8, C = 128, K = 128, H = small ? 16 : 28, W = H;
-    setenv("CLNN_CONV_ALGO", _i < 2 ? "gemm" : _i < 4 ? "direct" : "winograd", 1);
-    const int64_t nx = N * C * H * W, nw = K * C * 9, ny = N * K * H * W;
-    float *x = malloc((size_t)nx * 4), *w = malloc((size_t)nw * 4), *r = malloc((size_t)ny * 4),
-          *dx = malloc((size_t)nx * 4);
-    ck_assert(x && w && r && dx);
-    uint64_t seed = 7;
-    for (int64_t i = 0; i < nx; i++)
-        x[i] = (float)unit(&seed);
-    for (int64_t i = 0; i < nw; i++)
-        w[i] = (float)(unit(&seed) * 0.1);
-    for (int64_t i = 0; i < ny; i++)
-        r[i] = (float)unit(&seed);
-    clnn_ctx *ctx = NULL;
-    ck_assert_int_eq(clnn_ctx_create(&ctx, NULL), CLNN_OK);
+    const int64_t nx = c->N * c->C * c->H * c->W, nw = c->K * c->C * 9;
+    const int64_t ny = c->N * c->K * c->H * c->W;
+    clnn_ctx *ctx = gc_ctx_create();
     clnn_tensor *tx, *tw;
-    ck_assert_int_eq(clnn_tensor_create(ctx, CLNN_F32, 4, (int64_t[]){N, C, H, W}, &tx), CLNN_OK);
-    ck_assert_int_eq(clnn_tensor_create(ctx, CLNN_F32, 4, (int64_t[]){K, C, 3, 3}, &tw), CLNN_OK);
-    ck_assert_int_eq(clnn_tensor_write(tx, x, (size_t)nx * 4), CLNN_OK);
-    ck_assert_int_eq(clnn_tensor_write(tw, w, (size_t)nw * 4), CLNN_OK);
+    ck_assert_int_eq(clnn_tensor_create(ctx, CLNN_F32, 4, (int64_t[]){c->N, c->C, c->H, c->W}, &tx),
+                     CLNN_OK);
+    ck_assert_int_eq(clnn_tensor_create(ctx, CLNN_F32, 4, (int64_t[]){c->K, c->C, 3, 3}, &tw),
+                     CLNN_OK);
+    ck_assert_int_eq(clnn_tensor_write(tx, c->x, (size_t)nx * 4), CLNN_OK);
+    ck_assert_int_eq(clnn_tensor_write(tw, c->w, (size_t)nw * 4), CLNN_OK);
     clnn_graph *g;
     ck_assert_int_eq(clnn_graph_create(ctx, &g), CLNN_OK);
     clnn_conv2d_options o;
     clnn_conv2d_options_init(&o);
     o.pad_h = o.pad_w = 1;
-    clnn_tensor *bx = clnn_graph_bind(g, tx, 1), *bw = clnn_graph_bind(g, tw, 0);
-    clnn_tensor *tr = clnn_input(g, "r", 4, (int64_t[]){N, K, H, W});
-    clnn_tensor *loss = clnn_sum(g, clnn_mul(g, clnn_conv2d(g, bx, bw, NULL, &o), tr), 0, NULL, 0);
+    clnn_tensor *bx = clnn_graph_bind(g, tx, 1), *bw = clnn_graph_bind(g, tw, c->dw != NULL);
+    clnn_tensor *tr = clnn_input(g, "r", 4, (int64_t[]){c->N, c->K, c->H, c->W});
+    clnn_tensor *ty = clnn_conv2d(g, bx, bw, NULL, &o);
+    clnn_tensor *loss = clnn_sum(g, clnn_mul(g, ty, tr), 0, NULL, 0);
+    if (c->y)
+        ck_assert_ptr_nonnull(clnn_graph_keep(g, ty));
     ck_assert_int_eq(clnn_graph_backward(g, loss), CLNN_OK);
-    ck_assert_int_eq(clnn_tensor_write(tr, r, (size_t)ny * 4), CLNN_OK);
+    ck_assert_int_eq(clnn_tensor_write(tr, c->r, (size_t)ny * 4), CLNN_OK);
     ck_assert_msg(clnn_graph_run(g) == CLNN_OK, "%s", clnn_ctx_last_error(ctx));
-    ck_assert_int_eq(clnn_tensor_read(clnn_tensor_grad(bx), dx, (size_t)nx * 4), CLNN_OK);
-    for (int t = 0; t < 400; t++) {
-        int64_t i = (int64_t)((unit(&seed) + 0.5) * (double)nx) % nx;
-        int64_t n = i / (C * H * W), c = i / (H * W) % C, ih = i / W % H, iw = i % W;
-        double want = 0, scale = 0;
-        for (int64_t k = 0; k < K; k++)
-            for (int64_t a = 0; a < 3; a++)
-                for (int64_t b = 0; b < 3; b++) {
-                    int64_t oh = ih - a + 1, ow = iw - b + 1;
-                    if (oh < 0 || oh >= H || ow < 0 || ow >= W)
-                        continue;
-                    double term = (double)r[((n * K + k) * H + oh) * W + ow] *
-                                  (double)w[((k * C + c) * 3 + a) * 3 + b];
-                    want += term;
-                    scale += fabs(term);
-                }
-        ck_assert_msg(fabs((double)dx[i] - want) <= 1e-4 * scale + 1e-6,
-                      "dx of x(%lld,%lld,%lld,%lld) at %lld: got %.7g, expected %.7g", (long long)N,
-                      (long long)C, (long long)H, (long long)W, (long long)i, (double)dx[i], want);
-    }
+    if (c->y)
+        ck_assert_int_eq(clnn_tensor_read(ty, c->y, (size_t)ny * 4), CLNN_OK);
+    ck_assert_int_eq(clnn_tensor_read(clnn_tensor_grad(bx), c->dx, (size_t)nx * 4), CLNN_OK);
+    if (c->dw)
+        ck_assert_int_eq(clnn_tensor_read(clnn_tensor_grad(bw), c->dw, (size_t)nw * 4), CLNN_OK);
     clnn_graph_destroy(g);
     clnn_tensor_destroy(tx);
     clnn_tensor_destroy(tw);
     clnn_ctx_destroy(ctx);
-    free(x);
-    free(w);
-    free(r);
-    free(dx);
+}
+
+/* The input of c at (n, ch, h, v), 0 in the padding */
+static double big_x(const big_conv *c, int64_t n, int64_t ch, int64_t h, int64_t v)
+{
+    if (h < 0 || h >= c->H || v < 0 || v >= c->W)
+        return 0.0;
+    return (double)c->x[((n * c->C + ch) * c->H + h) * c->W + v];
+}
+
+/* Checks `count` random entries of y (what 0), of dx (what 1) or every entry of dw (what 2, count
+ * unused) against double-precision sums: |got - want| <= tol * sum |terms| + 1e-6. */
+static void big_conv_check(const big_conv *c, int what, int count, double tol, uint64_t *seed,
+                           const char *label)
+{
+    static const char *const names[3] = {"y", "dx", "dw"};
+    const int64_t C = c->C, K = c->K, H = c->H, W = c->W;
+    const int64_t total = what == 0 ? c->N * K * H * W : what == 1 ? c->N * C * H * W : K * C * 9;
+    const float *got = what == 0 ? c->y : what == 1 ? c->dx : c->dw;
+    for (int t = 0; t < (what == 2 ? (int)total : count); t++) {
+        const int64_t i = what == 2 ? t : (int64_t)((unit(seed) + 0.5) * (double)total) % total;
+        double want = 0, scale = 0;
+        if (what == 0) { /* y[n, k, oh, ow] = sum_c,a,b x[n, c, oh + a - 1, ow + b - 1] w */
+            const int64_t n = i / (K * H * W), k = i / (H * W) % K, oh = i / W % H, ow = i % W;
+            for (int64_t ch = 0; ch < C; ch++)
+                for (int a = 0; a < 3; a++)
+                    for (int b = 0; b < 3; b++) {
+                        double term = big_x(c, n, ch, oh + a - 1, ow + b - 1) *
+                                      c->w[((k * C + ch) * 3 + a) * 3 + b];
+                        want += term;
+                        scale += fabs(term);
+                    }
+        } else if (what == 1) { /* dx[n, c, ih, iw] = sum_k,a,b r[n, k, ih - a + 1, ..] w */
+            const int64_t n = i / (C * H * W), ch = i / (H * W) % C, ih = i / W % H, iw = i % W;
+            for (int64_t k = 0; k < K; k++)
+                for (int a = 0; a < 3; a++)
+                    for (int b = 0; b < 3; b++) {
+                        const int64_t oh = ih - a + 1, ow = iw - b + 1;
+                        if (oh < 0 || oh >= H || ow < 0 || ow >= W)
+                            continue;
+                        double term = (double)c->r[((n * K + k) * H + oh) * W + ow] *
+                                      (double)c->w[((k * C + ch) * 3 + a) * 3 + b];
+                        want += term;
+                        scale += fabs(term);
+                    }
+        } else { /* dw[k, c, a, b] = sum_n,oh,ow r[n, k, oh, ow] x[n, c, oh + a - 1, ow + b - 1] */
+            const int64_t k = i / (C * 9), ch = i / 9 % C, a = i / 3 % 3, b = i % 3;
+            for (int64_t n = 0; n < c->N; n++)
+                for (int64_t oh = 0; oh < H; oh++)
+                    for (int64_t ow = 0; ow < W; ow++) {
+                        double term = (double)c->r[((n * K + k) * H + oh) * W + ow] *
+                                      big_x(c, n, ch, oh + a - 1, ow + b - 1);
+                        want += term;
+                        scale += fabs(term);
+                    }
+        }
+        ck_assert_msg(fabs((double)got[i] - want) <= tol * scale + 1e-6,
+                      "%s, x (%lld,%lld,%lld,%lld), w (%lld,%lld,3,3): %s at %lld: got %.7g, "
+                      "expected %.7g",
+                      label, (long long)c->N, (long long)C, (long long)H, (long long)W,
+                      (long long)K, (long long)C, names[what], (long long)i, (double)got[i], want);
+    }
+}
+
+/* Fills x, w (scaled by w_scale) and r of c with seeded values in [-0.5, 0.5). */
+static void big_conv_fill(big_conv *c, uint64_t *seed, double w_scale)
+{
+    const int64_t nx = c->N * c->C * c->H * c->W, nw = c->K * c->C * 9;
+    const int64_t ny = c->N * c->K * c->H * c->W;
+    c->x = malloc((size_t)nx * 4);
+    c->w = malloc((size_t)nw * 4);
+    c->r = malloc((size_t)ny * 4);
+    c->dx = malloc((size_t)nx * 4);
+    ck_assert(c->x && c->w && c->r && c->dx);
+    for (int64_t i = 0; i < nx; i++)
+        c->x[i] = (float)unit(seed);
+    for (int64_t i = 0; i < nw; i++)
+        c->w[i] = (float)(unit(seed) * w_scale);
+    for (int64_t i = 0; i < ny; i++)
+        c->r[i] = (float)unit(seed);
+}
+
+static void big_conv_free(big_conv *c)
+{
+    free(c->x);
+    free(c->w);
+    free(c->r);
+    free(c->y);
+    free(c->dx);
+    free(c->dw);
+}
+
+/* Input gradients of 3x3 pad-1 convolutions with 128 channels, where the split-N GEMM of
+ * conv2d_bwd_input (columns in blocks) once ran as one strided-batched CLBlast call with A
+ * shared, which Debian's CLBlast 1.5.3 computes wrongly for these shapes (garbage or NaN). 400
+ * entries of dx are checked. */
+START_TEST(test_bwd_input_large)
+{
+    /* loop index: the shape (even, odd), then the algorithm: im2col + GEMM, direct, Winograd */
+    const int small = _i % 2 == 0;
+    const char *algo = _i < 2 ? "gemm" : _i < 4 ? "direct" : "winograd";
+    setenv("CLNN_CONV_ALGO", algo, 1);
+    big_conv c = {.N = small ? 16 : 8, .C = 128, .K = 128, .H = small ? 16 : 28};
+    c.W = c.H;
+    uint64_t seed = 7;
+    big_conv_fill(&c, &seed, 0.1);
+    big_conv_run(&c);
+    big_conv_check(&c, 1, 400, 1e-4, &seed, algo);
+    big_conv_free(&c);
     unsetenv("CLNN_CONV_ALGO");
 }
 END_TEST
@@ -1087,107 +1172,21 @@ END_TEST
  * Winograd block and 1,000+ work-items along the direct kernels' first dimension. POCL once
  * crashed here (a work-group of 4,000 winograd_input items overflowed its thread stack:
  * CPU_LOCAL_MAX in conv_kernels.c). Loop index: im2col + GEMM, direct, Winograd; y and dx are
- * checked at 400 entries each, dw whole, against double-precision host sums. */
+ * checked at 400 entries each, dw whole. */
 START_TEST(test_many_tile_rows)
 {
-    enum { N = 1000, C = 1, K = 2, H = 8, W = 8 };
     static const char *const algos[3] = {"gemm", "direct", "winograd"};
     setenv("CLNN_CONV_ALGO", algos[_i], 1);
-    const int64_t nx = N * C * H * W, nw = K * C * 9, ny = N * K * H * W;
-    float *x = malloc((size_t)nx * 4), *r = malloc((size_t)ny * 4), *y = malloc((size_t)ny * 4),
-          *dx = malloc((size_t)nx * 4), w[K * C * 9], dw[K * C * 9];
-    ck_assert(x && r && y && dx);
+    big_conv c = {.N = 1000, .C = 1, .K = 2, .H = 8, .W = 8};
     uint64_t seed = 11;
-    for (int64_t i = 0; i < nx; i++)
-        x[i] = (float)unit(&seed);
-    for (int64_t i = 0; i < nw; i++)
-        w[i] = (float)unit(&seed);
-    for (int64_t i = 0; i < ny; i++)
-        r[i] = (float)unit(&seed);
-    clnn_ctx *ctx = gc_ctx_create();
-    clnn_tensor *tx, *tw;
-    ck_assert_int_eq(clnn_tensor_create(ctx, CLNN_F32, 4, (int64_t[]){N, C, H, W}, &tx), CLNN_OK);
-    ck_assert_int_eq(clnn_tensor_create(ctx, CLNN_F32, 4, (int64_t[]){K, C, 3, 3}, &tw), CLNN_OK);
-    ck_assert_int_eq(clnn_tensor_write(tx, x, (size_t)nx * 4), CLNN_OK);
-    ck_assert_int_eq(clnn_tensor_write(tw, w, (size_t)nw * 4), CLNN_OK);
-    clnn_graph *g;
-    ck_assert_int_eq(clnn_graph_create(ctx, &g), CLNN_OK);
-    clnn_conv2d_options o;
-    clnn_conv2d_options_init(&o);
-    o.pad_h = o.pad_w = 1;
-    clnn_tensor *bx = clnn_graph_bind(g, tx, 1), *bw = clnn_graph_bind(g, tw, 1);
-    clnn_tensor *tr = clnn_input(g, "r", 4, (int64_t[]){N, K, H, W});
-    clnn_tensor *ty = clnn_conv2d(g, bx, bw, NULL, &o);
-    clnn_tensor *loss = clnn_sum(g, clnn_mul(g, ty, tr), 0, NULL, 0);
-    ck_assert_ptr_nonnull(clnn_graph_keep(g, ty));
-    ck_assert_int_eq(clnn_graph_backward(g, loss), CLNN_OK);
-    ck_assert_int_eq(clnn_tensor_write(tr, r, (size_t)ny * 4), CLNN_OK);
-    ck_assert_msg(clnn_graph_run(g) == CLNN_OK, "%s", clnn_ctx_last_error(ctx));
-    ck_assert_int_eq(clnn_tensor_read(ty, y, (size_t)ny * 4), CLNN_OK);
-    ck_assert_int_eq(clnn_tensor_read(clnn_tensor_grad(bx), dx, (size_t)nx * 4), CLNN_OK);
-    ck_assert_int_eq(clnn_tensor_read(clnn_tensor_grad(bw), dw, sizeof dw), CLNN_OK);
-#define XAT(n, c, h, v)                                                                            \
-    ((h) < 0 || (h) >= H || (v) < 0 || (v) >= W ? 0.0                                              \
-                                                : (double)x[(((n)*C + (c)) * H + (h)) * W + (v)])
-    for (int t = 0; t < 400; t++) { /* y[n, k, oh, ow] = sum x[n, c, oh + a - 1, ow + b - 1] w */
-        int64_t i = (int64_t)((unit(&seed) + 0.5) * (double)ny) % ny;
-        int64_t n = i / (K * H * W), k = i / (H * W) % K, oh = i / W % H, ow = i % W;
-        double want = 0, scale = 0;
-        for (int64_t c = 0; c < C; c++)
-            for (int64_t a = 0; a < 3; a++)
-                for (int64_t b = 0; b < 3; b++) {
-                    double term =
-                        XAT(n, c, oh + a - 1, ow + b - 1) * w[((k * C + c) * 3 + a) * 3 + b];
-                    want += term;
-                    scale += fabs(term);
-                }
-        ck_assert_msg(fabs((double)y[i] - want) <= 1e-5 * scale + 1e-6,
-                      "%s: y at %lld: got %.7g, expected %.7g", algos[_i], (long long)i,
-                      (double)y[i], want);
-    }
-    for (int t = 0; t < 400; t++) { /* dx = conv_transpose(r, w) */
-        int64_t i = (int64_t)((unit(&seed) + 0.5) * (double)nx) % nx;
-        int64_t n = i / (C * H * W), c = i / (H * W) % C, ih = i / W % H, iw = i % W;
-        double want = 0, scale = 0;
-        for (int64_t k = 0; k < K; k++)
-            for (int64_t a = 0; a < 3; a++)
-                for (int64_t b = 0; b < 3; b++) {
-                    int64_t oh = ih - a + 1, ow = iw - b + 1;
-                    if (oh < 0 || oh >= H || ow < 0 || ow >= W)
-                        continue;
-                    double term = (double)r[((n * K + k) * H + oh) * W + ow] *
-                                  (double)w[((k * C + c) * 3 + a) * 3 + b];
-                    want += term;
-                    scale += fabs(term);
-                }
-        ck_assert_msg(fabs((double)dx[i] - want) <= 1e-5 * scale + 1e-6,
-                      "%s: dx at %lld: got %.7g, expected %.7g", algos[_i], (long long)i,
-                      (double)dx[i], want);
-    }
-    for (int64_t j = 0; j < nw; j++) { /* dw[k, c, a, b] = sum r[n, k, oh, ow] x[n, c, ...] */
-        int64_t k = j / (C * 9), c = j / 9 % C, a = j / 3 % 3, b = j % 3;
-        double want = 0, scale = 0;
-        for (int64_t n = 0; n < N; n++)
-            for (int64_t oh = 0; oh < H; oh++)
-                for (int64_t ow = 0; ow < W; ow++) {
-                    double term = (double)r[((n * K + k) * H + oh) * W + ow] *
-                                  XAT(n, c, oh + a - 1, ow + b - 1);
-                    want += term;
-                    scale += fabs(term);
-                }
-        ck_assert_msg(fabs((double)dw[j] - want) <= 1e-5 * scale + 1e-6,
-                      "%s: dw[%lld]: got %.7g, expected %.7g", algos[_i], (long long)j,
-                      (double)dw[j], want);
-    }
-#undef XAT
-    clnn_graph_destroy(g);
-    clnn_tensor_destroy(tx);
-    clnn_tensor_destroy(tw);
-    clnn_ctx_destroy(ctx);
-    free(x);
-    free(r);
-    free(y);
-    free(dx);
+    big_conv_fill(&c, &seed, 1.0);
+    c.y = malloc((size_t)(c.N * c.K * c.H * c.W) * 4);
+    c.dw = malloc((size_t)(c.K * c.C * 9) * 4);
+    ck_assert(c.y && c.dw);
+    big_conv_run(&c);
+    for (int what = 0; what < 3; what++)
+        big_conv_check(&c, what, 400, 1e-5, &seed, algos[_i]);
+    big_conv_free(&c);
     unsetenv("CLNN_CONV_ALGO");
 }
 END_TEST
