@@ -189,8 +189,10 @@ static void usage(void)
         "  -h, --help      this text\n"
         "\n"
         "Times are wall clock (CLOCK_MONOTONIC) of a run + clnn_ctx_finish after one warm-up\n"
-        "run (conv: see above); median and minimum are reported. Environment: CLNN_DEVICE,\n"
-        "CLNN_CACHE_DIR, CLNN_NO_CACHE, CLNN_KERNEL_DIR (see clnn.h).\n",
+        "run (conv: see above); runs under 2 ms repeat back to back within a sample, divided\n"
+        "by the count; median and minimum are reported. Environment: CLNN_DEVICE,\n"
+        "CLNN_CACHE_DIR, CLNN_NO_CACHE, CLNN_KERNEL_DIR, CLNN_NO_TUNE, CLNN_KERNEL_PATH=gpu\n"
+        "(the code path of GPU devices on any device; see clnn.h).\n",
         ROOFLINE_COPY_MIB, ROOFLINE_TARGET_MS, LAUNCH_CHAIN, COMPARE_SLOWER, COMPARE_FASTER);
 }
 
