@@ -16,20 +16,6 @@ typedef struct embedding_params {
 
 #define EMB_SORT_MAX_WG 256 /* = kernels/embedding.cl */
 
-/* The 2-D range (width, rows) of the row kernels: on GPUs one work-item per element (up to 64
- * per group along the row), on CPUs one per row (the kernels loop along it). */
-static void row_grid(const clnn_ctx *ctx, int rows, int cols, size_t global[2], size_t local[2])
-{
-    size_t l0 = 1;
-    if (!clnn__cpu_path(ctx))
-        while (l0 < 64 && (int)l0 < cols)
-            l0 *= 2;
-    local[0] = l0;
-    local[1] = 64 / l0;
-    global[0] = clnn__cpu_path(ctx) ? 1 : (size_t)cols;
-    global[1] = (size_t)rows;
-}
-
 static clnn_status infer_embedding(clnn_graph *g, clnn_tensor *y)
 {
     embedding_params *p = CLNN__PARAMS(y, embedding_params);
@@ -91,7 +77,7 @@ static clnn_status emit_embedding(clnn_tensor *y)
             return st;
     }
     size_t global[2], local[2];
-    row_grid(y->ctx, (int)idx->numel, (int)p->D, global, local);
+    clnn__row_grid(y->ctx, (int)idx->numel, (int)p->D, global, local);
     return clnn__enqueue(y, k, 2, global, local);
 }
 
@@ -209,7 +195,7 @@ static clnn_status emit_embedding_bwd(clnn_tensor *y)
             return st;
     }
     size_t sglobal[2], slocal[2];
-    row_grid(ctx, V, D, sglobal, slocal);
+    clnn__row_grid(ctx, V, D, sglobal, slocal);
     return clnn__enqueue(y, sum, 2, sglobal, slocal);
 }
 

@@ -291,21 +291,6 @@ static clnn_tensor *affine_src(const clnn_tensor *y, int beta)
     return p->has_beta ? y->src[2 + p->has_gamma] : NULL;
 }
 
-/* The 2-D range of the elementwise kernels over x as (rows, cols): on GPUs one work-item per
- * element (up to 64 per group along the contiguous axis), on CPUs one per row (the kernels loop
- * along the row with a stride of the range's width). */
-static void grid_2d(const clnn_ctx *ctx, int rows, int cols, size_t global[2], size_t local[2])
-{
-    size_t l0 = 1;
-    if (!clnn__cpu_path(ctx))
-        while (l0 < 64 && (int)l0 < cols)
-            l0 *= 2;
-    local[0] = l0;
-    local[1] = 64 / l0;
-    global[0] = clnn__cpu_path(ctx) ? 1 : (size_t)cols;
-    global[1] = (size_t)rows;
-}
-
 /* The apply kernels of batchnorm and layernorm share their argument list: x as (rows, cols),
  * statistics (2, nstat). */
 static clnn_status emit_apply(clnn_tensor *y, const char *kernel, int rows, int nstat, int cols)
@@ -332,7 +317,7 @@ static clnn_status emit_apply(clnn_tensor *y, const char *kernel, int rows, int 
             return st;
     }
     size_t global[2], local[2];
-    grid_2d(y->ctx, rows, cols, global, local);
+    clnn__row_grid(y->ctx, rows, cols, global, local);
     return clnn__enqueue(y, k, 2, global, local);
 }
 
@@ -451,7 +436,7 @@ static clnn_status emit_bn_bwd(clnn_tensor *y)
             return clnn__cl_fail(y->ctx, err, "clSetKernelArg 3 of bn_bwd_dx");
     }
     size_t global[2], local[2];
-    grid_2d(y->ctx, N * C, S, global, local);
+    clnn__row_grid(y->ctx, N * C, S, global, local);
     return clnn__enqueue(y, k, 2, global, local);
 }
 

@@ -179,6 +179,18 @@ clnn_status clnn__emit_map(clnn_tensor *node, const char *kernel, int nin, const
     return clnn__enqueue(node, k, 1, &global, &local);
 }
 
+void clnn__row_grid(const clnn_ctx *ctx, int rows, int cols, size_t global[2], size_t local[2])
+{
+    const int cpu = clnn__cpu_path(ctx);
+    size_t l0 = 1;
+    while (!cpu && l0 < 64 && (int)l0 < cols)
+        l0 *= 2;
+    local[0] = l0;
+    local[1] = 64 / l0;
+    global[0] = cpu ? 1 : (size_t)cols;
+    global[1] = (size_t)rows;
+}
+
 size_t clnn__spans(const clnn_ctx *ctx, int64_t units, int64_t size, int64_t multiple, int *per)
 {
     int64_t want = 8 * (int64_t)(ctx->info.compute_units ? ctx->info.compute_units : 1);

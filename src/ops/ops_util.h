@@ -33,6 +33,10 @@ clnn_status clnn__emit_strided_copy(clnn_tensor *y, const int *x_strides);
 /* Emits kernel(n, [alpha,] x..., y) where each operand is passed as (buffer, offset). */
 clnn_status clnn__emit_map(clnn_tensor *node, const char *kernel, int nin, const float *alpha);
 
+/* The 2-D range (width, rows) of a row kernel over (rows, cols) (batchnorm/layernorm apply,
+ * embedding): on GPUs one work-item per element, up to 64 per group along the row; on CPUs one
+ * per row, the kernel looping along it with a stride of the range's width. */
+void clnn__row_grid(const clnn_ctx *ctx, int rows, int cols, size_t global[2], size_t local[2]);
 /* Splits `units` (rows, planes or elements) of `size` elements each into spans of *per units
  * (rounded up to a multiple of `multiple`), one per work-item of the CPU kernels: about 8 spans
  * per compute unit (the runtime balances them), more when a span would exceed 64K elements.
